@@ -1,0 +1,28 @@
+# The two set-up-and-go commands (see README.md):
+#   make report   # venv + install, run every notebook on the default profile, build the report
+#   make test     # venv + install, unit tests, then nbval on the notebooks (smoke profile)
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PROFILE ?= default
+
+.PHONY: report test install refresh-notebooks
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+report: install
+	$(BIN)/python -m mmar run --profile $(PROFILE)
+
+test: install
+	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+
+# Re-execute the notebooks in place at their smoke defaults, so the stored outputs nbval compares are fresh.
+refresh-notebooks: install
+	cd notebooks && for nb in 0*.ipynb; do ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace $$nb || exit 1; done

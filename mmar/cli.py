@@ -1,0 +1,64 @@
+"""Command line: ``python -m mmar {run,report,extract,bench} ...``."""
+
+from __future__ import annotations
+
+import argparse
+import runpy
+import sys
+from pathlib import Path
+
+from mmar.paths import PROJECT_ROOT
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = argparse.ArgumentParser(prog="python -m mmar", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="execute the notebooks of a profile with papermill, then build the report")
+    run.add_argument("--profile", default="default", help="profile name from mmar/profiles.yaml")
+    run.add_argument("--only", help="comma-separated notebook numbers or names, e.g. 01,02")
+    run.add_argument("--out", help="run folder (default runs/<profile>)")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="[NOTEBOOK.]KEY=VALUE",
+                     help="override a parameter (repeatable)")
+    run.add_argument("--no-report", action="store_true", help="do not build the report at the end")
+
+    report = sub.add_parser("report", help="build the report of a finished run")
+    report.add_argument("run_dir", help="run folder, e.g. runs/default")
+
+    sub.add_parser("extract", add_help=False, help="extract I3D features of a video folder (see --help)")
+    sub.add_parser("bench", add_help=False, help="run a benchmark: i3d, training")
+
+    if argv and argv[0] == "extract":
+        from mmar.extract import main as extract_main
+
+        return int(extract_main(argv[1:]) or 0)
+    if argv and argv[0] == "bench":
+        if len(argv) < 2:
+            names = sorted(p.stem.removeprefix("bench_") for p in (PROJECT_ROOT / "benchmarks").glob("bench_*.py"))
+            print(f"usage: python -m mmar bench NAME [...]; NAME one of {names}", file=sys.stderr)
+            return 2
+        script = PROJECT_ROOT / "benchmarks" / f"bench_{argv[1]}.py"
+        if not script.is_file():
+            print(f"no benchmark {argv[1]!r} ({script} not found)", file=sys.stderr)
+            return 2
+        sys.argv = [str(script), *argv[2:]]
+        runpy.run_path(str(script), run_name="__main__")
+        return 0
+
+    args = parser.parse_args(argv)
+    from mmar.profiles import ProfileError
+    from mmar.runner import NotebookFailed, run_profile
+
+    try:
+        if args.command == "run":
+            run_profile(args.profile, only=args.only, out=args.out, overrides=args.overrides,
+                        build_report=not args.no_report)
+        elif args.command == "report":
+            from mmar.report import build_report
+
+            print(build_report(Path(args.run_dir)))
+    except (ProfileError, NotebookFailed) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0

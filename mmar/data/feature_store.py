@@ -1,0 +1,217 @@
+"""The HDF5 feature store shared by real I3D extraction and the stand-in generators.
+
+Layout (``LAYOUT_VERSION`` 1)::
+
+    /                       file attributes: layout_version, extractor, fps, stride_frames,
+                            feature_dim, dtype, source (free text, e.g. "stand-in")
+    /features/<video_id>    dataset, shape (T, C), float16 or float32; attribute n_frames (input
+                            frames it was computed from, -1 if unknown)
+    /incomplete/<video_id>  an entry being written; moved into /features only once complete
+
+One feature per ``stride_frames`` input frames at ``fps`` (I3D Mixed_5c + 2x7x7 average pool: 8
+frames at 25 fps, so 3.125 features per second). A video id is written with "/" replaced by "|".
+
+The reader never loads the whole file: :meth:`FeatureStoreReader.read` slices one entry, so memory
+stays flat as the file grows.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import h5py
+import numpy as np
+
+LAYOUT_VERSION = 1
+_FEATURES = "features"
+_INCOMPLETE = "incomplete"
+
+
+def _key(video_id: str) -> str:
+    return video_id.replace("/", "|")
+
+
+def _video_id(key: str) -> str:
+    return key.replace("|", "/")
+
+
+class FeatureStoreError(RuntimeError):
+    """A feature store that cannot be read or does not match what the caller expects."""
+
+
+class FeatureStoreWriter:
+    """Append entries to a feature store, creating it if needed.
+
+    Example::
+
+        with FeatureStoreWriter("features.h5", extractor="i3d-rgb", fps=25, stride_frames=8,
+                                feature_dim=1024) as store:
+            if not store.contains("v_abc"):
+                store.write("v_abc", feats)       # feats: (T, 1024)
+
+    An existing file is reopened for appending; its attributes must match the ones given.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        extractor: str,
+        fps: float,
+        stride_frames: int,
+        feature_dim: int,
+        dtype: str = "float16",
+        source: str = "",
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.dtype = np.dtype(dtype)
+        self.feature_dim = int(feature_dim)
+        attrs = {
+            "layout_version": LAYOUT_VERSION,
+            "extractor": extractor,
+            "fps": float(fps),
+            "stride_frames": int(stride_frames),
+            "feature_dim": int(feature_dim),
+            "dtype": self.dtype.name,
+            "source": source,
+        }
+        self._file = h5py.File(self.path, "a")
+        if "layout_version" in self._file.attrs:
+            for name in ("layout_version", "feature_dim", "stride_frames"):
+                if int(self._file.attrs[name]) != int(attrs[name]):
+                    self._file.close()
+                    raise FeatureStoreError(
+                        f"{self.path}: existing store has {name}={self._file.attrs[name]}, asked for {attrs[name]}"
+                    )
+        else:
+            self._file.attrs.update(attrs)
+        self._file.require_group(_FEATURES)
+        incomplete = self._file.require_group(_INCOMPLETE)
+        for key in list(incomplete.keys()):  # leftovers of an interrupted write
+            del incomplete[key]
+
+    def contains(self, video_id: str) -> bool:
+        """True when a complete entry for ``video_id`` is in the store."""
+        return _key(video_id) in self._file[_FEATURES]
+
+    def write(self, video_id: str, features: np.ndarray, n_frames: int = -1) -> None:
+        """Write one complete entry of shape (T, C); replaces an existing entry."""
+        features = np.asarray(features)
+        if features.ndim != 2 or features.shape[1] != self.feature_dim:
+            raise ValueError(f"{video_id}: features must be (T, {self.feature_dim}), got {features.shape}")
+        if features.shape[0] == 0:
+            raise ValueError(f"{video_id}: features have zero length")
+        if not np.isfinite(features).all():
+            raise ValueError(f"{video_id}: features contain NaN or inf")
+        key = _key(video_id)
+        staging = self._file[_INCOMPLETE]
+        if key in staging:
+            del staging[key]
+        dataset = staging.create_dataset(key, data=features.astype(self.dtype), chunks=True)
+        dataset.attrs["n_frames"] = int(n_frames)
+        final = self._file[_FEATURES]
+        if key in final:
+            del final[key]
+        self._file.move(f"{_INCOMPLETE}/{key}", f"{_FEATURES}/{key}")
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file.id.valid:
+            self._file.close()
+
+    def __enter__(self) -> "FeatureStoreWriter":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class FeatureStoreReader:
+    """Stream entries of a feature store. Opens the file lazily, once per process (DataLoader-safe)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise FeatureStoreError(f"feature store not found: {self.path}")
+        try:
+            with h5py.File(self.path, "r") as f:
+                if _FEATURES not in f:
+                    raise FeatureStoreError(f"{self.path}: no /{_FEATURES} group; not an mmar feature store")
+                self.attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
+                self._ids = [_video_id(k) for k in f[_FEATURES].keys()]
+        except OSError as error:
+            raise FeatureStoreError(f"{self.path}: cannot read HDF5 file ({error})") from error
+        self._id_set = set(self._ids)
+        self._file: h5py.File | None = None
+        self._pid: int | None = None
+
+    @property
+    def feature_dim(self) -> int:
+        return int(self.attrs["feature_dim"])
+
+    @property
+    def fps(self) -> float:
+        return float(self.attrs["fps"])
+
+    @property
+    def stride_frames(self) -> int:
+        return int(self.attrs["stride_frames"])
+
+    @property
+    def features_per_second(self) -> float:
+        """Temporal resolution of the features (3.125 for I3D at 25 fps)."""
+        return self.fps / self.stride_frames
+
+    def _handle(self) -> h5py.File:
+        import os
+
+        if self._file is None or self._pid != os.getpid():
+            self._file = h5py.File(self.path, "r")
+            self._pid = os.getpid()
+        return self._file
+
+    def ids(self) -> list[str]:
+        """Video ids with a complete entry, in file order."""
+        return list(self._ids)
+
+    def __contains__(self, video_id: str) -> bool:
+        return video_id in self._id_set
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def missing(self, video_ids: Iterable[str]) -> list[str]:
+        """The ids in ``video_ids`` that have no entry, in the order given."""
+        return [v for v in video_ids if v not in self._id_set]
+
+    def length(self, video_id: str) -> int:
+        """Number of feature steps T of one entry."""
+        return int(self._dataset(video_id).shape[0])
+
+    def _dataset(self, video_id: str) -> h5py.Dataset:
+        try:
+            return self._handle()[_FEATURES][_key(video_id)]
+        except KeyError:
+            raise KeyError(f"{self.path}: no features for video id {video_id!r}") from None
+
+    def read(self, video_id: str, start: int | None = None, stop: int | None = None) -> np.ndarray:
+        """Features of one video, steps ``[start, stop)``, as float32 of shape (T, C)."""
+        return np.asarray(self._dataset(video_id)[start:stop], dtype=np.float32)
+
+    def iter_items(self, video_ids: Iterable[str] | None = None) -> Iterator[tuple[str, np.ndarray]]:
+        """Yield ``(video_id, features (T, C))`` one at a time."""
+        for video_id in self._ids if video_ids is None else video_ids:
+            yield video_id, self.read(video_id)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_file"] = None
+        state["_pid"] = None
+        return state

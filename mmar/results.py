@@ -1,0 +1,102 @@
+"""Tidy result files: every number the report shows comes from one of these rows.
+
+A result file is a CSV under ``<run_dir>/results/`` with one row per (experiment, metric), columns
+:data:`RESULT_COLUMNS`. Rows say which table/row/column of the paper they correspond to (empty when
+the experiment is ours, beyond the paper), which data they were computed on, with which profile,
+config and seeds, and which run folder produced them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+#: Data-source labels. Never present a number computed on a stand-in as a reproduction.
+STANDIN = "stand-in"
+ANET_TEXT_STANDIN_VIDEO = "anet-text + stand-in video"
+ACTIVITYNET = "activitynet"
+DATA_SOURCES = (STANDIN, ANET_TEXT_STANDIN_VIDEO, ACTIVITYNET)
+
+RESULT_COLUMNS = [
+    "experiment",      # e.g. "zero_shot", "discovery", "captioning", "retrieval", "ablation_pooling"
+    "paper_table",     # e.g. "Table 1" ("" when not in the paper)
+    "paper_row",       # the row label exactly as in report/paper_results.csv
+    "paper_column",    # the column label exactly as in report/paper_results.csv
+    "metric",          # e.g. "accuracy", "meteor", "recall@5"
+    "unit",            # "%" for accuracies (0-100, like the paper), "" otherwise
+    "mean",
+    "std",
+    "n_trials",
+    "values",          # JSON list of the per-trial values
+    "chance",          # chance level in the same unit, NaN when not meaningful
+    "data_source",     # one of DATA_SOURCES
+    "profile",
+    "config",          # JSON of the settings that produced it
+    "seeds",           # JSON list of seeds / trial ids
+    "run_path",        # the run folder that produced it
+    "notes",
+]
+
+
+@dataclass
+class ResultRow:
+    """One tidy result: a metric aggregated over trials."""
+
+    experiment: str
+    metric: str
+    values: Sequence[float]
+    data_source: str
+    profile: str
+    run_path: str
+    paper_table: str = ""
+    paper_row: str = ""
+    paper_column: str = ""
+    unit: str = ""
+    chance: float = math.nan
+    config: dict[str, Any] = field(default_factory=dict)
+    seeds: Sequence[int] = ()
+    notes: str = ""
+
+    def to_record(self) -> dict[str, Any]:
+        if self.data_source not in DATA_SOURCES:
+            raise ValueError(f"unknown data source {self.data_source!r}; expected one of {DATA_SOURCES}")
+        values = [float(v) for v in self.values]
+        if not values:
+            raise ValueError(f"result {self.experiment}/{self.metric} has no values")
+        record = asdict(self)
+        record["values"] = json.dumps(values)
+        record["mean"] = float(np.mean(values))
+        record["std"] = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+        record["n_trials"] = len(values)
+        record["config"] = json.dumps(self.config, sort_keys=True, default=str)
+        record["seeds"] = json.dumps([int(s) for s in self.seeds])
+        return {column: record[column] for column in RESULT_COLUMNS}
+
+
+def write_results(rows: Iterable[ResultRow], path: str | Path) -> pd.DataFrame:
+    """Write rows to ``path`` (CSV), replacing the file. Returns the table written."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    table = pd.DataFrame([row.to_record() for row in rows], columns=RESULT_COLUMNS)
+    tmp = path.with_suffix(".tmp")
+    table.to_csv(tmp, index=False)
+    tmp.replace(path)
+    return table
+
+
+def read_results(run_dir: str | Path) -> pd.DataFrame:
+    """All result rows of a run (every ``results/*.csv``), with a ``file`` column naming the source file."""
+    frames = []
+    for csv in sorted((Path(run_dir) / "results").glob("*.csv")):
+        frame = pd.read_csv(csv, keep_default_na=False, na_values=[""])
+        frame["file"] = str(csv)
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=RESULT_COLUMNS + ["file"])
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,147 @@
+"""Execute the numbered notebooks with papermill, in order, for one profile.
+
+``python -m mmar run --profile NAME [--only 01,02] [--out runs/NAME] [--set key=value ...]``
+
+Each notebook runs in a child process (so its peak memory can be measured), gets the profile's
+parameters that its ``parameters`` cell declares plus ``profile`` and ``run_dir``, and is written
+executed to ``<run_dir>/notebooks/``. Timings and peak memory go to ``<run_dir>/timings.json``. A
+failing notebook stops the run with its name and the failing cell's error; earlier outputs stay.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from mmar.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+from mmar.profiles import NOTEBOOKS, ProfileError, notebook_parameters, parse_override, resolve_profile
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised; the message names it and the cell's error."""
+
+
+def declared_parameters(notebook_path: Path) -> set[str]:
+    """Names assigned in the notebook's cell tagged ``parameters``."""
+    import papermill
+
+    return set(papermill.inspect_notebook(str(notebook_path)).keys())
+
+
+def select_notebooks(only: str | None) -> list[str]:
+    """``"01,03"`` -> the matching notebook names, in series order."""
+    if not only:
+        return list(NOTEBOOKS)
+    wanted = [w.strip() for w in only.split(",") if w.strip()]
+    chosen = [n for n in NOTEBOOKS if any(n == w or n.split("_")[0] == w.zfill(2) for w in wanted)]
+    unknown = [w for w in wanted if not any(n == w or n.split("_")[0] == w.zfill(2) for n in NOTEBOOKS)]
+    if unknown:
+        raise ProfileError(f"--only: unknown notebook(s) {unknown}; known: {', '.join(NOTEBOOKS)}")
+    return chosen
+
+
+def _record_timing(run_dir: Path, notebook: str, entry: dict[str, Any]) -> None:
+    path = run_dir / "timings.json"
+    data = json.loads(path.read_text()) if path.is_file() else {}
+    data[notebook] = entry
+    path.write_text(json.dumps(data, indent=1))
+
+
+def execute_one(notebook: str, run_dir: Path, parameters: dict[str, Any]) -> None:
+    """Execute one notebook in this process with papermill (used by the child process)."""
+    import papermill
+
+    source = NOTEBOOKS_DIR / f"{notebook}.ipynb"
+    output = run_dir / "notebooks" / f"{notebook}.ipynb"
+    output.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        papermill.execute_notebook(
+            str(source), str(output), parameters=parameters, cwd=str(NOTEBOOKS_DIR),
+            progress_bar=False, kernel_name="python3", log_output=False,
+        )
+    except papermill.PapermillExecutionError as error:
+        raise NotebookFailed(
+            f"{notebook} failed in cell {error.exec_count}: {error.ename}: {error.evalue}\n"
+            f"(executed notebook with the traceback: {output})"
+        ) from None
+
+
+def run_profile(profile_name: str, *, only: str | None = None, out: str | Path | None = None,
+                overrides: Sequence[str] = (), build_report: bool = True) -> Path:
+    """Run the selected notebooks of a profile; return the run folder."""
+    profile = resolve_profile(profile_name)
+    notebooks = select_notebooks(only)
+    run_dir = Path(out) if out else PROJECT_ROOT / "runs" / profile_name
+    run_dir = run_dir.resolve()
+    run_dir.mkdir(parents=True, exist_ok=True)
+
+    declared = {name: declared_parameters(NOTEBOOKS_DIR / f"{name}.ipynb") for name in notebooks}
+    for text in overrides:
+        target, key, _ = parse_override(text)
+        scope = [target] if target else notebooks
+        if not any(key in declared.get(n, set()) for n in scope if n in declared):
+            raise ProfileError(f"--set {text}: no selected notebook declares a parameter {key!r}")
+
+    (run_dir / "run.json").write_text(json.dumps({
+        "profile": profile_name, "description": profile.get("description", ""), "overrides": list(overrides),
+        "notebooks": notebooks, "python": sys.version.split()[0], "platform": platform.platform(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+    }, indent=1))
+    print(f"mmar run --profile {profile_name} -> {run_dir}", flush=True)
+    total_start = time.perf_counter()
+    for index, notebook in enumerate(notebooks, 1):
+        params = notebook_parameters(profile, notebook, list(overrides))
+        params = {k: v for k, v in params.items() if k in declared[notebook]}
+        params.update({k: v for k, v in {"profile": profile_name, "run_dir": str(run_dir)}.items()
+                       if k in declared[notebook]})
+        print(f"[{index}/{len(notebooks)}] {notebook} ...", end="", flush=True)
+        start = time.perf_counter()
+        child = subprocess.run(
+            [sys.executable, "-m", "mmar.runner", notebook, str(run_dir), json.dumps(params)],
+            capture_output=True, text=True,
+        )
+        seconds = time.perf_counter() - start
+        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        if child.returncode != 0:
+            print(f" FAILED after {seconds:.1f}s", flush=True)
+            _record_timing(run_dir, notebook, {"seconds": seconds, "status": "failed"})
+            message = child.stderr.strip().splitlines()
+            tail = [line for line in message if "NotebookFailed" in line or "failed in cell" in line]
+            raise NotebookFailed(tail[-1] if tail else "\n".join(message[-15:]))
+        peak = json.loads(child.stdout.strip().splitlines()[-1]).get("peak_rss_mb", peak_mb)
+        _record_timing(run_dir, notebook, {"seconds": round(seconds, 2), "peak_rss_mb": round(peak, 1),
+                                           "status": "ok", "parameters": params})
+        print(f" done in {seconds:.1f}s (peak memory {peak:.0f} MB)", flush=True)
+    if build_report and only is None:
+        from mmar.report import build_report as build
+
+        start = time.perf_counter()
+        print("[report] building ...", end="", flush=True)
+        html = build(run_dir)
+        _record_timing(run_dir, "report", {"seconds": round(time.perf_counter() - start, 2), "status": "ok"})
+        print(f" done in {time.perf_counter() - start:.1f}s: {html}", flush=True)
+    print(f"total {time.perf_counter() - total_start:.1f}s", flush=True)
+    return run_dir
+
+
+def _child_main(argv: list[str]) -> int:
+    notebook, run_dir, params = argv[0], Path(argv[1]), json.loads(argv[2])
+    try:
+        execute_one(notebook, run_dir, params)
+    except NotebookFailed as error:
+        print(f"NotebookFailed: {error}", file=sys.stderr)
+        return 1
+    # The kernel is a child of this process: its peak resident memory is in RUSAGE_CHILDREN.
+    kernel_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    print(json.dumps({"peak_rss_mb": kernel_peak}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(_child_main(sys.argv[1:]))
