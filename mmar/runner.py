@@ -53,16 +53,16 @@ def _record_timing(run_dir: Path, notebook: str, entry: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=1))
 
 
-def execute_one(notebook: str, run_dir: Path, parameters: dict[str, Any]) -> None:
+def execute_one(notebook: str, run_dir: Path, parameters: dict[str, Any], notebooks_dir: Path = NOTEBOOKS_DIR) -> None:
     """Execute one notebook in this process with papermill (used by the child process)."""
     import papermill
 
-    source = NOTEBOOKS_DIR / f"{notebook}.ipynb"
+    source = notebooks_dir / f"{notebook}.ipynb"
     output = run_dir / "notebooks" / f"{notebook}.ipynb"
     output.parent.mkdir(parents=True, exist_ok=True)
     try:
         papermill.execute_notebook(
-            str(source), str(output), parameters=parameters, cwd=str(NOTEBOOKS_DIR),
+            str(source), str(output), parameters=parameters, cwd=str(notebooks_dir),
             progress_bar=False, kernel_name="python3", log_output=False,
         )
     except papermill.PapermillExecutionError as error:
@@ -73,15 +73,22 @@ def execute_one(notebook: str, run_dir: Path, parameters: dict[str, Any]) -> Non
 
 
 def run_profile(profile_name: str, *, only: str | None = None, out: str | Path | None = None,
-                overrides: Sequence[str] = (), build_report: bool = True) -> Path:
-    """Run the selected notebooks of a profile; return the run folder."""
+                overrides: Sequence[str] = (), build_report: bool = True,
+                notebooks_dir: Path = NOTEBOOKS_DIR) -> Path:
+    """Run the selected notebooks of a profile; return the run folder.
+
+    ``notebooks_dir`` is where the numbered notebooks are read from (tests point it elsewhere).
+    """
     profile = resolve_profile(profile_name)
     notebooks = select_notebooks(only)
     run_dir = Path(out) if out else PROJECT_ROOT / "runs" / profile_name
     run_dir = run_dir.resolve()
     run_dir.mkdir(parents=True, exist_ok=True)
 
-    declared = {name: declared_parameters(NOTEBOOKS_DIR / f"{name}.ipynb") for name in notebooks}
+    missing = [n for n in notebooks if not (notebooks_dir / f"{n}.ipynb").is_file()]
+    if missing:
+        raise ProfileError(f"notebooks not found in {notebooks_dir}: {missing}")
+    declared = {name: declared_parameters(notebooks_dir / f"{name}.ipynb") for name in notebooks}
     for text in overrides:
         target, key, _ = parse_override(text)
         scope = [target] if target else notebooks
@@ -103,7 +110,7 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
         print(f"[{index}/{len(notebooks)}] {notebook} ...", end="", flush=True)
         start = time.perf_counter()
         child = subprocess.run(
-            [sys.executable, "-m", "mmar.runner", notebook, str(run_dir), json.dumps(params)],
+            [sys.executable, "-m", "mmar.runner", notebook, str(run_dir), json.dumps(params), str(notebooks_dir)],
             capture_output=True, text=True,
         )
         seconds = time.perf_counter() - start
@@ -131,9 +138,9 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
 
 
 def _child_main(argv: list[str]) -> int:
-    notebook, run_dir, params = argv[0], Path(argv[1]), json.loads(argv[2])
+    notebook, run_dir, params, notebooks_dir = argv[0], Path(argv[1]), json.loads(argv[2]), Path(argv[3])
     try:
-        execute_one(notebook, run_dir, params)
+        execute_one(notebook, run_dir, params, notebooks_dir)
     except NotebookFailed as error:
         print(f"NotebookFailed: {error}", file=sys.stderr)
         return 1

@@ -1,0 +1,80 @@
+"""Profiles resolve with inheritance and overrides; the papermill runner runs, times and stops on failure."""
+
+import json
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from mmar.profiles import NOTEBOOKS, ProfileError, notebook_parameters, parse_override, resolve_profile
+from mmar.runner import NotebookFailed, run_profile, select_notebooks
+
+
+def test_every_profile_resolves() -> None:
+    for name in ("smoke", "default", "activitynet", "activitynet-smoke"):
+        profile = resolve_profile(name)
+        assert profile["description"]
+        assert "seed" in profile["common"]
+
+
+def test_inheritance_and_overrides(tmp_path: Path) -> None:
+    path = tmp_path / "profiles.yaml"
+    path.write_text(
+        "base:\n  description: b\n  common: {seed: 1, epochs: 2}\n  05_joint_training: {epochs: 3}\n"
+        "child:\n  description: c\n  extends: base\n  common: {seed: 7}\n"
+    )
+    child = resolve_profile("child", path)
+    assert notebook_parameters(child, "05_joint_training") == {"seed": 7, "epochs": 3}
+    assert notebook_parameters(child, "03_video_autoencoder") == {"seed": 7, "epochs": 2}
+    over = notebook_parameters(child, "05_joint_training", ["epochs=9", "03.epochs=1", "name=x y"])
+    assert over == {"seed": 7, "epochs": 9, "name": "x y"}
+    assert parse_override("05.lr=0.1") == ("05_joint_training", "lr", 0.1)
+    with pytest.raises(ProfileError, match="unknown profile"):
+        resolve_profile("nope", path)
+    with pytest.raises(ProfileError, match="key=value"):
+        parse_override("epochs")
+
+
+def test_select_notebooks() -> None:
+    assert select_notebooks("03,1") == ["01_data", "03_video_autoencoder"]
+    assert select_notebooks(None) == list(NOTEBOOKS)
+    with pytest.raises(ProfileError, match="unknown notebook"):
+        select_notebooks("09")
+
+
+def _notebook(path: Path, source: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell("run_dir = 'x'\nvalue = 1")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell(source)]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def test_runner_runs_in_order_then_stops_on_failure(tmp_path: Path) -> None:
+    notebooks = tmp_path / "nbs"
+    notebooks.mkdir()
+    write = "from pathlib import Path\nPath(run_dir, 'out_{n}.txt').write_text(str(value))"
+    _notebook(notebooks / "01_data.ipynb", write.format(n=1))
+    _notebook(notebooks / "02_i3d_features.ipynb", "raise ValueError('broken on purpose')")
+    _notebook(notebooks / "03_video_autoencoder.ipynb", write.format(n=3))
+    run_dir = tmp_path / "run"
+    with pytest.raises(NotebookFailed, match=r"02_i3d_features failed in cell \d+: ValueError: broken on purpose"):
+        run_profile("smoke", only="01,02,03", out=run_dir, notebooks_dir=notebooks, build_report=False,
+                    overrides=["01.value=5"])
+    assert (run_dir / "out_1.txt").read_text() == "5"          # override reached notebook 01
+    assert not (run_dir / "out_3.txt").exists()                  # the run stopped at 02
+    assert (run_dir / "notebooks" / "01_data.ipynb").is_file()   # earlier outputs stay
+    timings = json.loads((run_dir / "timings.json").read_text())
+    assert timings["01_data"]["status"] == "ok" and timings["01_data"]["seconds"] > 0
+    assert timings["01_data"]["peak_rss_mb"] > 10
+    assert timings["02_i3d_features"]["status"] == "failed"
+
+
+def test_runner_rejects_unknown_parameter(tmp_path: Path) -> None:
+    notebooks = tmp_path / "nbs"
+    notebooks.mkdir()
+    _notebook(notebooks / "01_data.ipynb", "pass")
+    with pytest.raises(ProfileError, match="declares a parameter 'nonsense'"):
+        run_profile("smoke", only="01", out=tmp_path / "run", notebooks_dir=notebooks, build_report=False,
+                    overrides=["nonsense=1"])
