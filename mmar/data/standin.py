@@ -1,0 +1,239 @@
+"""The embedded stand-in dataset: ActivityNet-shaped, generated, clearly not real video.
+
+Why: the paper trains on ActivityNet Captions (Krishna et al. 2017) with I3D features (Carreira &
+Zisserman 2017). The videos cannot be obtained here, and a user's fresh machine has no data at all,
+so the default run uses this generator. Every number computed on it is labelled ``stand-in``.
+
+What is real and what is generated:
+
+* real: the 200 ActivityNet v1.3 class names and the GloVe 6B word vectors;
+* generated: sentences (templates filled with class-related words), timestamps and the video
+  feature sequences (1024-d, non-negative like post-ReLU average-pooled I3D Mixed_5c features).
+
+How classes relate. Each class has a *class vector* c (unit mean GloVe vector of its name's
+tokens), *related words* (name tokens plus the GloVe nearest neighbours of c among frequent
+alphabetic words) and an ordered list of 3-5 *sub-events*, each named by one word: one or two
+class-specific words (neighbours of c) and the rest drawn from a shared pool of generic action
+verbs, so different classes share sub-event words in different orders. A sub-event's content in
+GloVe space is ``u = a_c * c + a_w * w`` (w the unit vector of its word); a video step's feature is
+
+    x_t = gain * relu(sqrt(D) * P (u_t + e_video + e_t) + b + e_feat)
+
+with P a fixed seeded (1024, D) Gaussian projection (D = 50 for GloVe 50d), e_video a per-video
+offset, e_t AR(1) per-step noise in GloVe space, e_feat per-step feature noise and gain a
+per-video gain. Steps outside every segment are background (``u = a_bg * c``). Consequently
+feature-mean similarity of classes follows their GloVe similarity (zero-shot transfer is possible)
+but is blurred by shared sub-events and noise (it is not trivial), and the order of sub-events
+carries information that mean pooling loses.
+
+Temporal resolution: one stand-in feature per ``stride_frames`` = 64 frames at 25 fps (0.39 features
+per second, 8x coarser than I3D's 8 frames) so that the default dataset stays small and fast;
+sizes follow ActivityNet Captions' published statistics (Krishna et al. 2017: 3.65 sentences per
+video, 13.48 words per sentence, mean video 117.6 s, a segment about a third of its video).
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from mmar.data.classes import class_name_words
+from mmar.data.feature_store import FeatureStoreWriter
+from mmar.data.glove import GloveVectors
+from mmar.data.text import tokenize
+from mmar.results import STANDIN
+
+GENERATOR_NAME = "stand-in generator v1"
+
+#: Generic action verbs shared by all classes as sub-event words (all in GloVe 6B).
+GENERIC_SUB_EVENTS = (
+    "walks", "stands", "talks", "smiles", "holds", "picks", "puts", "turns", "jumps", "runs",
+    "sits", "waves", "looks", "moves", "throws", "pulls", "pushes", "lifts", "claps", "laughs",
+    "bends", "spins", "points", "grabs", "climbs", "kneels", "dances", "shakes", "wipes", "rolls",
+)
+
+#: Words never used as class-related words or as content of a sentence's sub-event vector.
+STOPWORDS = frozenset(
+    "a an the and or but of to in on at by for with from up down out over into onto off is are was were be been "
+    "being it its he she they them his her their this that these those there then as while who which what when "
+    "where how some other s 's n't not no one two several many much very also just more most all any each own "
+    "same so than too can will do does did has have had i you we me my our your us him after before again".split()
+)
+
+
+def _stable_seed(*parts: object) -> int:
+    """A process-independent integer seed from strings/ints (Python's hash() is salted)."""
+    return zlib.crc32("\x1f".join(str(p) for p in parts).encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class ClassInfo:
+    """What the generator knows about one class."""
+
+    name: str
+    tokens: list[str]          # in-vocabulary words of the name (mmar.data.classes.class_name_words)
+    vector: np.ndarray         # (D,) unit class vector
+    related: list[str]         # GloVe nearest neighbours of the class vector
+    sub_events: list[str]      # ordered sub-event words, 3-5
+
+
+class StandinVideoGenerator:
+    """Generates I3D-like (T, feature_dim) feature sequences for ActivityNet-like classes.
+
+    Shared interface (also used for real ActivityNet ids with stand-in video, with real sentences):
+
+    >>> gen = StandinVideoGenerator(["Archery", "Ballet"], GloveVectors.load_default())  # doctest: +SKIP
+    >>> x = gen.features("Archery", 40, [(0, 12), (10, 30)], None, np.random.default_rng(0))  # doctest: +SKIP
+    >>> x.shape, x.dtype, bool((x >= 0).all())  # doctest: +SKIP
+    ((40, 1024), dtype('float32'), True)
+
+    Class facts (vector, related words, sub-events) depend only on ``seed``, the class name and
+    the word vectors, not on which other classes are listed, so a smaller class list gives the
+    same classes as the full one.
+
+    Args:
+        class_names: classes it can generate (words looked up by
+            :func:`mmar.data.classes.class_name_words`).
+        glove: word vectors (the GloVe space the features are built from).
+        feature_dim: C of the output features (1024 like I3D Mixed_5c).
+        seed: fixes the projection, each class's related words and sub-events.
+        noise: one scale for all noise terms (1.0 is the tuned default; 0 gives the clean means).
+        class_weight, word_weight, background_weight: a_c, a_w, a_bg in the module docstring.
+        n_related: number of GloVe neighbours kept per class.
+    """
+
+    def __init__(self, class_names: Sequence[str], glove: GloveVectors, feature_dim: int = 1024, seed: int = 0,
+                 noise: float = 1.0, *, class_weight: float = 0.6, word_weight: float = 1.0,
+                 background_weight: float = 0.3, n_related: int = 8, neighbour_candidates: int = 30000) -> None:
+        if noise < 0:
+            raise ValueError(f"noise must be >= 0, got {noise}")
+        self.glove = glove
+        self.feature_dim = int(feature_dim)
+        self.seed = int(seed)
+        self.noise = float(noise)
+        self.class_weight = class_weight
+        self.word_weight = word_weight
+        self.background_weight = background_weight
+        self.video_noise = 0.5       # norm of e_video (GloVe space, relative to unit vectors)
+        self.step_noise = 0.6        # norm of e_t
+        self.step_correlation = 0.7  # AR(1) coefficient of e_t
+        self.feature_noise = 0.5     # std of e_feat per channel
+        self.gain_range = (0.8, 1.2)
+        rng = np.random.default_rng(_stable_seed("projection", seed))
+        dim = glove.dim
+        self.projection = rng.normal(size=(self.feature_dim, dim)).astype(np.float32)  # P * sqrt(D) / sqrt(D)
+        self.bias = rng.normal(-0.2, 0.3, size=self.feature_dim).astype(np.float32)
+        self._classes: dict[str, ClassInfo] = {}
+        unit = glove.unit_vectors()
+        missing_pool = [w for w in GENERIC_SUB_EVENTS if w not in glove]
+        if missing_pool:
+            raise ValueError(f"{glove.source} lacks generic sub-event words {missing_pool}")
+        for name in class_names:
+            self._classes[name] = self._make_class(name, unit, n_related, neighbour_candidates)
+
+    # -- class facts ------------------------------------------------------------------------------
+    def _make_class(self, name: str, unit: np.ndarray, n_related: int, candidates: int) -> ClassInfo:
+        words = class_name_words(name, self.glove)
+        tokens = [w for w in words if w not in STOPWORDS] or words
+        vector = unit[[self.glove.index(t) for t in tokens]].mean(axis=0)
+        vector = vector / np.linalg.norm(vector)
+        related = self.glove.nearest(vector, n_related, exclude=set(tokens) | STOPWORDS | set(GENERIC_SUB_EVENTS),
+                                     candidates=candidates, alphabetic=True)
+        rng = np.random.default_rng(_stable_seed("class", self.seed, name))
+        n_sub = int(rng.choice([3, 4, 5], p=[0.45, 0.4, 0.15]))
+        n_specific = int(rng.integers(1, 3))
+        specific = list(rng.choice(related[:4], size=n_specific, replace=False))
+        generic = list(rng.choice(GENERIC_SUB_EVENTS, size=n_sub - n_specific, replace=False))
+        sub_events = [str(w) for w in rng.permutation(specific + generic)]
+        return ClassInfo(name, tokens, vector.astype(np.float32), related, sub_events)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self._classes)
+
+    def class_info(self, class_name: str) -> ClassInfo:
+        try:
+            return self._classes[class_name]
+        except KeyError:
+            raise KeyError(f"class {class_name!r} is not one of the generator's {len(self._classes)} classes") from None
+
+    def _unit(self, word: str) -> np.ndarray:
+        return self.glove.unit_vectors()[self.glove.index(word)]
+
+    def _words_vector(self, words: Sequence[str]) -> np.ndarray | None:
+        """Unit mean vector of the in-vocabulary non-stopwords of ``words`` (None when none)."""
+        rows = [self.glove.index(w) for w in words if w in self.glove and w not in STOPWORDS]
+        if not rows:
+            return None
+        v = self.glove.unit_vectors()[rows].mean(axis=0)
+        return v / max(float(np.linalg.norm(v)), 1e-8)
+
+    def sub_event_content(self, class_name: str, sub_event: int) -> np.ndarray:
+        """u of one of the class's sub-events (GloVe space, (D,))."""
+        info = self.class_info(class_name)
+        return self.class_weight * info.vector + self.word_weight * self._unit(info.sub_events[sub_event])
+
+    def mean_feature(self, content: np.ndarray) -> np.ndarray:
+        """Noise-free feature of a GloVe-space content vector, (C,) (gain 1)."""
+        return np.maximum(self.projection @ content + self.bias, 0.0)
+
+    # -- generation -----------------------------------------------------------------------------
+    def features(self, class_name: str, n_steps: int, segments: Sequence[tuple[int, int]],
+                 segment_words: Sequence[Sequence[str]] | None, rng: np.random.Generator) -> np.ndarray:
+        """One video's feature sequence, (n_steps, feature_dim) float32, non-negative.
+
+        Args:
+            class_name: the video's class.
+            n_steps: T, the number of feature steps.
+            segments: ``[start, stop)`` step ranges, one per sentence (clipped to ``[0, T)``; they may
+                overlap: an overlapped step gets the mean content of its segments; a step in no
+                segment is background).
+            segment_words: optional tokens of each segment's sentence. When given, a segment's
+                sub-event word vector is the mean unit GloVe vector of its sentence's in-vocabulary
+                non-stopwords (conditioning the video on real text); when None, or when a sentence
+                has no usable word, segments taken in start order walk through the class's own
+                sub-events in order (segment i of n -> sub-event round(i (S-1) / (n-1))).
+            rng: the source of per-video and per-step noise (the caller seeds it per video).
+        """
+        if n_steps <= 0:
+            raise ValueError(f"{class_name}: n_steps must be positive, got {n_steps}")
+        if segment_words is not None and len(segment_words) != len(segments):
+            raise ValueError(f"{class_name}: {len(segments)} segments but {len(segment_words)} word lists")
+        info = self.class_info(class_name)
+        dim = self.glove.dim
+        content = np.zeros((n_steps, dim), dtype=np.float32)
+        cover = np.zeros(n_steps, dtype=np.float32)
+        order = sorted(range(len(segments)), key=lambda i: (segments[i][0], segments[i][1]))
+        n_sub = len(info.sub_events)
+        for rank, i in enumerate(order):
+            start, stop = (int(v) for v in segments[i])
+            start, stop = max(start, 0), min(stop, n_steps)
+            if stop <= start:
+                continue
+            word_vector = self._words_vector(segment_words[i]) if segment_words is not None else None
+            if word_vector is None:
+                sub = round(rank * (n_sub - 1) / (len(order) - 1)) if len(order) > 1 else 0
+                word_vector = self._unit(info.sub_events[sub])
+            content[start:stop] += self.class_weight * info.vector + self.word_weight * word_vector
+            cover[start:stop] += 1.0
+        background = self.background_weight * info.vector
+        content = np.where(cover[:, None] > 0, content / np.maximum(cover, 1.0)[:, None], background[None, :])
+
+        scale = self.noise
+        video_offset = rng.normal(size=dim) * (scale * self.video_noise / np.sqrt(dim))
+        steps = rng.normal(size=(n_steps, dim)) * (scale * self.step_noise / np.sqrt(dim))
+        rho = self.step_correlation
+        innovation = np.sqrt(1.0 - rho * rho)
+        for t in range(1, n_steps):  # AR(1): temporally smooth, like overlapping I3D windows
+            steps[t] = rho * steps[t - 1] + innovation * steps[t]
+        latent = content + video_offset[None, :] + steps
+        pre = latent.astype(np.float32) @ self.projection.T + self.bias[None, :]
+        pre += rng.normal(size=pre.shape).astype(np.float32) * np.float32(scale * self.feature_noise)
+        gain = rng.uniform(*self.gain_range)
+        return (np.maximum(pre, 0.0) * np.float32(gain)).astype(np.float32)
