@@ -1,0 +1,604 @@
+"""ActivityNet Captions annotations joined with ActivityNet v1.3 class labels.
+
+Sources (see ``../shared/data/SOURCES.md``):
+
+* ActivityNet Captions (Krishna et al., "Dense-Captioning Events in Videos", ICCV 2017):
+  ``train.json`` / ``train_modified.json`` (training), ``val_1.json``, ``val_2.json``; each maps a
+  video id (``v_<youtube id>``) to ``{"duration": s, "timestamps": [[start, end], ...],
+  "sentences": [...]}``, one temporal segment per sentence.
+* ActivityNet v1.3 (Caba Heilbron et al., CVPR 2015) class labels, from either the
+  ``activitynet_v1-3_{train,valid}_tsp_groundtruth.csv`` files (one row per temporal region;
+  ``video-name`` is the YouTube id without ``v_``; rows with ``temporal-region-label`` ``Action``
+  carry the class in ``action-label``, ``No action`` rows carry none) or the official
+  ``activity_net.v1-3.min.json`` (``{"database": {youtube_id: {"annotations": [{"label": ...,
+  "segment": [s, e]}], "subset": ...}}}``).
+
+Policies (all measured on the real files in ``../shared/data/activitynet``):
+
+* **Two classes in one video.** 6 Captions training videos and 7 val_1 videos have Action regions
+  of two classes (e.g. ``Cleaning shoes`` + ``Polishing shoes``). We keep the class with the longest
+  total Action time (ties: alphabetically first) and count these videos in the report
+  (``multi_class_videos``).
+* **Timestamps beyond the duration.** 261 training and 134 val_1 segments end after the video's
+  duration, by at most 0.01 s (float rounding in the release). A segment bound outside
+  ``[0, duration]`` by at most :data:`TIMESTAMP_TOLERANCE_S` is clipped to the video (counted as
+  ``clipped_timestamps``); further out it is an error.
+* **Errors** (``reason`` keys of the report): ``bad_entry`` (entry not an object, missing key,
+  wrong type, duration not a positive number), ``count_mismatch`` (sentences vs timestamps),
+  ``no_class`` (video absent from the label files), ``unknown_class`` (label not one of the known
+  classes), ``timestamp_outside_duration``, ``timestamp_reversed`` (start > end),
+  ``empty_sentence`` (no words), ``duplicate_video`` (same id in a training and a validation file).
+  With ``on_error="stop"`` the first one raises :class:`AnnotationError` naming the file and the
+  video id; with ``on_error="skip"`` the offending video (or, for the last three sentence-level
+  reasons, the sentence) is left out and counted in a :class:`SkipReport`. Unreadable files
+  (missing, malformed JSON, missing CSV columns) always raise: there is no sample to skip.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from mmar.data.feature_store import FeatureStoreReader
+from mmar.data.prepared import PreparedDataset
+from mmar.data.text import tokenize
+from mmar.results import ACTIVITYNET, ANET_TEXT_STANDIN_VIDEO
+
+if TYPE_CHECKING:
+    from mmar.data.glove import GloveVectors
+
+#: Segment bounds this far outside [0, duration] (seconds) are clipped; further out is an error.
+#: The real files overshoot by at most 0.01 s.
+TIMESTAMP_TOLERANCE_S = 0.05
+#: Caption file stem -> prepared subset.
+SPLIT_SUBSETS = {"train": "train", "train_modified": "train", "val_1": "val", "val_2": "val"}
+CLASS_LIST_FILE = "activitynet_v1-3_action_label_mapping.json"
+TSP_LABEL_FILES = ("activitynet_v1-3_train_tsp_groundtruth.csv", "activitynet_v1-3_valid_tsp_groundtruth.csv")
+MIN_JSON_FILE = "activity_net.v1-3.min.json"
+ON_ERROR = ("skip", "stop")
+WHERE_TO_GET = (
+    "ActivityNet Captions annotations (train_modified.json / val_1.json, e.g. from "
+    "https://cs.stanford.edu/people/ranjaykrishna/densevid/ or ttengwang/PDVC data/anet/captiondata) "
+    "and ActivityNet v1.3 labels (activity_net.v1-3.min.json from http://activity-net.org/download.html, "
+    "or the activitynet_v1-3_*_tsp_groundtruth.csv files of ttengwang/PDVC video_backbone/TSP/data/activitynet)"
+)
+
+
+class AnnotationError(ValueError):
+    """A bad annotation file or sample; the message names the file and the video id or line."""
+
+
+@dataclass(frozen=True)
+class AnnotatedVideo:
+    """One annotated video: its class and its (segment, sentence) pairs; times in seconds."""
+
+    video_id: str
+    subset: str
+    source: str
+    duration_s: float
+    class_name: str
+    segments: tuple[tuple[float, float], ...]
+    sentences: tuple[str, ...]
+
+    @property
+    def n_sentences(self) -> int:
+        return len(self.sentences)
+
+
+@dataclass
+class SkipReport:
+    """What was left out and why. Nothing is dropped without a count here.
+
+    ``videos``/``sentences``: reason -> number left out; ``examples``: reason -> first messages;
+    ``notes``: counts of policy decisions that kept the sample (``clipped_timestamps``,
+    ``multi_class_videos``).
+    """
+
+    videos: Counter = field(default_factory=Counter)
+    sentences: Counter = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    notes: Counter = field(default_factory=Counter)
+    max_examples: int = 5
+
+    def add(self, reason: str, message: str, *, videos: int = 0, sentences: int = 0) -> None:
+        self.videos[reason] += videos
+        self.sentences[reason] += sentences
+        listed = self.examples.setdefault(reason, [])
+        if len(listed) < self.max_examples:
+            listed.append(message)
+
+    @property
+    def n_videos(self) -> int:
+        return int(sum(self.videos.values()))
+
+    @property
+    def n_sentences(self) -> int:
+        return int(sum(self.sentences.values()))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "skipped_videos": {k: int(v) for k, v in self.videos.items() if v},
+            "skipped_sentences": {k: int(v) for k, v in self.sentences.items() if v},
+            "examples": self.examples,
+            "notes": {k: int(v) for k, v in self.notes.items()},
+        }
+
+    def summary(self) -> str:
+        """One human-readable paragraph for notebooks and logs."""
+        if not self.n_videos and not self.n_sentences:
+            skipped = "nothing skipped"
+        else:
+            parts = [f"{k}: {v} videos" for k, v in self.videos.items() if v]
+            parts += [f"{k}: {v} sentences" for k, v in self.sentences.items() if v and not self.videos.get(k)]
+            skipped = f"skipped {self.n_videos} videos and {self.n_sentences} sentences ({'; '.join(parts)})"
+        notes = ", ".join(f"{k}={v}" for k, v in self.notes.items())
+        return skipped + (f"; policy notes: {notes}" if notes else "")
+
+
+class _Policy:
+    """Applies ``on_error``: raise, or count the problem in the report."""
+
+    def __init__(self, on_error: str, report: SkipReport) -> None:
+        if on_error not in ON_ERROR:
+            raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
+        self.on_error = on_error
+        self.report = report
+
+    def __call__(self, reason: str, message: str, *, videos: int = 0, sentences: int = 0) -> None:
+        if self.on_error == "stop":
+            raise AnnotationError(f"{message} [{reason}; on_error='stop']")
+        self.report.add(reason, message, videos=videos, sentences=sentences)
+
+
+# -- files -----------------------------------------------------------------------------------------
+def _load_json(path: Path) -> Any:
+    if not path.is_file():
+        raise AnnotationError(f"{path}: file not found. Expected {WHERE_TO_GET}")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except json.JSONDecodeError as error:
+        raise AnnotationError(f"{path}: malformed JSON at line {error.lineno}, column {error.colno}: {error.msg}") from None
+
+
+def load_class_names(path: str | Path) -> list[str]:
+    """The known classes: a JSON list of names (``activitynet_v1-3_action_label_mapping.json``)."""
+    path = Path(path)
+    names = _load_json(path)
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise AnnotationError(f"{path}: expected a JSON list of class names")
+    if len(set(names)) != len(names):
+        raise AnnotationError(f"{path}: duplicate class names")
+    return names
+
+
+def read_tsp_labels(paths: Iterable[str | Path]) -> dict[str, dict[str, float]]:
+    """Class labels from ``*_tsp_groundtruth.csv`` files: ``{"v_<id>": {class: total Action seconds}}``.
+
+    ``No action`` rows carry no class and are ignored; an ``Action`` row without a label is an error.
+    """
+    labels: dict[str, dict[str, float]] = {}
+    needed = ["video-name", "t-start", "t-end", "action-label", "temporal-region-label"]
+    for path in map(Path, paths):
+        if not path.is_file():
+            raise AnnotationError(f"{path}: file not found. Expected {WHERE_TO_GET}")
+        table = pd.read_csv(path, dtype={"video-name": str})
+        missing = [c for c in needed if c not in table.columns]
+        if missing:
+            raise AnnotationError(f"{path}: missing column(s) {missing}")
+        action = table[table["temporal-region-label"] == "Action"]
+        unlabelled = action[action["action-label"].isna()]
+        if len(unlabelled):
+            line = int(unlabelled.index[0]) + 2  # header is line 1
+            raise AnnotationError(f"{path}: line {line} (video {unlabelled.iloc[0]['video-name']}): Action row without action-label")
+        seconds = (action["t-end"] - action["t-start"]).clip(lower=0.0)
+        for (name, label), total in seconds.groupby([action["video-name"], action["action-label"]]).sum().items():
+            labels.setdefault(f"v_{name}", {})
+            labels[f"v_{name}"][label] = labels[f"v_{name}"].get(label, 0.0) + float(total)
+        for name in table["video-name"].unique():  # videos with only background: no class
+            labels.setdefault(f"v_{name}", {})
+    return labels
+
+
+def read_min_json_labels(path: str | Path) -> dict[str, dict[str, float]]:
+    """Class labels from the official ``activity_net.v1-3.min.json``: ``{"v_<id>": {class: seconds}}``."""
+    path = Path(path)
+    data = _load_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
+        raise AnnotationError(f"{path}: expected an object with a 'database' mapping")
+    labels: dict[str, dict[str, float]] = {}
+    for youtube_id, entry in data["database"].items():
+        if not isinstance(entry, dict) or not isinstance(entry.get("annotations"), list):
+            raise AnnotationError(f"{path}: video {youtube_id}: missing 'annotations' list")
+        times: dict[str, float] = {}
+        for k, annotation in enumerate(entry["annotations"]):
+            if not isinstance(annotation, dict) or not isinstance(annotation.get("label"), str):
+                raise AnnotationError(f"{path}: video {youtube_id}: annotation {k} has no 'label'")
+            segment = annotation.get("segment", [0.0, 0.0])
+            try:
+                length = max(float(segment[1]) - float(segment[0]), 0.0)
+            except (TypeError, ValueError, IndexError):
+                raise AnnotationError(f"{path}: video {youtube_id}: annotation {k} has a bad 'segment' {segment!r}") from None
+            times[annotation["label"]] = times.get(annotation["label"], 0.0) + length
+        labels[f"v_{youtube_id}"] = times
+    return labels
+
+
+def choose_class(times: Mapping[str, float]) -> str:
+    """The class with the longest total Action time; ties go to the alphabetically first name."""
+    return min(times, key=lambda name: (-times[name], name))
+
+
+def read_labels(annotations_dir: str | Path, labels: str | Path | None = None) -> tuple[dict[str, dict[str, float]], list[str]]:
+    """Labels by video id and the label files used. ``labels``: a ``*.min.json`` or a ``.csv`` file;
+    default: ``activity_net.v1-3.min.json`` in ``annotations_dir`` if there, else the TSP CSV files."""
+    annotations_dir = Path(annotations_dir)
+    if labels is not None:
+        path = Path(labels)
+        if path.suffix == ".json":
+            return read_min_json_labels(path), [str(path)]
+        return read_tsp_labels([path]), [str(path)]
+    if (annotations_dir / MIN_JSON_FILE).is_file():
+        return read_min_json_labels(annotations_dir / MIN_JSON_FILE), [str(annotations_dir / MIN_JSON_FILE)]
+    paths = [annotations_dir / name for name in TSP_LABEL_FILES if (annotations_dir / name).is_file()]
+    if not paths:
+        raise AnnotationError(f"{annotations_dir}: no class labels ({MIN_JSON_FILE} or {', '.join(TSP_LABEL_FILES)}). "
+                              f"Expected {WHERE_TO_GET}")
+    return read_tsp_labels(paths), [str(p) for p in paths]
+
+
+# -- captions --------------------------------------------------------------------------------------
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return None
+    return float(value)
+
+
+def _check_entry(entry: Any) -> str | None:
+    """Why a captions entry is structurally bad (None when it is fine)."""
+    if not isinstance(entry, dict):
+        return f"entry is a {type(entry).__name__}, not an object"
+    missing = [k for k in ("duration", "timestamps", "sentences") if k not in entry]
+    if missing:
+        return f"missing key(s) {missing}"
+    duration = _number(entry["duration"])
+    if duration is None or duration <= 0:
+        return f"duration {entry['duration']!r} is not a positive number"
+    if not isinstance(entry["sentences"], list) or not all(isinstance(s, str) for s in entry["sentences"]):
+        return "'sentences' is not a list of strings"
+    stamps = entry["timestamps"]
+    if not isinstance(stamps, list) or not all(
+        isinstance(t, (list, tuple)) and len(t) == 2 and _number(t[0]) is not None and _number(t[1]) is not None
+        for t in stamps
+    ):
+        return "'timestamps' is not a list of [start, end] number pairs"
+    return None
+
+
+def read_captions(path: str | Path, *, class_times: Mapping[str, Mapping[str, float]], known_classes: Sequence[str],
+                  subset: str | None = None, on_error: str = "skip", report: SkipReport | None = None,
+                  tolerance_s: float = TIMESTAMP_TOLERANCE_S) -> list[AnnotatedVideo]:
+    """Read one ActivityNet Captions file and attach each video's class.
+
+    ``class_times``: ``{video_id: {class: seconds}}`` (see :func:`read_labels`); ``subset``: train|val
+    (default from the file stem, see :data:`SPLIT_SUBSETS`). Problems follow ``on_error`` (module
+    docstring) and are counted in ``report``.
+    """
+    path = Path(path)
+    report = report if report is not None else SkipReport()
+    policy = _Policy(on_error, report)
+    if subset is None:
+        if path.stem not in SPLIT_SUBSETS:
+            raise ValueError(f"{path}: cannot tell the subset from the file name; pass subset='train' or 'val'")
+        subset = SPLIT_SUBSETS[path.stem]
+    data = _load_json(path)
+    if not isinstance(data, dict):
+        raise AnnotationError(f"{path}: expected an object mapping video ids to annotations, got {type(data).__name__}")
+    known = set(known_classes)
+    videos: list[AnnotatedVideo] = []
+    for video_id, entry in data.items():
+        where = f"{path}: video {video_id}"
+        problem = _check_entry(entry)
+        n_entry = len(entry["sentences"]) if isinstance(entry, dict) and isinstance(entry.get("sentences"), list) else 0
+        if problem is not None:
+            policy("bad_entry", f"{where}: {problem}", videos=1, sentences=n_entry)
+            continue
+        if len(entry["sentences"]) != len(entry["timestamps"]):
+            policy("count_mismatch", f"{where}: {len(entry['sentences'])} sentences but {len(entry['timestamps'])} timestamps",
+                   videos=1, sentences=n_entry)
+            continue
+        times = class_times.get(video_id)
+        if not times:
+            policy("no_class", f"{where}: no ActivityNet class in the label files", videos=1, sentences=n_entry)
+            continue
+        class_name = choose_class(times)
+        if class_name not in known:
+            policy("unknown_class", f"{where}: class {class_name!r} is not one of the {len(known)} known classes",
+                   videos=1, sentences=n_entry)
+            continue
+        if len(times) > 1:
+            report.notes["multi_class_videos"] += 1
+        duration = float(entry["duration"])
+        segments: list[tuple[float, float]] = []
+        sentences: list[str] = []
+        for k, ((start, end), sentence) in enumerate(zip(entry["timestamps"], entry["sentences"])):
+            start, end = float(start), float(end)
+            if start < -tolerance_s or end > duration + tolerance_s:
+                policy("timestamp_outside_duration",
+                       f"{where}: sentence {k} segment [{start}, {end}] outside the duration {duration} "
+                       f"(tolerance {tolerance_s} s)", sentences=1)
+                continue
+            if start > end:
+                policy("timestamp_reversed", f"{where}: sentence {k} segment [{start}, {end}] starts after it ends", sentences=1)
+                continue
+            if not tokenize(sentence):
+                policy("empty_sentence", f"{where}: sentence {k} has no words ({sentence!r})", sentences=1)
+                continue
+            clipped = (min(max(start, 0.0), duration), min(max(end, 0.0), duration))
+            if clipped != (start, end):
+                report.notes["clipped_timestamps"] += 1
+            segments.append(clipped)
+            sentences.append(sentence.strip())
+        if not sentences:
+            report.add("no_sentences_left", f"{where}: every sentence was skipped", videos=1)
+            continue
+        videos.append(AnnotatedVideo(video_id, subset, path.stem, duration, class_name, tuple(segments), tuple(sentences)))
+    return videos
+
+
+def resolve_annotations_dir(annotations_dir: str | Path | None) -> Path:
+    """``annotations_dir`` or, when None, ``../shared/data/activitynet``; a clear error if neither exists."""
+    from mmar.paths import activitynet_annotations_dir
+
+    if annotations_dir is None:
+        found = activitynet_annotations_dir()
+        if found is None:
+            raise FileNotFoundError(
+                "The activitynet profile needs the annotation files: set annotations_dir (e.g. "
+                "`--set 01_data.annotations_dir=/path/to/activitynet`) or put them in ../shared/data/activitynet. "
+                f"Files needed: {WHERE_TO_GET}"
+            )
+        return found
+    path = Path(annotations_dir)
+    if not path.is_dir():
+        raise FileNotFoundError(f"annotations_dir {path} is not a folder. Expected {WHERE_TO_GET}")
+    return path
+
+
+def load_activitynet(annotations_dir: str | Path | None = None, splits: Sequence[str] = ("train_modified", "val_1"), *,
+                     labels: str | Path | None = None, classes_file: str | Path | None = None, on_error: str = "skip",
+                     tolerance_s: float = TIMESTAMP_TOLERANCE_S) -> tuple[list[AnnotatedVideo], list[str], SkipReport]:
+    """Read caption files ``<annotations_dir>/<split>.json`` and join them with the class labels.
+
+    Returns ``(videos, known_classes, report)``. ``classes_file`` defaults to
+    ``activitynet_v1-3_action_label_mapping.json`` in ``annotations_dir``, else the package's list of
+    the 200 ActivityNet v1.3 classes. A video id that appears in two files of the same subset (val_1
+    and val_2 share videos) keeps the sentences of both; in a training and a validation file it is a
+    ``duplicate_video`` error.
+    """
+    root = resolve_annotations_dir(annotations_dir)
+    if classes_file is None and (root / CLASS_LIST_FILE).is_file():
+        classes_file = root / CLASS_LIST_FILE
+    known = load_class_names(classes_file) if classes_file is not None else _package_class_names()
+    class_times, _ = read_labels(root, labels)
+    report = SkipReport()
+    policy = _Policy(on_error, report)
+    merged: dict[str, AnnotatedVideo] = {}
+    for split in splits:
+        for video in read_captions(root / f"{split}.json", class_times=class_times, known_classes=known,
+                                   on_error=on_error, report=report, tolerance_s=tolerance_s):
+            previous = merged.get(video.video_id)
+            if previous is None:
+                merged[video.video_id] = video
+            elif previous.subset != video.subset:
+                policy("duplicate_video", f"{root / (split + '.json')}: video {video.video_id} is also in "
+                       f"{previous.source}.json ({previous.subset} subset)", videos=1, sentences=video.n_sentences)
+            else:
+                merged[video.video_id] = AnnotatedVideo(previous.video_id, previous.subset, f"{previous.source}+{video.source}",
+                                                        previous.duration_s, previous.class_name,
+                                                        previous.segments + video.segments, previous.sentences + video.sentences)
+    return list(merged.values()), known, report
+
+
+def _package_class_names() -> list[str]:
+    from mmar.data.classes import activitynet_classes  # the 200 names, embedded in the package
+
+    return activitynet_classes()
+
+
+# -- prepared dataset ------------------------------------------------------------------------------
+def select_videos(videos: Sequence[AnnotatedVideo], known_classes: Sequence[str], *, classes: Sequence[str] | None = None,
+                  n_classes: int | None = None, max_videos_per_class: int | None = None,
+                  seed: int = 0) -> tuple[list[AnnotatedVideo], list[str]]:
+    """A deterministic subset for small runs: ``classes`` (names) or ``n_classes`` drawn with ``seed``
+    from the classes present; at most ``max_videos_per_class`` videos per class and subset (drawn with
+    ``seed``). Returns ``(videos, classes)``, classes in the order of ``known_classes``."""
+    present = {v.class_name for v in videos}
+    if classes is not None:
+        unknown = [c for c in classes if c not in known_classes]
+        if unknown:
+            raise ValueError(f"classes {unknown} are not ActivityNet v1.3 classes")
+        chosen = set(classes)
+    elif n_classes is not None:
+        candidates = [c for c in known_classes if c in present]
+        if not 0 < n_classes <= len(candidates):
+            raise ValueError(f"n_classes must be in 1..{len(candidates)}, got {n_classes}")
+        rng = np.random.default_rng([int(seed), 1])
+        chosen = set(rng.choice(candidates, size=n_classes, replace=False).tolist())
+    else:
+        chosen = set(known_classes)
+    kept = [v for v in videos if v.class_name in chosen]
+    if max_videos_per_class is not None:
+        groups: dict[tuple[str, str], list[AnnotatedVideo]] = {}
+        for video in sorted(kept, key=lambda v: v.video_id):
+            groups.setdefault((video.class_name, video.subset), []).append(video)
+        rng = np.random.default_rng([int(seed), 2])
+        keep_ids = set()
+        for key in sorted(groups):
+            group = groups[key]
+            order = rng.permutation(len(group))[:max_videos_per_class]
+            keep_ids.update(group[i].video_id for i in order)
+        kept = [v for v in kept if v.video_id in keep_ids]
+    return kept, [c for c in known_classes if c in chosen]
+
+
+def _drop_missing_features(videos: list[AnnotatedVideo], store: FeatureStoreReader, policy: _Policy) -> list[AnnotatedVideo]:
+    missing = set(store.missing(v.video_id for v in videos))
+    for video in videos:
+        if video.video_id in missing:
+            policy("missing_features", f"{store.path}: no features for video {video.video_id} ({video.source}.json)",
+                   videos=1, sentences=video.n_sentences)
+    return [v for v in videos if v.video_id not in missing]
+
+
+def _store_data_source(store: FeatureStoreReader) -> str:
+    """``activitynet`` for real features; the stand-in label when the store says it is generated."""
+    generated = str(store.attrs.get("extractor", "")).startswith("generated") or store.attrs.get("source") == ANET_TEXT_STANDIN_VIDEO
+    return ANET_TEXT_STANDIN_VIDEO if generated else ACTIVITYNET
+
+
+def _sentence_rows(videos: Sequence[AnnotatedVideo]) -> list[dict[str, Any]]:
+    rows = []
+    for video in videos:
+        for k, ((start, end), text) in enumerate(zip(video.segments, video.sentences)):
+            rows.append({"sentence_id": f"{video.video_id}#{k}", "video_id": video.video_id, "class_name": video.class_name,
+                         "subset": video.subset, "start_s": start, "end_s": end, "duration_s": video.duration_s,
+                         "text": text})
+    return rows
+
+
+def _keep_sentences(video: AnnotatedVideo, keep: Sequence[bool]) -> AnnotatedVideo:
+    return AnnotatedVideo(video.video_id, video.subset, video.source, video.duration_s, video.class_name,
+                          tuple(s for s, k in zip(video.segments, keep) if k), tuple(s for s, k in zip(video.sentences, keep) if k))
+
+
+def _load_glove(glove: "GloveVectors | str | Path | None") -> "GloveVectors":
+    from mmar.data.glove import GloveVectors
+
+    if glove is None:
+        return GloveVectors.load_default()
+    if isinstance(glove, GloveVectors):
+        return glove
+    return GloveVectors.from_text_file(glove)
+
+
+def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | None = None, features: str | Path | None = None,
+                        glove: "GloveVectors | str | Path | None" = None,
+                        splits: Sequence[str] = ("train_modified", "val_1"), labels: str | Path | None = None,
+                        classes: Sequence[str] | None = None, n_classes: int | None = None,
+                        max_videos_per_class: int | None = None, pairing: str = "segment",
+                        unseen_counts: Sequence[int] = (5, 10, 20, 50), n_trials: int = 10, seed: int = 0,
+                        on_error: str = "skip", feature_dim: int = 1024, tolerance_s: float = TIMESTAMP_TOLERANCE_S,
+                        standin_path: str | Path | None = None, progress: bool = True) -> PreparedDataset:
+    """Write the prepared dataset folder (:mod:`mmar.data.prepared`) for ActivityNet Captions.
+
+    Args:
+        out_dir: the folder to write (``<run_dir>/data``).
+        annotations_dir: folder with ``<split>.json`` and the label files; None: ``../shared/data/activitynet``.
+        features: an HDF5 feature store of real I3D features (layout of :mod:`mmar.data.feature_store`)
+            keyed by video id. Ids without an entry are reported and follow ``on_error``. None: the
+            ``anet-text + stand-in video`` store is generated (:mod:`mmar.data.anet_standin`) at
+            ``standin_path`` (default ``<out_dir>/features.h5``; resumable).
+        glove: word vectors: None (GloVe 6B 50d), a ``glove.*.txt`` path, or a ``GloveVectors``.
+        splits: caption files to read (``train_modified``/``train`` -> subset train, ``val_1``/``val_2`` -> val).
+        labels: a label file (``*.min.json`` or ``*_tsp_groundtruth.csv``); default: found in annotations_dir.
+        classes, n_classes, max_videos_per_class: a smaller run (see :func:`select_videos`).
+        pairing: ``segment`` (sentence with its temporal segment) or ``video`` (the whole video);
+            recorded in ``dataset.json``; the segment times are always stored.
+        unseen_counts, n_trials, seed: zero-shot splits (:mod:`mmar.data.splits`); ``seed`` also
+            seeds the subset and the stand-in video.
+        on_error: ``skip`` (leave bad samples out, count them in ``dataset.json["skipped"]``) or ``stop``.
+        feature_dim: C of the generated stand-in features (ignored with ``features``).
+    """
+    from mmar.data.anet_standin import FPS, STRIDE_FRAMES, build_standin_store
+    from mmar.data.glove import build_vocabulary
+    from mmar.data.splits import make_splits
+    from mmar.data.standin import StandinVideoGenerator
+
+    if pairing not in ("segment", "video"):
+        raise ValueError(f"pairing must be 'segment' or 'video', got {pairing!r}")
+    out_dir = Path(out_dir)
+    root = resolve_annotations_dir(annotations_dir)
+    all_videos, known, report = load_activitynet(root, splits, labels=labels, on_error=on_error, tolerance_s=tolerance_s)
+    policy = _Policy(on_error, report)
+    n_read = len(all_videos)
+    videos, class_names = select_videos(all_videos, known, classes=classes, n_classes=n_classes,
+                                        max_videos_per_class=max_videos_per_class, seed=seed)
+    store = None
+    if features is not None:
+        store = FeatureStoreReader(features)
+        videos = _drop_missing_features(videos, store, policy)
+
+    vectors = _load_glove(glove)
+    vocabulary, token_ids, oov = build_vocabulary([s for v in videos for s in v.sentences], vectors)
+    kept_videos, kept_ids, position = [], [], 0
+    for video in videos:
+        ids = token_ids[position: position + video.n_sentences]
+        position += video.n_sentences
+        keep = [bool(i) for i in ids]
+        for k, ok in enumerate(keep):
+            if not ok:
+                policy("no_known_words", f"{root}: video {video.video_id}: sentence {k} has no word in {vectors.source} "
+                       f"({video.sentences[k]!r})", sentences=1)
+        if not any(keep):
+            report.add("no_sentences_left", f"{root}: video {video.video_id}: every sentence was skipped", videos=1)
+            continue
+        kept_videos.append(_keep_sentences(video, keep))
+        kept_ids.extend(i for i in ids if i)
+    videos = kept_videos
+    if not videos:
+        raise AnnotationError(f"{root}: no usable video left ({report.summary()})")
+
+    if store is None:
+        path = Path(standin_path) if standin_path is not None else out_dir / "features.h5"
+        generator = StandinVideoGenerator(class_names, vectors, feature_dim=feature_dim, seed=seed)
+        build = build_standin_store(path, videos, generator, seed=seed, progress=progress).to_dict()
+        store = FeatureStoreReader(path)
+        features_ref = "features.h5" if standin_path is None else str(path.resolve())
+    else:
+        build = None
+        features_ref = str(Path(features).resolve())
+    data_source = _store_data_source(store)
+
+    sentences = pd.DataFrame(_sentence_rows(videos))
+    sentences["token_ids"] = [" ".join(str(i) for i in ids) for ids in kept_ids]
+    split_trials = make_splits(class_names, unseen_counts, n_trials, seed)
+    counts = {subset: {"videos": int(sum(v.subset == subset for v in videos)),
+                       "sentences": int(sum(v.n_sentences for v in videos if v.subset == subset))} for subset in ("train", "val")}
+    meta = {
+        "data_source": data_source,
+        "description": ("ActivityNet Captions sentences and ActivityNet v1.3 classes (real); video features "
+                        + ("GENERATED by the stand-in generator, keyed by the real video ids" if data_source != ACTIVITYNET
+                           else f"from {features_ref}")),
+        "video_is_generated": data_source != ACTIVITYNET,
+        "classes": class_names,
+        "features": features_ref,
+        "feature_extractor": str(store.attrs.get("extractor", "")),
+        "fps": float(store.attrs.get("fps", FPS)),
+        "stride_frames": int(store.attrs.get("stride_frames", STRIDE_FRAMES)),
+        "feature_dim": store.feature_dim,
+        "word_dim": vectors.dim,
+        "word_vectors": vectors.source,
+        "pairing": pairing,
+        "annotations_dir": str(root),
+        "caption_files": [f"{s}.json" for s in splits],
+        "timestamp_tolerance_s": tolerance_s,
+        "counts": {"videos_read": n_read, "videos_selected": len(videos), **counts},
+        "skipped": report.to_dict(),
+        "skipped_summary": report.summary(),
+        "oov": oov.to_dict(),
+        "standin_build": build,
+        "split_seed": seed,
+        "unseen_counts": list(unseen_counts),
+        "n_trials": n_trials,
+    }
+    prepared = PreparedDataset(out_dir, meta, sentences, np.asarray(vocabulary.words), vocabulary.vectors, split_trials)
+    prepared.write()
+    return PreparedDataset.load(out_dir)
