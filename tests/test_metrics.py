@@ -1,0 +1,178 @@
+"""Evaluation metrics and protocols against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mmar.evaluation import captioning
+from mmar.evaluation.captioning import caption_scores, nearest_words, references
+from mmar.evaluation.discovery import discovery_scores, mean_pooled_rows
+from mmar.evaluation.metrics import (ari, class_prototypes, cluster_vote_accuracy, median_rank, nmi, nn_accuracy,
+                                     prototype_accuracy, recall_at_k, target_ranks)
+from mmar.evaluation.retrieval import retrieval_chance, retrieval_scores
+from mmar.evaluation.zero_shot import sample_per_class, seen_training_rows, zero_shot_test
+
+
+def test_nn_accuracy_hand_example():
+    keys = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
+    key_labels = np.array(["A", "B", "C"])
+    queries = np.array([[0.9, 0.1], [0.2, 0.8], [-0.7, -0.2], [0.1, 0.95]])
+    # nearest keys: 0 (A, right), 1 (B, but the query is A: wrong), 2 (C, right), 1 (B, right)
+    labels = np.array(["A", "A", "C", "B"])
+    assert nn_accuracy(queries, labels, keys, key_labels) == pytest.approx(0.75)
+    # batching does not change the answer
+    assert nn_accuracy(queries, labels, keys, key_labels, batch_size=1) == pytest.approx(0.75)
+
+
+def test_prototype_differs_from_nearest_neighbour():
+    # Class A has keys (1, 0) and (-0.6, 0.8): its prototype is (0.2, 0.4)/|.| = (0.447, 0.894).
+    keys = np.array([[1.0, 0.0], [-0.6, 0.8], [0.0, 1.0]])
+    key_labels = np.array([0, 0, 1])
+    query = np.array([[-0.5, math.sqrt(3) / 2]])
+    # 1-NN: distance^2 to (-0.6, 0.8) = 0.0144 < 0.268 to (0, 1): predicts class 0, wrong.
+    assert nn_accuracy(query, np.array([1]), keys, key_labels) == 0.0
+    # prototypes: 0.898 to class 0, 0.268 to class 1: predicts class 1, right.
+    assert prototype_accuracy(query, np.array([1]), keys, key_labels) == 1.0
+    classes, protos = class_prototypes(keys, key_labels)
+    assert list(classes) == [0, 1]
+    np.testing.assert_allclose(protos[0], np.array([0.2, 0.4]) / math.sqrt(0.2))
+
+
+def test_cluster_vote_accuracy_hand_example():
+    clusters = np.array([7, 7, 7, 3, 3, 9])
+    labels = np.array(["a", "a", "b", "b", "b", "a"])
+    # cluster 7 votes a (2 of 3 right), cluster 3 votes b (2 of 2), cluster 9 votes a (1 of 1)
+    assert cluster_vote_accuracy(clusters, labels) == pytest.approx(5 / 6)
+    # one cluster for everything: the majority class share
+    assert cluster_vote_accuracy(np.zeros(6), labels) == pytest.approx(0.5)
+
+
+def test_nmi_and_ari_hand_example():
+    labels = np.array([0, 0, 1, 1])
+    clusters = np.array([5, 5, 1, 2])
+    # ARI: sum C(n_ij,2) = 1, rows 1, columns 2, C(4,2) = 6: (1 - 1/3) / (1.5 - 1/3) = 4/7
+    assert ari(clusters, labels) == pytest.approx(4 / 7)
+    # NMI: I = ln 2 (clusters determine labels), H(labels) = ln 2, H(clusters) = 1.5 ln 2 -> 1 / 1.25
+    assert nmi(clusters, labels) == pytest.approx(0.8)
+    assert nmi(np.array([1, 1, 0, 0]), labels) == pytest.approx(1.0)
+    assert ari(np.array([1, 1, 0, 0]), labels) == pytest.approx(1.0)
+
+
+def test_ranks_recall_and_median_rank_hand_example():
+    gallery = np.array([[0.0], [1.0], [3.0]])
+    queries = np.array([[0.1], [2.1], [0.4]])
+    # distances^2: q0 (.01, .81, 8.41) -> target 0 rank 1; q1 (4.41, 1.21, .81) -> target 1 rank 2;
+    # q2 (.16, .36, 6.76) -> target 2 rank 3
+    ranks = target_ranks(queries, gallery, np.array([0, 1, 2]))
+    assert list(ranks) == [1, 2, 3]
+    assert recall_at_k(ranks, 1) == pytest.approx(1 / 3)
+    assert recall_at_k(ranks, 2) == pytest.approx(2 / 3)
+    assert median_rank(ranks) == 2.0
+
+
+def test_ties_count_against_the_query():
+    collapsed = np.ones((5, 3))
+    ranks = target_ranks(collapsed, collapsed, np.arange(5))
+    assert list(ranks) == [5] * 5
+
+
+def test_retrieval_scores_on_perfect_and_shuffled_pairs():
+    rng = np.random.default_rng(0)
+    video = rng.normal(size=(20, 4))
+    perfect = retrieval_scores(video, video)
+    assert perfect["t2v_R@1"] == 100.0 and perfect["v2t_R@1"] == 100.0
+    assert perfect["t2v_median_rank"] == 1.0
+    # Text i is video (i + 1) % n: every text query's own video is wherever it is, ranks follow.
+    text = np.roll(video, -1, axis=0)
+    shifted = retrieval_scores(video, text)
+    assert shifted["t2v_R@1"] < 100.0
+    chance = retrieval_chance(20)
+    assert chance["t2v_R@5"] == pytest.approx(25.0)
+    assert chance["v2t_median_rank"] == pytest.approx(10.5)
+
+
+def test_discovery_on_separated_blobs_is_perfect():
+    rng = np.random.default_rng(0)
+    centres = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    labels = np.repeat(np.array(["x", "y", "z"]), 10)
+    points = centres[np.repeat(np.arange(3), 10)] + 0.1 * rng.normal(size=(30, 2))
+    scores = discovery_scores(points, labels, seed=0)
+    assert scores["accuracy"] == pytest.approx(100.0)
+    assert scores["nmi"] == pytest.approx(1.0)
+    assert scores["ari"] == pytest.approx(1.0)
+
+
+def test_sample_per_class_takes_at_most_n_per_class():
+    rows = np.arange(10, 20)
+    classes = np.array(["a"] * 6 + ["b"] * 3 + ["c"])
+    chosen = sample_per_class(rows, classes, 2, seed=1)
+    got = {c: int(np.sum(np.isin(chosen, rows[classes == c]))) for c in "abc"}
+    assert got == {"a": 2, "b": 2, "c": 1}
+    np.testing.assert_array_equal(chosen, sample_per_class(rows, classes, 2, seed=1))
+    assert set(np.concatenate([sample_per_class(rows, classes, 2, seed=s) for s in range(20)])) > set(chosen)
+
+
+def test_zero_shot_test_selects_only_unseen_classes(tiny_prepared):
+    data = tiny_prepared
+    unseen = data.splits[2][0]
+    test = zero_shot_test(data, unseen, sentences_per_class=3, seed=0)
+    classes = data.sentences["class_name"].to_numpy()
+    assert set(classes[test.video_rows]) == set(unseen)
+    assert set(classes[test.sentence_rows]) == set(unseen)
+    # video unit: one row per video, every unseen video once
+    video_ids = data.sentences["video_id"].to_numpy()
+    assert len(set(video_ids[test.video_rows])) == len(test.video_rows) == 8
+    assert all(np.sum(classes[test.sentence_rows] == c) == 3 for c in unseen)
+    train = seen_training_rows(data, unseen)
+    assert not set(classes[train]) & set(unseen)
+    assert set(data.sentences["subset"].to_numpy()[train]) == {"train"}
+    val_test = zero_shot_test(data, unseen, sentences_per_class=1, seed=0, video_subset="val", video_unit="segment")
+    assert set(data.sentences["subset"].to_numpy()[val_test.video_rows]) == {"val"}
+    with pytest.raises(ValueError, match="not classes"):
+        seen_training_rows(data, ["no such class"])
+
+
+def test_mean_pooled_rows_equals_numpy_mean(tiny_prepared):
+    data = tiny_prepared
+    store = data.feature_store()
+    pooled = mean_pooled_rows(data, [0, 5], pairing="video")
+    for i, row in enumerate([0, 5]):
+        expected = store.read(data.sentences.at[row, "video_id"]).mean(0)
+        np.testing.assert_allclose(pooled[i], expected, rtol=1e-6)
+
+
+def test_nearest_words_skips_padding():
+    words = ["<pad>", "man", "dog"]
+    vectors = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    columns = np.array([[[0.9, 0.1], [0.0, 0.0], [0.2, 0.7]]])
+    # the middle column is exactly the padding vector, but padding is never emitted
+    assert nearest_words(columns, vectors, words) == [["man", "man", "dog"]]
+    assert nearest_words(columns, vectors, words, max_block=2) == [["man", "man", "dog"]]
+
+
+def test_caption_scores_bleu_by_hand():
+    refs = {"a": ["a man rides a horse"], "b": ["two dogs play in the park"]}
+    same = caption_scores(refs, {"a": "a man rides a horse", "b": "two dogs play in the park"})
+    assert same["BLEU-1"] == pytest.approx(1.0, abs=1e-6)
+    assert same["BLEU-4"] == pytest.approx(1.0, abs=1e-6)
+    # Unigram precision 6/11 matched ("a man" + "dogs play in the"), lengths equal (11 = 11): BLEU-1 = 6/11
+    half = caption_scores(refs, {"a": "a man eats some soup", "b": "six dogs play in the house"})
+    assert half["BLEU-1"] == pytest.approx(6 / 11, abs=1e-6)
+    assert "METEOR" not in half
+    assert half["CIDEr"] < same["CIDEr"]
+
+
+def test_meteor_scorer_reports_missing_java(monkeypatch):
+    monkeypatch.setattr(captioning.shutil, "which", lambda name: None)
+    scorer, reason = captioning.meteor_scorer()
+    assert scorer is None and "Java" in reason
+
+
+def test_references_per_video_and_segment(tiny_prepared):
+    data = tiny_prepared
+    per_video = references(data, [0], unit="video")
+    assert per_video[0] == list(data.sentences.loc[data.sentences.video_id == data.sentences.at[0, "video_id"], "text"])
+    assert references(data, [3], unit="segment") == [[data.sentences.at[3, "text"]]]
