@@ -1,0 +1,108 @@
+"""Encoders and decoders of the video and text autoencoders (ICLR 2019 submission §3.1, Fig. 1).
+
+Encoder: temporal pooling (attention filters or a baseline, :mod:`mmar.models.attention`) ->
+flatten the (N, C) columns -> 4 fully connected layers -> L2 normalisation (unit-length embedding).
+Decoder: the mirror: 4 fully connected layers from the embedding to N x C -> the transposed pooling
+back to the requested length. "Weights transposed" in the paper is read as a mirrored layout with
+its own (untied) weights. Widths, activation and the embedding size are not stated in the paper:
+they are constructor arguments (defaults in :class:`mmar.training.TrainConfig`).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from mmar.models.attention import make_pool, make_unpool
+
+ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
+
+
+def mlp(dims: list[int], activation: str) -> nn.Sequential:
+    """Linear layers ``dims[0] -> ... -> dims[-1]`` with ``activation`` between them (none after the last)."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {activation!r}")
+    layers: list[nn.Module] = []
+    for i, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
+        layers.append(nn.Linear(a, b))
+        if i < len(dims) - 2:
+            layers.append(ACTIVATIONS[activation]())
+    return nn.Sequential(*layers)
+
+
+class SequenceEncoder(nn.Module):
+    """``x (B, T, C), mask (B, T) -> z (B, E)`` with ``|z| = 1``."""
+
+    def __init__(self, in_dim: int, embed_dim: int, hidden_dim: int, *, pooling: str = "attention", n_filters: int = 4,
+                 kernel: str = "gaussian", activation: str = "relu", n_layers: int = 4) -> None:
+        super().__init__()
+        self.pool, n_cols, col_dim = make_pool(pooling, in_dim, n_filters=n_filters, kernel=kernel, hidden_dim=hidden_dim)
+        self.fc = mlp([n_cols * col_dim] + [hidden_dim] * (n_layers - 1) + [embed_dim], activation)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        pooled = self.pool(x, mask)
+        return F.normalize(self.fc(pooled.flatten(1)), dim=1)
+
+
+class SequenceDecoder(nn.Module):
+    """``z (B, E), mask (B, T) -> x (B, T, C)``; the mask gives each sample's output length (zeros beyond)."""
+
+    def __init__(self, out_dim: int, embed_dim: int, hidden_dim: int, *, pooling: str = "attention", n_filters: int = 4,
+                 kernel: str = "gaussian", activation: str = "relu", n_layers: int = 4) -> None:
+        super().__init__()
+        self.unpool, self.n_cols, self.col_dim = make_unpool(pooling, out_dim, n_filters=n_filters, kernel=kernel,
+                                                             hidden_dim=hidden_dim)
+        self.fc = mlp([embed_dim] + [hidden_dim] * (n_layers - 1) + [self.n_cols * self.col_dim], activation)
+
+    def forward(self, z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        columns = self.fc(z).view(len(z), self.n_cols, self.col_dim)
+        return self.unpool(columns, mask)
+
+
+def length_mask(length: int | torch.Tensor, batch: int, device: torch.device | str = "cpu") -> torch.Tensor:
+    """A (B, T) bool mask from an int length (all samples) or per-sample lengths (B,) (T = max length)."""
+    if isinstance(length, int):
+        return torch.ones(batch, length, dtype=torch.bool, device=device)
+    length = torch.as_tensor(length, device=device)
+    if length.shape != (batch,):
+        raise ValueError(f"lengths must have shape ({batch},), got {tuple(length.shape)}")
+    return torch.arange(int(length.max()), device=device)[None, :] < length[:, None]
+
+
+class MultimodalAutoencoder(nn.Module):
+    """The four networks E_V, E_T, G_V, G_T of the paper.
+
+    ``encode_video(v (B, T, C), mask (B, T)) -> (B, E)``, ``encode_text(t (B, L, D), mask (B, L)) -> (B, E)``,
+    ``decode_video(z (B, E), length) -> (B, T, C)``, ``decode_text(z, length) -> (B, L, D)``, where
+    ``length`` is an int, per-sample lengths (B,), or a (B, T) bool mask.
+    """
+
+    def __init__(self, video_dim: int, text_dim: int, *, embed_dim: int, hidden_dim: int, pooling: str = "attention",
+                 n_filters: int = 4, kernel: str = "gaussian", activation: str = "relu") -> None:
+        super().__init__()
+        kw = dict(embed_dim=embed_dim, hidden_dim=hidden_dim, pooling=pooling, n_filters=n_filters, kernel=kernel,
+                  activation=activation)
+        self.video_dim = video_dim
+        self.text_dim = text_dim
+        self.video_encoder = SequenceEncoder(video_dim, **kw)
+        self.text_encoder = SequenceEncoder(text_dim, **kw)
+        self.video_decoder = SequenceDecoder(video_dim, **kw)
+        self.text_decoder = SequenceDecoder(text_dim, **kw)
+
+    def encode_video(self, video: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.video_encoder(video, mask)
+
+    def encode_text(self, text: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.text_encoder(text, mask)
+
+    def _mask(self, z: torch.Tensor, length: int | torch.Tensor) -> torch.Tensor:
+        if isinstance(length, torch.Tensor) and length.dtype == torch.bool:
+            return length
+        return length_mask(length, len(z), z.device)
+
+    def decode_video(self, z: torch.Tensor, length: int | torch.Tensor) -> torch.Tensor:
+        return self.video_decoder(z, self._mask(z, length))
+
+    def decode_text(self, z: torch.Tensor, length: int | torch.Tensor) -> torch.Tensor:
+        return self.text_decoder(z, self._mask(z, length))
