@@ -418,7 +418,7 @@ def select_videos(videos: Sequence[AnnotatedVideo], known_classes: Sequence[str]
                   n_classes: int | None = None, max_videos_per_class: int | None = None,
                   seed: int = 0) -> tuple[list[AnnotatedVideo], list[str]]:
     """A deterministic subset for small runs: ``classes`` (names) or ``n_classes`` drawn with ``seed``
-    from the classes present; at most ``max_videos_per_class`` videos per class and subset (drawn with
+    from the classes present (default: every class present); at most ``max_videos_per_class`` videos per class and subset (drawn with
     ``seed``). Returns ``(videos, classes)``, classes in the order of ``known_classes``."""
     present = {v.class_name for v in videos}
     if classes is not None:
@@ -433,7 +433,7 @@ def select_videos(videos: Sequence[AnnotatedVideo], known_classes: Sequence[str]
         rng = np.random.default_rng([int(seed), 1])
         chosen = set(rng.choice(candidates, size=n_classes, replace=False).tolist())
     else:
-        chosen = set(known_classes)
+        chosen = present
     kept = [v for v in videos if v.class_name in chosen]
     if max_videos_per_class is not None:
         groups: dict[tuple[str, str], list[AnnotatedVideo]] = {}
