@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +91,12 @@ class StoreBuildStats:
                 "steps_written": self.steps_written, "seconds": round(self.seconds, 2)}
 
 
+def _generator_name(generator: VideoGenerator) -> str:
+    """The generator's version label (``GENERATOR_NAME`` of its module), else its class name."""
+    module = sys.modules.get(type(generator).__module__)
+    return str(getattr(module, "GENERATOR_NAME", type(generator).__name__))
+
+
 def _claim_config(path: Path, config: dict) -> None:
     """Record the generator settings in the file; a resumed build must use the same ones."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,7 +117,8 @@ def build_standin_store(path: str | Path, videos: Sequence[AnnotatedVideo], gene
     (T, feature_dim) with ``T = n_feature_steps(duration)``; ``n_frames`` is ``round(duration * 25)``.
     """
     path = Path(path)
-    config = {"seed": int(seed), "feature_dim": int(generator.feature_dim), "generator": type(generator).__name__}
+    config = {"seed": int(seed), "feature_dim": int(generator.feature_dim), "generator": _generator_name(generator),
+              "generator_seed": getattr(generator, "seed", None), "noise": getattr(generator, "noise", None)}
     _claim_config(path, config)
     start_time = time.perf_counter()
     written = present = steps_written = 0
