@@ -1,0 +1,77 @@
+"""Open choices of the paper (``report/open_choices.yaml``) with the values this run recorded.
+
+Values come from the run itself: notebook parameters in ``timings.json``, the prepared dataset's
+``data/dataset.json`` and the ``config`` JSON of the result rows (see the YAML's header).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from mmar.paths import REPORT_SOURCE_DIR
+from mmar.report.rundata import RunData
+
+OPEN_CHOICES_FILE = REPORT_SOURCE_DIR / "open_choices.yaml"
+
+
+@dataclass
+class Choice:
+    topic: str
+    paper: str
+    why: str
+    parameters: list[str]
+    values: list[tuple[str, str]]  # (where, "name = value") recorded by this run
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, sort_keys=True, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= 80 else text[:77] + "…"
+
+
+def recorded_values(name: str, run: RunData) -> list[tuple[str, str]]:
+    """Where the run recorded ``name`` and with which value (distinct values only)."""
+    found: list[tuple[str, str]] = []
+    if name.startswith("dataset:"):
+        key = name.split(":", 1)[1]
+        if run.dataset_meta and key in run.dataset_meta:
+            found.append(("data/dataset.json", f"{key} = {_short(run.dataset_meta[key])}"))
+        return found
+    if name.startswith("config:"):
+        key = name.split(":", 1)[1]
+        seen: dict[str, list[str]] = {}
+        for _, row in run.results.iterrows():
+            try:
+                config = json.loads(row["config"]) if isinstance(row["config"], str) and row["config"] else {}
+            except json.JSONDecodeError:
+                continue
+            if isinstance(config, dict) and key in config:
+                seen.setdefault(_short(config[key]), []).append(row["file"])
+        return [(", ".join(sorted(set(files))), f"{key} = {value}") for value, files in seen.items()]
+    notebook, _, key = name.rpartition(".")
+    for nb, entry in run.timings.items():
+        params = entry.get("parameters", {}) if isinstance(entry, dict) else {}
+        if (not notebook or nb == notebook) and key in params:
+            found.append((nb, f"{key} = {_short(params[key])}"))
+    return found
+
+
+def load_choices(run: RunData, path: str | Path = OPEN_CHOICES_FILE) -> list[Choice]:
+    """The open choices, each with the values this run recorded."""
+    path = Path(path)
+    entries = yaml.safe_load(path.read_text())
+    if not isinstance(entries, list):
+        raise ValueError(f"{path}: expected a list of choices")
+    choices = []
+    for i, entry in enumerate(entries):
+        missing = [k for k in ("topic", "paper", "parameters", "why") if k not in entry]
+        if missing:
+            raise ValueError(f"{path}: choice #{i + 1} ({entry.get('topic', '?')}) lacks {missing}")
+        values = [v for name in entry["parameters"] for v in recorded_values(name, run)]
+        choices.append(Choice(entry["topic"], str(entry["paper"]).strip(), str(entry["why"]).strip(),
+                              list(entry["parameters"]), values))
+    return choices

@@ -1,0 +1,161 @@
+"""Side-by-side tables: each paper table's numbers beside ours, per data source, with provenance.
+
+Every "ours" cell keeps the result file and row it came from, so the report can show (and tests can
+check) where each number comes from. A cell computed on data other than the paper's
+(``stand-in`` or ``anet-text + stand-in video``) is marked: its number must not be compared with the
+paper's directly.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from mmar.report.paper import TABLES, TableInfo, paper_cell, table_columns, table_rows
+from mmar.results import ACTIVITYNET, DATA_SOURCES
+
+
+def decimals_for(unit: str, value: float) -> int:
+    """Digits after the point: 1 for percentages (as the paper), else 2 (3 below 1)."""
+    if unit == "%":
+        return 1
+    return 2 if abs(value) >= 1 else 3
+
+
+def fmt(value: float, unit: str) -> str:
+    """A number as the report prints it."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.{decimals_for(unit, value)}f}"
+
+
+@dataclass
+class OursCell:
+    """One of our results: a result-file row, aggregated over trials."""
+
+    mean: float
+    std: float
+    n_trials: int
+    data_source: str
+    unit: str
+    file: str       # relative to the run folder
+    file_row: int   # 0-based data row in that file
+    experiment: str
+    metric: str
+    notes: str = ""
+    chance: float = math.nan
+    also: list[str] = field(default_factory=list)  # other rows for the same cell ("file#row")
+
+    @property
+    def differs(self) -> bool:
+        """True when the data differ from the paper's (anything but real ActivityNet features)."""
+        return self.data_source != ACTIVITYNET
+
+    @property
+    def mean_text(self) -> str:
+        return fmt(self.mean, self.unit)
+
+    @property
+    def std_text(self) -> str:
+        return fmt(self.std, self.unit)
+
+    @classmethod
+    def from_row(cls, row: "pd.Series | dict") -> "OursCell":
+        return cls(float(row["mean"]), float(row["std"]), int(row["n_trials"]), row["data_source"], row["unit"],
+                   row["file"], int(row["file_row"]), str(row["experiment"]), str(row["metric"]), row["notes"],
+                   float(row["chance"]) if pd.notna(row["chance"]) else math.nan)
+
+
+@dataclass
+class SideRow:
+    label: str
+    group: str  # e.g. "Paired" in Table 1; "" elsewhere
+    paper: dict[str, pd.Series | None]            # column -> paper cell
+    ours: dict[tuple[str, str], OursCell | None]  # (column, data source) -> our cell
+
+    @property
+    def ran(self) -> bool:
+        return any(cell is not None for cell in self.ours.values())
+
+
+@dataclass
+class SideTable:
+    name: str
+    info: TableInfo
+    columns: list[str]
+    sources: list[str]
+    rows: list[SideRow]
+    unmatched: list[OursCell] = field(default_factory=list)  # our rows whose labels are not in the paper
+
+    @property
+    def has_ours(self) -> bool:
+        return any(row.ran for row in self.rows) or bool(self.unmatched)
+
+    def trials_label(self, source: str) -> str:
+        """"n = 3" (or "n = 1-3") for our cells of one data source in this table."""
+        ns = sorted({cell.n_trials for row in self.rows for (_, s), cell in row.ours.items() if s == source and cell})
+        if not ns:
+            return ""
+        return f"n = {ns[0]}" if len(ns) == 1 else f"n = {ns[0]}–{ns[-1]}"
+
+
+CellKey = tuple[str, str, str, str]  # (paper table, paper row, paper column, data source)
+
+
+def index_results(results: pd.DataFrame) -> dict[CellKey, OursCell]:
+    """Our cell for each (table, row, column, data source) that has rows. Where several rows name one cell,
+    the one with most trials (then the last written) stands for it and the others are listed in ``also``."""
+    groups: dict[CellKey, list[OursCell]] = {}
+    for record in results.to_dict("records"):
+        key = (record["paper_table"], record["paper_row"], record["paper_column"], record["data_source"])
+        groups.setdefault(key, []).append(OursCell.from_row(record))
+    index = {}
+    for key, cells in groups.items():
+        cells.sort(key=lambda c: (c.n_trials, c.file, c.file_row))
+        chosen = cells[-1]
+        chosen.also = [f"{c.file}#{c.file_row}" for c in cells[:-1]]
+        index[key] = chosen
+    return index
+
+
+def split_group(table: str, label: str) -> tuple[str, str]:
+    """Table 1 labels are "<training data>: <losses>"; other tables have no groups."""
+    if table == "Table 1" and ": " in label:
+        group, rest = label.split(": ", 1)
+        return group, rest
+    return "", label
+
+
+def side_by_side(paper: pd.DataFrame, results: pd.DataFrame, table: str,
+                 index: dict[CellKey, OursCell] | None = None) -> SideTable:
+    """The paper's table with our cells beside each number (``index``: from :func:`index_results`)."""
+    index = index_results(results) if index is None else index
+    rows, columns = table_rows(paper, table), table_columns(paper, table)
+    ours = results[results["paper_table"] == table]
+    sources = [s for s in DATA_SOURCES if s in set(ours["data_source"])]
+    side_rows = []
+    for label in rows:
+        group, short = split_group(table, label)
+        cells = {(column, source): index.get((table, label, column, source)) for column in columns for source in sources}
+        side_rows.append(SideRow(short, group, {c: paper_cell(paper, table, label, c) for c in columns}, cells))
+    known = ours["paper_row"].isin(rows) & ours["paper_column"].isin(columns)
+    unmatched = []
+    for _, r in ours[~known].iterrows():
+        cell = OursCell.from_row(r)
+        cell.notes = f"labels not in the paper: row {r['paper_row']!r}, column {r['paper_column']!r}. {cell.notes}".strip()
+        unmatched.append(cell)
+    return SideTable(table, TABLES[table], columns, sources, side_rows, unmatched)
+
+
+def all_tables(paper: pd.DataFrame, results: pd.DataFrame) -> list[SideTable]:
+    """Side-by-side tables for every table of the paper, in order."""
+    index = index_results(results)
+    return [side_by_side(paper, results, name, index) for name in dict.fromkeys(paper["table"])]
+
+
+def further_results(results: pd.DataFrame) -> list[OursCell]:
+    """Our results outside the paper's tables (e.g. retrieval), in file order."""
+    extra = results[(results["paper_table"] == "") | ~results["paper_table"].isin(list(TABLES))]
+    return [OursCell.from_row(r) for _, r in extra.iterrows()]

@@ -1,0 +1,99 @@
+"""The environment, seeds and timings of a run, for the report's last section."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from importlib import metadata
+
+from mmar.paths import PROJECT_ROOT
+from mmar.report.rundata import RunData
+
+PACKAGES = ("torch", "numpy", "pandas", "h5py", "scikit-learn", "matplotlib", "papermill", "nbconvert", "jinja2")
+
+
+@dataclass
+class Timing:
+    notebook: str
+    status: str
+    seconds: float | None
+    peak_rss_mb: float | None
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions (without importing the packages, which would be slow for torch)."""
+    versions = {}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def git_commit() -> str:
+    """The project's commit (with "+ changes" when the tree is dirty), or "" outside a git checkout."""
+    if not (PROJECT_ROOT / ".git").exists():
+        return ""
+    try:
+        head = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
+                              text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return head + (" + uncommitted changes" if dirty and head else "")
+
+
+def environment(run: RunData) -> list[tuple[str, str]]:
+    """(name, value) lines: the run's recorded environment, then the build machine's."""
+    info = run.run_info
+    lines = [
+        ("profile", str(info.get("profile", "not recorded"))),
+        ("overrides", " ".join(f"--set {o}" for o in info.get("overrides", [])) or "none"),
+        ("run started", str(info.get("started", "not recorded"))),
+        ("python (run)", str(info.get("python", "not recorded"))),
+        ("platform (run)", str(info.get("platform", "not recorded"))),
+        ("python (report build)", sys.version.split()[0]),
+        ("platform (report build)", platform.platform()),
+        ("CPU count (report build)", str(os.cpu_count())),
+        ("project commit", git_commit() or "not a git checkout"),
+        ("report built", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
+    ]
+    lines += [(f"{name} version", version) for name, version in package_versions().items()]
+    return lines
+
+
+def timings(run: RunData) -> list[Timing]:
+    """Per-notebook run time and peak memory from timings.json, in run order."""
+    rows = []
+    for notebook, entry in run.timings.items():
+        if not isinstance(entry, dict):
+            continue
+        rows.append(Timing(notebook, str(entry.get("status", "?")), entry.get("seconds"), entry.get("peak_rss_mb")))
+    return rows
+
+
+def seeds(run: RunData) -> list[tuple[str, str]]:
+    """(where, seeds): the ``seed`` parameter of each notebook and the seeds of each result file."""
+    found = []
+    for notebook, entry in run.timings.items():
+        params = entry.get("parameters", {}) if isinstance(entry, dict) else {}
+        named = {k: v for k, v in params.items() if "seed" in k}
+        if named:
+            found.append((f"{notebook} parameters", ", ".join(f"{k} = {v}" for k, v in named.items())))
+    for file, group in run.results.groupby("file", sort=True):
+        values: set[int] = set()
+        for text in group["seeds"]:
+            try:
+                values.update(int(s) for s in json.loads(text))
+            except (TypeError, ValueError):
+                continue
+        if values:
+            found.append((file, ", ".join(str(s) for s in sorted(values))))
+    return found

@@ -1,0 +1,125 @@
+"""Everything the report reads from a run folder.
+
+A run folder (written by ``python -m mmar run``) holds::
+
+    run.json             profile, overrides, notebooks, python, platform, start time
+    timings.json         per notebook: seconds, peak_rss_mb, status, parameters
+    results/*.csv        tidy result rows (mmar.results.RESULT_COLUMNS); results/not_run.csv lists
+                         experiments that were not run, with the reason
+    data/dataset.json    the prepared dataset's meta (data source, description, counts)
+    figures/*.png        figures saved by the notebooks
+    logs/*.csv           loss histories
+    notebooks/*.ipynb    the executed notebooks
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from mmar.results import DATA_SOURCES, RESULT_COLUMNS, read_results
+
+NOT_RUN_EXPERIMENT = "not_run"
+NOT_RUN_FILE = "not_run.csv"
+
+
+@dataclass
+class NotRun:
+    """An experiment of the paper not run here, and why."""
+
+    what: str
+    reason: str
+    source: str  # the file that says so, relative to the run folder, or "report" for the built-in list
+
+
+@dataclass
+class RunData:
+    """A run folder, loaded. ``results`` has RESULT_COLUMNS plus ``file`` (relative path) and ``file_row``
+    (0-based data row within that file); not-run entries are split off into ``not_run``."""
+
+    run_dir: Path
+    run_info: dict[str, Any]
+    timings: dict[str, Any]
+    results: pd.DataFrame
+    not_run: list[NotRun]
+    dataset_meta: dict[str, Any] | None
+    figures: list[Path] = field(default_factory=list)
+    logs: list[Path] = field(default_factory=list)
+    notebooks: list[Path] = field(default_factory=list)
+
+    @property
+    def data_sources(self) -> list[str]:
+        """Data sources with at least one result row, in the order of mmar.results.DATA_SOURCES."""
+        present = set(self.results["data_source"])
+        return [s for s in DATA_SOURCES if s in present]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not valid JSON ({error})") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object")
+    return data
+
+
+def _text(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _not_run_entries(frame: pd.DataFrame, run_dir: Path) -> list[NotRun]:
+    entries = []
+    for _, row in frame.iterrows():
+        parts = [_text(row.get(c)) for c in ("paper_table", "paper_row", "paper_column")]
+        where = " / ".join(p for p in parts if p)
+        experiment = _text(row.get("experiment"))
+        experiment = "" if experiment == NOT_RUN_EXPERIMENT else experiment
+        what = " — ".join(p for p in (experiment, where) if p) or "(unnamed experiment)"
+        reason = _text(row.get("reason")) or _text(row.get("notes")) or "no reason given"
+        entries.append(NotRun(what, reason, str(Path(row["file"]).relative_to(run_dir))))
+    return entries
+
+
+def load_run(run_dir: str | Path) -> RunData:
+    """Load a run folder; raise FileNotFoundError naming it when it does not exist."""
+    run_dir = Path(run_dir).resolve()
+    if not run_dir.is_dir():
+        raise FileNotFoundError(f"{run_dir}: no such run folder (run `python -m mmar run --profile smoke` first)")
+    results = read_results(run_dir)
+    results["file_row"] = results.groupby("file").cumcount() if len(results) else pd.Series(dtype=int)
+    is_not_run_file = results["file"].map(lambda f: Path(f).name == NOT_RUN_FILE) if len(results) else []
+    is_not_run = is_not_run_file | (results["experiment"] == NOT_RUN_EXPERIMENT) if len(results) else []
+    not_run = _not_run_entries(results[is_not_run], run_dir) if len(results) else []
+    results = results[~is_not_run].copy() if len(results) else results
+    for column in RESULT_COLUMNS:
+        if column not in results.columns:
+            raise ValueError(f"{run_dir}/results: a result file lacks the column {column!r}")
+    bad = results[~results["data_source"].isin(DATA_SOURCES)]
+    if len(bad):
+        row = bad.iloc[0]
+        raise ValueError(f"{row['file']}, row {row['file_row']}: unknown data source {row['data_source']!r}")
+    for text_column in ("paper_table", "paper_row", "paper_column", "notes", "unit", "profile"):
+        results[text_column] = results[text_column].map(_text)
+    results["file"] = results["file"].map(lambda f: str(Path(f).relative_to(run_dir)))
+    meta_path = run_dir / "data" / "dataset.json"
+    return RunData(
+        run_dir=run_dir,
+        run_info=_read_json(run_dir / "run.json"),
+        timings=_read_json(run_dir / "timings.json"),
+        results=results.reset_index(drop=True),
+        not_run=not_run,
+        dataset_meta=_read_json(meta_path) or None,
+        figures=sorted((run_dir / "figures").glob("*.png")),
+        logs=sorted((run_dir / "logs").glob("*.csv")),
+        notebooks=sorted((run_dir / "notebooks").glob("*.ipynb")),
+    )

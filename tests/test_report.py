@@ -1,0 +1,349 @@
+"""The report: builds from a synthetic run folder, every number traces to its source, the claims audit
+gives the right verdicts on hand-made rows, and headless Chromium renders it.
+
+The synthetic run folders here are test inputs only; their numbers never go into a real report.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmar.report import build_report
+from mmar.report.chromium import find_chromium, screenshot
+from mmar.report.claims import (CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED, Check, audit, combine, evaluate,
+                                ours_getter)
+from mmar.report.paper import PAPER_RESULTS_FILE, load_paper_results, table_columns, table_rows
+from mmar.report.rundata import load_run
+from mmar.results import ANET_TEXT_STANDIN_VIDEO, STANDIN, ResultRow, write_results
+
+
+# -- synthetic run folders -------------------------------------------------------------------------
+def _row(table: str, row: str, column: str, values: list[float], source: str, run_dir: Path, *,
+         experiment: str = "zero_shot", metric: str = "accuracy", unit: str = "%", notes: str = "") -> ResultRow:
+    chance = 100.0 / int(column.split()[0]) if column.endswith("unseen") else (20.0 if unit == "%" else math.nan)
+    return ResultRow(experiment=experiment, metric=metric, values=values, data_source=source, profile="synthetic",
+                     run_path=str(run_dir), paper_table=table, paper_row=row, paper_column=column, unit=unit,
+                     chance=chance, config={"embed_dim": 64}, seeds=list(range(len(values))), notes=notes)
+
+
+def make_synthetic_run(run_dir: Path, *, seed: int = 0) -> Path:
+    """A smoke-like run folder: result rows for Tables 1, 5-8 on two data sources, a not-run file, timings,
+    run.json, a dataset meta, a figure, a loss log and an executed notebook."""
+    rng = np.random.default_rng(seed)
+    paper = load_paper_results()
+    rows = {"06_evaluation": [], "07_ablations": []}
+    for source, shift in ((STANDIN, -8.0), (ANET_TEXT_STANDIN_VIDEO, -15.0)):
+        for _, cell in paper[paper["table"].isin(["Table 1", "Table 5", "Table 6", "Table 7", "Table 8"])].iterrows():
+            if source == ANET_TEXT_STANDIN_VIDEO and cell["table"] != "Table 1":
+                continue
+            unit = cell["unit"]
+            centre = cell["value_f"] + (shift if unit == "%" else -1.0)
+            values = list(centre + rng.normal(0, 2.0 if unit == "%" else 0.3, size=3))
+            notebook = "06_evaluation" if cell["table"] in ("Table 1", "Table 5") else "07_ablations"
+            rows[notebook].append(_row(cell["table"], cell["row"], cell["column"], values, source, run_dir,
+                                       experiment={"Table 5": "captioning"}.get(cell["table"], "zero_shot"),
+                                       metric=cell["column"].lower() if unit == "" else "accuracy", unit=unit,
+                                       notes="unpaired amounts scaled to the dataset" if cell["table"] == "Table 8" else ""))
+    rows["06_evaluation"].append(_row("", "", "", [41.0, 43.5, 40.2], STANDIN, run_dir, experiment="retrieval",
+                                      metric="recall@5"))
+    for notebook, notebook_rows in rows.items():
+        write_results(notebook_rows, run_dir / "results" / f"{notebook}.csv")
+    pd.DataFrame([{"experiment": "not_run", "paper_table": "Table 3", "paper_row": "", "paper_column": "",
+                   "notes": "MLB-YouTube videos are not available"}]).to_csv(run_dir / "results" / "not_run.csv",
+                                                                             index=False)
+    (run_dir / "run.json").write_text(json.dumps({"profile": "synthetic", "overrides": [], "python": "3.11.0",
+                                                  "platform": "Linux-test", "started": "2026-01-01 00:00:00"}))
+    (run_dir / "timings.json").write_text(json.dumps({
+        "01_data": {"seconds": 3.2, "peak_rss_mb": 310.0, "status": "ok", "parameters": {"seed": 0}},
+        "05_joint_training": {"seconds": 12.5, "peak_rss_mb": 512.0, "status": "ok",
+                              "parameters": {"seed": 0, "epochs": 2, "lambda_joint": 1.0}},
+    }))
+    (run_dir / "data").mkdir(parents=True, exist_ok=True)
+    (run_dir / "data" / "dataset.json").write_text(json.dumps({
+        "data_source": STANDIN, "description": "synthetic test folder", "classes": ["a", "b"], "word_dim": 50,
+        "fps": 25.0, "stride_frames": 8}))
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    (run_dir / "figures").mkdir(exist_ok=True)
+    for name in ("attention_filters.png", "something_new.png"):
+        fig, ax = plt.subplots(figsize=(4, 2))
+        ax.plot(np.exp(-0.5 * ((np.arange(40) - 20) / 4.0) ** 2))
+        fig.savefig(run_dir / "figures" / name, dpi=60)
+        plt.close(fig)
+    (run_dir / "logs").mkdir(exist_ok=True)
+    epochs = np.arange(1, 11)
+    pd.DataFrame({"epoch": epochs, "joint": 1 / epochs, "recons": 2 / epochs}).to_csv(run_dir / "logs" / "05_joint.csv",
+                                                                                     index=False)
+    (run_dir / "notebooks").mkdir(exist_ok=True)
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A tiny executed notebook"),
+                                         nbformat.v4.new_code_cell("1 + 1")])
+    nbformat.write(nb, run_dir / "notebooks" / "01_data.ipynb")
+    return run_dir
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, float]:
+    run_dir = make_synthetic_run(tmp_path_factory.mktemp("run"))
+    start = time.perf_counter()
+    html = build_report(run_dir)
+    return run_dir, html, time.perf_counter() - start
+
+
+# -- HTML parsing --------------------------------------------------------------------------------
+class Spans(HTMLParser):
+    """Collect the text of every element carrying a given class, with its attributes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stack: list[tuple[str, dict[str, str], list[str]]] = []
+        self.found: dict[str, list[tuple[dict[str, str], str]]] = {}
+        self.images: list[str] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        attributes = {k: v or "" for k, v in attrs}
+        if tag == "img":
+            self.images.append(attributes.get("src", ""))
+            return
+        if tag in ("br", "meta", "link"):
+            return
+        if tag == "a":
+            self.links.append(attributes.get("href", ""))
+        self.stack.append((tag, attributes, []))
+
+    def handle_endtag(self, tag: str) -> None:
+        while self.stack:
+            open_tag, attributes, text = self.stack.pop()
+            joined = "".join(text)
+            for cls in attributes.get("class", "").split():
+                self.found.setdefault(cls, []).append((attributes, joined))
+            if self.stack:
+                self.stack[-1][2].append(joined)
+            if open_tag == tag:
+                break
+
+    def handle_data(self, data: str) -> None:
+        if self.stack:
+            self.stack[-1][2].append(data)
+
+
+def parse(html: Path) -> Spans:
+    parser = Spans()
+    parser.feed(html.read_text(encoding="utf-8"))
+    return parser
+
+
+def test_report_builds_self_contained_and_fast(built: tuple[Path, Path, float]) -> None:
+    run_dir, html, seconds = built
+    assert html == run_dir / "report.html" and html.is_file()
+    assert seconds < 30, f"report took {seconds:.1f}s"
+    spans = parse(html)
+    assert spans.images and all(src.startswith("data:image/png;base64,") for src in spans.images)
+    text = html.read_text(encoding="utf-8")
+    for needed in ("Claims audit", "Inconsistencies within the paper", "Choices the paper leaves open",
+                   "python -m mmar run --profile activitynet", "01_data.features=", "python -m mmar report"):
+        assert needed in text, needed
+    # every figure of the run is embedded: 2 plots of ours, 2 notebook figures, 1 loss history
+    assert len(spans.images) == 5
+
+
+def test_every_paper_number_equals_the_csv(built: tuple[Path, Path, float]) -> None:
+    _, html, _ = built
+    csv = pd.read_csv(PAPER_RESULTS_FILE, dtype=str, keep_default_na=False)
+    truth = {(r["table"], r["row"], r["column"]): (r["value"], r["std"]) for _, r in csv.iterrows()}
+    spans = parse(html)
+    values = spans.found["pn"]
+    assert len(values) >= len(csv)  # every paper number appears at least once
+    shown = set()
+    for attributes, text in values:
+        key = (attributes["data-paper-table"], attributes["data-paper-row"], attributes["data-paper-column"])
+        assert key in truth, key
+        assert text == attributes["data-value"] == truth[key][0], (key, text)
+        shown.add(key)
+    assert shown == set(truth)
+    for attributes, text in spans.found.get("ps", []):
+        key = (attributes["data-paper-table"], attributes["data-paper-row"], attributes["data-paper-column"])
+        assert text == truth[key][1] != ""
+
+
+def test_every_number_of_ours_traces_to_a_result_row(built: tuple[Path, Path, float]) -> None:
+    run_dir, html, _ = built
+    spans = parse(html)
+    ours = spans.found["on"]
+    assert len(ours) > 50
+    files: dict[str, pd.DataFrame] = {}
+    for attributes, _ in ours:
+        rel = attributes["data-result-file"]
+        files.setdefault(rel, pd.read_csv(run_dir / rel))
+        row = files[rel].iloc[int(attributes["data-result-row"])]
+        assert row["experiment"] == attributes["data-experiment"] and row["metric"] == attributes["data-metric"]
+        assert row["data_source"] == attributes["data-data-source"] and int(row["n_trials"]) == int(attributes["data-n"])
+    means, stds = spans.found["om"], spans.found["os"]
+    assert len(means) == len(stds) == len(ours)
+    for (attributes, _), (_, mean_text), (_, std_text) in zip(ours, means, stds):
+        row = files[attributes["data-result-file"]].iloc[int(attributes["data-result-row"])]
+        half_unit = 0.5 * 10 ** -len(mean_text.split(".")[1])  # rounding of the shown digits
+        assert abs(float(mean_text) - row["mean"]) <= half_unit + 1e-12
+        assert abs(float(std_text) - row["std"]) <= half_unit + 1e-12
+    # the stand-in rows carry the warning mark: their data differ from the paper's
+    warned = [a for a, t in ours if "⚠" in t]
+    assert warned and all(a["data-data-source"] != "activitynet" for a in warned)
+    assert len(warned) == len(ours)
+
+
+def test_every_result_row_is_shown(built: tuple[Path, Path, float]) -> None:
+    run_dir, html, _ = built
+    shown = {(a["data-result-file"], int(a["data-result-row"])) for a, _ in parse(html).found["on"]}
+    run = load_run(run_dir)
+    expected = {(r["file"], int(r["file_row"])) for _, r in run.results.iterrows()}
+    assert expected <= shown
+
+
+def test_not_run_tables_and_reasons(built: tuple[Path, Path, float]) -> None:
+    _, html, _ = built
+    text = html.read_text(encoding="utf-8")
+    assert "MLB-YouTube videos are not available" in text  # from results/not_run.csv
+    for table in ("Table 2", "Table 4", "Table 9"):         # built-in reasons: videos unavailable
+        assert f"{table}: " in text
+    assert text.count("needs HMDB51 and UCF101 videos") >= 2
+
+
+def test_open_choices_filled_from_the_run(built: tuple[Path, Path, float]) -> None:
+    _, html, _ = built
+    text = html.read_text(encoding="utf-8")
+    assert "lambda_joint = 1.0" in text and "word_dim = 50" in text and "epochs = 2" in text
+
+
+def test_missing_run_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="no such run folder"):
+        build_report(tmp_path / "absent")
+
+
+def test_empty_run_still_builds(tmp_path: Path) -> None:
+    html = build_report(tmp_path, pdf=False)
+    text = html.read_text(encoding="utf-8")
+    assert "This run has no result rows yet" in text
+    assert text.count('class="verdict v-') >= 4  # legend only; no per-source verdicts
+
+
+# -- claims audit on hand-made rows ------------------------------------------------------------------
+def _rows(cells: dict[tuple[str, str, str], list[float]], source: str = STANDIN) -> pd.DataFrame:
+    records = []
+    for i, ((table, row, column), values) in enumerate(cells.items()):
+        record = _row(table, row, column, values, source, Path("/tmp/x")).to_record()
+        record.update(file="results/x.csv", file_row=i)
+        records.append(record)
+    frame = pd.DataFrame(records)
+    for c in ("paper_table", "paper_row", "paper_column", "notes", "unit"):
+        frame[c] = frame[c].fillna("")
+    return frame
+
+
+T6 = lambda row: ("Table 6", row, "Accuracy")  # noqa: E731
+
+
+def _pooling_verdict(attention: list[float], others: list[float]) -> str:
+    results = _rows({T6("Temporal attention filters"): attention, T6("Max pooling"): others,
+                     T6("Sum pooling"): others, T6("LSTM"): others})
+    audited = {a.claim.ident: a for a in audit(load_paper_results(), results, [STANDIN])}
+    return audited["pooling"].by_source[STANDIN].verdict
+
+
+def test_claim_supported_when_clearly_better() -> None:
+    # means 60 vs 40, std 1 each: d = 20 > s = sqrt(2)
+    assert _pooling_verdict([59.0, 60.0, 61.0], [39.0, 40.0, 41.0]) == SUPPORTED
+
+
+def test_claim_contradicted_when_clearly_worse() -> None:
+    assert _pooling_verdict([29.0, 30.0, 31.0], [39.0, 40.0, 41.0]) == CONTRADICTED
+
+
+def test_claim_inconclusive_when_spreads_overlap() -> None:
+    # means 41 vs 40, std 2 and 1: |d| = 1 <= s = sqrt(5)
+    assert _pooling_verdict([39.0, 41.0, 43.0], [39.0, 40.0, 41.0]) == INCONCLUSIVE
+
+
+def test_claim_inconclusive_with_a_single_trial() -> None:
+    assert _pooling_verdict([90.0], [10.0]) == INCONCLUSIVE
+
+
+def test_claim_not_tested_without_rows() -> None:
+    results = _rows({("Table 1", "Paired: joint", "5 unseen"): [50.0, 52.0]})
+    audited = {a.claim.ident: a for a in audit(load_paper_results(), results, [STANDIN])}
+    assert audited["pooling"].by_source[STANDIN].verdict == NOT_TESTED
+    # partly tested: joint vs fixed needs the fixed row too -> not tested; unchanged by the joint row alone
+    assert audited["joint"].by_source[STANDIN].verdict == NOT_TESTED
+
+
+def test_near_chance_threshold() -> None:
+    # 5 unseen: chance 20, threshold 20 + 0.1 * 80 = 28
+    key = ("Table 1", "Paired: recons + cross (Ngiam-style baseline)", "5 unseen")
+    check = Check("near_chance", (key,), "near chance")
+    near = evaluate(check, ours_getter(_rows({key: [21.0, 22.0, 23.0]}), STANDIN))
+    assert near.verdict == SUPPORTED and near.threshold == pytest.approx(28.0) and near.diff == pytest.approx(6.0)
+    far = evaluate(check, ours_getter(_rows({key: [49.0, 50.0, 51.0]}), STANDIN))
+    assert far.verdict == CONTRADICTED
+    edge = evaluate(check, ours_getter(_rows({key: [24.0, 28.0, 32.0]}), STANDIN))
+    assert edge.verdict == INCONCLUSIVE
+
+
+def test_gain_larger_check() -> None:
+    t8 = lambda r: ("Table 8", r, "Accuracy")  # noqa: E731
+    check = Check("gain_larger", (t8("20k"), t8("0"), t8("60k"), t8("20k")), "saturation")
+    rows = _rows({t8("0"): [50.0, 51.0, 52.0], t8("20k"): [60.0, 61.0, 62.0], t8("60k"): [60.5, 61.5, 62.5]})
+    result = evaluate(check, ours_getter(rows, STANDIN))
+    # gains 10 and 0.5: d = 9.5, s = sqrt(4 * 1) = 2
+    assert result.diff == pytest.approx(9.5) and result.spread == pytest.approx(2.0) and result.verdict == SUPPORTED
+
+
+def test_combine_rule() -> None:
+    class R:
+        def __init__(self, verdict: str) -> None:
+            self.verdict = verdict
+    assert combine([R(SUPPORTED), R(SUPPORTED)]) == SUPPORTED
+    assert combine([R(SUPPORTED), R(NOT_TESTED)]) == INCONCLUSIVE
+    assert combine([R(SUPPORTED), R(CONTRADICTED)]) == CONTRADICTED
+    assert combine([R(NOT_TESTED)]) == NOT_TESTED
+    assert combine([R(INCONCLUSIVE), R(SUPPORTED)]) == INCONCLUSIVE
+
+
+def test_paper_inconsistencies_are_computed(built: tuple[Path, Path, float]) -> None:
+    _, html, _ = built
+    text = html.read_text(encoding="utf-8")
+    csv = load_paper_results()
+    t7 = csv[(csv["table"] == "Table 7") & (csv["row"] == "100% / 0%")]["value_f"].iloc[0]
+    t8 = csv[(csv["table"] == "Table 8") & (csv["row"] == "0")]["value_f"].iloc[0]
+    assert f"= {t8 - t7:.1f} points" in text
+    assert "appears in 3 tables" in text
+
+
+def test_labels_of_the_paper_tables() -> None:
+    paper = load_paper_results()
+    assert table_columns(paper, "Table 1") == ["5 unseen", "10 unseen", "20 unseen", "50 unseen"]
+    assert table_rows(paper, "Table 8") == ["0", "10k", "20k", "40k", "60k"]
+
+
+# -- rendering --------------------------------------------------------------------------------------
+def test_chromium_renders_a_screenshot(built: tuple[Path, Path, float], tmp_path: Path) -> None:
+    if find_chromium() is None:
+        pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
+    run_dir, html, _ = built
+    png = screenshot(html, tmp_path / "report.png", width=1280, height=1600)
+    data = png.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    import matplotlib.image as mpimg
+    image = mpimg.imread(png)
+    assert image.shape[0] == 1600 and image.shape[1] == 1280
+    assert image[..., :3].std() > 0.05  # not a blank page
+    pdf = run_dir / "report.pdf"
+    assert pdf.is_file() and pdf.read_bytes()[:5] == b"%PDF-"
