@@ -305,7 +305,7 @@ def _sentence(rng: np.random.Generator, info: ClassInfo, word: str, position: in
 def _layout(rng: np.random.Generator, n_steps: int, n_sub: int, overlap: float) -> list[tuple[int, int]]:
     """Ordered sub-event step ranges of one video: Dirichlet durations with background gaps, each
     range then widened by up to ``overlap`` of its length on both sides (sentences overlap in
-    ActivityNet Captions). Every range keeps at least 2 steps."""
+    ActivityNet Captions). Starts strictly increase; every range keeps at least 2 steps."""
     shares = rng.dirichlet(np.full(n_sub + 1, 2.0))
     gaps = rng.dirichlet(np.ones(n_sub + 1)) * shares[-1]
     bounds: list[tuple[int, int]] = []
@@ -317,6 +317,8 @@ def _layout(rng: np.random.Generator, n_steps: int, n_sub: int, overlap: float) 
         start -= rng.uniform(0, overlap) * width
         stop += rng.uniform(0, overlap) * width
         a = int(np.clip(np.floor(start * n_steps), 0, n_steps - 2))
+        if bounds:  # keep starts strictly increasing: sentence j describes sub-event j
+            a = min(max(a, bounds[-1][0] + 1), n_steps - 2)
         b = int(np.clip(np.ceil(stop * n_steps), a + 2, n_steps))
         bounds.append((a, b))
     return bounds
@@ -368,7 +370,8 @@ def generate_standin(out_dir: str | Path, glove: GloveVectors, classes: Sequence
             n_steps = max(int(round(duration * per_second)), 3 * len(info.sub_events))
             duration = n_steps / per_second
             segments = _layout(rng, n_steps, len(info.sub_events), overlap)
-            store.write(video_id, generator.features(class_name, n_steps, segments, None, rng),
+            words = [[w] for w in info.sub_events]  # segment j shows sub-event j
+            store.write(video_id, generator.features(class_name, n_steps, segments, words, rng),
                         n_frames=int(n_steps * stride_frames))
             subset = "val" if v % val_every == val_every - 1 else "train"
             for j, (word, (a, b)) in enumerate(zip(info.sub_events, segments)):

@@ -1,0 +1,81 @@
+"""Zero-shot splits: determinism, distinct trials, skipped K, and no unseen class leaking into training."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import pytest
+
+from mmar.data.glove import GloveVectors
+from mmar.data.prepare import prepare_standin
+from mmar.data.prepared import PreparedDataset
+from mmar.data.splits import make_splits, seen_classes
+
+CLASSES = [f"class {i:02d}" for i in range(30)]
+
+
+def test_splits_are_deterministic_distinct_and_well_formed() -> None:
+    splits = make_splits(CLASSES, (5, 10, 20), n_trials=10, seed=3)
+    assert splits == make_splits(CLASSES, (5, 10, 20), n_trials=10, seed=3)
+    assert splits != make_splits(CLASSES, (5, 10, 20), n_trials=10, seed=4)
+    for k, trials in splits.items():
+        assert len(trials) == 10
+        assert len({frozenset(t) for t in trials}) == 10  # every trial a different set
+        for trial in trials:
+            assert len(trial) == k == len(set(trial)) and set(trial) <= set(CLASSES)
+            assert trial == sorted(trial, key=CLASSES.index)  # class-list order
+
+
+def test_each_k_has_its_own_stream() -> None:
+    assert make_splits(CLASSES, (10,), seed=1)[10] == make_splits(CLASSES, (5, 10, 20), seed=1)[10]
+
+
+def test_k_without_seen_classes_is_skipped_with_a_message() -> None:
+    with pytest.warns(UserWarning, match="skipping K=30 unseen classes: only 30 classes"):
+        splits = make_splits(CLASSES, (5, 30), n_trials=2, seed=0)
+    assert sorted(splits) == [5]
+
+
+def test_fewer_possible_sets_than_trials() -> None:
+    with pytest.warns(UserWarning, match="only 4 different sets"):
+        splits = make_splits(["a", "b", "c", "d"], (3,), n_trials=10, seed=0)
+    assert sorted(map(tuple, splits[3])) == [("a", "b", "c"), ("a", "b", "d"), ("a", "c", "d"), ("b", "c", "d")]
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="not unique"):
+        make_splits(["a", "a", "b"], (1,))
+    with pytest.raises(ValueError, match="n_trials"):
+        make_splits(CLASSES, (5,), n_trials=0)
+    with pytest.raises(ValueError, match="not in the class list"):
+        seen_classes(CLASSES, ["nope"])
+
+
+@pytest.fixture(scope="module")
+def standin(tmp_path_factory: pytest.TempPathFactory) -> PreparedDataset:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return prepare_standin(tmp_path_factory.mktemp("split") / "data", n_classes=8, videos_per_class=3,
+                               feature_dim=16, glove=GloveVectors.load_default(), unseen_counts=(2, 3), n_trials=4,
+                               seed=5, progress=False)
+
+
+def test_no_unseen_sentence_or_video_reaches_training_rows(standin: PreparedDataset) -> None:
+    table = standin.sentences
+    assert standin.splits == make_splits(standin.classes, (2, 3), 4, 5)  # written splits = the seeded ones
+    for k, trials in standin.splits.items():
+        for unseen in trials:
+            train = standin.rows(exclude_classes=unseen, subset="train")
+            held_out = standin.rows(classes=unseen)
+            assert len(train) and len(held_out)
+            assert not set(table.loc[train, "class_name"]) & set(unseen)
+            assert not set(table.loc[train, "video_id"]) & set(table.loc[held_out, "video_id"])
+            # together the seen and unseen rows are the whole table, without overlap
+            seen_all = standin.rows(exclude_classes=unseen)
+            assert sorted(set(seen_all) | set(held_out)) == list(range(len(table)))
+            assert set(table.loc[seen_all, "class_name"]) == set(seen_classes(standin.classes, unseen))
+
+
+def test_splits_survive_the_round_trip(standin: PreparedDataset, tmp_path: Path) -> None:
+    assert PreparedDataset.load(standin.root).splits == standin.splits
