@@ -60,6 +60,8 @@ def make_synthetic_run(run_dir: Path, *, seed: int = 0) -> Path:
     pd.DataFrame([{"experiment": "not_run", "paper_table": "Table 3", "paper_row": "", "paper_column": "",
                    "notes": "MLB-YouTube videos are not available"}]).to_csv(run_dir / "results" / "not_run.csv",
                                                                              index=False)
+    pd.DataFrame({"video_id": ["v1"], "caption": ["a man plays"]}).to_csv(run_dir / "results" / "captions.csv",
+                                                                         index=False)
     (run_dir / "run.json").write_text(json.dumps({"profile": "synthetic", "overrides": [], "python": "3.11.0",
                                                   "platform": "Linux-test", "started": "2026-01-01 00:00:00"}))
     (run_dir / "timings.json").write_text(json.dumps({
@@ -216,6 +218,11 @@ def test_not_run_tables_and_reasons(built: tuple[Path, Path, float]) -> None:
     for table in ("Table 2", "Table 4", "Table 9"):         # built-in reasons: videos unavailable
         assert f"{table}: " in text
     assert text.count("needs HMDB51 and UCF101 videos") >= 2
+
+
+def test_non_result_csv_is_listed_not_used(built: tuple[Path, Path, float]) -> None:
+    _, html, _ = built
+    assert "results/captions.csv: not a result file (lacks experiment" in html.read_text(encoding="utf-8")
 
 
 def test_open_choices_filled_from_the_run(built: tuple[Path, Path, float]) -> None:

@@ -22,7 +22,7 @@ from typing import Any
 
 import pandas as pd
 
-from mmar.results import DATA_SOURCES, RESULT_COLUMNS, read_results
+from mmar.results import DATA_SOURCES, RESULT_COLUMNS
 
 NOT_RUN_EXPERIMENT = "not_run"
 NOT_RUN_FILE = "not_run.csv"
@@ -47,6 +47,7 @@ class RunData:
     timings: dict[str, Any]
     results: pd.DataFrame
     not_run: list[NotRun]
+    ignored_files: list[str]
     dataset_meta: dict[str, Any] | None
     figures: list[Path] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
@@ -90,35 +91,57 @@ def _not_run_entries(frame: pd.DataFrame, run_dir: Path) -> list[NotRun]:
     return entries
 
 
+def _read_result_files(run_dir: Path) -> tuple[pd.DataFrame, list[NotRun], list[str]]:
+    """(result rows with ``file``/``file_row``, not-run entries, ignored files with the reason)."""
+    frames, not_run, ignored = [], [], []
+    for csv in sorted((run_dir / "results").glob("*.csv")):
+        rel = str(csv.relative_to(run_dir))
+        try:
+            frame = pd.read_csv(csv, keep_default_na=False, na_values=[""])
+        except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+            ignored.append(f"{rel}: unreadable ({type(error).__name__})")
+            continue
+        frame["file"] = str(csv)
+        frame["file_row"] = range(len(frame))
+        flagged = frame["experiment"].eq(NOT_RUN_EXPERIMENT) if "experiment" in frame else pd.Series(False, frame.index)
+        if csv.name == NOT_RUN_FILE:
+            flagged[:] = True
+        not_run += _not_run_entries(frame[flagged], run_dir)
+        frame = frame[~flagged]
+        if frame.empty:
+            continue
+        missing = [c for c in RESULT_COLUMNS if c not in frame.columns]
+        if missing:
+            ignored.append(f"{rel}: not a result file (lacks {', '.join(missing)})")
+            continue
+        frames.append(frame)
+    if not frames:
+        return pd.DataFrame(columns=RESULT_COLUMNS + ["file", "file_row"]), not_run, ignored
+    return pd.concat(frames, ignore_index=True), not_run, ignored
+
+
 def load_run(run_dir: str | Path) -> RunData:
     """Load a run folder; raise FileNotFoundError naming it when it does not exist."""
     run_dir = Path(run_dir).resolve()
     if not run_dir.is_dir():
         raise FileNotFoundError(f"{run_dir}: no such run folder (run `python -m mmar run --profile smoke` first)")
-    results = read_results(run_dir)
-    results["file_row"] = results.groupby("file").cumcount() if len(results) else pd.Series(dtype=int)
-    is_not_run_file = results["file"].map(lambda f: Path(f).name == NOT_RUN_FILE) if len(results) else []
-    is_not_run = is_not_run_file | (results["experiment"] == NOT_RUN_EXPERIMENT) if len(results) else []
-    not_run = _not_run_entries(results[is_not_run], run_dir) if len(results) else []
-    results = results[~is_not_run].copy() if len(results) else results
-    for column in RESULT_COLUMNS:
-        if column not in results.columns:
-            raise ValueError(f"{run_dir}/results: a result file lacks the column {column!r}")
+    results, not_run, ignored = _read_result_files(run_dir)
     bad = results[~results["data_source"].isin(DATA_SOURCES)]
     if len(bad):
         row = bad.iloc[0]
-        raise ValueError(f"{row['file']}, row {row['file_row']}: unknown data source {row['data_source']!r}")
-    for text_column in ("paper_table", "paper_row", "paper_column", "notes", "unit", "profile"):
+        raise ValueError(f"{row['file']}, row {row['file_row']}: unknown data source {row['data_source']!r}; "
+                         f"expected one of {DATA_SOURCES}")
+    for text_column in ("paper_table", "paper_row", "paper_column", "notes", "unit", "profile", "experiment", "metric"):
         results[text_column] = results[text_column].map(_text)
     results["file"] = results["file"].map(lambda f: str(Path(f).relative_to(run_dir)))
-    meta_path = run_dir / "data" / "dataset.json"
     return RunData(
         run_dir=run_dir,
         run_info=_read_json(run_dir / "run.json"),
         timings=_read_json(run_dir / "timings.json"),
         results=results.reset_index(drop=True),
         not_run=not_run,
-        dataset_meta=_read_json(meta_path) or None,
+        ignored_files=ignored,
+        dataset_meta=_read_json(run_dir / "data" / "dataset.json") or None,
         figures=sorted((run_dir / "figures").glob("*.png")),
         logs=sorted((run_dir / "logs").glob("*.csv")),
         notebooks=sorted((run_dir / "notebooks").glob("*.ipynb")),
