@@ -293,6 +293,7 @@ def test_prepare_standin_video(tmp_path: Path, glove: GloveVectors) -> None:
     data = _prepare(tmp_path, glove)
     assert data.data_source == ANET_TEXT_STANDIN_VIDEO and data.meta["video_is_generated"]
     assert data.classes == CLASSES[:3]  # classes present, in class-list order
+    assert data.meta["counts"]["videos_read"] == 18 and data.meta["counts"]["sentences"] == 36
     assert data.meta["counts"]["train"] == {"videos": 12, "sentences": 24}
     assert data.meta["counts"]["val"] == {"videos": 6, "sentences": 12}
     assert set(data.sentences["subset"]) == {"train", "val"}
@@ -327,25 +328,34 @@ def test_prepare_missing_features_reported_and_policy(tmp_path: Path, glove: Glo
 
 
 def test_real_i3d_store_swaps_in(tmp_path: Path, glove: GloveVectors) -> None:
-    """A store written like the I3D extraction writes it replaces the stand-in; only the path changes."""
-    make_anet_dir(tmp_path / "anet")
-    standin = _prepare(tmp_path, glove, "standin")
+    """A store written by the I3D extraction code (mmar.extract: parts, then merge) replaces the
+    stand-in store; only the path changes, and both share one layout."""
+    from mmar.extract import EXTRACTOR_NAME, ExtractConfig, merge_parts, parts_dir_for, write_part
+
+    make_anet_dir(tmp_path / "anet", n_train=4, n_val=2)
+    standin = _prepare(tmp_path, glove, "standin", feature_dim=1024)
     i3d_path = tmp_path / "i3d.h5"
     rng = np.random.default_rng(0)
-    with FeatureStoreWriter(i3d_path, extractor="i3d-rgb kinetics-400 mixed_5c avgpool", fps=25.0, stride_frames=8,
-                            feature_dim=24, source="activitynet") as writer:
-        for video_id in standin.feature_store().ids():
-            length = standin.feature_store().length(video_id)
-            writer.write(video_id, rng.random((length, 24)).astype(np.float32), n_frames=length * 8)
+    standin_store = standin.feature_store()
+    for video_id in standin_store.ids():
+        length = standin_store.length(video_id)
+        write_part(parts_dir_for(i3d_path), video_id, rng.random((length, 1024)).astype(np.float32), length * 8 + 7)
+    assert merge_parts(i3d_path, ExtractConfig()) == len(standin_store)
     real = _prepare(tmp_path, glove, "real", features=i3d_path)
     assert real.data_source == ACTIVITYNET and not real.meta["video_is_generated"]
+    assert real.meta["feature_extractor"] == EXTRACTOR_NAME
     assert real.sentences.equals(standin.sentences)
     np.testing.assert_array_equal(real.vocab_vectors, standin.vocab_vectors)
     assert real.splits == standin.splits
+    for key in ("fps", "stride_frames", "feature_dim"):
+        assert real.meta[key] == standin.meta[key]
     with h5py.File(standin.features_path) as a, h5py.File(i3d_path) as b:
-        assert set(a.attrs) >= set(b.attrs) and set(a) == set(b)
-        assert all(a["features"][k].dtype == b["features"][k].dtype and a["features"][k].shape == b["features"][k].shape
-                   for k in a["features"])
+        assert set(a.attrs) - {"standin_config"} == set(b.attrs) and set(a) == set(b)
+        for name in ("layout_version", "fps", "stride_frames", "feature_dim", "dtype"):
+            assert a.attrs[name] == b.attrs[name]
+        assert set(a["features"]) == set(b["features"])
+        for k in a["features"]:
+            assert a["features"][k].dtype == b["features"][k].dtype and a["features"][k].shape == b["features"][k].shape
     items = [PairDataset(real, range(len(real.sentences)))[i] for i in range(3)]
     ref = [PairDataset(standin, range(len(standin.sentences)))[i] for i in range(3)]
     assert [x["video"].shape for x in items] == [x["video"].shape for x in ref]

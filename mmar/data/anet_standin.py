@@ -110,7 +110,7 @@ def _claim_config(path: Path, config: dict) -> None:
 
 
 def build_standin_store(path: str | Path, videos: Sequence[AnnotatedVideo], generator: VideoGenerator, *, seed: int,
-                        dtype: str = "float16", progress: bool = True) -> StoreBuildStats:
+                        dtype: str = "float16", progress: bool | None = None) -> StoreBuildStats:
     """Write (or complete) the stand-in feature store for ``videos`` at ``path``.
 
     Each entry is ``generator.features(class, T, segments in steps, sentence tokens, rng)``, shape
@@ -124,7 +124,7 @@ def build_standin_store(path: str | Path, videos: Sequence[AnnotatedVideo], gene
     written = present = steps_written = 0
     with FeatureStoreWriter(path, extractor=EXTRACTOR, fps=FPS, stride_frames=STRIDE_FRAMES,
                             feature_dim=generator.feature_dim, dtype=dtype, source=ANET_TEXT_STANDIN_VIDEO) as store:
-        for video in tqdm(videos, desc="stand-in video features", unit="video", disable=not progress):
+        for video in tqdm(videos, desc="stand-in video features", unit="video", disable=None if progress is None else not progress):
             if store.contains(video.video_id):
                 present += 1
                 continue
