@@ -229,6 +229,7 @@ def test_open_choices_filled_from_the_run(built: tuple[Path, Path, float]) -> No
     _, html, _ = built
     text = html.read_text(encoding="utf-8")
     assert "lambda_joint = 1.0" in text and "word_dim = 50" in text and "epochs = 2" in text
+    assert "embed_dim = 64" in text  # not a notebook parameter: found in the result rows' config
 
 
 def test_missing_run_folder_is_a_clear_error(tmp_path: Path) -> None:

@@ -57,6 +57,8 @@ def recorded_values(name: str, run: RunData) -> list[tuple[str, str]]:
         params = entry.get("parameters", {}) if isinstance(entry, dict) else {}
         if (not notebook or nb == notebook) and key in params:
             found.append((nb, f"{key} = {_short(params[key])}"))
+    if not found and not notebook:  # not a notebook parameter: the configs of the result rows may have it
+        return recorded_values(f"config:{key}", run)
     return found
 
 

@@ -59,6 +59,7 @@ def environment(run: RunData) -> list[tuple[str, str]]:
         ("run started", str(info.get("started", "not recorded"))),
         ("python (run)", str(info.get("python", "not recorded"))),
         ("platform (run)", str(info.get("platform", "not recorded"))),
+        ("CPU count (run)", str(info.get("cpu_count", "not recorded"))),
         ("python (report build)", sys.version.split()[0]),
         ("platform (report build)", platform.platform()),
         ("CPU count (report build)", str(os.cpu_count())),
