@@ -44,6 +44,8 @@ FEATURE_DIM = 1024
 FEATURE_STRIDE = 8
 #: Fewest input frames that give one feature: ceil(T / 8) must be >= 2 for the (2, 7, 7) pool.
 MIN_FRAMES = 9
+#: Smallest input height/width: ceil(H / 32) must be >= 7 for the (2, 7, 7) pool.
+MIN_SIZE = 193
 
 # (name, [b0, b1a, b1b, b2a, b2b, b3b] output channels), in order; max pools sit before Mixed_4b and Mixed_5b.
 _INCEPTION_BLOCKS: list[tuple[str, list[int]]] = [
@@ -193,8 +195,6 @@ class InceptionI3d(nn.Module):
 
     def _trunk(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T, H, W) -> Mixed_5c output (B, 1024, ceil(T/8), ceil(H/32), ceil(W/32))."""
-        if x.ndim != 5 or x.shape[1] != self.in_channels:
-            raise ValueError(f"I3D expects (B, {self.in_channels}, T, H, W), got {tuple(x.shape)}")
         x = self.Conv3d_1a_7x7(x)
         x = self.MaxPool3d_2a_3x3(x)
         x = self.Conv3d_2c_3x3(self.Conv3d_2b_1x1(x))
@@ -207,24 +207,29 @@ class InceptionI3d(nn.Module):
             x = getattr(self, name)(x)
         return x
 
-    @staticmethod
-    def _avg_pool(x: torch.Tensor) -> torch.Tensor:
-        """The (2, 7, 7) stride-1 VALID average pool; needs at least 2 time steps and 7x7 cells (224 px input)."""
-        if x.shape[2] < 2 or x.shape[3] < 7 or x.shape[4] < 7:
-            raise ValueError(f"I3D needs at least {MIN_FRAMES} frames of at least 193x193 pixels "
-                             f"(Mixed_5c output {tuple(x.shape[2:])} is smaller than the (2, 7, 7) pool)")
-        return F.avg_pool3d(x, (2, 7, 7), stride=1)
+    def _check_input(self, x: torch.Tensor) -> None:
+        """The (2, 7, 7) pool after Mixed_5c (time /8, space /32) needs T >= 9 and H, W >= 193."""
+        if x.ndim != 5 or x.shape[1] != self.in_channels:
+            raise ValueError(f"I3D expects (B, {self.in_channels}, T, H, W), got {tuple(x.shape)}")
+        if x.shape[2] < MIN_FRAMES or min(x.shape[3], x.shape[4]) < MIN_SIZE:
+            raise ValueError(f"I3D needs at least {MIN_FRAMES} frames of at least {MIN_SIZE}x{MIN_SIZE} pixels, "
+                             f"got {tuple(x.shape)}")
+
+    def _pooled(self, x: torch.Tensor) -> torch.Tensor:
+        """Mixed_5c then the (2, 7, 7) stride-1 VALID average pool: (B, 1024, T', H', W')."""
+        self._check_input(x)
+        return F.avg_pool3d(self._trunk(x), (2, 7, 7), stride=1)
 
     def extract_features(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T, H, W) -> (B, 1024, T') after Mixed_5c and the (2, 7, 7) average pool.
 
         For inputs larger than 224x224 the remaining spatial cells are averaged.
         """
-        return self._avg_pool(self._trunk(x)).mean(dim=(3, 4))
+        return self._pooled(x).mean(dim=(3, 4))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T, H, W) -> Kinetics logits (B, num_classes), averaged over time (and space beyond 224 px)."""
-        logits = self.Logits(self._avg_pool(self._trunk(x)))
+        logits = self.Logits(self._pooled(x))
         return logits.mean(dim=(2, 3, 4))
 
     @classmethod
