@@ -81,8 +81,9 @@ def _text(value: Any) -> str:
 def _not_run_entries(frame: pd.DataFrame, run_dir: Path) -> list[NotRun]:
     entries = []
     for _, row in frame.iterrows():
-        parts = [_text(row.get(c)) for c in ("paper_table", "paper_row", "paper_column")]
-        where = " / ".join(p for p in parts if p)
+        parts = [_text(row.get(c)) or _text(row.get(c.removeprefix("paper_")))
+                 for c in ("paper_table", "paper_row", "paper_column")]
+        where = " / ".join(p for p in parts if p) or _text(row.get("what"))
         experiment = _text(row.get("experiment"))
         experiment = "" if experiment == NOT_RUN_EXPERIMENT else experiment
         what = " — ".join(p for p in (experiment, where) if p) or "(unnamed experiment)"
