@@ -361,6 +361,13 @@ def test_real_i3d_store_swaps_in(tmp_path: Path, glove: GloveVectors) -> None:
     assert [x["video"].shape for x in items] == [x["video"].shape for x in ref]
 
 
+def test_generated_store_given_as_features_keeps_standin_label(tmp_path: Path, glove: GloveVectors) -> None:
+    make_anet_dir(tmp_path / "anet", n_train=3, n_val=2)
+    standin = _prepare(tmp_path, glove, "standin")
+    again = _prepare(tmp_path, glove, "again", features=standin.features_path)
+    assert again.data_source == ANET_TEXT_STANDIN_VIDEO and again.meta["video_is_generated"]
+
+
 def test_prepare_stop_on_bad_sample(tmp_path: Path, glove: GloveVectors) -> None:
     make_anet_dir(tmp_path / "anet")
     _edit_train(tmp_path / "anet", lambda d: d["v_tr002"]["sentences"].append("x"))

@@ -582,6 +582,8 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
         "annotations_dir": str(root),
         "caption_files": [f"{s}.json" for s in splits],
         "timestamp_tolerance_s": tolerance_s,
+        "selection": {"n_classes": n_classes, "classes": list(classes) if classes is not None else None,
+                      "max_videos_per_class": max_videos_per_class, "seed": seed},
         "counts": {"videos_read": n_read, **_counts(sentences)},
         "skipped": report.to_dict(),
         "skipped_summary": report.summary(),
