@@ -35,6 +35,7 @@ from tqdm.auto import tqdm
 
 from mmar.data.activitynet import AnnotatedVideo
 from mmar.data.feature_store import FeatureStoreError, FeatureStoreWriter
+from mmar.data.standin import single_threaded_blas
 from mmar.data.text import tokenize
 from mmar.results import ANET_TEXT_STANDIN_VIDEO
 
@@ -122,8 +123,10 @@ def build_standin_store(path: str | Path, videos: Sequence[AnnotatedVideo], gene
     _claim_config(path, config)
     start_time = time.perf_counter()
     written = present = steps_written = 0
-    with FeatureStoreWriter(path, extractor=EXTRACTOR, fps=FPS, stride_frames=STRIDE_FRAMES,
-                            feature_dim=generator.feature_dim, dtype=dtype, source=ANET_TEXT_STANDIN_VIDEO) as store:
+    # One BLAS thread: the per-video products are small (see mmar.data.standin.single_threaded_blas).
+    with single_threaded_blas(), FeatureStoreWriter(path, extractor=EXTRACTOR, fps=FPS, stride_frames=STRIDE_FRAMES,
+                                                    feature_dim=generator.feature_dim, dtype=dtype,
+                                                    source=ANET_TEXT_STANDIN_VIDEO) as store:
         for video in tqdm(videos, desc="stand-in video features", unit="video", disable=None if progress is None else not progress):
             if store.contains(video.video_id):
                 present += 1
