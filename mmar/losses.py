@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from mmar.models.autoencoders import MultimodalAutoencoder
+from mmar.models.autoencoders import Decoded, MultimodalAutoencoder
 from mmar.models.discriminators import Discriminators
 
 REDUCTIONS = ("mean", "sum")
@@ -39,33 +39,127 @@ def sequence_sq_error(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tens
     return sq / (mask.sum() * pred.shape[2]).clamp(min=1)
 
 
+def decoded_sq_error(decoded: Decoded, target: torch.Tensor, mask: torch.Tensor, reduction: str = "mean", *,
+                     target_sq: torch.Tensor | None = None, projected: torch.Tensor | None = None) -> torch.Tensor:
+    """:func:`sequence_sq_error` of ``decoded.dense()`` against ``target`` (B, T, C), computed on the factors.
+
+    With ``X = W Y`` (W (B, T, n) zero on padded steps, Y (B, n, C)):
+    ``|WY - X|^2 = <W^T W, Y Y^T> - 2 <Y, W^T X> + |X|^2`` (masked), one pass over the target
+    instead of several over (B, T, C) tensors; exact up to float rounding. ``target_sq`` (the
+    masked ``|X|^2``) and ``projected`` (``W^T X``) may be passed in when already computed.
+    """
+    if decoded.weights is None:
+        return sequence_sq_error(decoded.values, target, mask, reduction)
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    w, y = decoded.weights, decoded.columns
+    if target_sq is None:
+        target_sq = masked_sq_norm(target, mask)
+    if projected is None:
+        projected = torch.bmm(w.transpose(1, 2), target)               # (B, n, C)
+    gram = torch.bmm(w.transpose(1, 2), w)                             # (B, n, n)
+    sq = (gram * torch.bmm(y, y.transpose(1, 2))).sum() - 2.0 * (y * projected).sum() + target_sq
+    sq = sq.clamp(min=0.0)
+    if reduction == "sum":
+        return sq / target.shape[0]
+    return sq / (mask.sum() * target.shape[2]).clamp(min=1)
+
+
+def masked_sq_norm(x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Sum of squares of ``x`` (B, T, C) over the valid steps of ``mask`` (B, T) -> scalar."""
+    return (torch.linalg.vector_norm(x, dim=2) ** 2 * mask).sum()
+
+
 def joint_loss(z_video: torch.Tensor, z_text: torch.Tensor) -> torch.Tensor:
     """Eq. 3: ``|E_V(v) - E_T(t)|^2`` for paired rows, (B, E) each, averaged over the batch."""
     return ((z_video - z_text) ** 2).sum(dim=1).mean()
 
 
-def _check_same_batch(video: torch.Tensor, text: torch.Tensor) -> None:
-    if len(video) != len(text):
-        raise ValueError(f"video and text batches must have the same size, got {len(video)} and {len(text)}")
+class ForwardPass:
+    """Memoised pieces of the model's forward pass over one video batch and one text batch.
+
+    Keeps each embedding, each decode (e.g. G_V(E_T(t)) is shared by Eq. 4 and Eq. 5) and the
+    projections ``W^T X`` of the targets, so that several loss terms cost little more than one.
+    ``video`` (B, T, C) with ``video_mask`` (B, T), ``text`` (B, L, D) with ``text_mask`` (B, L);
+    the two batches must have the same B but need not be paired.
+    """
+
+    def __init__(self, model: MultimodalAutoencoder, video: torch.Tensor, video_mask: torch.Tensor, text: torch.Tensor,
+                 text_mask: torch.Tensor, reduction: str = "mean") -> None:
+        if len(video) != len(text):
+            raise ValueError(f"video and text batches must have the same size, got {len(video)} and {len(text)}")
+        self.model, self.reduction = model, reduction
+        self.x = {"video": video, "text": text}
+        self.mask = {"video": video_mask, "text": text_mask}
+        self._memo: dict[tuple, object] = {}
+
+    def _get(self, key: tuple, compute):
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
+    def _encoder(self, kind: str):
+        return self.model.video_encoder if kind == "video" else self.model.text_encoder
+
+    def _decoder(self, kind: str):
+        return self.model.video_decoder if kind == "video" else self.model.text_decoder
+
+    def z(self, kind: str) -> torch.Tensor:
+        """E_V(v) or E_T(t), (B, E)."""
+        return self._get(("z", kind), lambda: self._encoder(kind)(self.x[kind], self.mask[kind]))
+
+    def weights(self, kind: str) -> torch.Tensor | None:
+        """The decoder's W (B, T, n) for this batch's lengths, None for a non-linear (LSTM) decoder."""
+        unpool = self._decoder(kind).unpool
+        return self._get(("w", kind), lambda: unpool.weights(self.mask[kind]) if hasattr(unpool, "weights") else None)
+
+    def decode(self, kind: str, source: str) -> Decoded:
+        """G_kind(E_source(x_source)) with the lengths of this batch's ``kind`` sequences."""
+        return self._get(("dec", kind, source),
+                         lambda: self._decoder(kind).decode(self.z(source), self.mask[kind], weights=self.weights(kind)))
+
+    def cycle_decode(self, kind: str) -> Decoded:
+        """G_kind(E_other(G_other(E_kind(x_kind)))), the Eq. 5 round trip of ``kind``."""
+        other = "text" if kind == "video" else "video"
+
+        def compute() -> Decoded:
+            z_back = self._encoder(other).encode_decoded(self.decode(other, kind), self.mask[other])
+            return self._decoder(kind).decode(z_back, self.mask[kind], weights=self.weights(kind))
+        return self._get(("cycle", kind), compute)
+
+    def error(self, kind: str, decoded: Decoded) -> torch.Tensor:
+        """Squared error of a decoded ``kind`` sequence against this batch's ``kind`` input."""
+        x, mask = self.x[kind], self.mask[kind]
+        if decoded.weights is None:
+            return sequence_sq_error(decoded.values, x, mask, self.reduction)
+        target_sq = self._get(("sq", kind), lambda: masked_sq_norm(x, mask))
+        projected = self._get(("proj", kind), lambda: torch.bmm(decoded.weights.transpose(1, 2), x))
+        return decoded_sq_error(decoded, x, mask, self.reduction, target_sq=target_sq, projected=projected)
+
+    def recons(self) -> torch.Tensor:
+        """Eq. 1."""
+        return self.error("video", self.decode("video", "video")) + self.error("text", self.decode("text", "text"))
+
+    def joint(self) -> torch.Tensor:
+        """Eq. 3 (the batches must be paired)."""
+        return joint_loss(self.z("video"), self.z("text"))
+
+    def cross(self) -> torch.Tensor:
+        """Eq. 4 (the batches must be paired)."""
+        return self.error("text", self.decode("text", "video")) + self.error("video", self.decode("video", "text"))
+
+    def cycle_halves(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Eq. 5 as (text half, video half)."""
+        return self.error("text", self.cycle_decode("text")), self.error("video", self.cycle_decode("video"))
 
 
 def cycle_halves(model: MultimodalAutoencoder, video: torch.Tensor, video_mask: torch.Tensor, text: torch.Tensor,
-                 text_mask: torch.Tensor, reduction: str = "mean", *, z_video: torch.Tensor | None = None,
-                 z_text: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                 text_mask: torch.Tensor, reduction: str = "mean") -> tuple[torch.Tensor, torch.Tensor]:
     """Eq. 5 as (text half, video half): ``|G_T(E_V(G_V(E_T(t)))) - t|^2`` and ``|G_V(E_T(G_T(E_V(v)))) - v|^2``.
 
     ``video``/``text`` need not be paired; the intermediate lengths come from the other batch's mask.
-    ``z_video``/``z_text`` reuse already computed embeddings.
     """
-    _check_same_batch(video, text)
-    z_text = model.encode_text(text, text_mask) if z_text is None else z_text
-    z_video = model.encode_video(video, video_mask) if z_video is None else z_video
-    text_as_video = model.decode_video(z_text, video_mask)
-    text_back = model.decode_text(model.encode_video(text_as_video, video_mask), text_mask)
-    video_as_text = model.decode_text(z_video, text_mask)
-    video_back = model.decode_video(model.encode_text(video_as_text, text_mask), video_mask)
-    return (sequence_sq_error(text_back, text, text_mask, reduction),
-            sequence_sq_error(video_back, video, video_mask, reduction))
+    return ForwardPass(model, video, video_mask, text, text_mask, reduction).cycle_halves()
 
 
 def cycle_loss(model: MultimodalAutoencoder, video: torch.Tensor, video_mask: torch.Tensor, text: torch.Tensor,
@@ -79,25 +173,16 @@ def paired_losses(model: MultimodalAutoencoder, video: torch.Tensor, video_mask:
                   text_mask: torch.Tensor, terms: tuple[str, ...], reduction: str = "mean") -> dict[str, torch.Tensor]:
     """The requested terms of Eq. 6 on a paired batch: a dict with some of ``recons`` (Eq. 1),
     ``joint`` (Eq. 3), ``cross`` (Eq. 4), ``cycle`` (Eq. 5), each a scalar (unweighted)."""
-    _check_same_batch(video, text)
     unknown = set(terms) - {"recons", "joint", "cross", "cycle"}
     if unknown:
         raise ValueError(f"unknown paired loss terms {sorted(unknown)}")
-    z_video = model.encode_video(video, video_mask)
-    z_text = model.encode_text(text, text_mask)
+    fp = ForwardPass(model, video, video_mask, text, text_mask, reduction)
     out: dict[str, torch.Tensor] = {}
-    if "recons" in terms:
-        out["recons"] = (sequence_sq_error(model.decode_video(z_video, video_mask), video, video_mask, reduction)
-                         + sequence_sq_error(model.decode_text(z_text, text_mask), text, text_mask, reduction))
-    if "joint" in terms:
-        out["joint"] = joint_loss(z_video, z_text)
-    if "cross" in terms:
-        out["cross"] = (sequence_sq_error(model.decode_text(z_video, text_mask), text, text_mask, reduction)
-                        + sequence_sq_error(model.decode_video(z_text, video_mask), video, video_mask, reduction))
+    for term in ("recons", "joint", "cross"):
+        if term in terms:
+            out[term] = getattr(fp, term)()
     if "cycle" in terms:
-        text_half, video_half = cycle_halves(model, video, video_mask, text, text_mask, reduction,
-                                             z_video=z_video, z_text=z_text)
-        out["cycle"] = text_half + video_half
+        out["cycle"] = sum(fp.cycle_halves())
     return out
 
 
@@ -112,11 +197,10 @@ def _log_1m_d(logit: torch.Tensor) -> torch.Tensor:
 
 
 def _generated(model: MultimodalAutoencoder, video: torch.Tensor, video_mask: torch.Tensor, text: torch.Tensor,
-               text_mask: torch.Tensor) -> dict[str, torch.Tensor]:
-    z_video = model.encode_video(video, video_mask)
-    z_text = model.encode_text(text, text_mask)
-    return {"z_video": z_video, "z_text": z_text, "fake_video": model.decode_video(z_text, video_mask),
-            "fake_text": model.decode_text(z_video, text_mask)}
+               text_mask: torch.Tensor) -> dict[str, torch.Tensor | Decoded]:
+    fp = ForwardPass(model, video, video_mask, text, text_mask)
+    return {"z_video": fp.z("video"), "z_text": fp.z("text"), "fake_video": fp.decode("video", "text"),
+            "fake_text": fp.decode("text", "video")}
 
 
 def discriminator_losses(discs: Discriminators, model: MultimodalAutoencoder, video: torch.Tensor,
@@ -124,7 +208,6 @@ def discriminator_losses(discs: Discriminators, model: MultimodalAutoencoder, vi
     """Eq. 7: ``d_z = -log D_z(E_T(t)) - log(1 - D_z(E_V(v)))``, ``d_v = -log D_V(v) - log(1 - D_V(G_V(E_T(t))))``,
     ``d_t = -log D_T(t) - log(1 - D_T(G_T(E_V(v))))``, batch means. Generator outputs are detached,
     so only the discriminators receive gradients."""
-    _check_same_batch(video, text)
     with torch.no_grad():
         gen = _generated(model, video, video_mask, text, text_mask)
     return {
@@ -145,7 +228,6 @@ def generator_losses(discs: Discriminators, model: MultimodalAutoencoder, video:
     """
     if form not in ADVERSARIAL_FORMS:
         raise ValueError(f"adversarial form must be one of {ADVERSARIAL_FORMS}, got {form!r}")
-    _check_same_batch(video, text)
     gen = _generated(model, video, video_mask, text, text_mask)
     zt, zv = discs.z(gen["z_text"]), discs.z(gen["z_video"])
     fv, ft = discs.video(gen["fake_video"], video_mask), discs.text(gen["fake_text"], text_mask)

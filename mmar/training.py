@@ -48,8 +48,8 @@ import torch
 from tqdm.auto import tqdm
 
 from mmar.data.prepared import PairDataset, PreparedDataset, pad_sequences
-from mmar.losses import (ADVERSARIAL_FORMS, REDUCTIONS, cycle_halves, discriminator_losses, generator_losses, joint_loss,
-                         paired_losses, sequence_sq_error)
+from mmar.losses import (ADVERSARIAL_FORMS, REDUCTIONS, cycle_halves, decoded_sq_error, discriminator_losses,
+                         generator_losses, joint_loss, paired_losses)
 from mmar.models.attention import KERNELS, POOLINGS
 from mmar.models.autoencoders import ACTIVATIONS, MultimodalAutoencoder
 from mmar.models.discriminators import Discriminators
@@ -366,9 +366,7 @@ class _Trainer:
             parts.append(c.lambda_cycle * (text_half + video_half))
         if "recons" in use:
             v, vm, t, tm = batch
-            z_v, z_t = self.model.encode_video(v, vm), self.model.encode_text(t, tm)
-            recons = (sequence_sq_error(self.model.decode_video(z_v, vm), v, vm, c.recon_reduction)
-                      + sequence_sq_error(self.model.decode_text(z_t, tm), t, tm, c.recon_reduction))
+            recons = paired_losses(self.model, v, vm, t, tm, ("recons",), c.recon_reduction)["recons"]
             log("recons_unpaired", recons)
             parts.append(recons)
         if "adv" in use and self.discs is not None:
@@ -394,14 +392,14 @@ class _Trainer:
         c, m = self.config, self.model
         t, tm = self._texts(rows)
         if phase == "text_ae":
-            loss = sequence_sq_error(m.decode_text(m.encode_text(t, tm), tm), t, tm, c.recon_reduction)
+            loss = decoded_sq_error(m.text_decoder.decode(m.encode_text(t, tm), tm), t, tm, c.recon_reduction)
             log("recons_text", loss)
         else:
             v, vm = self._videos(rows)
             with torch.no_grad():
                 z_t = m.encode_text(t, tm)
             z_v = m.encode_video(v, vm)
-            recons = sequence_sq_error(m.decode_video(z_v, vm), v, vm, c.recon_reduction)
+            recons = decoded_sq_error(m.video_decoder.decode(z_v, vm), v, vm, c.recon_reduction)
             joint = joint_loss(z_v, z_t)
             log("recons_video", recons)
             log("joint", joint)

@@ -107,10 +107,13 @@ class TemporalAttentionTranspose(_FilterBank):
     ``W`` is the transposed kernel normalised over the N filters at each step (zero on padding).
     """
 
-    def forward(self, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def weights(self, mask: torch.Tensor) -> torch.Tensor:
+        """The transposed, per-step normalised kernel W (B, T, N); rows of padded steps are 0."""
         log_k = self.log_kernel(mask).transpose(1, 2)  # (B, T, N)
-        weights = torch.softmax(log_k.masked_fill(~mask[:, :, None], 0.0), dim=2) * mask[:, :, None]
-        return torch.bmm(weights, y)
+        return torch.softmax(log_k.masked_fill(~mask[:, :, None], 0.0), dim=2) * mask[:, :, None]
+
+    def forward(self, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return torch.bmm(self.weights(mask), y)
 
 
 class MaskedPool(nn.Module):
@@ -131,8 +134,12 @@ class MaskedPool(nn.Module):
 class Broadcast(nn.Module):
     """Decoder of max/sum pooling: ``y (B, 1, C), mask (B, T) -> (B, T, C)``, zero on padding."""
 
+    def weights(self, mask: torch.Tensor) -> torch.Tensor:
+        """W (B, T, 1): 1 on valid steps, so that the output is ``W @ y``."""
+        return mask[:, :, None].to(torch.float32)
+
     def forward(self, y: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return y.expand(-1, mask.shape[1], -1) * mask[:, :, None]
+        return torch.bmm(self.weights(mask), y)
 
 
 class LSTMPool(nn.Module):

@@ -10,11 +10,13 @@ they are constructor arguments (defaults in :class:`mmar.training.TrainConfig`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from mmar.models.attention import make_pool, make_unpool
+from mmar.models.attention import TemporalAttention, make_pool, make_unpool
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
 
@@ -31,6 +33,27 @@ def mlp(dims: list[int], activation: str) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+@dataclass
+class Decoded:
+    """A decoder's output kept factorised when the decoder is linear in its columns.
+
+    ``columns`` (B, n, d) are the FC outputs; for attention and broadcast decoders the sequence is
+    ``weights (B, T, n) @ columns`` and is only materialised by :meth:`dense` (the losses and the
+    encoders work on the factors, which avoids (B, T, C) tensors for 1024-d video); for the LSTM
+    decoder ``values`` (B, T, C) holds the sequence.
+    """
+
+    columns: torch.Tensor
+    weights: torch.Tensor | None = None
+    values: torch.Tensor | None = None
+
+    def dense(self) -> torch.Tensor:
+        """The decoded sequence (B, T, C)."""
+        if self.values is not None:
+            return self.values
+        return torch.bmm(self.weights, self.columns)
+
+
 class SequenceEncoder(nn.Module):
     """``x (B, T, C), mask (B, T) -> z (B, E)`` with ``|z| = 1``."""
 
@@ -41,8 +64,16 @@ class SequenceEncoder(nn.Module):
         self.fc = mlp([n_cols * col_dim] + [hidden_dim] * (n_layers - 1) + [embed_dim], activation)
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        pooled = self.pool(x, mask)
+        return self.embed(self.pool(x, mask))
+
+    def embed(self, pooled: torch.Tensor) -> torch.Tensor:
+        """Pooled columns (B, n, d) -> unit embedding (B, E)."""
         return F.normalize(self.fc(pooled.flatten(1)), dim=1)
+
+    def encode_decoded(self, decoded: Decoded, mask: torch.Tensor) -> torch.Tensor:
+        """Same as ``forward(decoded.dense(), mask)``; with attention pooling of a factorised
+        sequence it computes ``(F @ W) @ columns`` instead, never forming the (B, T, C) tensor."""
+        return self.embed(pool_decoded(self.pool, decoded, mask))
 
 
 class SequenceDecoder(nn.Module):
@@ -56,8 +87,22 @@ class SequenceDecoder(nn.Module):
         self.fc = mlp([embed_dim] + [hidden_dim] * (n_layers - 1) + [self.n_cols * self.col_dim], activation)
 
     def forward(self, z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.decode(z, mask).dense()
+
+    def decode(self, z: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor | None = None) -> Decoded:
+        """``z (B, E), mask (B, T)`` -> the factorised output (see :class:`Decoded`); ``weights`` reuses
+        an already computed ``unpool.weights(mask)``."""
         columns = self.fc(z).view(len(z), self.n_cols, self.col_dim)
-        return self.unpool(columns, mask)
+        if hasattr(self.unpool, "weights"):
+            return Decoded(columns, weights=self.unpool.weights(mask) if weights is None else weights)
+        return Decoded(columns, values=self.unpool(columns, mask))
+
+
+def pool_decoded(pool: nn.Module, decoded: Decoded, mask: torch.Tensor) -> torch.Tensor:
+    """``pool(decoded.dense(), mask)``, computed on the factors when ``pool`` is attention (B, n, d)."""
+    if isinstance(pool, TemporalAttention) and decoded.weights is not None:
+        return torch.bmm(torch.bmm(pool.filters(mask), decoded.weights), decoded.columns)
+    return pool(decoded.dense(), mask)
 
 
 def length_mask(length: int | torch.Tensor, batch: int, device: torch.device | str = "cpu") -> torch.Tensor:

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from mmar.models.attention import make_pool
-from mmar.models.autoencoders import mlp
+from mmar.models.autoencoders import Decoded, mlp, pool_decoded
 
 
 class EmbeddingDiscriminator(nn.Module):
@@ -29,7 +29,8 @@ class EmbeddingDiscriminator(nn.Module):
 
 
 class SequenceDiscriminator(nn.Module):
-    """D_V or D_T: ``x (B, T, C), mask (B, T) -> logit (B,)`` (real -> 1, generated -> 0)."""
+    """D_V or D_T: ``x (B, T, C)`` (or a factorised :class:`Decoded`), ``mask (B, T) -> logit (B,)``
+    (real -> 1, generated -> 0)."""
 
     def __init__(self, in_dim: int, hidden_dim: int, *, pooling: str = "attention", n_filters: int = 4,
                  kernel: str = "gaussian") -> None:
@@ -37,8 +38,9 @@ class SequenceDiscriminator(nn.Module):
         self.pool, n_cols, col_dim = make_pool(pooling, in_dim, n_filters=n_filters, kernel=kernel, hidden_dim=hidden_dim)
         self.net = mlp([n_cols * col_dim, hidden_dim, hidden_dim, 1], "leaky_relu")
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.net(self.pool(x, mask).flatten(1))[:, 0]
+    def forward(self, x: torch.Tensor | Decoded, mask: torch.Tensor) -> torch.Tensor:
+        pooled = pool_decoded(self.pool, x, mask) if isinstance(x, Decoded) else self.pool(x, mask)
+        return self.net(pooled.flatten(1))[:, 0]
 
 
 class Discriminators(nn.Module):

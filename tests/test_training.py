@@ -1,0 +1,138 @@
+"""Training (mmar.training): determinism, resume, checkpoints, data semantics, adversarial steps."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mmar.data.prepared import PreparedDataset
+from mmar.losses import ForwardPass
+from mmar.training import (SegmentSource, TrainConfig, _Trainer, build_model, clear_cache, embed_rows, load_model,
+                           split_unpaired, train)
+
+TINY = dict(embed_dim=8, hidden_dim=16, batch_size=8, epochs=3, pretrain_epochs=1, lr=0.05, max_frames=None)
+
+
+def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in module.state_dict().items()}
+
+
+def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_seeded_training_is_deterministic(tiny_prepared: PreparedDataset, tmp_path: Path) -> None:
+    rows = tiny_prepared.rows(subset="train")
+    config = TrainConfig(**TINY)
+    first = train(config, tiny_prepared, rows, tmp_path / "a", progress=False)
+    clear_cache()
+    second = train(TrainConfig(**{**TINY, "cache_mb": 0}), tiny_prepared, rows, tmp_path / "b", progress=False)
+    assert _same(_state(first.model), _state(second.model))  # also: streaming == cached
+    assert list(first.history["epoch"]) == [1, 2, 3]
+    other_seed = train(TrainConfig(**{**TINY, "seed": 1}), tiny_prepared, rows, tmp_path / "c", progress=False)
+    assert not _same(_state(first.model), _state(other_seed.model))
+
+
+def test_resume_after_interruption_gives_the_same_weights(tiny_prepared: PreparedDataset, tmp_path: Path) -> None:
+    rows = tiny_prepared.rows(subset="train")
+    config = TrainConfig(**{**TINY, "losses": ("joint", "recons", "cross", "cycle", "adv"), "unpaired_fraction": 0.4})
+    whole = train(config, tiny_prepared, rows, tmp_path / "whole", progress=False)
+    part = train(config, tiny_prepared, rows, tmp_path / "resumed", progress=False, stop_after_epoch=2)
+    assert len(part.history) == 2
+    with pytest.raises(RuntimeError, match="stopped after epoch 2"):
+        load_model(tmp_path / "resumed")
+    resumed = train(config, tiny_prepared, rows, tmp_path / "resumed", progress=False)
+    assert _same(_state(whole.model), _state(resumed.model))
+    assert _same(_state(whole.discriminators), _state(resumed.discriminators))
+    assert _same(_state(load_model(tmp_path / "resumed")), _state(whole.model))
+    history = (tmp_path / "resumed" / "losses.csv").read_text().splitlines()
+    assert len(history) == 1 + 4  # header + pretrain epoch + 3 epochs
+    for column in ("joint", "recons", "cross", "cycle", "cycle_unpaired", "g_z", "g_v", "g_t", "d_z", "d_v", "d_t"):
+        assert column in history[0].split(",")
+
+
+def test_checkpoint_of_another_training_is_refused(tiny_prepared: PreparedDataset, tmp_path: Path) -> None:
+    rows = tiny_prepared.rows(subset="train")
+    train(TrainConfig(**{**TINY, "epochs": 1}), tiny_prepared, rows, tmp_path / "x", progress=False)
+    with pytest.raises(ValueError, match="different training"):
+        train(TrainConfig(**{**TINY, "epochs": 2}), tiny_prepared, rows, tmp_path / "x", progress=False)
+    with pytest.raises(ValueError, match="different training"):
+        train(TrainConfig(**{**TINY, "epochs": 1}), tiny_prepared, rows[:-1], tmp_path / "x", progress=False)
+
+
+def test_bad_config_is_refused() -> None:
+    with pytest.raises(ValueError, match="losses"):
+        TrainConfig(losses=("joint", "triplet"))
+    with pytest.raises(ValueError, match="pooling"):
+        TrainConfig(pooling="mean")
+
+
+def test_joint_term_alone_brings_pairs_together(tiny_prepared: PreparedDataset, tmp_path: Path) -> None:
+    rows = tiny_prepared.rows(subset="train")
+    config = TrainConfig(**{**TINY, "losses": ("joint",), "epochs": 5})
+    before, _ = build_model(config, 16, 8)
+    after = train(config, tiny_prepared, rows, tmp_path / "j", progress=False).model
+    dist = lambda e: float(((e["video"] - e["text"]) ** 2).sum(1).mean())  # noqa: E731
+    d_before, d_after = dist(embed_rows(before, tiny_prepared, rows)), dist(embed_rows(after, tiny_prepared, rows))
+    assert d_after < 0.25 * d_before
+
+
+def test_embed_rows(tiny_prepared: PreparedDataset, tmp_path: Path) -> None:
+    rows = tiny_prepared.rows(subset="val")
+    model = train(TrainConfig(**{**TINY, "epochs": 1}), tiny_prepared, rows, tmp_path / "e", progress=False).model
+    out = embed_rows(model, tiny_prepared, rows[::-1], batch_size=5)
+    assert out["video"].shape == out["text"].shape == (len(rows), 8)
+    np.testing.assert_allclose(np.linalg.norm(out["video"], axis=1), 1.0, rtol=1e-5)
+    names = tiny_prepared.sentences["class_name"].to_numpy()[rows[::-1]]
+    np.testing.assert_array_equal(out["class_index"], tiny_prepared.class_index(names))
+    # one row alone gives the same embedding as inside a batch
+    single = embed_rows(model, tiny_prepared, rows[-1:])
+    np.testing.assert_allclose(single["video"][0], out["video"][0], atol=1e-6)
+
+
+def test_split_unpaired() -> None:
+    rows = np.arange(100, 120)
+    paired, unpaired = split_unpaired(rows, 0.25, seed=3)
+    assert len(unpaired) == 5 and len(paired) == 15
+    assert sorted(np.concatenate([paired, unpaired])) == list(rows)
+    assert len(split_unpaired(rows, 1.0, 0)[0]) == 0
+
+
+def test_zero_percent_paired_uses_only_unpaired_terms(tiny_prepared: PreparedDataset, tmp_path: Path) -> None:
+    rows = tiny_prepared.rows(subset="train")
+    config = TrainConfig(**{**TINY, "epochs": 2, "unpaired_fraction": 1.0})
+    result = train(config, tiny_prepared, rows, tmp_path / "u", progress=False)
+    assert "joint" not in result.history and "cycle_unpaired" in result.history
+    assert result.extra["n_paired"] == 0 and result.extra["n_unpaired"] == len(rows)
+
+
+def test_fixed_text_baseline_freezes_the_text_autoencoder(tiny_prepared: PreparedDataset, tmp_path: Path) -> None:
+    rows = tiny_prepared.rows(subset="train")
+    config = TrainConfig(**{**TINY, "losses": ("fixed_text",), "epochs": 2})
+    text_phase = train(config, tiny_prepared, rows, tmp_path / "f", progress=False, stop_after_epoch=2)
+    text_state, video_state = _state(text_phase.model.text_encoder), _state(text_phase.model.video_encoder)
+    done = train(config, tiny_prepared, rows, tmp_path / "f", progress=False)
+    assert _same(_state(done.model.text_encoder), text_state)
+    assert not _same(_state(done.model.video_encoder), video_state)
+    assert list(done.history["phase"]) == ["text_ae", "text_ae", "video_to_text", "video_to_text"]
+
+
+def test_adversarial_steps_change_only_their_own_parameters(tiny_prepared: PreparedDataset) -> None:
+    config = TrainConfig(**{**TINY, "losses": ("cycle", "adv"), "unpaired_terms": ("adv",)})
+    model, discs = build_model(config, 16, 8)
+    rows = tiny_prepared.rows(subset="train")
+    source = SegmentSource(tiny_prepared)
+    trainer = _Trainer(config, model, discs, source, rows[:0], rows, torch.device("cpu"))
+    batch = (*source.videos(rows[:6]), *source.texts(rows[6:12]))
+    log = lambda name, value: None  # noqa: E731
+    m0, d0 = _state(model), _state(discs)
+    trainer._discriminator_step([batch], log)
+    m1, d1 = _state(model), _state(discs)
+    assert _same(m0, m1) and not _same(d0, d1)
+    trainer._unpaired_step(batch, log)
+    m2, d2 = _state(model), _state(discs)
+    assert _same(d1, d2) and not _same(m1, m2)
+    assert ForwardPass(model, *batch).z("video").shape == (6, 8)
