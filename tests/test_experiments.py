@@ -1,0 +1,116 @@
+"""The experiment grid: training rows never touch unseen classes, data modes give the right
+counts, cells are cached and resumed, results carry the paper's labels."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mmar import experiments as ex
+from mmar.results import write_results
+
+ALL_ROWS = ex.TABLE1 + ex.TABLE6 + ex.TABLE7 + ex.TABLE8 + ex.our_ablation("n_filters", [1, 2])
+
+
+def test_row_labels_match_the_paper_file():
+    from mmar.paths import PROJECT_ROOT
+
+    paper = pd.read_csv(PROJECT_ROOT / "report" / "paper_results.csv")
+    cells = set(zip(paper["table"], paper["row"], paper["column"]))
+    for row in ex.TABLE1:
+        for k in (5, 10, 20, 50):
+            assert (row.paper_table, row.paper_row, row.column(k)) in cells
+    for row in ex.TABLE6 + ex.TABLE7 + ex.TABLE8:
+        assert (row.paper_table, row.paper_row, row.paper_column) in cells
+    for table5_row in ex.TABLE5_MODELS:
+        assert ("Table 5", table5_row, "METEOR") in cells and ("Table 5", table5_row, "CIDEr") in cells
+    assert len(ex.TABLE1) == 11 == len(set(r.label for r in ex.TABLE1))
+
+
+def test_unseen_classes_never_in_training_rows(tiny_prepared):
+    data = tiny_prepared
+    settings = ex.GridSettings(max_train_rows=10, max_unpaired_rows=4)
+    classes = data.sentences["class_name"].to_numpy()
+    cells = [ex.make_cell(data, row, k, t, settings) for row in ALL_ROWS for k in data.splits
+             for t in range(len(data.splits[k]))]
+    assert len(cells) == len(ALL_ROWS) * 3
+    for cell in cells:
+        used = np.concatenate([cell.train_rows, cell.unpaired_rows])
+        assert len(used) > 0
+        assert not set(classes[used]) & set(cell.unseen), (cell.row.label, cell.k, cell.trial)
+        assert set(cell.unseen) == set(data.splits[cell.k][cell.trial])
+
+
+def test_data_modes_give_the_documented_counts(tiny_prepared):
+    data = tiny_prepared
+    settings = ex.GridSettings(max_train_rows=20, max_unpaired_rows=5, table8_paired_fraction=0.4)
+    subset = data.sentences["subset"].to_numpy()
+    paired = ex.make_cell(data, ex.TABLE1_BY_LABEL["Paired: joint"], 2, 0, settings)
+    assert len(paired.train_rows) == 20 and len(paired.unpaired_rows) == 0
+    both = ex.make_cell(data, ex.TABLE1_BY_LABEL["Paired + Unpaired: recons + cycle"], 2, 0, settings)
+    # same paired rows as the paired block, plus unpaired rows from the seen classes' val subset
+    np.testing.assert_array_equal(both.train_rows, paired.train_rows)
+    assert len(both.unpaired_rows) == 5 and set(subset[both.unpaired_rows]) == {"val"}
+    ratio = ex.make_cell(data, ex.TABLE7[1], 2, 0, settings)  # 75% / 25%
+    assert ratio.config["unpaired_fraction"] == 0.25 and len(ratio.train_rows) == 20
+    extra = ex.make_cell(data, ex.TABLE8[2], 2, 0, settings)  # "20k": 40% paired + 20% unpaired
+    assert len(extra.train_rows) == 8 and len(extra.unpaired_rows) == 4
+    assert not set(extra.train_rows) & set(extra.unpaired_rows)
+    assert set(extra.train_rows) | set(extra.unpaired_rows) <= set(paired.train_rows)
+
+
+def test_cell_keys_follow_what_determines_the_result(tiny_prepared):
+    data = tiny_prepared
+    settings = ex.GridSettings(train={"epochs": 1})
+    joint = ex.make_cell(data, ex.TABLE1_BY_LABEL["Paired: joint"], 2, 0, settings)
+    attention = ex.make_cell(data, ex.TABLE6[3], 2, 0, settings)  # Table 6 attention = Table 1 joint
+    assert attention.key == joint.key
+    assert ex.make_cell(data, ex.TABLE6[0], 2, 0, settings).key != joint.key           # max pooling
+    assert ex.make_cell(data, ex.TABLE1_BY_LABEL["Paired: joint"], 2, 1, settings).key != joint.key
+    longer = ex.GridSettings(train={"epochs": 2})
+    assert ex.make_cell(data, ex.TABLE1_BY_LABEL["Paired: joint"], 2, 0, longer).key != joint.key
+    with pytest.raises(ValueError, match="no zero-shot split"):
+        ex.make_cell(data, ex.TABLE1[0], 7, 0, settings)
+
+
+def test_tiny_grid_end_to_end_with_cache(tiny_prepared, tmp_path):
+    data = tiny_prepared
+    settings = ex.GridSettings(train={"epochs": 1, "batch_size": 8, "embed_dim": 8, "hidden_dim": 16,
+                                      "device": "cpu"}, sentences_per_class=2, caption_length=4)
+    rows = [ex.TABLE1_BY_LABEL["Paired: joint + recons + cross + cycle"], ex.TABLE6[3]]
+    cells = ex.make_cells(data, rows, [2], 1, settings)
+    assert len({c.key for c in cells}) == 2
+    results = ex.run_grid(data, cells, settings, tmp_path / "cache", progress=False)
+    assert [r["row"] for r in results] == [c.row.label for c in cells]
+    first = results[0]
+    assert first["n_test_videos"] == 8 and first["n_sentences"] == 4     # 2 classes x 4 videos, 2 x 2 sentences
+    assert 0.0 <= first["zero_shot"]["nn_accuracy"] <= 100.0
+    assert len(first["captions"]["hypotheses"]) == 8
+    assert all(len(h.split()) == 4 for h in first["captions"]["hypotheses"])
+    cached = tmp_path / "cache" / "cells" / f"{cells[0].key}.json"
+    assert cached.is_file() and not (tmp_path / "cache" / "models" / cells[0].key / "checkpoint.pt").exists()
+    stamp = cached.stat().st_mtime_ns
+    tic = time.perf_counter()
+    again = ex.run_grid(data, cells, settings, tmp_path / "cache", progress=False)
+    assert time.perf_counter() - tic < 2.0 and cached.stat().st_mtime_ns == stamp
+    assert again[0]["zero_shot"] == first["zero_shot"]
+
+    context = ex.ResultContext(data.data_source, "test", str(tmp_path), settings, 1)
+    result_rows = ex.zero_shot_rows(results, rows, context)
+    table = write_results(result_rows, tmp_path / "results" / "06.csv")
+    paper = table[table["paper_table"] == "Table 1"]
+    assert list(paper["paper_column"]) == ["2 unseen"] and list(paper["metric"]) == ["accuracy"]
+    assert paper["chance"].iloc[0] == pytest.approx(50.0)
+    assert json.loads(paper["values"].iloc[0]) == [pytest.approx(first["zero_shot"]["nn_accuracy"])]
+    assert set(table.loc[table["metric"] == "prototype_accuracy", "paper_table"].fillna("")) == {""}
+
+
+def test_not_run_table_lists_dataset_tables():
+    table = ex.not_run_table([("Table 1", "Paired: joint", "50 unseen")], ["no K = 50 split"])
+    assert set(table["paper_table"]) == {"Table 1", "Table 2", "Table 3", "Table 4", "Table 9"}
+    assert list(table.columns) == ex.NOT_RUN_COLUMNS
+    assert (table["experiment"] == "not_run").all()
