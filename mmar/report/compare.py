@@ -18,9 +18,12 @@ from mmar.results import ACTIVITYNET, DATA_SOURCES
 
 
 def decimals_for(unit: str, value: float) -> int:
-    """Digits after the point: 1 for percentages (as the paper), else 2 (3 below 1)."""
+    """Digits after the point: 1 for percentages (as the paper); otherwise 0 for whole numbers (counts),
+    else 2 (3 below 1)."""
     if unit == "%":
         return 1
+    if float(value).is_integer():
+        return 0
     return 2 if abs(value) >= 1 else 3
 
 

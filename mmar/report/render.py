@@ -47,7 +47,7 @@ DATA_SITUATION = {
                "judged."),
     ACTIVITYNET: dict(
         what="Real ActivityNet Captions annotations with real I3D features of the videos (given with "
-             "--set 01_data.features=...).",
+             "--set 01_data.features=...); for dataset statistics, the real annotation files alone.",
         can="A reproduction of the paper's ActivityNet experiments, within the open choices listed below.",
         cannot="Tables 2-4 and 9 (other datasets); differences in feature extraction or in the open choices can "
                "still move the numbers."),
@@ -78,7 +78,8 @@ def ours_span(cell: compare.OursCell, *, compact: bool = False) -> Markup:
         title += f" (also: {', '.join(cell.also)})"
     out = Markup(f'<span class="on" {source} title="{escape(title)}">')
     out += Markup(f'<span class="om">{escape(cell.mean_text)}</span>')
-    out += Markup(f'<span class="opm"> ± <span class="os">{escape(cell.std_text)}</span></span>')
+    if cell.n_trials > 1:
+        out += Markup(f'<span class="opm"> ± <span class="os">{escape(cell.std_text)}</span></span>')
     if not compact:
         out += Markup(f' <span class="onn">n={cell.n_trials}</span>')
     if cell.differs:
@@ -127,13 +128,15 @@ def build_context(run: RunData, *, convert_notebooks: bool = True) -> dict[str, 
     by_name = {t.name: t for t in tables}
     plots = [f for f in (figures.accuracy_vs_unseen(by_name["Table 1"]), figures.ablation_curves(by_name)) if f]
     captioned, gallery = figures.notebook_figures(run.figures, run.run_dir)
-    audit = claims.audit(paper_table, run.results, run.data_sources)
+    audit = claims.audit(paper_table, run.results, run.paper_sources)
     verdict_counts = {source: {v: sum(a.by_source[source].verdict == v for a in audit) for v in claims.VERDICTS}
-                      for source in run.data_sources}
-    profile = run.run_info.get("profile") or run.run_dir.name
+                      for source in run.paper_sources}
+    profiles = run.results["profile"].value_counts()
+    profile = run.run_info.get("profile") or (profiles.index[0] if len(profiles) else run.run_dir.name)
     return dict(
         citation=paper.CITATION, paper_version=paper_table["paper_version"].iloc[0],
-        run_dir=str(run.run_dir), profile=profile, run_info=run.run_info, data_sources=run.data_sources,
+        run_dir=str(run.run_dir), profile=profile, run_info=run.run_info, data_sources=run.paper_sources,
+        all_sources=run.data_sources, source_counts=run.source_counts(),
         dataset_meta=run.dataset_meta, data_situation=DATA_SITUATION, differs_mark=DIFFERS_MARK,
         tables=[t for t in tables if t.has_ours], paper_only=[t for t in tables if not t.has_ours],
         n_results=len(run.results), ignored_files=run.ignored_files, plots=plots, notebook_figures=captioned, gallery=gallery,

@@ -59,6 +59,20 @@ class RunData:
         present = set(self.results["data_source"])
         return [s for s in DATA_SOURCES if s in present]
 
+    @property
+    def paper_sources(self) -> list[str]:
+        """Data sources with at least one row that names a table of the paper (what the claims audit can use)."""
+        present = set(self.results.loc[self.results["paper_table"] != "", "data_source"])
+        return [s for s in DATA_SOURCES if s in present]
+
+    def source_counts(self) -> dict[str, tuple[int, int]]:
+        """Per data source: (result rows, rows naming a table of the paper)."""
+        counts = {}
+        for source in DATA_SOURCES:
+            rows = self.results[self.results["data_source"] == source]
+            counts[source] = (len(rows), int((rows["paper_table"] != "").sum()))
+        return counts
+
 
 def _read_json(path: Path) -> dict[str, Any]:
     if not path.is_file():
