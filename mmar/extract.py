@@ -92,7 +92,8 @@ def list_videos(source: str | Path) -> list[tuple[str, Path]]:
         paths = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
     elif source.is_file():
         lines = [line.strip() for line in source.read_text().splitlines()]
-        paths = [(p if p.is_absolute() else source.parent / p) for p in map(Path, lines) if str(p) and not str(p).startswith("#")]
+        paths = [Path(line) for line in lines if line and not line.startswith("#")]
+        paths = [p if p.is_absolute() else source.parent / p for p in paths]
     else:
         raise FileNotFoundError(f"video source not found: {source} (give a folder or a text file of paths)")
     seen: dict[str, Path] = {}

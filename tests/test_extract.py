@@ -1,0 +1,182 @@
+"""Video decoding and the feature-extraction pipeline (chunking, resuming after kill -9, failures, shards)."""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mmar.data.feature_store import FeatureStoreReader
+from mmar.extract import (EXTRACTOR_NAME, ExtractConfig, list_videos, parts_dir_for, part_ids, run_extraction,
+                          video_features)
+from mmar.i3d import InceptionI3d
+from mmar.paths import PROJECT_ROOT
+from mmar.video import Preprocess, VideoError, read_frames, to_model_input
+
+FIXTURES = Path(__file__).parent / "fixtures"
+sys.path.insert(0, str(FIXTURES))
+from make_test_videos import GRAY_FPS, LEVEL0, LEVEL_STEP, moving_pattern, write_video  # noqa: E402
+
+sys.path.remove(str(FIXTURES))
+GRAY = FIXTURES / "gray_levels_10fps.mp4"
+
+
+@pytest.fixture(scope="module")
+def pretrained() -> InceptionI3d:
+    return InceptionI3d.from_pretrained()
+
+
+def _source_index(frames: np.ndarray) -> list[int]:
+    """Which source frame of the grey-level fixture each decoded frame shows."""
+    return [int(round((f.mean() - LEVEL0) / LEVEL_STEP)) for f in frames]
+
+
+@pytest.mark.parametrize("fps", [25.0, 5.0, 10.0])
+def test_resampling_takes_the_latest_frame_at_each_output_time(fps: float) -> None:
+    frames = read_frames(GRAY, Preprocess(fps=fps, short_side=None, crop=None))
+    n_out = int(round(1.0 * fps))  # 10 frames at 10 fps = 1 s
+    assert _source_index(frames) == [int(k * GRAY_FPS // fps) for k in range(n_out)]
+
+
+def test_native_rate_resize_and_crop() -> None:
+    assert _source_index(read_frames(GRAY, Preprocess(fps=None, short_side=None, crop=None))) == list(range(10))
+    frames = read_frames(GRAY, Preprocess(fps=None, short_side=40, crop=32), max_frames=3)
+    assert frames.shape == (3, 32, 32, 3) and frames.dtype == np.uint8  # 64x48 -> 53x40 -> 32x32
+    x = to_model_input(np.array([[[[0, 255, 0]]]], dtype=np.uint8))
+    assert x.shape == (1, 3, 1, 1, 1) and x.flatten().tolist() == [-1.0, 1.0, -1.0]
+
+
+def test_unreadable_videos_raise_video_error(tmp_path: Path) -> None:
+    (tmp_path / "bad.mp4").write_bytes(b"not a video" * 50)
+    with pytest.raises(VideoError, match="bad.mp4"):
+        read_frames(tmp_path / "bad.mp4")
+    with pytest.raises(VideoError, match="no such video"):
+        read_frames(tmp_path / "absent.mp4")
+
+
+def test_list_videos_from_folder_and_list_file(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    for name in ("a/v_1.mp4", "v_2.avi", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    assert [v for v, _ in list_videos(tmp_path)] == ["v_1", "v_2"]
+    listing = tmp_path / "list.txt"
+    listing.write_text("a/v_1.mp4\n# comment\n\nv_2.avi\n")
+    assert list_videos(listing) == [("v_1", tmp_path / "a/v_1.mp4"), ("v_2", tmp_path / "v_2.avi")]
+    (tmp_path / "v_1.mkv").write_bytes(b"")
+    with pytest.raises(ValueError, match="two videos with id 'v_1'"):
+        list_videos(tmp_path)
+
+
+class WindowProbe(torch.nn.Module):
+    """A cheap stand-in for I3D with its output length: feature j of a window of T frames is the
+    mean of the window's frames [8j, 8j + 16) in every channel (T' = ceil(T / 8) - 1)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.unused = torch.nn.Parameter(torch.zeros(1))
+
+    def extract_features(self, x: torch.Tensor) -> torch.Tensor:
+        steps = math.ceil(x.shape[2] / 8) - 1
+        means = [x[:, :, 8 * j:8 * j + 16].mean(dim=(1, 2, 3, 4)) for j in range(steps)]
+        return torch.stack(means, dim=-1)[:, None, :].expand(-1, 1024, -1)
+
+
+def test_windows_give_exactly_the_features_of_their_frame_ranges() -> None:
+    """72 frames (ceil(72 / 8) - 1 = 8 features), chunk 16, context 8: features 0-1 come from frames
+    [0, 24); features 2-3 from [8, 40) (its local features 1-2, as local feature j starts at frame
+    8 + 8j); features 4-5 from [24, 56); features 6-7 from [40, 72)."""
+    frames = np.random.default_rng(0).integers(0, 256, size=(72, 4, 4, 3), dtype=np.uint8)
+    probe = WindowProbe()
+    features, n_frames = video_features(probe, iter(frames), ExtractConfig(chunk_frames=16, context_frames=8))
+    windows = [(0, 24, 0, 2), (8, 40, 1, 3), (24, 56, 1, 3), (40, 72, 1, 3)]  # (first, stop, local from, local to)
+    expected = np.concatenate([probe.extract_features(to_model_input(frames[a:b]))[0].T[i:j].numpy()
+                               for a, b, i, j in windows])
+    assert n_frames == 72 and features.shape == (8, 1024)
+    np.testing.assert_array_equal(features, expected)
+    # the whole clip in one window gives the single-pass features
+    whole, _ = video_features(probe, iter(frames), ExtractConfig(chunk_frames=128, context_frames=8))
+    np.testing.assert_array_equal(whole, probe.extract_features(to_model_input(frames))[0].T.numpy())
+
+
+def test_short_video_gives_one_feature(pretrained: InceptionI3d) -> None:
+    frames = np.random.default_rng(1).integers(0, 256, size=(5, 224, 224, 3), dtype=np.uint8)
+    features, n_frames = video_features(pretrained, iter(frames), ExtractConfig())
+    padded = np.concatenate([frames, np.repeat(frames[-1:], 4, axis=0)])  # repeat the last frame up to 9
+    with torch.inference_mode():
+        expected = pretrained.extract_features(to_model_input(padded))[0].T.numpy()
+    assert n_frames == 5 and features.shape == (1, 1024)
+    np.testing.assert_allclose(features, expected, rtol=0, atol=1e-4)
+
+
+def _make_videos(folder: Path, lengths: list[int]) -> list[str]:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, n in enumerate(lengths):
+        write_video(folder / f"v_{i}.mp4", moving_pattern(n, seed=i), 25)
+    return [f"v_{i}" for i in range(len(lengths))]
+
+
+def test_extraction_writes_store_lists_failures_and_resumes(tmp_path: Path) -> None:
+    ids = _make_videos(tmp_path / "videos", [16, 33])
+    (tmp_path / "videos" / "v_corrupt.mp4").write_bytes(b"\x00" * 1000)
+    out = tmp_path / "features.h5"
+    summary = run_extraction(tmp_path / "videos", out, progress=False)
+    assert (summary.total, summary.extracted, summary.failed, summary.merged) == (3, 2, 1, 2)
+    store = FeatureStoreReader(out)
+    assert sorted(store.ids()) == ids
+    assert [store.length(v) for v in ids] == [1, 4]  # ceil(T / 8) - 1 with T = 16, 33 frames at 25 fps
+    assert store.attrs["extractor"] == EXTRACTOR_NAME and store.fps == 25.0 and store.stride_frames == 8
+    assert store.feature_dim == 1024
+    failures = (tmp_path / "features.h5.failures.tsv").read_text().splitlines()
+    assert failures[0] == "video_id\tpath\terror" and failures[1].startswith("v_corrupt\t")
+    assert not parts_dir_for(out).exists()
+
+    again = run_extraction(tmp_path / "videos", out, progress=False)
+    assert (again.already_done, again.extracted, again.failed) == (2, 0, 1)
+
+
+def test_kill_9_leaves_no_half_entry_and_the_run_resumes(tmp_path: Path) -> None:
+    ids = _make_videos(tmp_path / "videos", [16, 16, 16, 16, 16])
+    out = tmp_path / "features.h5"
+    parts = parts_dir_for(out)
+    command = [sys.executable, "-m", "mmar", "extract", str(tmp_path / "videos"), "--out", str(out), "--no-progress"]
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not part_ids(parts) and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done_before = part_ids(parts)
+    assert 1 <= len(done_before) < len(ids), "the kill should land after the first video and before the last"
+    assert not out.exists()  # nothing merged yet: the store is only ever replaced atomically
+    # a merge that was killed half-way leaves a '.merging' file; it must be ignored
+    (tmp_path / "features.h5.merging").write_bytes(b"garbage from a killed merge")
+
+    subprocess.run(command, cwd=PROJECT_ROOT, check=True, capture_output=True)
+    store = FeatureStoreReader(out)
+    assert sorted(store.ids()) == ids
+    assert all(store.length(v) == 1 and np.isfinite(store.read(v)).all() for v in ids)
+    assert not (tmp_path / "features.h5.merging").exists() and not parts.exists()
+
+
+def test_local_submitit_shards_are_merged_into_one_store(tmp_path: Path) -> None:
+    ids = _make_videos(tmp_path / "videos", [16, 16, 16])
+    out = tmp_path / "features.h5"
+    summary = run_extraction(tmp_path / "videos", out, shards=2, executor="local", progress=False)
+    assert (summary.extracted, summary.merged, summary.failed) == (3, 3, 0)
+    assert sorted(FeatureStoreReader(out).ids()) == ids
+    assert any((tmp_path / "features.h5.logs").glob("*_0_log.out"))  # each shard ran as a submitit job
+
+
+def test_config_validation() -> None:
+    with pytest.raises(ValueError, match="chunk_frames"):
+        ExtractConfig(chunk_frames=20)
+    with pytest.raises(ValueError, match="context_frames"):
+        ExtractConfig(context_frames=0)
