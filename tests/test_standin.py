@@ -168,3 +168,28 @@ def test_prepare_standin_writes_a_loadable_labelled_folder(glove: GloveVectors, 
     assert batch["video"].shape[0] == 4 and batch["video"].shape[2] == 24 and batch["text"].shape[2] == 50
     with pytest.raises(ValueError, match="unknown data source"):
         prepare_dataset("kinetics", tmp_path / "x")
+
+
+def test_dataset_statistics_by_hand(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from mmar.data.feature_store import FeatureStoreWriter
+    from mmar.data.stats import nearest_class_mean_accuracy, pooled_features, sentence_stats
+
+    table = pd.DataFrame({
+        "video_id": ["a", "a", "b"], "class_name": ["X", "X", "Y"], "subset": ["train"] * 3,
+        "start_s": [0.0, 5.0, 2.0], "end_s": [5.0, 10.0, 4.0], "duration_s": [10.0, 10.0, 20.0],
+        "text": ["A man runs.", "He jumps over the bar", "ok"]})
+    stats = sentence_stats(table)
+    assert stats["n_videos"] == 2 and stats["sentences_per_video"] == 1.5
+    assert stats["words_per_sentence"] == pytest.approx((3 + 5 + 1) / 3)
+    assert stats["video_duration_s"] == 15.0 and stats["segment_duration_s"] == pytest.approx(4.0)
+    assert stats["segment_fraction"] == pytest.approx((0.5 + 0.5 + 0.1) / 3)
+    with FeatureStoreWriter(tmp_path / "f.h5", extractor="t", fps=25, stride_frames=8, feature_dim=2, dtype="float32") as store:
+        store.write("v", np.array([[0, 0], [2, 2], [4, 4], [6, 6], [8, 8], [10, 10]], np.float32))
+    pooled = pooled_features(FeatureStoreReader(tmp_path / "f.h5"), ["v"], parts=(1, 3))
+    np.testing.assert_allclose(pooled[1], [[5, 5]])
+    np.testing.assert_allclose(pooled[3], [[1, 1, 5, 5, 9, 9]])
+    train = np.array([[0.0, 0.0], [0.0, 2.0], [10.0, 0.0]])
+    assert nearest_class_mean_accuracy(train, np.array([0, 0, 1]), np.array([[1.0, 1.0], [6.0, 0.0], [4.0, 0.0]]),
+                                       np.array([0, 1, 1])) == pytest.approx(2 / 3)  # (4,0) is nearer class 0's mean (0,1)

@@ -66,16 +66,19 @@ def annotated_videos_table(videos: Sequence) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def pooled_features(store: FeatureStoreReader, video_ids: Sequence[str], parts: int = 1) -> np.ndarray:
-    """Each video's features averaged over ``parts`` equal consecutive parts and concatenated:
-    (n_videos, parts * C). ``parts=1`` is mean pooling; more parts keep coarse temporal order."""
-    pooled = []
+def pooled_features(store: FeatureStoreReader, video_ids: Sequence[str], parts: Sequence[int] = (1,)
+                    ) -> dict[int, np.ndarray]:
+    """For each ``p`` in ``parts``: every video's features averaged over ``p`` equal consecutive
+    parts and concatenated, (n_videos, p * C). ``p = 1`` is mean pooling; more parts keep coarse
+    temporal order. Each video is read once."""
+    pooled: dict[int, list[np.ndarray]] = {p: [] for p in parts}
     for video_id in video_ids:
         x = store.read(video_id)
-        edges = np.linspace(0, len(x), parts + 1)
-        pieces = [x[int(a):max(int(np.ceil(b)), int(a) + 1)].mean(axis=0) for a, b in zip(edges[:-1], edges[1:])]
-        pooled.append(np.concatenate(pieces))
-    return np.stack(pooled)
+        for p in parts:
+            edges = np.linspace(0, len(x), p + 1)
+            pieces = [x[int(a):max(int(np.ceil(b)), int(a) + 1)].mean(axis=0) for a, b in zip(edges[:-1], edges[1:])]
+            pooled[p].append(np.concatenate(pieces))
+    return {p: np.stack(rows) for p, rows in pooled.items()}
 
 
 def nearest_class_mean_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray,
@@ -83,7 +86,8 @@ def nearest_class_mean_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x
     """Accuracy of assigning each test row (n, F) to the class whose mean training row is nearest (L2)."""
     labels = np.unique(train_y)
     means = np.stack([train_x[train_y == label].mean(axis=0) for label in labels])
-    distances = ((test_x[:, None, :] - means[None, :, :]) ** 2).sum(axis=-1)
+    # ||x - m||^2 without the (n, classes, F) intermediate; ||x||^2 is the same for every class
+    distances = (means ** 2).sum(axis=1)[None, :] - 2.0 * test_x @ means.T
     return float((labels[distances.argmin(axis=1)] == test_y).mean())
 
 
