@@ -123,6 +123,7 @@ def rebuild_command(run_dir: Path) -> str:
 
 def build_context(run: RunData, *, convert_notebooks: bool = True) -> dict[str, Any]:
     """Everything the template shows."""
+    converting = appendix.start(run.notebooks, run.run_dir) if convert_notebooks else None
     paper_table = paper.load_paper_results()
     tables = compare.all_tables(paper_table, run.results)
     by_name = {t.name: t for t in tables}
@@ -150,7 +151,7 @@ def build_context(run: RunData, *, convert_notebooks: bool = True) -> dict[str, 
         timings=environment.timings(run), seeds=environment.seeds(run),
         parameters={nb: e.get("parameters", {}) for nb, e in run.timings.items() if isinstance(e, dict)},
         rebuild=rebuild_command(run.run_dir),
-        appendices=appendix.convert_notebooks(run.notebooks, run.run_dir) if convert_notebooks else [],
+        appendices=appendix.finish(converting, run.notebooks, run.run_dir) if convert_notebooks else [],
         built=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         paper_span=paper_span, ours_span=ours_span, measure_span=measure_span,
         json=json,
