@@ -159,6 +159,8 @@ def all_tables(paper: pd.DataFrame, results: pd.DataFrame) -> list[SideTable]:
 
 
 def further_results(results: pd.DataFrame) -> list[OursCell]:
-    """Our results outside the paper's tables (e.g. retrieval), in file order."""
+    """Our results outside the paper's tables (e.g. retrieval), grouped by experiment, in file order."""
     extra = results[(results["paper_table"] == "") | ~results["paper_table"].isin(list(TABLES))]
-    return [OursCell.from_row(r) for _, r in extra.iterrows()]
+    order = {name: i for i, name in enumerate(dict.fromkeys(extra["experiment"]))}  # experiments in file order
+    cells = [OursCell.from_row(r) for _, r in extra.iterrows()]
+    return sorted(cells, key=lambda c: order[c.experiment])  # stable: rows keep their order within one
