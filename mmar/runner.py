@@ -11,6 +11,7 @@ failing notebook stops the run with its name and the failing cell's error; earli
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 import subprocess
@@ -98,6 +99,7 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
     (run_dir / "run.json").write_text(json.dumps({
         "profile": profile_name, "description": profile.get("description", ""), "overrides": list(overrides),
         "notebooks": notebooks, "python": sys.version.split()[0], "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
         "started": time.strftime("%Y-%m-%d %H:%M:%S"),
     }, indent=1))
     print(f"mmar run --profile {profile_name} -> {run_dir}", flush=True)
