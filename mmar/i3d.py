@@ -227,6 +227,13 @@ class InceptionI3d(nn.Module):
         """
         return self._pooled(x).mean(dim=(3, 4))
 
+    def logits_from_features(self, features: torch.Tensor) -> torch.Tensor:
+        """Per-time-step Kinetics logits (B, num_classes, T') of features (B, 1024, T').
+
+        The Logits layer is a 1x1x1 convolution, so their mean over time equals ``forward`` (224 px input).
+        """
+        return self.Logits(features[..., None, None])[..., 0, 0]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, C, T, H, W) -> Kinetics logits (B, num_classes), averaged over time (and space beyond 224 px)."""
         logits = self.Logits(self._pooled(x))

@@ -141,3 +141,21 @@ def to_model_input(frames: np.ndarray) -> torch.Tensor:
         raise ValueError(f"expected (T, H, W, 3) uint8 frames, got {frames.shape} {frames.dtype}")
     x = torch.from_numpy(np.ascontiguousarray(frames)).permute(3, 0, 1, 2).unsqueeze(0)
     return x.float().div_(127.5).sub_(1.0)
+
+
+def write_video(path: str | Path, frames: np.ndarray, fps: float) -> Path:
+    """Encode (T, H, W, 3) uint8 frames (H, W even) as an mpeg4 video at ``fps`` (e.g. to cut a clip)."""
+    import av
+
+    path = Path(path)
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("mpeg4", rate=Fraction(fps).limit_denominator(1000))
+        stream.width, stream.height = frames.shape[2], frames.shape[1]
+        stream.pix_fmt = "yuv420p"
+        stream.options = {"qscale": "2"}
+        for image in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
