@@ -151,6 +151,10 @@ def test_logits_and_features_match_jax_reference(pretrained: InceptionI3d) -> No
     assert features.shape == (1, 1024, 2)  # T = 21 -> ceil(21 / 8) - 1 = 2
     ref_features = reference["mixed_5c_pool"].transpose(0, 2, 1)
     assert np.abs(features - ref_features).max() <= 1e-3 * np.abs(ref_features).max()
+    with torch.inference_mode():  # the 1x1x1 Logits conv commutes with the mean over time
+        per_step = pretrained.logits_from_features(torch.from_numpy(features))
+    assert per_step.shape == (1, 400, 2)
+    np.testing.assert_allclose(per_step.mean(dim=2).numpy(), logits, rtol=0, atol=1e-4)
 
 
 def test_too_short_input_is_refused(pretrained: InceptionI3d) -> None:
