@@ -31,14 +31,14 @@ import hashlib
 import json
 import multiprocessing
 import os
-import shutil
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
+import pandas as pd
 from tqdm.auto import tqdm
 
 from mmar.data.prepared import PreparedDataset
@@ -63,9 +63,16 @@ class GridRow:
     paper_table: str = ""
     paper_row: str = ""
     paper_column: str = ""
+    paper_k: int | None = None                # the paper's K for this cell (None: any K, in the column)
 
     def column(self, k: int) -> str:
         return self.paper_column.format(k=k)
+
+    def paper_cell(self, k: int) -> tuple[str, str, str]:
+        """(table, row, column) of the paper's cell this row is at ``k`` unseen classes, or empty."""
+        if not self.paper_table or (self.paper_k is not None and self.paper_k != k):
+            return ("", "", "")
+        return (self.paper_table, self.paper_row, self.column(k))
 
 
 def _table1(label: str, losses: tuple[str, ...], mode: str = PAIRED) -> GridRow:
@@ -110,21 +117,21 @@ DISCOVERY_MODELS = {
 #: equals Table 1's "Paired: joint" cell, so we read it as trained with that loss).
 TABLE6 = tuple(
     GridRow(label, "ablation_pooling", ("joint",), overrides=(("pooling", pooling),), paper_table="Table 6",
-            paper_row=label, paper_column="Accuracy")
+            paper_row=label, paper_column="Accuracy", paper_k=5)
     for label, pooling in (("Max pooling", "max"), ("Sum pooling", "sum"), ("LSTM", "lstm"),
                            ("Temporal attention filters", "attention"))
 )
 #: Table 7: paired / unpaired shares of a fixed total, all terms.
 TABLE7 = tuple(
     GridRow(label, "ablation_paired_ratio", ALL_TERMS, RATIO, fraction, paper_table="Table 7", paper_row=label,
-            paper_column="Accuracy")
+            paper_column="Accuracy", paper_k=5)
     for label, fraction in (("100% / 0%", 0.0), ("75% / 25%", 0.25), ("50% / 50%", 0.5), ("25% / 75%", 0.75),
                             ("0% / 100%", 1.0))
 )
 #: Table 8: fixed paired data plus more and more unpaired data (paper: 40k + 0..60k), all terms.
 TABLE8 = tuple(
     GridRow(label, "ablation_extra_unpaired", ALL_TERMS, EXTRA, fraction, paper_table="Table 8", paper_row=label,
-            paper_column="Accuracy")
+            paper_column="Accuracy", paper_k=5)
     for label, fraction in (("0", 0.0), ("10k", 0.1), ("20k", 0.2), ("40k", 0.4), ("60k", 0.6))
 )
 
@@ -319,12 +326,16 @@ def run_cell(data_root: str, cell: Cell, settings: GridSettings, cache_dir: str,
     data = _dataset(data_root)
     config = TrainConfig.from_dict({k: tuple(v) if isinstance(v, list) else v for k, v in cell.config.items()})
     model_dir = Path(cache_dir) / "models" / cell.key
-    tic = time.perf_counter()
-    result = train(config, data, cell.train_rows, model_dir, unpaired_rows=cell.unpaired_rows, progress=False)
-    train_seconds = time.perf_counter() - tic
-    length = settings.caption_length or default_length(data, cell.train_rows)
-    tic = time.perf_counter()
-    evaluation = evaluate_model(result.model, data, cell.unseen, cell.trial, settings, config.pairing, length)
+    try:
+        tic = time.perf_counter()
+        result = train(config, data, cell.train_rows, model_dir, unpaired_rows=cell.unpaired_rows, progress=False)
+        train_seconds = time.perf_counter() - tic
+        length = settings.caption_length or default_length(data, cell.train_rows)
+        tic = time.perf_counter()
+        evaluation = evaluate_model(result.model, data, cell.unseen, cell.trial, settings, config.pairing, length)
+    except Exception as error:  # one failing cell must not stop a long grid; it is reported, never cached
+        return {"key": cell.key, "row": cell.row.label, "experiment": cell.row.experiment, "k": cell.k,
+                "trial": cell.trial, "error": f"{type(error).__name__}: {error}"}
     history = result.history
     record = {
         "key": cell.key, "row": cell.row.label, "experiment": cell.row.experiment, "k": cell.k, "trial": cell.trial,
@@ -349,6 +360,10 @@ def run_grid(data: PreparedDataset, cells: Sequence[Cell], settings: GridSetting
     """Results of ``cells`` (in order), running the ones not cached yet: in this process with
     ``threads`` torch threads, or over ``processes`` worker processes with one thread each.
 
+    A cell whose training or evaluation raised comes back as ``{"row", "k", "trial", "error", ...}``
+    (not cached, so it runs again next time); :func:`failed_cells` lists them and the result-row
+    functions skip them.
+
     One thread per process is the default because these models are small: on a busy 2-core
     machine, torch's default of one thread per core made training up to 8x slower (measured).
     """
@@ -357,14 +372,17 @@ def run_grid(data: PreparedDataset, cells: Sequence[Cell], settings: GridSetting
     done = {key for key in unique if (cache_dir / "cells" / f"{key}.json").is_file()}
     pending = [cell for key, cell in unique.items() if key not in done]
     root = str(data.root)
+    failed: dict[str, dict[str, Any]] = {}
     bar = tqdm(total=len(unique), initial=len(done), desc="grid cells", disable=progress is False if progress
                is not None else None)
     if processes > 1 and len(pending) > 1:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
-            futures = [pool.submit(run_cell, root, cell, settings, str(cache_dir), 1) for cell in pending]
+            futures = {pool.submit(run_cell, root, cell, settings, str(cache_dir), 1): cell for cell in pending}
             for future in as_completed(futures):
-                future.result()
+                record = future.result()
+                if "error" in record:
+                    failed[record["key"]] = record
                 bar.update(1)
     elif pending:
         import torch
@@ -373,19 +391,41 @@ def run_grid(data: PreparedDataset, cells: Sequence[Cell], settings: GridSetting
         previous = torch.get_num_threads()
         try:
             for cell in pending:
-                run_cell(root, cell, settings, str(cache_dir), threads)
+                record = run_cell(root, cell, settings, str(cache_dir), threads)
+                if "error" in record:
+                    failed[record["key"]] = record
                 bar.update(1)
         finally:
             torch.set_num_threads(previous)
     bar.close()
     results = []
     for cell in cells:
+        if cell.key in failed:
+            results.append({**failed[cell.key], "row": cell.row.label, "experiment": cell.row.experiment})
+            continue
         record = json.loads((cache_dir / "cells" / f"{cell.key}.json").read_text())
         # A cached cell may have been computed for another row with the same training (e.g. Table 6's
         # attention row is Table 1's "joint" row): label it as the row asked for.
         record.update(row=cell.row.label, experiment=cell.row.experiment)
         results.append(record)
     return results
+
+
+def failed_cells(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of cells that raised (see :func:`run_grid`)."""
+    return [r for r in results if "error" in r]
+
+
+def failure_not_run(results: Sequence[dict[str, Any]], rows: Sequence[GridRow]) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """``(paper cells, reasons)`` for :func:`not_run_table`: every failed cell, with its error."""
+    by_label = {row.label: row for row in rows}
+    cells, reasons = [], []
+    for r in failed_cells(results):
+        row = by_label.get(r["row"])
+        table, paper_row, column = row.paper_cell(r["k"]) if row is not None else ("", "", "")
+        cells.append((table, paper_row or r["row"], column or f"{r['k']} unseen"))
+        reasons.append(f"trial {r['trial']} failed: {r['error']}")
+    return cells, reasons
 
 
 def default_processes() -> int:
@@ -407,8 +447,11 @@ class ResultContext:
 
 
 def _groups(results: Sequence[dict[str, Any]]) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    """Successful cell records grouped by (row label, K)."""
     groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
     for record in results:
+        if "error" in record:
+            continue
         groups.setdefault((record["row"], record["k"]), []).append(record)
     return groups
 
@@ -444,7 +487,7 @@ def zero_shot_rows(results: Sequence[dict[str, Any]], rows: Sequence[GridRow], c
         records = sorted(records, key=lambda r: r["trial"])
         chance = 100.0 / k
         spc = context.settings.sentences_per_class
-        paper = (row.paper_table, row.paper_row, row.column(k)) if row.paper_table else ("", "", "")
+        paper = row.paper_cell(k)
         where = f"{label}; {k} unseen classes"
         out.append(_row(context, records, row.experiment, "accuracy", [r["zero_shot"]["nn_accuracy"] for r in records],
                         unit="%", chance=chance, paper=paper,
@@ -526,11 +569,13 @@ def baseline_discovery(data: PreparedDataset, k: int, trials: int, settings: Gri
     return out
 
 
-def caption_rows(results: Sequence[dict[str, Any]], k: int, context: ResultContext, meteor=None) -> list[ResultRow]:
+def caption_rows(results: Sequence[dict[str, Any]], k: int, context: ResultContext, meteor=None,
+                 paper_k: int = 10) -> list[ResultRow]:
     """METEOR and CIDEr (x100, the paper's Table 5 scale as we read it) and BLEU-1..4 (x100) of the
     captions of the Table 5 models at ``k`` unseen classes, scored per trial over its test videos.
     ``meteor``: a scorer from :func:`mmar.evaluation.captioning.meteor_scorer`, or None to leave
-    METEOR out (list it with :func:`not_run_table`)."""
+    METEOR out (list it with :func:`not_run_table`). Rows carry Table 5's labels only at the paper's
+    ``paper_k`` = 10 unseen classes."""
     from mmar.evaluation.captioning import caption_scores
 
     groups = _groups(results)
@@ -546,7 +591,7 @@ def caption_rows(results: Sequence[dict[str, Any]], k: int, context: ResultConte
             per_trial.append(caption_scores(dict(zip(ids, c["references"])), dict(zip(ids, c["hypotheses"])), meteor))
         length = records[0]["captions"]["length"]
         for metric in per_trial[0]:
-            paper = ("Table 5", table5_row, metric) if metric in ("METEOR", "CIDEr") else ("", "", "")
+            paper = ("Table 5", table5_row, metric) if metric in ("METEOR", "CIDEr") and k == paper_k else ("", "", "")
             notes = (f"{table5_row} (model of Table 1 row '{label}'); {k} unseen classes; captions of {length} "
                      f"words, nearest {records[0]['captions']['word_source']} word per decoder column; x100")
             out.append(_row(context, records, "captioning", metric, [100.0 * s[metric] for s in per_trial],
@@ -573,13 +618,44 @@ DATASET_NOT_RUN = (
 
 
 def not_run_table(paper_cells: Iterable[tuple[str, str, str]] = (), reasons: Iterable[str] = (),
-                  include_datasets: bool = True) -> "pd.DataFrame":
+                  include_datasets: bool = True) -> pd.DataFrame:
     """Rows of ``results/not_run.csv`` (columns :data:`NOT_RUN_COLUMNS`): the paper tables needing
     other datasets, plus each ``(table, row, column)`` cell of ``paper_cells`` with its reason."""
-    import pandas as pd
-
     entries = []
     if include_datasets:
         entries += [("not_run", table, "", "", reason) for table, reason in DATASET_NOT_RUN]
     entries += [("not_run", t, r, c, why) for (t, r, c), why in zip(paper_cells, reasons)]
     return pd.DataFrame(entries, columns=NOT_RUN_COLUMNS)
+
+
+def missing_paper_cells(rows: Sequence[GridRow], ks_run: Iterable[int], data: PreparedDataset,
+                        paper_ks: Sequence[int] = (5, 10, 20, 50)) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """The paper columns of ``rows`` (at the paper's K values) that this run does not compute, with
+    why: one ``(table, "", column)`` entry per table and column (the row is empty: every row)."""
+    ks_run = sorted(ks_run)
+    cells: dict[tuple[str, str, str], str] = {}
+    for row in rows:
+        for k in paper_ks:
+            table, _, column = row.paper_cell(k)
+            if not table or k in ks_run:
+                continue
+            if k not in data.splits:
+                why = f"the prepared dataset has no zero-shot split with {k} unseen classes (it has {sorted(data.splits)})"
+            else:
+                why = f"{k} unseen classes are not in this profile's grid (ks = {ks_run})"
+            cells[(table, "", column)] = why
+    return list(cells), list(cells.values())
+
+
+# -- display helpers for the notebooks ---------------------------------------------------------------
+
+def summary_table(results: Sequence[dict[str, Any]], value, columns: str = "k", decimals: int = 1) -> pd.DataFrame:
+    """``"mean ± std (n)"`` of ``value(record)`` over the successful trials, one row per grid row (in
+    first-seen order), one column per distinct ``record[columns]``."""
+    frame = pd.DataFrame([{"row": r["row"], "col": r[columns], "value": float(value(r))} for r in results
+                          if "error" not in r])
+    stats = frame.groupby(["row", "col"], sort=False)["value"].agg(["mean", "std", "count"]).reset_index()
+    stats["text"] = [f"{m:.{decimals}f} ± {0.0 if pd.isna(s) else s:.{decimals}f} (n={n})"
+                     for m, s, n in zip(stats["mean"], stats["std"], stats["count"])]
+    table = stats.pivot(index="row", columns="col", values="text")
+    return table.reindex(index=list(dict.fromkeys(frame["row"])))

@@ -114,3 +114,31 @@ def test_not_run_table_lists_dataset_tables():
     assert set(table["paper_table"]) == {"Table 1", "Table 2", "Table 3", "Table 4", "Table 9"}
     assert list(table.columns) == ex.NOT_RUN_COLUMNS
     assert (table["experiment"] == "not_run").all()
+
+
+def test_a_failing_cell_is_reported_not_cached(tiny_prepared, tmp_path, monkeypatch):
+    import mmar.training
+
+    data = tiny_prepared
+    settings = ex.GridSettings(train={"epochs": 1})
+    cells = ex.make_cells(data, [ex.TABLE1_BY_LABEL["Paired: joint"]], [2], 1, settings)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no luck")
+
+    monkeypatch.setattr(mmar.training, "train", broken)
+    results = ex.run_grid(data, cells, settings, tmp_path, progress=False)
+    assert results[0]["error"] == "RuntimeError: no luck"
+    assert not (tmp_path / "cells" / f"{cells[0].key}.json").exists()
+    context = ex.ResultContext(data.data_source, "test", str(tmp_path), settings, 1)
+    assert ex.zero_shot_rows(results, ex.TABLE1, context) == []
+    where, why = ex.failure_not_run(results, ex.TABLE1)
+    assert where == [("Table 1", "Paired: joint", "2 unseen")] and "no luck" in why[0]
+
+
+def test_missing_paper_cells_name_each_column_once(tiny_prepared):
+    where, why = ex.missing_paper_cells(ex.TABLE1, [2], tiny_prepared)
+    assert where == [("Table 1", "", f"{k} unseen") for k in (5, 10, 20, 50)]
+    assert all("no zero-shot split" in w for w in why)
+    where, why = ex.missing_paper_cells(ex.TABLE6, [2], tiny_prepared)
+    assert where == [("Table 6", "", "Accuracy")]

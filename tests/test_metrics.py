@@ -176,3 +176,13 @@ def test_references_per_video_and_segment(tiny_prepared):
     per_video = references(data, [0], unit="video")
     assert per_video[0] == list(data.sentences.loc[data.sentences.video_id == data.sentences.at[0, "video_id"], "text"])
     assert references(data, [3], unit="segment") == [[data.sentences.at[3, "text"]]]
+
+
+@pytest.mark.skipif(captioning.shutil.which("java") is None, reason="METEOR needs Java")
+def test_meteor_runs_and_prefers_the_matching_caption():
+    scorer, reason = captioning.meteor_scorer()
+    assert scorer is not None, reason
+    refs = {"a": ["a man rides a horse on the beach"]}
+    good = caption_scores(refs, {"a": "a man rides a horse"}, scorer)["METEOR"]
+    bad = caption_scores(refs, {"a": "two dogs play chess"}, scorer)["METEOR"]
+    assert 0.0 <= bad < good <= 1.0
