@@ -437,7 +437,8 @@ def default_processes() -> int:
 
 @dataclass(frozen=True)
 class ResultContext:
-    """What every result row of a notebook records besides its values."""
+    """What every result row of a notebook records besides its values (``trials``: trials asked for;
+    a row's ``n_trials`` is lower when cells failed)."""
 
     data_source: str
     profile: str
@@ -461,6 +462,7 @@ def _config(records: Sequence[dict[str, Any]], context: ResultContext, **extra: 
     return {"row": first["row"], "k": first["k"], "train": first["config"], "data_mode": first["data_mode"],
             "n_paired": sorted({r["n_paired"] for r in records}), "n_unpaired": sorted({r["n_unpaired"] for r in records}),
             "n_test_videos": sorted({r["n_test_videos"] for r in records}),
+            "trials_requested": context.trials,
             "evaluation": context.settings.eval_dict(), "max_train_rows": context.settings.max_train_rows,
             "max_unpaired_rows": context.settings.max_unpaired_rows, "cells": [r["key"] for r in records], **extra}
 

@@ -186,3 +186,43 @@ def test_meteor_runs_and_prefers_the_matching_caption():
     good = caption_scores(refs, {"a": "a man rides a horse"}, scorer)["METEOR"]
     bad = caption_scores(refs, {"a": "two dogs play chess"}, scorer)["METEOR"]
     assert 0.0 <= bad < good <= 1.0
+
+
+class _MeanModel:
+    """A stand-in model: the unit-norm mean of the first 2 channels (videos and sentences alike)."""
+
+    @staticmethod
+    def _embed(x, mask):
+        import torch
+
+        mean = (x * mask[:, :, None]).sum(1) / mask.sum(1, keepdim=True)
+        return torch.nn.functional.normalize(mean[:, :2], dim=1)
+
+    encode_video = _embed
+    encode_text = _embed
+
+
+def test_zero_shot_and_discovery_on_a_labelled_store(tmp_path):
+    from mmar.data.feature_store import FeatureStoreReader, FeatureStoreWriter
+    from mmar.data.glove import GloveVectors
+    from mmar.evaluation.discovery import discovery_on_store
+    from mmar.evaluation.zero_shot import zero_shot_on_store
+
+    rng = np.random.default_rng(0)
+    labels = {}
+    with FeatureStoreWriter(tmp_path / "f.h5", extractor="test", fps=25.0, stride_frames=8, feature_dim=4,
+                            source="test") as store:
+        for i in range(6):
+            name = "golf" if i % 2 else "swimming"
+            centre = np.array([1.0, 0.1, 0, 0]) if name == "golf" else np.array([0.1, 1.0, 0, 0])
+            store.write(f"v{i}", (centre + 0.05 * rng.normal(size=(5 + i, 4))).astype(np.float32))
+            labels[f"v{i}"] = name
+    glove = GloveVectors(["club", "water", "a"], np.array([[1.0, 0, 0], [0, 1.0, 0], [0.5, 0.5, 0]]), source="toy")
+    reader = FeatureStoreReader(tmp_path / "f.h5")
+    scores = zero_shot_on_store(_MeanModel(), reader, labels, {"golf": "a club", "swimming": ["water", "a water"]},
+                                glove)
+    assert scores["nn_accuracy"] == 100.0 and scores["prototype_accuracy"] == 100.0 and scores["chance"] == 50.0
+    with pytest.raises(ValueError, match="without sentences"):
+        zero_shot_on_store(_MeanModel(), reader, labels, {"golf": "club"}, glove)
+    found = discovery_on_store(_MeanModel(), reader, labels)
+    assert found["embedding"]["accuracy"] == 100.0 and found["baseline"]["accuracy"] == 100.0
