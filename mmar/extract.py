@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mmar.data.feature_store import FeatureStoreReader, FeatureStoreWriter
+from mmar.data.feature_store import FeatureStoreError, FeatureStoreReader, FeatureStoreWriter
 from mmar.i3d import FEATURE_DIM, FEATURE_STRIDE, MIN_FRAMES, InceptionI3d
 from mmar.video import Preprocess, VideoError, iter_frames
 
@@ -241,6 +241,19 @@ def merge_parts(out: Path, config: ExtractConfig, source: str = "") -> int:
     return len(ids)
 
 
+def check_store(out: Path, config: ExtractConfig) -> None:
+    """Refuse to append to an existing store made by another extractor or at another frame rate."""
+    if not out.is_file():
+        return
+    attrs = FeatureStoreReader(out).attrs
+    expected = {"extractor": EXTRACTOR_NAME, "fps": float(config.fps), "stride_frames": FEATURE_STRIDE,
+                "feature_dim": FEATURE_DIM}
+    for name, value in expected.items():
+        if attrs.get(name) != value:
+            raise FeatureStoreError(f"{out}: existing store has {name}={attrs.get(name)!r}, this extraction "
+                                    f"writes {value!r}; choose another --out")
+
+
 def completed_ids(out: Path) -> set[str]:
     """Ids already in the store ``out`` or waiting in its parts folder."""
     done = part_ids(parts_dir_for(out))
@@ -316,6 +329,7 @@ def run_extraction(source: str | Path, out: str | Path, config: ExtractConfig = 
     started = time.perf_counter()
     out = Path(out)
     videos = list_videos(source)
+    check_store(out, config)
     merge_parts(out, config, source_label)  # parts left by an interrupted run
     done = completed_ids(out)
     pending = [(v, str(p)) for v, p in videos if v not in done]
@@ -415,7 +429,7 @@ def main(argv: list[str] | None = None) -> int:
                                  slurm_partition=args.slurm_partition, slurm_gpus=args.slurm_gpus,
                                  cpus_per_task=args.cpus_per_task, timeout_min=args.timeout_min,
                                  log_dir=args.log_dir, progress=not args.no_progress)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, FeatureStoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"{summary.total} videos: {summary.already_done} already done, {summary.extracted} extracted, "

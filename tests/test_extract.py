@@ -180,3 +180,15 @@ def test_config_validation() -> None:
         ExtractConfig(chunk_frames=20)
     with pytest.raises(ValueError, match="context_frames"):
         ExtractConfig(context_frames=0)
+
+
+def test_refuses_to_append_to_a_store_of_another_extractor(tmp_path: Path) -> None:
+    from mmar.data.feature_store import FeatureStoreError, FeatureStoreWriter
+
+    _make_videos(tmp_path / "videos", [16])
+    out = tmp_path / "features.h5"
+    with FeatureStoreWriter(out, extractor="stand-in", fps=25.0, stride_frames=64, feature_dim=1024) as store:
+        store.write("x", np.zeros((2, 1024), dtype=np.float32))
+    with pytest.raises(FeatureStoreError, match="extractor='stand-in'"):
+        run_extraction(tmp_path / "videos", out, progress=False)
+    assert not parts_dir_for(out).exists()
