@@ -27,6 +27,7 @@ from mmar.models.discriminators import Discriminators
 
 REDUCTIONS = ("mean", "sum")
 ADVERSARIAL_FORMS = ("saturating", "non_saturating")
+PAIRED_TERMS = ("recons", "recons_video", "recons_text", "joint", "cross", "cycle")
 
 
 def sequence_sq_error(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -136,9 +137,17 @@ class ForwardPass:
         projected = self._get(("proj", kind), lambda: torch.bmm(decoded.weights.transpose(1, 2), x))
         return decoded_sq_error(decoded, x, mask, self.reduction, target_sq=target_sq, projected=projected)
 
+    def recons_video(self) -> torch.Tensor:
+        """The video half of Eq. 1, ``|G_V(E_V(v)) - v|^2``."""
+        return self.error("video", self.decode("video", "video"))
+
+    def recons_text(self) -> torch.Tensor:
+        """The text half of Eq. 1, ``|G_T(E_T(t)) - t|^2``."""
+        return self.error("text", self.decode("text", "text"))
+
     def recons(self) -> torch.Tensor:
         """Eq. 1."""
-        return self.error("video", self.decode("video", "video")) + self.error("text", self.decode("text", "text"))
+        return self.recons_video() + self.recons_text()
 
     def joint(self) -> torch.Tensor:
         """Eq. 3 (the batches must be paired)."""
@@ -172,13 +181,14 @@ def cycle_loss(model: MultimodalAutoencoder, video: torch.Tensor, video_mask: to
 def paired_losses(model: MultimodalAutoencoder, video: torch.Tensor, video_mask: torch.Tensor, text: torch.Tensor,
                   text_mask: torch.Tensor, terms: tuple[str, ...], reduction: str = "mean") -> dict[str, torch.Tensor]:
     """The requested terms of Eq. 6 on a paired batch: a dict with some of ``recons`` (Eq. 1),
-    ``joint`` (Eq. 3), ``cross`` (Eq. 4), ``cycle`` (Eq. 5), each a scalar (unweighted)."""
-    unknown = set(terms) - {"recons", "joint", "cross", "cycle"}
+    ``joint`` (Eq. 3), ``cross`` (Eq. 4), ``cycle`` (Eq. 5), each a scalar (unweighted); also
+    ``recons_video`` / ``recons_text``, the halves of Eq. 1 (one autoencoder alone)."""
+    unknown = set(terms) - set(PAIRED_TERMS)
     if unknown:
         raise ValueError(f"unknown paired loss terms {sorted(unknown)}")
     fp = ForwardPass(model, video, video_mask, text, text_mask, reduction)
     out: dict[str, torch.Tensor] = {}
-    for term in ("recons", "joint", "cross"):
+    for term in ("recons", "recons_video", "recons_text", "joint", "cross"):
         if term in terms:
             out[term] = getattr(fp, term)()
     if "cycle" in terms:

@@ -38,6 +38,7 @@ import json
 import math
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Iterator, Sequence
@@ -54,7 +55,7 @@ from mmar.models.attention import KERNELS, POOLINGS
 from mmar.models.autoencoders import ACTIVATIONS, MultimodalAutoencoder
 from mmar.models.discriminators import Discriminators
 
-LOSS_TERMS = ("joint", "recons", "cross", "cycle", "adv")
+LOSS_TERMS = ("joint", "recons", "cross", "cycle", "adv", "recons_video", "recons_text")
 UNPAIRED_TERMS = ("recons", "cycle", "adv")
 FIXED_TEXT = "fixed_text"
 CHECKPOINT = "checkpoint.pt"
@@ -66,7 +67,8 @@ HISTORY_FILE = "losses.csv"
 class TrainConfig:
     """Every training choice. Paper values are marked (paper); the rest are ours (the paper is silent).
 
-    losses: Eq. 6/8 terms, a subset of ``LOSS_TERMS``; or ``("fixed_text",)`` for the Otani et al. baseline.
+    losses: Eq. 6/8 terms, a subset of ``LOSS_TERMS`` (``recons_video`` / ``recons_text``: one half of
+        Eq. 1, to train one autoencoder alone); or ``("fixed_text",)`` for the Otani et al. baseline.
     unpaired_terms: the terms the unpaired rows serve, subset of ``("recons", "cycle", "adv")``; a term
         also has to be in ``losses`` to be used.
     pooling / kernel / n_filters: temporal pooling (paper: attention filters, N = 4, Gaussian; see
@@ -84,8 +86,15 @@ class TrainConfig:
     unpaired_fraction: fraction of ``train_rows`` whose pairing is broken (see the module docstring).
     max_frames / max_words: crop long segments (centre) / sentences (first words); None keeps all.
     pairing: "segment" (a sentence with its temporal segment) or "video" (with the whole video).
-    seed / device: "auto" takes CUDA when present. num_threads: torch CPU threads (None: torch's default).
+    seed / device: "auto" takes CUDA when present.
+    num_threads: torch CPU threads while training/embedding (restored afterwards; None: leave torch's
+        setting). 1 by default: the models are small, and on a busy 2-core machine two intra-op
+        threads were measured 5-30x slower than one (threads spin while waiting for each other).
     cache_mb: memory budget (MB) of the in-process segment cache; 0 streams every batch from disk.
+    standardize: encoders see per-channel standardised inputs ((x - mean) / std over the valid steps
+        of the training rows) and decoders de-standardise their outputs, so inputs, outputs and losses
+        stay in data units (ours; the paper does not say. Without it the large common component of
+        non-negative I3D-like features makes every embedding nearly the same at initialisation).
     """
 
     losses: tuple[str, ...] = ("joint", "recons", "cross", "cycle")
@@ -115,8 +124,9 @@ class TrainConfig:
     pairing: str = "segment"
     seed: int = 0
     device: str = "auto"
-    num_threads: int | None = None
+    num_threads: int | None = 1
     cache_mb: int = 512
+    standardize: bool = True
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "losses", tuple(self.losses))
@@ -227,6 +237,23 @@ def split_unpaired(train_rows: np.ndarray, fraction: float, seed: int) -> tuple[
     return paired, unpaired
 
 
+def channel_statistics(source: SegmentSource, rows: np.ndarray, kind: str, chunk: int = 512
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation (C,) over the valid steps of ``rows`` ("video" | "text"),
+    streamed in chunks (float64 sums)."""
+    total = total_sq = None
+    count = 0
+    for start in range(0, len(rows), chunk):
+        x, mask = (source.videos if kind == "video" else source.texts)(rows[start:start + chunk])
+        valid = x[mask].double()
+        total = valid.sum(0) if total is None else total + valid.sum(0)
+        total_sq = (valid**2).sum(0) if total_sq is None else total_sq + (valid**2).sum(0)
+        count += len(valid)
+    mean = total / max(count, 1)
+    std = (total_sq / max(count, 1) - mean**2).clamp(min=0).sqrt()
+    return mean.float(), std.float()
+
+
 def _draw(order: np.ndarray, iteration: int, size: int) -> np.ndarray:
     """Rows ``iteration*size ... (iteration+1)*size`` of ``order``, wrapping around."""
     if size == 0 or len(order) == 0:
@@ -243,6 +270,18 @@ def _atomic_save(obj: Any, path: Path) -> None:
 
 def _rows_digest(rows: np.ndarray) -> str:
     return hashlib.sha1(np.asarray(rows, dtype=np.int64).tobytes()).hexdigest()
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch CPU threads (None: unchanged), restoring the previous number."""
+    previous = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _resolve_device(name: str) -> torch.device:
@@ -306,7 +345,8 @@ class _Trainer:
 
     def _paired_total(self, terms: dict[str, torch.Tensor]) -> torch.Tensor:
         c = self.config
-        weights = {"recons": 1.0, "joint": c.lambda_joint, "cross": c.lambda_cross, "cycle": c.lambda_cycle}
+        weights = {"recons": 1.0, "recons_video": 1.0, "recons_text": 1.0, "joint": c.lambda_joint,
+                   "cross": c.lambda_cross, "cycle": c.lambda_cycle}
         return sum(weights[k] * v for k, v in terms.items())
 
     def run_epoch(self, epoch: int, phase: str, phase_epoch: int, progress: bool) -> dict[str, float]:
@@ -417,11 +457,14 @@ def train(config: TrainConfig, data: PreparedDataset, train_rows: np.ndarray, ou
     ``stop_after_epoch`` stops once that many epochs are complete (an interruption, for tests);
     calling again without it resumes.
     """
+    with torch_threads(config.num_threads):
+        return _train(config, data, train_rows, Path(out_dir), unpaired_rows, progress, stop_after_epoch)
+
+
+def _train(config: TrainConfig, data: PreparedDataset, train_rows: np.ndarray, out_dir: Path,
+           unpaired_rows: np.ndarray | None, progress: bool, stop_after_epoch: int | None) -> TrainResult:
     started = time.perf_counter()
-    out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    if config.num_threads is not None:
-        torch.set_num_threads(config.num_threads)
     device = _resolve_device(config.device)
     train_rows = np.asarray(train_rows, dtype=np.int64)
     extra_unpaired = np.asarray(unpaired_rows if unpaired_rows is not None else [], dtype=np.int64)
@@ -456,6 +499,10 @@ def train(config: TrainConfig, data: PreparedDataset, train_rows: np.ndarray, ou
     trainer = _Trainer(config, model, discs, source, paired, unpaired, device)
     history: list[dict[str, Any]] = []
     start_epoch = 0
+    if config.standardize and not (out_dir / CHECKPOINT).is_file():
+        all_rows = np.concatenate([paired, unpaired])
+        for kind in ("video", "text"):
+            model.set_standardization(kind, *channel_statistics(source, all_rows, kind))
     if (out_dir / CHECKPOINT).is_file():
         state = torch.load(out_dir / CHECKPOINT, map_location=device, weights_only=False)
         model.load_state_dict(state["model"])
@@ -518,10 +565,15 @@ def embed_rows(model: MultimodalAutoencoder, data: PreparedDataset, rows: np.nda
         max_words = config.max_words if config is not None else None
     cache_mb = config.cache_mb if config is not None else 0
     source = SegmentSource(data, pairing=pairing, max_frames=max_frames, max_words=max_words, cache_mb=cache_mb)
+    with torch_threads(config.num_threads if config is not None else None):
+        return _embed(model, data, source, np.asarray(rows, dtype=np.int64), batch_size)
+
+
+def _embed(model: MultimodalAutoencoder, data: PreparedDataset, source: SegmentSource, rows: np.ndarray,
+           batch_size: int) -> dict[str, np.ndarray]:
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
-    rows = np.asarray(rows, dtype=np.int64)
     video_out, text_out = [], []
     for start in range(0, len(rows), batch_size):
         chunk = rows[start:start + batch_size]
@@ -535,3 +587,34 @@ def embed_rows(model: MultimodalAutoencoder, data: PreparedDataset, rows: np.nda
     return {"video": np.concatenate(video_out) if video_out else np.zeros((0, dim), np.float32),
             "text": np.concatenate(text_out) if text_out else np.zeros((0, dim), np.float32),
             "class_index": data.class_index(names)}
+
+
+@torch.no_grad()
+def reconstruct_rows(model: MultimodalAutoencoder, data: PreparedDataset, rows: np.ndarray, kind: str = "video", *,
+                     pairing: str = "segment", batch_size: int = 256,
+                     keep: int = 0) -> tuple[np.ndarray, list[tuple[np.ndarray, np.ndarray]]]:
+    """Eq. 1 per row on held-out data: the mean squared error over valid elements of
+    ``G(E(x))`` against ``x`` for ``kind`` "video" or "text", (n,); and, for the first ``keep``
+    rows, ``(original (T, C), reconstruction (T, C))`` pairs. Cropping follows the model's config."""
+    if kind not in ("video", "text"):
+        raise ValueError(f"kind must be 'video' or 'text', got {kind!r}")
+    config: TrainConfig | None = getattr(model, "train_config", None)
+    source = SegmentSource(data, pairing=pairing, max_frames=config.max_frames if config else None,
+                           max_words=config.max_words if config else None, cache_mb=config.cache_mb if config else 0)
+    encode, decode = ((model.encode_video, model.decode_video) if kind == "video" else (model.encode_text, model.decode_text))
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    rows = np.asarray(rows, dtype=np.int64)
+    errors, kept = [], []
+    for start in range(0, len(rows), batch_size):
+        x, mask = (source.videos if kind == "video" else source.texts)(rows[start:start + batch_size])
+        x, mask = x.to(device), mask.to(device)
+        recon = decode(encode(x, mask), mask)
+        sq = ((recon - x) ** 2 * mask[:, :, None]).sum(dim=(1, 2)) / (mask.sum(1) * x.shape[2])
+        errors.append(sq.cpu().numpy())
+        for i in range(min(keep - len(kept), len(x))):
+            n = int(mask[i].sum())
+            kept.append((x[i, :n].cpu().numpy(), recon[i, :n].cpu().numpy()))
+    model.train(was_training)
+    return (np.concatenate(errors) if errors else np.zeros(0, np.float32)), kept

@@ -62,9 +62,12 @@ class SequenceEncoder(nn.Module):
         super().__init__()
         self.pool, n_cols, col_dim = make_pool(pooling, in_dim, n_filters=n_filters, kernel=kernel, hidden_dim=hidden_dim)
         self.fc = mlp([n_cols * col_dim] + [hidden_dim] * (n_layers - 1) + [embed_dim], activation)
+        # input standardisation (x - shift) / scale per channel; identity unless set from training data
+        self.register_buffer("shift", torch.zeros(in_dim))
+        self.register_buffer("scale", torch.ones(in_dim))
 
     def forward(self, x: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        return self.embed(self.pool(x, mask))
+        return self.embed(self.pool((x - self.shift) / self.scale, mask))
 
     def embed(self, pooled: torch.Tensor) -> torch.Tensor:
         """Pooled columns (B, n, d) -> unit embedding (B, E)."""
@@ -73,6 +76,10 @@ class SequenceEncoder(nn.Module):
     def encode_decoded(self, decoded: Decoded, mask: torch.Tensor) -> torch.Tensor:
         """Same as ``forward(decoded.dense(), mask)``; with attention pooling of a factorised
         sequence it computes ``(F @ W) @ columns`` instead, never forming the (B, T, C) tensor."""
+        if decoded.weights is not None:  # rows of W sum to 1 on valid steps: standardise the columns
+            decoded = Decoded((decoded.columns - self.shift) / self.scale, weights=decoded.weights)
+        else:
+            decoded = Decoded(decoded.columns, values=(decoded.values - self.shift) / self.scale)
         return self.embed(pool_decoded(self.pool, decoded, mask))
 
 
@@ -85,6 +92,9 @@ class SequenceDecoder(nn.Module):
         self.unpool, self.n_cols, self.col_dim = make_unpool(pooling, out_dim, n_filters=n_filters, kernel=kernel,
                                                              hidden_dim=hidden_dim)
         self.fc = mlp([embed_dim] + [hidden_dim] * (n_layers - 1) + [self.n_cols * self.col_dim], activation)
+        # output de-standardisation y * scale + shift per channel; identity unless set from training data
+        self.register_buffer("shift", torch.zeros(out_dim))
+        self.register_buffer("scale", torch.ones(out_dim))
 
     def forward(self, z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.decode(z, mask).dense()
@@ -93,9 +103,11 @@ class SequenceDecoder(nn.Module):
         """``z (B, E), mask (B, T)`` -> the factorised output (see :class:`Decoded`); ``weights`` reuses
         an already computed ``unpool.weights(mask)``."""
         columns = self.fc(z).view(len(z), self.n_cols, self.col_dim)
-        if hasattr(self.unpool, "weights"):
-            return Decoded(columns, weights=self.unpool.weights(mask) if weights is None else weights)
-        return Decoded(columns, values=self.unpool(columns, mask))
+        if hasattr(self.unpool, "weights"):  # W's rows sum to 1 on valid steps: de-standardise the columns
+            return Decoded(columns * self.scale + self.shift,
+                           weights=self.unpool.weights(mask) if weights is None else weights)
+        values = self.unpool(columns, mask) * self.scale + self.shift
+        return Decoded(columns, values=values * mask[:, :, None])
 
 
 def pool_decoded(pool: nn.Module, decoded: Decoded, mask: torch.Tensor) -> torch.Tensor:
@@ -134,6 +146,17 @@ class MultimodalAutoencoder(nn.Module):
         self.text_encoder = SequenceEncoder(text_dim, **kw)
         self.video_decoder = SequenceDecoder(video_dim, **kw)
         self.text_decoder = SequenceDecoder(text_dim, **kw)
+
+    def set_standardization(self, kind: str, mean: torch.Tensor, std: torch.Tensor) -> None:
+        """Make the ``kind`` ("video" | "text") encoder see ``(x - mean) / std`` and its decoder
+        output ``y * std + mean`` (per channel, (C,)); inputs and outputs stay in data units."""
+        std = torch.as_tensor(std, dtype=torch.float32).clamp(min=1e-6)
+        mean = torch.as_tensor(mean, dtype=torch.float32)
+        encoder, decoder = ((self.video_encoder, self.video_decoder) if kind == "video"
+                            else (self.text_encoder, self.text_decoder))
+        for module in (encoder, decoder):
+            module.shift.copy_(mean)
+            module.scale.copy_(std)
 
     def encode_video(self, video: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         return self.video_encoder(video, mask)
