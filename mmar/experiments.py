@@ -326,6 +326,7 @@ def run_cell(data_root: str, cell: Cell, settings: GridSettings, cache_dir: str,
     data = _dataset(data_root)
     config = TrainConfig.from_dict({k: tuple(v) if isinstance(v, list) else v for k, v in cell.config.items()})
     model_dir = Path(cache_dir) / "models" / cell.key
+    cpu = time.process_time()
     try:
         tic = time.perf_counter()
         result = train(config, data, cell.train_rows, model_dir, unpaired_rows=cell.unpaired_rows, progress=False)
@@ -342,6 +343,7 @@ def run_cell(data_root: str, cell: Cell, settings: GridSettings, cache_dir: str,
         "unseen": cell.unseen, "config": cell.config, "seed": config.seed, "data_mode": cell.row.data_mode,
         "n_paired": int(result.extra.get("n_paired", 0)), "n_unpaired": int(result.extra.get("n_unpaired", 0)),
         "train_seconds": train_seconds, "eval_seconds": time.perf_counter() - tic,
+        "cpu_seconds": time.process_time() - cpu,  # = wall time on an idle core (one torch thread)
         "final_losses": {k: float(v) for k, v in history.iloc[-1].items() if isinstance(v, (int, float))}
         if len(history) else {},
         **evaluation,
