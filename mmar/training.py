@@ -310,6 +310,15 @@ def _optimizer(config: TrainConfig, params: Iterator[torch.nn.Parameter]) -> tor
     return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum)
 
 
+def _modalities(config: TrainConfig) -> set[str]:
+    """The modalities some requested term reads (one autoencoder alone reads only its own)."""
+    if set(config.losses) == {"recons_text"}:
+        return {"text"}
+    if set(config.losses) == {"recons_video"}:
+        return {"video"}
+    return {"video", "text"}
+
+
 def _phases(config: TrainConfig) -> list[str]:
     """The phase of every epoch: "paired" (Alg. 1 init), "main", "text_ae", "video_to_text"."""
     if config.losses == (FIXED_TEXT,):
@@ -327,11 +336,20 @@ class _Trainer:
         self.ae_opt = _optimizer(config, model.parameters())
         self.disc_opt = _optimizer(config, discs.parameters()) if discs is not None else None
 
+    def _placeholder(self, rows: np.ndarray, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """One zero step per row, for a modality that no requested term reads (not loaded from disk)."""
+        return (torch.zeros(len(rows), 1, dim, device=self.device),
+                torch.ones(len(rows), 1, dtype=torch.bool, device=self.device))
+
     def _videos(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        if "video" not in _modalities(self.config):
+            return self._placeholder(rows, self.model.video_dim)
         v, m = self.source.videos(rows)
         return v.to(self.device), m.to(self.device)
 
     def _texts(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        if "text" not in _modalities(self.config):
+            return self._placeholder(rows, self.model.text_dim)
         t, m = self.source.texts(rows)
         return t.to(self.device), m.to(self.device)
 
@@ -501,7 +519,7 @@ def _train(config: TrainConfig, data: PreparedDataset, train_rows: np.ndarray, o
     start_epoch = 0
     if config.standardize and not (out_dir / CHECKPOINT).is_file():
         all_rows = np.concatenate([paired, unpaired])
-        for kind in ("video", "text"):
+        for kind in _modalities(config):
             model.set_standardization(kind, *channel_statistics(source, all_rows, kind))
     if (out_dir / CHECKPOINT).is_file():
         state = torch.load(out_dir / CHECKPOINT, map_location=device, weights_only=False)
