@@ -186,21 +186,22 @@ def parts_dir_for(out: Path) -> Path:
 
 
 def _part_path(parts: Path, video_id: str) -> Path:
-    return parts / (quote(video_id, safe="") + ".npz")
+    name = quote(video_id, safe="")
+    return parts / (("%2E" + name[1:] if name.startswith(".") else name) + ".npz")  # never a hidden file
 
 
 def part_ids(parts: Path) -> set[str]:
     """Ids with a complete part file (temporary files of an interrupted write are ignored)."""
     if not parts.is_dir():
         return set()
-    return {unquote(p.name[:-4]) for p in parts.glob("*.npz")}
+    return {unquote(p.name[:-4]) for p in parts.glob("*.npz") if not p.name.startswith(".")}
 
 
 def write_part(parts: Path, video_id: str, features: np.ndarray, n_frames: int) -> Path:
     """Write one video's features atomically: temporary file, fsync, rename."""
     parts.mkdir(parents=True, exist_ok=True)
     final = _part_path(parts, video_id)
-    handle, temporary = tempfile.mkstemp(dir=parts, prefix=".tmp-", suffix=".npz")
+    handle, temporary = tempfile.mkstemp(dir=parts, prefix=".tmp-", suffix=".partial")
     try:
         with os.fdopen(handle, "wb") as stream:
             np.savez(stream, features=features, n_frames=np.array(n_frames))

@@ -192,3 +192,13 @@ def test_refuses_to_append_to_a_store_of_another_extractor(tmp_path: Path) -> No
     with pytest.raises(FeatureStoreError, match="extractor='stand-in'"):
         run_extraction(tmp_path / "videos", out, progress=False)
     assert not parts_dir_for(out).exists()
+
+
+def test_part_files_round_trip_and_ignore_interrupted_writes(tmp_path: Path) -> None:
+    from mmar.extract import write_part
+
+    parts = tmp_path / "features.h5.parts"
+    for video_id in ("v_a", "dir/v_b", ".hidden"):
+        write_part(parts, video_id, np.ones((2, 1024), dtype=np.float32), 20)
+    (parts / ".tmp-abc123.partial").write_bytes(b"PK\x03\x04 truncated")  # a write killed half-way
+    assert part_ids(parts) == {"v_a", "dir/v_b", ".hidden"}
