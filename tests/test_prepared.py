@@ -38,3 +38,18 @@ def test_rows_filters(tiny_prepared: PreparedDataset) -> None:
     test = tiny_prepared.rows(classes=unseen)
     assert set(tiny_prepared.sentences.loc[test, "class_name"]) == set(unseen)
     assert np.intersect1d(train, test).size == 0
+
+
+def test_feature_store_refuses_mismatched_append(tmp_path) -> None:
+    import pytest
+
+    from mmar.data.feature_store import FeatureStoreError, FeatureStoreReader, FeatureStoreWriter
+
+    path = tmp_path / "f.h5"
+    with FeatureStoreWriter(path, extractor="x", fps=25, stride_frames=8, feature_dim=4) as store:
+        store.write("v/1", np.ones((3, 4)))
+    with pytest.raises(FeatureStoreError, match="feature_dim=4, asked for 5"):
+        FeatureStoreWriter(path, extractor="x", fps=25, stride_frames=8, feature_dim=5)
+    reader = FeatureStoreReader(path)
+    assert reader.ids() == ["v/1"] and reader.read("v/1", 1).shape == (2, 4)
+    assert reader.missing(["v/1", "v/2"]) == ["v/2"]

@@ -80,11 +80,10 @@ class FeatureStoreWriter:
         self._file = h5py.File(self.path, "a")
         if "layout_version" in self._file.attrs:
             for name in ("layout_version", "feature_dim", "stride_frames"):
-                if int(self._file.attrs[name]) != int(attrs[name]):
+                existing = int(self._file.attrs[name])
+                if existing != int(attrs[name]):
                     self._file.close()
-                    raise FeatureStoreError(
-                        f"{self.path}: existing store has {name}={self._file.attrs[name]}, asked for {attrs[name]}"
-                    )
+                    raise FeatureStoreError(f"{self.path}: existing store has {name}={existing}, asked for {attrs[name]}")
         else:
             self._file.attrs.update(attrs)
         self._file.require_group(_FEATURES)
