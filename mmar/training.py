@@ -77,6 +77,9 @@ class TrainConfig:
         discriminators), non-linearity. Ours: 128 / 256 / relu (chosen for speed on 2 CPU cores).
     lambda_joint / lambda_cross / lambda_cycle: λ1-λ3 of Eq. 6; lambda_adv weighs Eq. 8. Ours: 1.
     recon_reduction: how squared errors of sequences are reduced (:func:`mmar.losses.sequence_sq_error`).
+        Ours: "sum", the literal squared L2 norm of Eqs. 1, 4, 5. With "mean" (averaged over steps and
+        channels) the joint term (Eq. 3) dominates and the embeddings collapse to one point on the
+        stand-in data (1-NN zero-shot at chance); with "sum" they do not.
     batch_size: ours (paper silent).
     epochs / lr / momentum / lr_step_epochs: SGD with momentum; lr divided by 10 every
         ``lr_step_epochs`` epochs of a phase (paper: 200 epochs, lr 0.01, /10 every 50; momentum not given,
@@ -109,7 +112,7 @@ class TrainConfig:
     lambda_cross: float = 1.0
     lambda_cycle: float = 1.0
     lambda_adv: float = 1.0
-    recon_reduction: str = "mean"
+    recon_reduction: str = "sum"
     batch_size: int = 64
     epochs: int = 20
     optimizer: str = "sgd"
@@ -440,6 +443,8 @@ class _Trainer:
 
     def _discriminator_step(self, batches: list[tuple[torch.Tensor, ...]], log) -> None:
         assert self.discs is not None and self.disc_opt is not None
+        if not batches:  # e.g. Algorithm 1's paired-only phase when there are no paired rows (Table 7, 0%)
+            return
         parts = [discriminator_losses(self.discs, self.model, *b) for b in batches]
         terms = {k: sum(p[k] for p in parts) / len(parts) for k in parts[0]}
         for k, v in terms.items():
