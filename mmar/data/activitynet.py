@@ -510,7 +510,7 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
     """
     from mmar.data.anet_standin import FPS, STRIDE_FRAMES, build_standin_store
     from mmar.data.glove import build_vocabulary
-    from mmar.data.prepare import _counts, load_glove
+    from mmar.data.prepare import dataset_counts, load_glove
     from mmar.data.splits import make_splits
     from mmar.data.standin import StandinVideoGenerator
 
@@ -586,7 +586,7 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
         "timestamp_tolerance_s": tolerance_s,
         "selection": {"n_classes": n_classes, "classes": list(classes) if classes is not None else None,
                       "max_videos_per_class": max_videos_per_class, "seed": seed},
-        "counts": {"videos_read": n_read, **_counts(sentences)},
+        "counts": {"videos_read": n_read, **dataset_counts(sentences)},
         "skipped": report.to_dict(),
         "skipped_summary": report.summary(),
         "oov": oov.to_dict(),

@@ -78,7 +78,7 @@ def prepare_standin(out_dir: str | Path, *, n_classes: int = 200, videos_per_cla
         "word_dim": vectors.dim,
         "word_vectors": vectors.source,
         "pairing": pairing,
-        "counts": _counts(sentences),
+        "counts": dataset_counts(sentences),
         "oov": oov.to_dict(),
         "split_seed": split_seed,
         "unseen_counts": sorted(splits),
@@ -91,7 +91,7 @@ def prepare_standin(out_dir: str | Path, *, n_classes: int = 200, videos_per_cla
     return PreparedDataset.load(out_dir)
 
 
-def _counts(sentences: pd.DataFrame) -> dict[str, Any]:
+def dataset_counts(sentences: pd.DataFrame) -> dict[str, Any]:
     counts: dict[str, Any] = {"videos": int(sentences["video_id"].nunique()), "sentences": int(len(sentences))}
     for subset in ("train", "val"):
         part = sentences[sentences["subset"] == subset]
