@@ -67,6 +67,32 @@ def environment(run: RunData) -> list[tuple[str, str]]:
         ("report built", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
     ]
     lines += [(f"{name} version", version) for name, version in package_versions().items()]
+    return lines + scale_lines(run)
+
+
+def scale_lines(run: RunData) -> list[tuple[str, str]]:
+    """Full-scale figures written by ``benchmarks/bench_activitynet_full.py`` to ``scale.json``, if any."""
+    path = run.run_dir / "scale.json"
+    if not path.is_file():
+        return []
+    scale = json.loads(path.read_text())
+    lines = []
+    prepare = scale.get("stages", {}).get("prepare", {})
+    if prepare:
+        counts = prepare.get("counts", {})
+        lines.append(("full scale: data prepared",
+                      f"{counts.get('videos', '?')} videos, {counts.get('sentences', '?')} sentences in "
+                      f"{prepare.get('seconds', '?')} s, peak {prepare.get('peak_rss_mb', '?')} MB"))
+    store = scale.get("store", {})
+    if store:
+        lines.append(("full scale: feature store", f"{store.get('entries', '?')} entries, {store.get('steps', '?')} steps, "
+                      f"{store.get('bytes', 0) / 1e9:.1f} GB; {store.get('extractor', '')}"))
+    stream = scale.get("stream", {}) or scale.get("stages", {}).get("stream", {})
+    if stream:
+        lines.append(("full scale: one streamed pass", f"{stream.get('pairs', '?')} pairs in {stream.get('seconds', '?')} s "
+                      f"({stream.get('seconds_per_batch', '?')} s per batch of {stream.get('batch_size', '?')})"))
+    if "peak_rss_mb_max" in scale:
+        lines.append(("full scale: peak memory", f"{scale['peak_rss_mb_max']} MB (under 4 GB: {scale.get('under_4gb')})"))
     return lines
 
 
