@@ -21,7 +21,9 @@ import pandas as pd
 STANDIN = "stand-in"
 ANET_TEXT_STANDIN_VIDEO = "anet-text + stand-in video"
 ACTIVITYNET = "activitynet"
-DATA_SOURCES = (STANDIN, ANET_TEXT_STANDIN_VIDEO, ACTIVITYNET)
+#: Real sample clips (bikes.mp4, the cricket GIF) run through the real I3D: sanity checks, no paper table.
+SAMPLE_CLIP = "real sample clip"
+DATA_SOURCES = (STANDIN, ANET_TEXT_STANDIN_VIDEO, ACTIVITYNET, SAMPLE_CLIP)
 
 RESULT_COLUMNS = [
     "experiment",      # e.g. "zero_shot", "discovery", "captioning", "retrieval", "ablation_pooling"
