@@ -1,6 +1,6 @@
 # The two set-up-and-go commands (see README.md):
 #   make report   # venv + install, run every notebook on the default profile, build the report
-#   make test     # venv + install, unit tests, then nbval on the notebooks (smoke profile)
+#   make test     # venv + install, nbval on the notebooks (smoke profile), then the unit tests
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -19,9 +19,10 @@ $(VENV)/.installed: pyproject.toml
 report: install
 	$(BIN)/python -m mmar run --profile $(PROFILE)
 
+# nbval first: it leaves runs/nbval-smoke, on which tests/test_report.py builds a real report.
 test: install
-	$(BIN)/python -m pytest tests
 	$(BIN)/python -m pytest --nbval notebooks --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+	$(BIN)/python -m pytest tests
 
 # Re-execute the notebooks in place at their smoke defaults, so the stored outputs nbval compares are fresh.
 refresh-notebooks: install
