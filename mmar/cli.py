@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> int:
 
     report = sub.add_parser("report", help="build the report of a finished run")
     report.add_argument("run_dir", help="run folder, e.g. runs/default")
+    report.add_argument("--with", dest="extra_runs", action="append", default=[], metavar="RUN_DIR",
+                        help="another run whose results are shown beside, e.g. runs/activitynet (repeatable)")
 
     sub.add_parser("extract", add_help=False, help="extract I3D features of a video folder (see --help)")
     sub.add_parser("bench", add_help=False, help="run a benchmark: i3d, training")
@@ -57,8 +59,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "report":
             from mmar.report import build_report
 
-            print(build_report(Path(args.run_dir)))
-    except (ProfileError, NotebookFailed) as error:
+            print(build_report(Path(args.run_dir), extra_runs=[Path(p) for p in args.extra_runs]))
+    except (ProfileError, NotebookFailed, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

@@ -376,3 +376,14 @@ def test_chromium_renders_a_screenshot(built: tuple[Path, Path, float], tmp_path
     assert image[..., :3].std() > 0.05  # not a blank page
     pdf = run_dir / "report.pdf"
     assert pdf.is_file() and pdf.read_bytes()[:5] == b"%PDF-"
+
+
+def test_results_of_another_run_shown_beside(tmp_path: Path) -> None:
+    """``build_report(run, extra_runs=[other])``: the other run's rows are shown too, each tracing to its file."""
+    main_run = make_synthetic_run(tmp_path / "main")
+    other_run = make_synthetic_run(tmp_path / "other", seed=1)
+    alone = check_our_numbers(main_run, build_report(main_run, pdf=False, convert_notebooks=False))
+    html = build_report(main_run, pdf=False, convert_notebooks=False, extra_runs=[other_run])
+    files = {a["data-result-file"] for a, _ in parse(html).found.get("on", [])}
+    assert any(f.startswith("../other/results/") for f in files)
+    assert check_our_numbers(main_run, html) > alone

@@ -10,6 +10,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Sequence
 
 from mmar.report.chromium import find_chromium, print_pdf
 from mmar.report import render
@@ -18,9 +19,13 @@ from mmar.report.rundata import load_run
 __all__ = ["build_report"]
 
 
-def build_report(run_dir: Path, *, pdf: bool = True, convert_notebooks: bool = True) -> Path:
-    """Build ``<run_dir>/report.html`` (and ``report.pdf`` when chromium is available); return the HTML path."""
-    run = load_run(run_dir)
+def build_report(run_dir: Path, *, pdf: bool = True, convert_notebooks: bool = True,
+                 extra_runs: Sequence[Path] = ()) -> Path:
+    """Build ``<run_dir>/report.html`` (and ``report.pdf`` when chromium is available); return the HTML path.
+
+    ``extra_runs``: other run folders whose results appear beside this run's, one column per data source.
+    """
+    run = load_run(run_dir, extra_runs)
     html = run.run_dir / "report.html"
     tmp = html.with_suffix(".html.tmp")
     tmp.write_text(render.render(render.build_context(run, convert_notebooks=convert_notebooks)), encoding="utf-8")

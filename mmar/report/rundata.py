@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import pandas as pd
 
@@ -135,12 +136,21 @@ def _read_result_files(run_dir: Path) -> tuple[pd.DataFrame, list[NotRun], list[
     return pd.concat(frames, ignore_index=True), not_run, ignored
 
 
-def load_run(run_dir: str | Path) -> RunData:
-    """Load a run folder; raise FileNotFoundError naming it when it does not exist."""
+def load_run(run_dir: str | Path, extra_runs: Sequence[str | Path] = ()) -> RunData:
+    """Load a run folder; raise FileNotFoundError naming it when it does not exist.
+
+    ``extra_runs``: other run folders whose result rows are shown beside this run's (e.g. the
+    ``activitynet`` run beside the ``default`` one, to get a column per data source); their files are
+    named relative to ``run_dir``.
+    """
     run_dir = Path(run_dir).resolve()
-    if not run_dir.is_dir():
-        raise FileNotFoundError(f"{run_dir}: no such run folder (run `python -m mmar run --profile smoke` first)")
+    for folder in (run_dir, *map(Path, extra_runs)):
+        if not Path(folder).is_dir():
+            raise FileNotFoundError(f"{folder}: no such run folder (run `python -m mmar run --profile smoke` first)")
     results, not_run, ignored = _read_result_files(run_dir)
+    for extra in extra_runs:
+        extra_results, _, _ = _read_result_files(Path(extra).resolve())
+        results = pd.concat([results, extra_results], ignore_index=True)
     bad = results[~results["data_source"].isin(DATA_SOURCES)]
     if len(bad):
         row = bad.iloc[0]
@@ -148,7 +158,7 @@ def load_run(run_dir: str | Path) -> RunData:
                          f"expected one of {DATA_SOURCES}")
     for text_column in ("paper_table", "paper_row", "paper_column", "notes", "unit", "profile", "experiment", "metric"):
         results[text_column] = results[text_column].map(_text)
-    results["file"] = results["file"].map(lambda f: str(Path(f).relative_to(run_dir)))
+    results["file"] = results["file"].map(lambda f: os.path.relpath(f, run_dir))
     return RunData(
         run_dir=run_dir,
         run_info=_read_json(run_dir / "run.json"),
