@@ -1,6 +1,6 @@
 """Tidy result files: every number the report shows comes from one of these rows.
 
-A result file is a CSV under ``<run_dir>/results/`` with one row per (experiment, metric), columns
+A result file is a CSV under ``<run_dir>/results/`` (read back by :mod:`mmar.report.rundata`) with one row per (experiment, metric), columns
 :data:`RESULT_COLUMNS`. Rows say which table/row/column of the paper they correspond to (empty when
 the experiment is ours, beyond the paper), which data they were computed on, with which profile,
 config and seeds, and which run folder produced them.
@@ -90,15 +90,3 @@ def write_results(rows: Iterable[ResultRow], path: str | Path) -> pd.DataFrame:
     table.to_csv(tmp, index=False)
     tmp.replace(path)
     return table
-
-
-def read_results(run_dir: str | Path) -> pd.DataFrame:
-    """All result rows of a run (every ``results/*.csv``), with a ``file`` column naming the source file."""
-    frames = []
-    for csv in sorted((Path(run_dir) / "results").glob("*.csv")):
-        frame = pd.read_csv(csv, keep_default_na=False, na_values=[""])
-        frame["file"] = str(csv)
-        frames.append(frame)
-    if not frames:
-        return pd.DataFrame(columns=RESULT_COLUMNS + ["file"])
-    return pd.concat(frames, ignore_index=True)
