@@ -10,10 +10,12 @@ import torch
 
 from mmar.data.prepared import PreparedDataset
 from mmar.losses import ForwardPass
-from mmar.training import (SegmentSource, TrainConfig, _Trainer, build_model, clear_cache, embed_rows, load_model,
+from mmar.training import (SegmentSource, TrainConfig, build_model, clear_cache, embed_rows, load_model,
                            split_unpaired, train)
+from mmar.training.ensemble import EnsembleTrainer, Member
 
-TINY = dict(embed_dim=8, hidden_dim=16, batch_size=8, epochs=3, pretrain_epochs=1, lr=0.05, max_frames=None)
+TINY = dict(embed_dim=8, hidden_dim=16, batch_size=8, epochs=3, pretrain_epochs=1, optimizer="adam", lr=0.01,
+            max_frames=None)
 
 
 def _state(module: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -122,17 +124,20 @@ def test_fixed_text_baseline_freezes_the_text_autoencoder(tiny_prepared: Prepare
 
 def test_adversarial_steps_change_only_their_own_parameters(tiny_prepared: PreparedDataset) -> None:
     config = TrainConfig(**{**TINY, "losses": ("cycle", "adv"), "unpaired_terms": ("adv",)})
-    model, discs = build_model(config, 16, 8)
     rows = tiny_prepared.rows(subset="train")
     source = SegmentSource(tiny_prepared)
-    trainer = _Trainer(config, model, discs, source, rows[:0], rows, torch.device("cpu"))
-    batch = (*source.videos(rows[:6]), *source.texts(rows[6:12]))
-    log = lambda name, value: None  # noqa: E731
-    m0, d0 = _state(model), _state(discs)
-    trainer._discriminator_step([batch], log)
-    m1, d1 = _state(model), _state(discs)
+    trainer = EnsembleTrainer([Member(config, rows[:0], rows)], source, 16, 8, torch.device("cpu"), "loop")
+    trainer._lr = config.lr
+    batch = (*source.videos(rows[None, :6]), *source.texts(rows[None, 6:12]))
+    active = torch.ones(1, dtype=torch.bool)
+    model_state = lambda: {k: v.detach().clone() for k, v in trainer.params.items() if k.startswith("model.")}  # noqa: E731
+    disc_state = lambda: {k: v.detach().clone() for k, v in trainer.params.items() if k.startswith("discs.")}  # noqa: E731
+    m0, d0 = model_state(), disc_state()
+    trainer._update("discriminate", "total_disc", trainer.disc_opt, active, batch, {})
+    m1, d1 = model_state(), disc_state()
     assert _same(m0, m1) and not _same(d0, d1)
-    trainer._unpaired_step(batch, log)
-    m2, d2 = _state(model), _state(discs)
+    trainer._update("unpaired", "total_unpaired", trainer.ae_opt, active, batch, {})
+    m2, d2 = model_state(), disc_state()
     assert _same(d1, d2) and not _same(m1, m2)
-    assert ForwardPass(model, *batch).z("video").shape == (6, 8)
+    model = trainer.member_networks(0).model
+    assert ForwardPass(model, *(x[0] for x in batch)).z("video").shape == (6, 8)

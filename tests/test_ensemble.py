@@ -1,0 +1,112 @@
+"""The ensemble trainer (mmar.training.ensemble, mmar.training.optim): a member trains exactly as it
+would alone, members do not influence each other, and an interrupted ensemble resumes to the same
+weights. References: PyTorch's own optimisers, and the same training run with one member."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from mmar.data.prepared import PreparedDataset
+from mmar.training import TrainConfig, train, train_ensemble
+from mmar.training.ensemble import load_checkpoint
+from mmar.training.optim import MemberOptimizer
+
+TINY = dict(embed_dim=8, hidden_dim=16, batch_size=8, epochs=2, pretrain_epochs=1, optimizer="adam", lr=0.01,
+            max_frames=None)
+RTOL = 1e-4
+
+
+def _close(a: torch.nn.Module, b: torch.nn.Module, rtol: float = RTOL) -> float:
+    """Largest difference of two modules' tensors relative to each tensor's largest magnitude; asserts <= rtol."""
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    worst = max(float((sa[k] - sb[k]).abs().max() / (sa[k].abs().max() + 1e-12)) for k in sa)
+    assert worst <= rtol, worst
+    return worst
+
+
+@pytest.mark.parametrize("kind", ["sgd", "adam"])
+def test_member_optimizer_matches_pytorch_with_members_left_out(kind: str) -> None:
+    torch.manual_seed(0)
+    init = torch.randn(3, 4, 5)
+    targets = torch.randn(6, 3, 4, 5)
+    active_per_step = [torch.tensor(a) for a in ([1, 1, 1], [1, 0, 1], [0, 1, 1], [1, 1, 0], [1, 1, 1], [0, 0, 1])]
+    stacked = init.clone().requires_grad_(True)
+    opt = MemberOptimizer([stacked], kind, momentum=0.9)
+    for target, active in zip(targets, active_per_step):
+        opt.zero_grad()
+        ((stacked - target) ** 2).sum().backward()
+        opt.step(0.01, active.bool())
+    for m in range(3):  # member m alone, with PyTorch's optimiser, on its active steps only
+        alone = init[m].clone().requires_grad_(True)
+        ref = torch.optim.SGD([alone], lr=0.01, momentum=0.9) if kind == "sgd" else torch.optim.Adam([alone], lr=0.01)
+        for target, active in zip(targets, active_per_step):
+            if active[m]:
+                ref.zero_grad()
+                ((alone - target[m]) ** 2).sum().backward()
+                ref.step()
+        torch.testing.assert_close(stacked[m].detach(), alone.detach(), rtol=1e-5, atol=1e-6)
+
+
+def _member_rows(data: PreparedDataset) -> list[np.ndarray]:
+    rows = data.rows(subset="train")
+    return [rows, rows[::2], rows[1:]]  # the second member has half the rows: masked iterations
+
+
+@pytest.mark.parametrize("executor", ["loop", "vmap"])
+@pytest.mark.parametrize("losses,fraction", [(("joint", "recons", "cross", "cycle"), 0.0),
+                                             (("joint", "recons", "cross", "cycle", "adv"), 0.4)])
+def test_a_member_trains_as_it_would_alone(tiny_prepared: PreparedDataset, tmp_path: Path, executor: str,
+                                           losses: tuple[str, ...], fraction: float) -> None:
+    configs = [TrainConfig(**TINY, losses=losses, unpaired_fraction=fraction, seed=s, lambda_joint=lj)
+               for s, lj in ((0, 1.0), (1, 3.0), (2, 1.0))]
+    rows = _member_rows(tiny_prepared)
+    together = train_ensemble(configs, tiny_prepared, rows, tmp_path / "ens", executor=executor, progress=False)
+    assert together.executor == executor
+    for i, config in enumerate(configs):
+        alone = train(config, tiny_prepared, rows[i], tmp_path / f"alone{i}", progress=False)
+        _close(together.models[i], alone.model)
+        if config.adversarial:
+            _close(together.discriminators[i], alone.discriminators)
+        np.testing.assert_allclose(together.histories[i]["total_paired"], alone.history["total_paired"], rtol=RTOL)
+
+
+def test_members_do_not_influence_each_other(tiny_prepared: PreparedDataset, tmp_path: Path) -> None:
+    configs = [TrainConfig(**TINY, seed=s) for s in range(3)]
+    rows = _member_rows(tiny_prepared)
+    base = train_ensemble(configs, tiny_prepared, rows, tmp_path / "a", executor="vmap", progress=False)
+    perturbed = list(rows)
+    perturbed[1] = tiny_prepared.rows(subset="val")  # member 1 sees other data
+    other = train_ensemble(configs, tiny_prepared, perturbed, tmp_path / "b", executor="vmap", progress=False)
+    _close(base.models[0], other.models[0], rtol=1e-6)
+    _close(base.models[2], other.models[2], rtol=1e-6)
+    with pytest.raises(AssertionError):
+        _close(base.models[1], other.models[1])
+
+
+def test_interrupted_ensemble_resumes_to_the_same_weights(tiny_prepared: PreparedDataset, tmp_path: Path) -> None:
+    configs = [TrainConfig(**TINY, losses=("joint", "recons", "cross", "cycle", "adv"), unpaired_fraction=0.4,
+                           seed=s) for s in range(2)]
+    rows = _member_rows(tiny_prepared)[:2]
+    whole = train_ensemble(configs, tiny_prepared, rows, tmp_path / "whole", progress=False)
+    part = train_ensemble(configs, tiny_prepared, rows, tmp_path / "resumed", progress=False, stop_after_epoch=2)
+    assert len(part.histories[0]) == 2
+    state = load_checkpoint(tmp_path / "resumed" / "checkpoint.pt")  # weights_only=True: plain data only
+    assert state["epoch"] == 2 and not state["finished"]
+    resumed = train_ensemble(configs, tiny_prepared, rows, tmp_path / "resumed", progress=False)
+    for a, b in zip(whole.models + whole.discriminators, resumed.models + resumed.discriminators):
+        _close(a, b, rtol=0.0)
+    assert len(resumed.histories[1]) == 3
+
+
+def test_members_of_different_structure_are_refused(tiny_prepared: PreparedDataset, tmp_path: Path) -> None:
+    rows = tiny_prepared.rows(subset="train")
+    with pytest.raises(ValueError, match="must share"):
+        train_ensemble([TrainConfig(**TINY), TrainConfig(**{**TINY, "n_filters": 2})], tiny_prepared, [rows, rows],
+                       tmp_path / "x", progress=False)
+    with pytest.raises(ValueError, match="one train_rows"):
+        train_ensemble([TrainConfig(**TINY)], tiny_prepared, [rows, rows], tmp_path / "y", progress=False)
