@@ -82,8 +82,9 @@ def test_members_do_not_influence_each_other(tiny_prepared: PreparedDataset, tmp
     perturbed = list(rows)
     perturbed[1] = tiny_prepared.rows(subset="val")  # member 1 sees other data
     other = train_ensemble(configs, tiny_prepared, perturbed, tmp_path / "b", executor="vmap", progress=False)
-    _close(base.models[0], other.models[0], rtol=1e-6)
-    _close(base.models[2], other.models[2], rtol=1e-6)
+    # unchanged up to float rounding (the shared padded length of a batch may change with member 1's rows)
+    _close(base.models[0], other.models[0], rtol=1e-5)
+    _close(base.models[2], other.models[2], rtol=1e-5)
     with pytest.raises(AssertionError):
         _close(base.models[1], other.models[1])
 

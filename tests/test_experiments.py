@@ -14,6 +14,9 @@ from mmar import experiments as ex
 from mmar.results import write_results
 
 ALL_ROWS = ex.TABLE1 + ex.TABLE6 + ex.TABLE7 + ex.TABLE8 + ex.our_ablation("n_filters", [1, 2])
+TINY_GRID = ex.GridSettings(train={"epochs": 1, "batch_size": 8, "embed_dim": 8, "hidden_dim": 16, "device": "cpu",
+                                   "optimizer": "adam", "lr": 0.01},
+                            sentences_per_class=2, reference_videos_per_class=2, caption_length=4)
 
 
 def test_row_labels_match_the_paper_file():
@@ -79,20 +82,20 @@ def test_cell_keys_follow_what_determines_the_result(tiny_prepared):
 
 def test_tiny_grid_end_to_end_with_cache(tiny_prepared, tmp_path):
     data = tiny_prepared
-    settings = ex.GridSettings(train={"epochs": 1, "batch_size": 8, "embed_dim": 8, "hidden_dim": 16,
-                                      "device": "cpu"}, sentences_per_class=2, caption_length=4)
+    settings = TINY_GRID
     rows = [ex.TABLE1_BY_LABEL["Paired: joint + recons + cross + cycle"], ex.TABLE6[3]]
     cells = ex.make_cells(data, rows, [2], 1, settings)
     assert len({c.key for c in cells}) == 2
     results = ex.run_grid(data, cells, settings, tmp_path / "cache", progress=False)
     assert [r["row"] for r in results] == [c.row.label for c in cells]
     first = results[0]
-    assert first["n_test_videos"] == 8 and first["n_sentences"] == 4     # 2 classes x 4 videos, 2 x 2 sentences
+    # 2 classes x (4 videos - 2 reference videos) queries; 2 classes x 2 reference sentences
+    assert first["n_test_videos"] == 4 and first["n_sentences"] == 4
     assert 0.0 <= first["zero_shot"]["nn_accuracy"] <= 100.0
-    assert len(first["captions"]["hypotheses"]) == 8
+    assert len(first["captions"]["hypotheses"]) == 4
     assert all(len(h.split()) == 4 for h in first["captions"]["hypotheses"])
     cached = tmp_path / "cache" / "cells" / f"{cells[0].key}.json"
-    assert cached.is_file() and not (tmp_path / "cache" / "models" / cells[0].key / "checkpoint.pt").exists()
+    assert cached.is_file() and not list((tmp_path / "cache" / "ensembles").glob("*/checkpoint.pt"))
     stamp = cached.stat().st_mtime_ns
     tic = time.perf_counter()
     again = ex.run_grid(data, cells, settings, tmp_path / "cache", progress=False)
@@ -126,7 +129,7 @@ def test_a_failing_cell_is_reported_not_cached(tiny_prepared, tmp_path, monkeypa
     def broken(*args, **kwargs):
         raise RuntimeError("no luck")
 
-    monkeypatch.setattr(mmar.training, "train", broken)
+    monkeypatch.setattr(mmar.training, "train_ensemble", broken)
     results = ex.run_grid(data, cells, settings, tmp_path, progress=False)
     assert results[0]["error"] == "RuntimeError: no luck"
     assert not (tmp_path / "cells" / f"{cells[0].key}.json").exists()
@@ -142,3 +145,70 @@ def test_missing_paper_cells_name_each_column_once(tiny_prepared):
     assert all("no zero-shot split" in w for w in why)
     where, why = ex.missing_paper_cells(ex.TABLE6, [2], tiny_prepared)
     assert where == [("Table 6", "", "Accuracy")]
+
+
+def test_ensembles_group_cells_that_differ_only_in_seed_weights_and_rows(tiny_prepared):
+    data = tiny_prepared
+    rows = list(ex.TABLE1) + list(ex.TABLE7)
+    cells = ex.make_cells(data, rows, [2], 2, TINY_GRID)
+    plans = ex.plan_ensembles(cells)
+    assert sorted(c.key for p in plans for c in p.cells) == sorted({c.key for c in cells})
+    by_row = {}
+    for plan in plans:
+        for c in plan.cells:
+            by_row.setdefault(c.row.label, set()).add(plan.key)
+    assert all(len(keys) == 1 for keys in by_row.values())      # the trials of a row train together
+    # Table 7's 75/25, 50/50, 25/75 rows differ only in unpaired_fraction: one ensemble
+    assert len({next(iter(by_row[r.label])) for r in ex.TABLE7[1:4]}) == 1
+    # 11 Table 1 rows; Table 7 adds 100/0 (no unpaired rows) and 0/100 (no paired rows); its middle rows join
+    # Table 1's "Paired + Unpaired: All terms" row (same structure, both kinds of rows)
+    assert len(plans) == 11 + 2
+    assert [len(p.cells) for p in ex.plan_ensembles(cells, members=1)] == [1] * len({c.key for c in cells})
+
+
+def test_grid_dispatched_with_submitit_matches_inline(tiny_prepared, tmp_path):
+    pytest.importorskip("submitit")
+    data = tiny_prepared
+    cells = ex.make_cells(data, [ex.TABLE1_BY_LABEL["Paired: joint"], ex.TABLE1_BY_LABEL["Paired: joint + recons"]],
+                          [2], 1, TINY_GRID)
+    inline = ex.run_grid(data, cells, TINY_GRID, tmp_path / "inline", progress=False)
+    jobs = ex.run_grid(data, cells, TINY_GRID, tmp_path / "jobs", progress=False, dispatch="submitit-local")
+    assert [r["zero_shot"] for r in jobs] == [r["zero_shot"] for r in inline]
+    assert len(list((tmp_path / "jobs" / "submitit").iterdir())) >= 1
+
+
+def test_grid_killed_mid_training_resumes_to_the_same_results(tiny_prepared, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    data = tiny_prepared
+    settings = ex.GridSettings(**{**TINY_GRID.__dict__, "train": {**TINY_GRID.train, "epochs": 40}})
+    cells = ex.make_cells(data, [ex.TABLE1_BY_LABEL["Paired: joint + recons + cross + cycle"]], [2, 3], 1, settings)
+    whole = ex.run_grid(data, cells, settings, tmp_path / "whole", progress=False)
+    script = (
+        "import pickle, sys\n"
+        "from mmar import experiments as ex\n"
+        "from mmar.data.prepared import PreparedDataset\n"
+        "settings, keys = pickle.loads(sys.stdin.buffer.read())\n"
+        f"data = PreparedDataset.load({str(data.root)!r})\n"
+        "cells = ex.make_cells(data, [ex.TABLE1_BY_LABEL['Paired: joint + recons + cross + cycle']], [2, 3], 1, settings)\n"
+        f"ex.run_grid(data, cells, settings, {str(tmp_path / 'killed')!r}, progress=False)\n"
+    )
+    import pickle
+
+    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE)
+    proc.stdin.write(pickle.dumps((settings, [c.key for c in cells])))
+    proc.stdin.close()
+    checkpoints = tmp_path / "killed" / "ensembles"
+    deadline = time.time() + 120
+    while time.time() < deadline and not list(checkpoints.glob("*/checkpoint.pt")):
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    state = __import__("torch").load(next(checkpoints.glob("*/checkpoint.pt")), weights_only=True)
+    assert 0 < state["epoch"] < 40  # killed mid-training
+    resumed = ex.run_grid(data, cells, settings, tmp_path / "killed", progress=False)
+    assert [r["zero_shot"] for r in resumed] == [r["zero_shot"] for r in whole]
+    assert [r["final_losses"]["total_paired"] for r in resumed] == [r["final_losses"]["total_paired"] for r in whole]

@@ -118,21 +118,38 @@ def test_sample_per_class_takes_at_most_n_per_class():
 def test_zero_shot_test_selects_only_unseen_classes(tiny_prepared):
     data = tiny_prepared
     unseen = data.splits[2][0]
-    test = zero_shot_test(data, unseen, sentences_per_class=3, seed=0)
+    test = zero_shot_test(data, unseen, sentences_per_class=3, seed=0, reference_videos_per_class=2)
     classes = data.sentences["class_name"].to_numpy()
     assert set(classes[test.video_rows]) == set(unseen)
     assert set(classes[test.sentence_rows]) == set(unseen)
-    # video unit: one row per video, every unseen video once
+    # video unit: one row per query video; 4 videos per class, 2 of them reference videos
     video_ids = data.sentences["video_id"].to_numpy()
-    assert len(set(video_ids[test.video_rows])) == len(test.video_rows) == 8
+    assert len(set(video_ids[test.video_rows])) == len(test.video_rows) == 4
+    assert len(test.reference_videos) == 4
     assert all(np.sum(classes[test.sentence_rows] == c) == 3 for c in unseen)
     train = seen_training_rows(data, unseen)
     assert not set(classes[train]) & set(unseen)
     assert set(data.sentences["subset"].to_numpy()[train]) == {"train"}
-    val_test = zero_shot_test(data, unseen, sentences_per_class=1, seed=0, video_subset="val", video_unit="segment")
+    val_test = zero_shot_test(data, unseen, sentences_per_class=1, seed=1, reference_videos_per_class=1,
+                              video_subset="val", video_unit="segment")
     assert set(data.sentences["subset"].to_numpy()[val_test.video_rows]) == {"val"}
     with pytest.raises(ValueError, match="not classes"):
         seen_training_rows(data, ["no such class"])
+    with pytest.raises(ValueError, match="leave no query video"):
+        zero_shot_test(data, unseen, sentences_per_class=1, seed=0, reference_videos_per_class=4)
+
+
+@pytest.mark.parametrize("video_unit", ["video", "segment"])
+def test_no_query_video_has_its_own_sentence_among_the_references(tiny_prepared, video_unit):
+    data = tiny_prepared
+    video_ids = data.sentences["video_id"].to_numpy()
+    for seed in range(10):
+        for unseen in data.splits[2] + data.splits[3]:
+            test = zero_shot_test(data, unseen, sentences_per_class=5, seed=seed, reference_videos_per_class=2,
+                                  video_unit=video_unit)
+            queries, references = set(video_ids[test.video_rows]), set(video_ids[test.sentence_rows])
+            assert queries and references and not queries & references
+            assert references <= set(test.reference_videos)
 
 
 def test_mean_pooled_rows_equals_numpy_mean(tiny_prepared):

@@ -10,9 +10,14 @@ Choices made here (all parameters, recorded with each result):
 
 - ``video_unit="video"``: one test item per unseen-class video, its whole feature sequence (the
   paper classifies videos); ``"segment"``: one item per sentence segment.
-- ``video_subset="all"``: every unseen-class video is a test video (none was used in training);
-  ``"val"``: only those of the dataset's val subset.
-- The sentences are drawn at random (seeded per trial) from all sentences of each unseen class.
+- References and queries come from disjoint videos: per unseen class, ``reference_videos_per_class``
+  videos (drawn with the trial's seed) are reference videos, and up to ``sentences_per_class`` of
+  their sentences (drawn with the seed) are the class's reference sentences; the class's other
+  videos are the queries. So no query video's own caption is ever among the references (with all
+  of a class's sentences as references, 1-NN would partly measure retrieval of a video's own
+  caption, not recognition).
+- ``video_subset="all"``: every query video of the unseen classes is a test video (none was used in
+  training); ``"val"``: only those of the dataset's val subset.
 
 :func:`zero_shot_on_store` runs the protocol on any labelled feature store with one or more
 sentences per class (e.g. HMDB51/UCF101 I3D features with the paper's hand-written class
@@ -38,11 +43,12 @@ class ZeroShotTest:
     """The test items of one zero-shot trial (indices into ``data.sentences``)."""
 
     unseen: list[str]
-    video_rows: np.ndarray      # (n_videos,) one row per test video (or segment)
+    video_rows: np.ndarray      # (n_videos,) one row per query video (or segment)
     sentence_rows: np.ndarray   # (n_sentences,) the sentences embedded as class references
     video_unit: str
     video_subset: str
     sentences_per_class: int
+    reference_videos: list[str]  # the videos whose sentences may be references (never queries)
 
 
 def seen_training_rows(data: PreparedDataset, unseen: Sequence[str], subset: str | None = "train") -> np.ndarray:
@@ -62,26 +68,41 @@ def sample_per_class(rows: np.ndarray, class_names: np.ndarray, per_class: int, 
 
 
 def zero_shot_test(data: PreparedDataset, unseen: Sequence[str], *, sentences_per_class: int, seed: int,
-                   video_unit: str = "video", video_subset: str = "all") -> ZeroShotTest:
-    """Choose the test videos and reference sentences of one trial (see the module docstring)."""
+                   reference_videos_per_class: int = 4, video_unit: str = "video",
+                   video_subset: str = "all") -> ZeroShotTest:
+    """Choose the reference sentences and query videos of one trial (see the module docstring)."""
     if video_unit not in ("video", "segment"):
         raise ValueError(f"video_unit must be 'video' or 'segment', got {video_unit!r}")
     if video_subset not in ("all", "val"):
         raise ValueError(f"video_subset must be 'all' or 'val', got {video_subset!r}")
-    if sentences_per_class < 1:
-        raise ValueError(f"sentences_per_class must be >= 1, got {sentences_per_class}")
+    if sentences_per_class < 1 or reference_videos_per_class < 1:
+        raise ValueError("sentences_per_class and reference_videos_per_class must be >= 1, got "
+                         f"{sentences_per_class} and {reference_videos_per_class}")
+    table = data.sentences
+    rng = np.random.default_rng([seed, 4099])
+    reference_videos: list[str] = []
+    for name in unseen:
+        videos = np.unique(table["video_id"].to_numpy()[data.rows(classes=[name])])
+        if len(videos) <= reference_videos_per_class:
+            raise ValueError(f"{data.root}: unseen class {name!r} has {len(videos)} videos; "
+                             f"{reference_videos_per_class} reference videos leave no query video")
+        reference_videos += sorted(rng.choice(videos, size=reference_videos_per_class, replace=False).tolist())
+    is_reference = table["video_id"].isin(reference_videos).to_numpy()
     all_rows = data.rows(classes=list(unseen))
+    reference_rows = all_rows[is_reference[all_rows]]
     video_rows = data.rows(classes=list(unseen), subset=None if video_subset == "all" else "val")
+    video_rows = video_rows[~is_reference[video_rows]]
     if video_unit == "video":
-        video_ids = data.sentences["video_id"].to_numpy()[video_rows]
+        video_ids = table["video_id"].to_numpy()[video_rows]
         _, first = np.unique(video_ids, return_index=True)
         video_rows = np.sort(video_rows[first])
-    classes = data.sentences["class_name"].to_numpy()
-    sentence_rows = sample_per_class(all_rows, classes[all_rows], sentences_per_class, seed)
+    classes = table["class_name"].to_numpy()
+    sentence_rows = sample_per_class(reference_rows, classes[reference_rows], sentences_per_class, seed)
     missing = sorted(set(unseen) - set(classes[video_rows]))
     if missing:
-        raise ValueError(f"{data.root}: unseen classes {missing} have no {video_subset} test videos")
-    return ZeroShotTest(list(unseen), video_rows, sentence_rows, video_unit, video_subset, sentences_per_class)
+        raise ValueError(f"{data.root}: unseen classes {missing} have no {video_subset} query videos")
+    return ZeroShotTest(list(unseen), video_rows, sentence_rows, video_unit, video_subset, sentences_per_class,
+                        reference_videos)
 
 
 def zero_shot_scores(video: np.ndarray, video_labels: np.ndarray, sentences: np.ndarray,

@@ -9,13 +9,14 @@
 """
 
 from mmar.training.api import TrainResult, load_model, train
-from mmar.training.config import (CHECKPOINT, CONFIG_FILE, FIXED_TEXT, HISTORY_FILE, LOSS_TERMS, UNPAIRED_TERMS,
+from mmar.training.config import (CHECKPOINT, CONFIG_FILE, FIXED_TEXT, HISTORY_FILE, LOSS_TERMS, RUNTIME_FIELDS,
+                                  UNPAIRED_TERMS,
                                   TrainConfig, modalities, phases, structure_key, unpaired_terms_used)
 from mmar.training.data import MemoryBank, SegmentSource, channel_statistics, clear_cache, split_unpaired
 from mmar.training.ensemble import EnsembleResult, EnsembleTrainer, build_model, train_ensemble
 from mmar.training.inference import embed_rows, reconstruct_rows, torch_threads
 
-__all__ = ["CHECKPOINT", "CONFIG_FILE", "FIXED_TEXT", "HISTORY_FILE", "LOSS_TERMS", "UNPAIRED_TERMS", "EnsembleResult",
+__all__ = ["CHECKPOINT", "CONFIG_FILE", "FIXED_TEXT", "HISTORY_FILE", "LOSS_TERMS", "RUNTIME_FIELDS", "UNPAIRED_TERMS", "EnsembleResult",
            "EnsembleTrainer", "MemoryBank", "SegmentSource", "TrainConfig", "TrainResult", "build_model",
            "channel_statistics", "clear_cache", "embed_rows", "load_model", "modalities", "phases",
            "reconstruct_rows", "split_unpaired", "structure_key", "torch_threads", "train", "train_ensemble",

@@ -11,6 +11,7 @@ A parameter without a gradient (no term of this step reached it) is skipped, as 
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
@@ -35,6 +36,8 @@ class MemberOptimizer:
         self.steps = [torch.zeros(self.members, dtype=torch.float64, device=device) for _ in self.params]
         self.first = [torch.zeros_like(p) for p in self.params]     # momentum buffer / Adam exp_avg
         self.second = [torch.zeros_like(p) for p in self.params] if kind == "adam" else []
+        # per parameter: the step count all members share, or None once a step left members out
+        self.uniform_steps: list[int | None] = [0 for _ in self.params]
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -43,19 +46,53 @@ class MemberOptimizer:
     @torch.no_grad()
     def step(self, lr: float, active: torch.Tensor | None = None) -> None:
         """One update of the members where ``active`` (M,) is True (all when None)."""
+        if active is not None and bool(active.all()):
+            active = None
+        if active is not None and not bool(active.any()):
+            return
+        uniform: dict[int, list[int]] = {}  # step count -> parameters whose members all share it
         for i, p in enumerate(self.params):
             if p.grad is None:
                 continue
-            mask = None if active is None or bool(active.all()) else active.to(p.device)
-            if mask is not None and not bool(mask.any()):
+            if active is None and self.uniform_steps[i] is not None:
+                self.uniform_steps[i] += 1
+                self.steps[i] += 1
+                uniform.setdefault(self.uniform_steps[i], []).append(i)
                 continue
-            shape = (-1,) + (1,) * (p.dim() - 1)
-            keep = None if mask is None else mask.view(shape)
-            self.steps[i] += 1 if mask is None else mask.to(torch.float64)
-            if self.kind == "sgd":
-                self._sgd(i, p, lr, keep)
+            keep = None if active is None else active.to(p.device).view((-1,) + (1,) * (p.dim() - 1))
+            self.steps[i] += 1 if keep is None else active.to(device=p.device, dtype=torch.float64)
+            if keep is not None:
+                self.uniform_steps[i] = None
+            (self._sgd if self.kind == "sgd" else self._adam)(i, p, lr, keep)
+        for count, indices in uniform.items():
+            (self._sgd_all if self.kind == "sgd" else self._adam_all)(indices, lr, count)
+
+    def _sgd_all(self, indices: list[int], lr: float, count: int) -> None:
+        """Every member active and at the same step: PyTorch's SGD, in place over a list of tensors."""
+        params, grads, bufs = ([self.params[i] for i in indices], [self.params[i].grad for i in indices],
+                               [self.first[i] for i in indices])
+        if self.momentum:
+            if count == 1:
+                torch._foreach_copy_(bufs, grads)
             else:
-                self._adam(i, p, lr, keep, shape)
+                torch._foreach_mul_(bufs, self.momentum)
+                torch._foreach_add_(bufs, grads)
+            grads = bufs
+        torch._foreach_add_(params, grads, alpha=-lr)
+
+    def _adam_all(self, indices: list[int], lr: float, count: int) -> None:
+        """Every member active and at the same step: PyTorch's Adam, in place over a list of tensors."""
+        beta1, beta2 = self.betas
+        params, grads = [self.params[i] for i in indices], [self.params[i].grad for i in indices]
+        ms, vs = [self.first[i] for i in indices], [self.second[i] for i in indices]
+        torch._foreach_lerp_(ms, grads, 1 - beta1)
+        torch._foreach_mul_(vs, beta2)
+        torch._foreach_addcmul_(vs, grads, grads, 1 - beta2)
+        step_size = lr / (1 - beta1**count)
+        denom = torch._foreach_sqrt(vs)
+        torch._foreach_div_(denom, math.sqrt(1 - beta2**count))
+        torch._foreach_add_(denom, self.eps)
+        torch._foreach_addcdiv_(params, ms, denom, -step_size)
 
     def _sgd(self, i: int, p: torch.Tensor, lr: float, keep: torch.Tensor | None) -> None:
         g, buf = p.grad, self.first[i]
@@ -68,10 +105,11 @@ class MemberOptimizer:
             buf.copy_(torch.where(keep, new_buf, buf))
             p.sub_(torch.where(keep, lr * buf, torch.zeros_like(buf)))
 
-    def _adam(self, i: int, p: torch.Tensor, lr: float, keep: torch.Tensor | None, shape: tuple) -> None:
+    def _adam(self, i: int, p: torch.Tensor, lr: float, keep: torch.Tensor | None) -> None:
         beta1, beta2 = self.betas
+        shape = (-1,) + (1,) * (p.dim() - 1)
         g, m, v = p.grad, self.first[i], self.second[i]
-        new_m = m * beta1 + g * (1 - beta1)
+        new_m = torch.lerp(m, g, 1 - beta1)
         new_v = v * beta2 + g * g * (1 - beta2)
         if keep is not None:
             new_m, new_v = torch.where(keep, new_m, m), torch.where(keep, new_v, v)
@@ -92,3 +130,4 @@ class MemberOptimizer:
         for mine, saved in zip(self.steps + self.first + self.second,
                                state["steps"] + state["first"] + state["second"]):
             mine.copy_(saved)
+        self.uniform_steps = [int(s[0]) if bool((s == s[0]).all()) else None for s in self.steps]

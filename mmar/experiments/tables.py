@@ -1,0 +1,245 @@
+"""Grid results as tidy result rows (:class:`mmar.results.ResultRow`): zero-shot, retrieval,
+discovery and captioning per (row, K) over trials, plus what this run does not compute and why."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+
+from mmar.data.prepared import PreparedDataset
+from mmar.experiments.cells import GridSettings, _digest, dataset_identity
+from mmar.experiments.rows import DISCOVERY_MODELS, TABLE5_MODELS, GridRow
+from mmar.results import ResultRow
+
+@dataclass(frozen=True)
+class ResultContext:
+    """What every result row of a notebook records besides its values (``trials``: trials asked for;
+    a row's ``n_trials`` is lower when cells failed)."""
+
+    data_source: str
+    profile: str
+    run_path: str
+    settings: GridSettings
+    trials: int
+
+
+def _groups(results: Sequence[dict[str, Any]]) -> dict[tuple[str, int], list[dict[str, Any]]]:
+    """Successful cell records grouped by (row label, K)."""
+    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
+    for record in results:
+        if "error" in record:
+            continue
+        groups.setdefault((record["row"], record["k"]), []).append(record)
+    return groups
+
+
+def _config(records: Sequence[dict[str, Any]], context: ResultContext, **extra: Any) -> dict[str, Any]:
+    first = records[0]
+    return {"row": first["row"], "k": first["k"], "train": first["config"], "data_mode": first["data_mode"],
+            "n_paired": sorted({r["n_paired"] for r in records}), "n_unpaired": sorted({r["n_unpaired"] for r in records}),
+            "n_test_videos": sorted({r["n_test_videos"] for r in records}),
+            "trials_requested": context.trials,
+            "evaluation": context.settings.eval_dict(), "max_train_rows": context.settings.max_train_rows,
+            "max_unpaired_rows": context.settings.max_unpaired_rows, "cells": [r["key"] for r in records], **extra}
+
+
+def _row(context: ResultContext, records, experiment: str, metric: str, values, *, unit: str = "",
+         chance: float = float("nan"), paper: tuple[str, str, str] = ("", "", ""), notes: str = "",
+         **config_extra: Any) -> ResultRow:
+    return ResultRow(experiment=experiment, metric=metric, values=list(values), data_source=context.data_source,
+                     profile=context.profile, run_path=context.run_path, paper_table=paper[0], paper_row=paper[1],
+                     paper_column=paper[2], unit=unit, chance=chance, config=_config(records, context, **config_extra),
+                     seeds=[r["seed"] for r in records], notes=notes)
+
+
+def zero_shot_rows(results: Sequence[dict[str, Any]], rows: Sequence[GridRow], context: ResultContext
+                   ) -> list[ResultRow]:
+    """1-NN accuracy (the paper's metric, labelled with the paper's cell when the row has one) and
+    the class-prototype accuracy (ours) per (row, K), over trials."""
+    by_label = {row.label: row for row in rows}
+    out = []
+    for (label, k), records in _groups(results).items():
+        row = by_label.get(label)
+        if row is None:
+            continue
+        records = sorted(records, key=lambda r: r["trial"])
+        chance = 100.0 / k
+        spc = context.settings.sentences_per_class
+        paper = row.paper_cell(k)
+        where = f"{label}; {k} unseen classes"
+        out.append(_row(context, records, row.experiment, "accuracy", [r["zero_shot"]["nn_accuracy"] for r in records],
+                        unit="%", chance=chance, paper=paper,
+                        notes=f"{where}; 1-NN to {spc} sentences per unseen class"))
+        out.append(_row(context, records, row.experiment, "prototype_accuracy",
+                        [r["zero_shot"]["prototype_accuracy"] for r in records], unit="%", chance=chance,
+                        notes=f"{where}; nearest class mean of {spc} sentence embeddings (ours)"))
+    return out
+
+
+def retrieval_rows(results: Sequence[dict[str, Any]], k: int, context: ResultContext) -> list[ResultRow]:
+    """Text-to-video and video-to-text R@1/5/10 (%) and median rank on the unseen classes (ours)."""
+    from mmar.evaluation.retrieval import retrieval_chance
+
+    out = []
+    for (label, kk), records in _groups(results).items():
+        if kk != k:
+            continue
+        records = sorted(records, key=lambda r: r["trial"])
+        n = int(np.mean([r["n_retrieval_pairs"] for r in records]))
+        chance = retrieval_chance(n)
+        for metric in records[0]["retrieval"]:
+            unit = "" if metric.endswith("median_rank") else "%"
+            out.append(_row(context, records, "retrieval", metric, [r["retrieval"][metric] for r in records], unit=unit,
+                            chance=chance[metric], notes=f"{label}; {k} unseen classes; about {n} sentence-segment "
+                            "pairs per trial (ours, not in the paper)"))
+    return out
+
+
+def discovery_rows(results: Sequence[dict[str, Any]], k: int, baseline: Sequence[dict[str, Any]],
+                   context: ResultContext) -> list[ResultRow]:
+    """k-means + cluster-vote accuracy, NMI and ARI on the unseen classes' video embeddings of the
+    Table 1 models listed in :data:`DISCOVERY_MODELS`, plus the mean-pooled-feature baseline."""
+    note = (f"protocol of the paper's Tables 3/4 (k-means, k = {k}, cluster majority vote), applied to the "
+            f"{k} unseen classes of this dataset, not to MLB-YouTube/HMDB/UCF")
+    groups = _groups(results)
+    out = []
+    for variant, label in [("Baseline I3D features (mean-pooled input features)", None), *DISCOVERY_MODELS.items()]:
+        records = sorted(baseline, key=lambda r: r["trial"]) if label is None else sorted(groups.get((label, k), []),
+                                                                                         key=lambda r: r["trial"])
+        if not records:
+            continue
+        for metric, unit in (("accuracy", "%"), ("nmi", ""), ("ari", "")):
+            values = [r["discovery"][metric] for r in records]
+            if label is None:
+                out.append(ResultRow(experiment="discovery", metric=metric, values=values,
+                                     data_source=context.data_source, profile=context.profile,
+                                     run_path=context.run_path, unit=unit,
+                                     config={"variant": variant, "k": k, "evaluation": context.settings.eval_dict()},
+                                     seeds=[r["trial"] for r in records], notes=f"{variant}; {note}"))
+            else:
+                out.append(_row(context, records, "discovery", metric, values, unit=unit,
+                                notes=f"{variant} (model of Table 1 row '{label}'); {note}", variant=variant))
+    return out
+
+
+def baseline_discovery(data: PreparedDataset, k: int, trials: int, settings: GridSettings,
+                       cache_dir: str | Path) -> list[dict[str, Any]]:
+    """Discovery scores of k-means on time-averaged input features of each trial's test videos."""
+    from mmar.evaluation.discovery import discovery_scores, mean_pooled_rows
+    from mmar.evaluation.zero_shot import zero_shot_test
+
+    out = []
+    identity = dataset_identity(data)
+    for trial in range(trials):
+        unseen = list(data.splits[k][trial])
+        key = _digest({"baseline": unseen, "eval": settings.eval_dict(), "trial": trial, "data": identity})[:16]
+        path = Path(cache_dir) / "baselines" / f"{key}.json"
+        if not path.is_file():
+            test = zero_shot_test(data, unseen, sentences_per_class=settings.sentences_per_class, seed=trial,
+                                  reference_videos_per_class=settings.reference_videos_per_class,
+                                  video_unit=settings.video_unit, video_subset=settings.video_subset)
+            pairing = "video" if settings.video_unit == "video" else settings.train.get("pairing", "segment")
+            features = mean_pooled_rows(data, test.video_rows, pairing)
+            labels = data.sentences["class_name"].to_numpy()[test.video_rows]
+            record = {"trial": trial, "k": k, "discovery": discovery_scores(features, labels, seed=trial)}
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(record))
+        out.append(json.loads(path.read_text()))
+    return out
+
+
+def caption_rows(results: Sequence[dict[str, Any]], k: int, context: ResultContext, meteor=None,
+                 paper_k: int = 10) -> list[ResultRow]:
+    """METEOR and CIDEr (x100, the paper's Table 5 scale as we read it) and BLEU-1..4 (x100) of the
+    captions of the Table 5 models at ``k`` unseen classes, scored per trial over its test videos.
+    ``meteor``: a scorer from :func:`mmar.evaluation.captioning.meteor_scorer`, or None to leave
+    METEOR out (list it with :func:`not_run_table`). Rows carry Table 5's labels only at the paper's
+    ``paper_k`` = 10 unseen classes."""
+    from mmar.evaluation.captioning import caption_scores
+
+    groups = _groups(results)
+    out = []
+    for table5_row, label in TABLE5_MODELS.items():
+        records = sorted(groups.get((label, k), []), key=lambda r: r["trial"])
+        if not records:
+            continue
+        per_trial = []
+        for r in records:
+            c = r["captions"]
+            ids = [f"{v}#{i}" for i, v in enumerate(c["video_ids"])]
+            per_trial.append(caption_scores(dict(zip(ids, c["references"])), dict(zip(ids, c["hypotheses"])), meteor))
+        length = records[0]["captions"]["length"]
+        for metric in per_trial[0]:
+            paper = ("Table 5", table5_row, metric) if metric in ("METEOR", "CIDEr") and k == paper_k else ("", "", "")
+            notes = (f"{table5_row} (model of Table 1 row '{label}'); {k} unseen classes; captions of {length} "
+                     f"words, nearest {records[0]['captions']['word_source']} word per decoder column; x100")
+            out.append(_row(context, records, "captioning", metric, [100.0 * s[metric] for s in per_trial],
+                            unit="x100", paper=paper, notes=notes, variant=table5_row))
+    return out
+
+
+# -- what is not run here --------------------------------------------------------------------------
+NOT_RUN_COLUMNS = ["experiment", "paper_table", "paper_row", "paper_column", "reason"]
+
+#: The paper's experiments that need data this project cannot obtain, and how to run them with it.
+DATASET_NOT_RUN = (
+    ("Table 2", "zero-shot on HMDB51/UCF101 needs their videos (I3D features), not available here; with a "
+     "feature store of them run mmar.evaluation.zero_shot.zero_shot_on_store(model, store, labels, "
+     "class_sentences, glove) with the paper's App. B class sentences"),
+    ("Table 3", "needs MLB-YouTube segmented videos (I3D features), not available here; the protocol "
+     "(mmar.evaluation.discovery) is run on this dataset's unseen classes instead (experiment 'discovery'), "
+     "and mmar.evaluation.discovery.discovery_on_store runs it on any labelled feature store"),
+    ("Table 4", "needs HMDB51/UCF101 videos (I3D features), not available here; run "
+     "mmar.evaluation.discovery.discovery_on_store(model, store, labels) on their feature stores"),
+    ("Table 9", "seen captioning on MLB-YouTube Captions needs its videos (I3D features) and an aligned "
+     "caption set, not available here"),
+)
+
+
+def not_run_table(paper_cells: Iterable[tuple[str, str, str]] = (), reasons: Iterable[str] = (),
+                  include_datasets: bool = True) -> pd.DataFrame:
+    """Rows of ``results/not_run.csv`` (columns :data:`NOT_RUN_COLUMNS`): the paper tables needing
+    other datasets, plus each ``(table, row, column)`` cell of ``paper_cells`` with its reason."""
+    entries = []
+    if include_datasets:
+        entries += [("not_run", table, "", "", reason) for table, reason in DATASET_NOT_RUN]
+    entries += [("not_run", t, r, c, why) for (t, r, c), why in zip(paper_cells, reasons)]
+    return pd.DataFrame(entries, columns=NOT_RUN_COLUMNS)
+
+
+def missing_paper_cells(rows: Sequence[GridRow], ks_run: Iterable[int], data: PreparedDataset,
+                        paper_ks: Sequence[int] = (5, 10, 20, 50)) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """The paper columns of ``rows`` (at the paper's K values) that this run does not compute, with
+    why: one ``(table, "", column)`` entry per table and column (the row is empty: every row)."""
+    ks_run = sorted(ks_run)
+    cells: dict[tuple[str, str, str], str] = {}
+    for row in rows:
+        for k in paper_ks:
+            table, _, column = row.paper_cell(k)
+            if not table or k in ks_run:
+                continue
+            if k not in data.splits:
+                why = f"the prepared dataset has no zero-shot split with {k} unseen classes (it has {sorted(data.splits)})"
+            else:
+                why = f"{k} unseen classes are not in this profile's grid (ks = {ks_run})"
+            cells[(table, "", column)] = why
+    return list(cells), list(cells.values())
+
+
+# -- display helpers for the notebooks ---------------------------------------------------------------
+
+def summary_table(results: Sequence[dict[str, Any]], value, columns: str = "k", decimals: int = 1) -> pd.DataFrame:
+    """``"mean ± std (n)"`` of ``value(record)`` over the successful trials, one row per grid row (in
+    first-seen order), one column per distinct ``record[columns]``."""
+    frame = pd.DataFrame([{"row": r["row"], "col": r[columns], "value": float(value(r))} for r in results
+                          if "error" not in r])
+    stats = frame.groupby(["row", "col"], sort=False)["value"].agg(["mean", "std", "count"]).reset_index()
+    stats["text"] = [f"{m:.{decimals}f} ± {0.0 if pd.isna(s) else s:.{decimals}f} (n={n})"
+                     for m, s, n in zip(stats["mean"], stats["std"], stats["count"])]
+    table = stats.pivot(index="row", columns="col", values="text")
+    return table.reindex(index=list(dict.fromkeys(frame["row"])))
