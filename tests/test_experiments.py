@@ -212,3 +212,16 @@ def test_grid_killed_mid_training_resumes_to_the_same_results(tiny_prepared, tmp
     resumed = ex.run_grid(data, cells, settings, tmp_path / "killed", progress=False)
     assert [r["zero_shot"] for r in resumed] == [r["zero_shot"] for r in whole]
     assert [r["final_losses"]["total_paired"] for r in resumed] == [r["final_losses"]["total_paired"] for r in whole]
+
+
+def test_curves_record_each_epoch_and_end_at_the_final_evaluation(tiny_prepared, tmp_path):
+    data = tiny_prepared
+    settings = ex.GridSettings(**{**TINY_GRID.__dict__, "train": {**TINY_GRID.train, "epochs": 3}, "curves": True,
+                                  "curve_val_pairs": 4})
+    cells = ex.make_cells(data, [ex.TABLE1_BY_LABEL["Paired: joint + recons + cross + cycle"]], [2], 2, settings)
+    results = ex.run_grid(data, cells, settings, tmp_path, progress=False)
+    for record in results:
+        curve = [h["probe_zero_shot"] for h in record["history"]]
+        assert len(curve) == 3 and all(0.0 <= v <= 100.0 for v in curve)
+        assert curve[-1] == pytest.approx(record["zero_shot"]["nn_accuracy"])  # same queries, refs, model
+        assert all(h["probe_val_joint"] >= 0.0 for h in record["history"])

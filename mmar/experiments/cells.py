@@ -25,6 +25,10 @@ class GridSettings:
     ``reference_videos_per_class`` videos (drawn with the trial's seed) give up to
     ``sentences_per_class`` reference sentences; the class's other videos are the queries, so no
     query's own caption is ever a reference.
+
+    ``curves``: after every epoch, record each cell's zero-shot accuracy on its unseen classes and its
+    loss terms on ``curve_val_pairs`` held-out pairs of its seen classes (the val subset), in the
+    cell's ``history`` (:class:`mmar.experiments.convergence.HeldOutProbe`); for convergence figures.
     """
 
     train: dict[str, Any] = field(default_factory=dict)
@@ -39,6 +43,8 @@ class GridSettings:
     caption_length: int | None = None
     caption_max_videos: int = 200
     word_source: str = "prepared"
+    curves: bool = False
+    curve_val_pairs: int = 128
     seed: int = 0
 
     def eval_dict(self) -> dict[str, Any]:

@@ -166,9 +166,10 @@ def run_ensemble(data_root: str, plan: EnsemblePlan, settings: GridSettings, cac
     folder = Path(cache_dir) / "ensembles" / plan.key
     cpu, tic = time.process_time(), time.perf_counter()
     try:
+        probe = _probe(data, plan, settings) if settings.curves else None
         result = train_ensemble(configs, data, [c.train_rows for c in plan.cells], folder,
                                 unpaired_rows=[c.unpaired_rows for c in plan.cells], device=device,
-                                executor=executor, progress=False)
+                                executor=executor, progress=False, epoch_callback=probe)
     except Exception as error:  # one failing ensemble must not stop a long grid; reported, never cached
         return [done.get(c.key) or _error(c, error) for c in plan.cells]
     train_seconds, train_cpu = time.perf_counter() - tic, time.process_time() - cpu
@@ -200,6 +201,7 @@ def run_ensemble(data_root: str, plan: EnsemblePlan, settings: GridSettings, cac
                          "threads": torch.get_num_threads(), "batches": result.extra.get("source", "")},
             "final_losses": {k: float(v) for k, v in history.iloc[-1].items() if isinstance(v, (int, float))}
             if len(history) else {},
+            "history": json.loads(history.to_json(orient="records")),
             **evaluation,
         }
         _write_json(_cell_path(cache_dir, cell.key), record)
@@ -207,6 +209,22 @@ def run_ensemble(data_root: str, plan: EnsemblePlan, settings: GridSettings, cac
     if all("error" not in r for r in records):  # the checkpoint is only needed to resume training
         (folder / "checkpoint.pt").unlink(missing_ok=True)
     return records
+
+
+def _probe(data: PreparedDataset, plan: EnsemblePlan, settings: GridSettings):
+    """The per-epoch probe of a plan's cells: each cell's own unseen classes (its trial's queries and
+    references) and ``settings.curve_val_pairs`` val pairs of its seen classes."""
+    from mmar.evaluation.zero_shot import seen_training_rows, zero_shot_test
+    from mmar.experiments.convergence import HeldOutProbe
+
+    tests, val_rows = [], []
+    for cell in plan.cells:
+        tests.append(zero_shot_test(data, cell.unseen, sentences_per_class=settings.sentences_per_class,
+                                    seed=cell.trial, reference_videos_per_class=settings.reference_videos_per_class))
+        val = seen_training_rows(data, cell.unseen, "val")
+        val_rows.append(np.sort(np.random.default_rng([settings.seed, cell.k, cell.trial, 2]).permutation(val)
+                                [:settings.curve_val_pairs]))
+    return HeldOutProbe(data, tests, val_rows, [{"key": c.key} for c in plan.cells])
 
 
 def _submitit_map(plans: Sequence[EnsemblePlan], job, cache_dir: Path, dispatch: str,

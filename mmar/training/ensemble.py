@@ -443,9 +443,9 @@ def train_ensemble(configs: Sequence[TrainConfig], data: PreparedDataset, train_
             trainer.run_epoch(epoch, phase, epoch - schedule.index(phase), progress)
             for history in trainer.histories:
                 history[-1]["seconds"] = time.perf_counter() - tic
-            _atomic_save(trainer.state(epoch + 1, epoch + 1 == len(schedule)), checkpoint)
-            if epoch_callback is not None:
+            if epoch_callback is not None:  # before the checkpoint: what it adds to the histories is kept
                 epoch_callback(epoch, trainer)
+            _atomic_save(trainer.state(epoch + 1, epoch + 1 == len(schedule)), checkpoint)
         networks = [trainer.member_networks(i) for i in range(len(members))]
     return EnsembleResult(models=[n.model for n in networks], discriminators=[n.discs for n in networks],
                           histories=[pd.DataFrame(h) for h in trainer.histories], members=members, out_dir=out_dir,

@@ -1,0 +1,66 @@
+"""Training curves that say when to stop: per epoch and per ensemble member, zero-shot accuracy on
+held-out classes and the Eq. 6 terms on held-out pairs (notebook 05's convergence figure and λ search).
+
+:class:`HeldOutProbe` is an ``epoch_callback`` for :func:`mmar.training.train_ensemble`: after every
+epoch it embeds each member's query videos and reference sentences (disjoint videos,
+:func:`mmar.evaluation.zero_shot.zero_shot_test`) and computes the unweighted loss terms of every
+member on its validation pairs in one no-grad pass of the ensemble.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mmar.data.prepared import PreparedDataset
+from mmar.evaluation.zero_shot import ZeroShotTest, zero_shot_scores
+from mmar.training import FIXED_TEXT, EnsembleTrainer, SegmentSource, embed_rows
+
+
+@dataclass
+class HeldOutProbe:
+    """Per member i: ``tests[i]`` (the held-out classes' queries and references) and ``val_rows[i]``
+    (held-out pairs of its training classes). ``labels[i]`` names the member in :attr:`records`."""
+
+    data: PreparedDataset
+    tests: Sequence[ZeroShotTest]
+    val_rows: Sequence[np.ndarray]
+    labels: Sequence[dict[str, Any]]
+    records: list[dict[str, Any]] = field(default_factory=list)
+
+    def __call__(self, epoch: int, trainer: EnsembleTrainer) -> None:
+        terms = self._validation_terms(trainer)
+        for i, test in enumerate(self.tests):
+            model = trainer.member_networks(i).model.cpu()
+            videos = embed_rows(model, self.data, test.video_rows, pairing="video")
+            sentences = embed_rows(model, self.data, test.sentence_rows)
+            scores = zero_shot_scores(videos["video"], videos["class_index"], sentences["text"],
+                                      sentences["class_index"])
+            values = {"probe_zero_shot": scores["nn_accuracy"], "probe_prototype": scores["prototype_accuracy"],
+                      **{f"probe_val_{k}": float(v[i]) for k, v in terms.items()}}
+            trainer.histories[i][-1].update(values)
+            self.records.append({**self.labels[i], "epoch": epoch + 1, **values})
+
+    @torch.no_grad()
+    def _validation_terms(self, trainer: EnsembleTrainer) -> dict[str, torch.Tensor]:
+        c = trainer.config
+        width = min(len(r) for r in self.val_rows)
+        rows = np.stack([np.asarray(r)[:width] for r in self.val_rows])
+        source = SegmentSource(self.data, pairing=c.pairing, max_frames=c.max_frames, max_words=c.max_words)
+        video, video_mask = source.videos(rows)
+        text, text_mask = source.texts(rows)
+        batch = [x.to(trainer.device) for x in (video, video_mask, text, text_mask)]
+        if c.losses == (FIXED_TEXT,):
+            terms = trainer._terms("video_to_text", *batch)
+        elif any(t != "adv" for t in c.losses):
+            terms = trainer._terms("paired", *batch)
+        else:
+            return {}
+        return {k: v.cpu() for k, v in terms.items()}
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.records)
