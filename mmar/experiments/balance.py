@@ -1,0 +1,125 @@
+"""Loss balance (notebook 05): how much each term of Eq. 6 moves the shared encoders, and a small
+recorded search of the λ weights on seen-class validation data.
+
+With the literal summed squared errors of Eqs. 1, 4, 5 the reconstruction terms are four orders of
+magnitude larger than the joint term (Eq. 3 of unit-length embeddings is at most 4), so λ1 = 1
+leaves the joint term a small share of the gradient; a large λ1 collapses the embedding (the joint
+loss has no negatives: all embeddings at one point minimise it). The search holds out
+``n_val_classes`` *seen* classes of a split as pseudo-unseen validation classes (never the split's
+unseen classes), trains one ensemble whose members differ only in λ and seed, and chooses the
+candidate with the best mean zero-shot accuracy on the validation classes after the last epoch.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mmar.data.prepared import PreparedDataset
+from mmar.evaluation.zero_shot import seen_training_rows, zero_shot_test
+from mmar.experiments.convergence import HeldOutProbe
+from mmar.losses import paired_losses
+from mmar.models.autoencoders import MultimodalAutoencoder
+from mmar.training import EnsembleTrainer, SegmentSource, TrainConfig, train_ensemble
+
+#: The Eq. 6 weight of each paired term (recons has none).
+TERM_WEIGHTS = {"recons": None, "joint": "lambda_joint", "cross": "lambda_cross", "cycle": "lambda_cycle"}
+
+
+def gradient_shares(model: MultimodalAutoencoder, config: TrainConfig, video: torch.Tensor, video_mask: torch.Tensor,
+                    text: torch.Tensor, text_mask: torch.Tensor) -> dict[str, float]:
+    """Each weighted Eq. 6 term's share of the summed gradient norms on the two encoders' parameters
+    (the parameters every term reaches): ``|∇ λ_k L_k| / Σ_j |∇ λ_j L_j|``, for one paired batch
+    ``video`` (B, T, C), ``text`` (B, L, D) with masks."""
+    terms = paired_losses(model, video, video_mask, text, text_mask,
+                          tuple(t for t in config.losses if t in TERM_WEIGHTS), config.recon_reduction)
+    params = [p for p in list(model.video_encoder.parameters()) + list(model.text_encoder.parameters())
+              if p.requires_grad]
+    norms = {}
+    for name, value in terms.items():
+        weight = 1.0 if TERM_WEIGHTS[name] is None else getattr(config, TERM_WEIGHTS[name])
+        grads = torch.autograd.grad(weight * value, params, retain_graph=True, allow_unused=True)
+        norms[name] = float(torch.sqrt(sum((g**2).sum() for g in grads if g is not None)))
+    total = sum(norms.values()) or 1.0
+    return {name: norm / total for name, norm in norms.items()}
+
+
+class GradientShareProbe:
+    """``epoch_callback``: after every epoch, each member's :func:`gradient_shares` on its own fixed
+    batch of held-out pairs, added to its history as ``grad_share_<term>``."""
+
+    def __init__(self, data: PreparedDataset, rows: Sequence[np.ndarray], config: TrainConfig) -> None:
+        source = SegmentSource(data, pairing=config.pairing, max_frames=config.max_frames, max_words=config.max_words)
+        self.batches = [(*source.videos(np.asarray(r)), *source.texts(np.asarray(r))) for r in rows]
+
+    def __call__(self, epoch: int, trainer: EnsembleTrainer) -> None:
+        for i, batch in enumerate(self.batches):
+            model = trainer.member_networks(i).model.cpu()
+            shares = gradient_shares(model, trainer.members[i].config, *batch)
+            trainer.histories[i][-1].update({f"grad_share_{k}": v for k, v in shares.items()})
+
+
+def _validation_classes(data: PreparedDataset, unseen: Sequence[str], n_val_classes: int, seed: int) -> list[str]:
+    seen = [c for c in data.classes if c not in set(unseen)]
+    rng = np.random.default_rng([seed, 104729])
+    return sorted(rng.choice(seen, size=n_val_classes, replace=False).tolist())
+
+
+def lambda_search(data: PreparedDataset, unseen: Sequence[str], candidates: dict[str, Sequence[float]],
+                  train: dict[str, Any], seeds: Sequence[int], out_dir: str | Path, *, n_val_classes: int = 5,
+                  max_train_rows: int | None = 5000, val_pairs: int = 128, sentences_per_class: int = 20,
+                  reference_videos_per_class: int = 4, device: str = "auto",
+                  progress: bool = False) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Train one ensemble over every (seed, candidate) and return ``(curves, chosen)``.
+
+    ``candidates`` maps one λ field (e.g. ``"lambda_joint"``) to its values; ``train`` holds the other
+    TrainConfig values. Per seed, ``n_val_classes`` seen classes of the split (``unseen`` excluded)
+    become validation classes; members train on the remaining seen classes' train subset (up to
+    ``max_train_rows`` pairs). ``curves`` has one row per member and epoch: the λ value, seed, the
+    validation zero-shot accuracy, the held-out loss terms and each term's gradient share;
+    ``chosen`` maps the field to the value with the best mean final validation accuracy (ties: the
+    smallest value).
+    """
+    if len(candidates) != 1:
+        raise ValueError(f"search one λ field at a time, got {sorted(candidates)}")
+    (field, values), = candidates.items()
+    if field not in TrainConfig.__dataclass_fields__ or not field.startswith("lambda_"):
+        raise ValueError(f"{field!r} is not a λ field of TrainConfig")
+    configs, rows, tests, val_rows, labels = [], [], [], [], []
+    for seed in seeds:
+        held_out = _validation_classes(data, unseen, n_val_classes, seed)
+        excluded = list(unseen) + held_out
+        pool = seen_training_rows(data, excluded, "train")
+        rng = np.random.default_rng([seed, 15485863])
+        chosen_rows = np.sort(rng.permutation(pool)[:max_train_rows] if max_train_rows else pool)
+        test = zero_shot_test(data, held_out, sentences_per_class=sentences_per_class, seed=seed,
+                              reference_videos_per_class=reference_videos_per_class)
+        val = np.sort(rng.permutation(seen_training_rows(data, excluded, "val"))[:val_pairs])
+        for value in values:
+            configs.append(TrainConfig(**{**train, field: value, "seed": seed}))
+            rows.append(chosen_rows)
+            tests.append(test)
+            val_rows.append(val)
+            labels.append({field: value, "seed": seed, "n_train": len(chosen_rows)})
+    probe = HeldOutProbe(data, tests, val_rows, labels)
+    shares = GradientShareProbe(data, val_rows, configs[0])
+
+    def callback(epoch: int, trainer: EnsembleTrainer) -> None:
+        shares(epoch, trainer)
+        probe(epoch, trainer)
+
+    result = train_ensemble(configs, data, rows, out_dir, device=device, progress=progress, epoch_callback=callback)
+    curves = []
+    for label, history in zip(labels, result.histories):
+        for _, epoch in history.iterrows():
+            curves.append({**label, **{k: v for k, v in epoch.items() if k == "epoch" or k.startswith(("probe_",
+                                                                                                          "grad_share_"))}})
+    curves = pd.DataFrame(curves)
+    last = curves[curves["epoch"] == curves["epoch"].max()]
+    means = last.groupby(field)["probe_zero_shot"].mean()
+    best = float(means.index[means.to_numpy() == means.max()].min())
+    return curves, {field: best}

@@ -1,0 +1,52 @@
+"""Loss balance (mmar.experiments.balance): gradient shares behave as their definition says, and the
+λ search only ever looks at seen classes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mmar.experiments.balance import _validation_classes, gradient_shares, lambda_search
+from mmar.training import SegmentSource, TrainConfig, build_model
+
+TINY = dict(embed_dim=8, hidden_dim=16, batch_size=8, epochs=2, optimizer="adam", lr=0.01, max_frames=None)
+
+
+def _batch(data):
+    rows = data.rows(subset="train")[:6]
+    source = SegmentSource(data)
+    return (*source.videos(rows), *source.texts(rows))
+
+
+def test_gradient_shares_sum_to_one_and_scale_with_lambda(tiny_prepared):
+    config = TrainConfig(**TINY)
+    model, _ = build_model(config, 16, 8)
+    batch = _batch(tiny_prepared)
+    shares = gradient_shares(model, config, *batch)
+    assert set(shares) == {"recons", "joint", "cross", "cycle"}
+    assert sum(shares.values()) == pytest.approx(1.0)
+    doubled = gradient_shares(model, TrainConfig(**{**TINY, "lambda_joint": 2.0}), *batch)
+    # |∇(2 L_joint)| = 2 |∇ L_joint|: the joint norm doubles relative to the unchanged recons norm
+    ratio = lambda s: s["joint"] / s["recons"]  # noqa: E731
+    assert ratio(doubled) == pytest.approx(2.0 * ratio(shares), rel=1e-5)
+    assert gradient_shares(model, TrainConfig(**{**TINY, "lambda_joint": 0.0}), *batch)["joint"] == 0.0
+
+
+def test_lambda_search_holds_out_seen_classes_only(tiny_prepared, tmp_path):
+    data = tiny_prepared
+    unseen = data.splits[2][0]
+    held_out = _validation_classes(data, unseen, 2, seed=0)
+    assert not set(held_out) & set(unseen) and len(held_out) == 2
+    curves, chosen = lambda_search(data, unseen, {"lambda_joint": [1.0, 10.0]}, TINY, seeds=[0], out_dir=tmp_path,
+                                   n_val_classes=2, max_train_rows=None, val_pairs=4, sentences_per_class=2,
+                                   reference_videos_per_class=2)
+    assert chosen["lambda_joint"] in (1.0, 10.0)
+    assert len(curves) == 2 * 2  # 2 candidates x 2 epochs
+    last = curves[curves["epoch"] == 2]
+    best = last.loc[last["probe_zero_shot"] == last["probe_zero_shot"].max(), "lambda_joint"]
+    assert chosen["lambda_joint"] == best.min()  # the best validation accuracy; ties: the smallest λ
+    shares = curves[[c for c in curves if c.startswith("grad_share_")]].sum(axis=1)
+    np.testing.assert_allclose(shares, 1.0, rtol=1e-5)
+    with pytest.raises(ValueError, match="one λ field"):
+        lambda_search(data, unseen, {"lambda_joint": [1.0], "lambda_cross": [1.0]}, TINY, [0], tmp_path)
