@@ -159,7 +159,7 @@ class TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
-            raise ValueError(f"unknown TrainConfig fields {sorted(unknown)}")
+            raise ValueError(f"unknown TrainConfig fields {sorted(unknown)}; valid fields: {', '.join(sorted(known))}")
         return cls(**values)
 
     @property
