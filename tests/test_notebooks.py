@@ -132,3 +132,24 @@ def test_shared_values_appear_once_in_the_profiles_file() -> None:
 def test_ipywidgets_is_a_requirement() -> None:
     deps = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
     assert any(d.startswith("ipywidgets") for d in deps)
+
+
+def test_dict_parameters_merge_and_dotted_overrides(tmp_path) -> None:
+    from mmar.profiles import parse_override
+
+    path = tmp_path / "profiles.yaml"
+    path.write_text("base:\n  description: b\n  common: {seed: 1, train: {optimizer: adam, lr: 0.001}}\n"
+                    "  05_joint_training: {train: {epochs: 6}}\n"
+                    "child:\n  description: c\n  extends: base\n  05_joint_training: {train: {epochs: 2}}\n")
+    base, child = resolve_profile("base", path), resolve_profile("child", path)
+    assert notebook_parameters(base, "05_joint_training")["train"] == {"optimizer": "adam", "lr": 0.001, "epochs": 6}
+    assert notebook_parameters(child, "05_joint_training")["train"] == {"optimizer": "adam", "lr": 0.001, "epochs": 2}
+    assert notebook_parameters(base, "03_video_autoencoder")["train"] == {"optimizer": "adam", "lr": 0.001}
+    over = notebook_parameters(base, "05_joint_training", ["05.train.lr=0.01", "03.train.epochs=1"])
+    assert over["train"] == {"optimizer": "adam", "lr": 0.01, "epochs": 6}
+    assert parse_override("05_joint_training.train.epochs=20") == ("05_joint_training", "train", {"epochs": 20})
+    assert parse_override("train.epochs=3") == (None, "train", {"epochs": 3})
+    with pytest.raises(Exception, match="unknown notebook"):
+        parse_override("09.train.epochs=1")
+    with pytest.raises(Exception, match=r"\[notebook.\]key\[.field\]"):
+        parse_override("05.train.a.b=1")

@@ -171,3 +171,9 @@ def test_run_dir_resolves_against_the_repository_whatever_the_cwd(tmp_path: Path
     assert resolve_run_dir(tmp_path / "y") == tmp_path / "y"
     assert display_path(PROJECT_ROOT / "runs" / "x" / "results.csv") == os.path.join("runs", "x", "results.csv")
     assert display_path(Path.home() / "z") == "~/z" or not str(PROJECT_ROOT).startswith(str(Path.home()))
+
+
+def test_unseen_ks_to_run(tiny_prepared) -> None:
+    assert grid_tables.unseen_ks_to_run(tiny_prepared, [2, 3, 5], 3) == [2, 3]
+    with pytest.raises(ValueError, match="unseen_k = 5 must be one of the K values run"):
+        grid_tables.unseen_ks_to_run(tiny_prepared, [2, 5], 5)

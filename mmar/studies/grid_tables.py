@@ -34,6 +34,16 @@ def check_failed_cells(results: Sequence[dict[str, Any]], allow_failures: bool) 
     return failures
 
 
+def unseen_ks_to_run(data, unseen_ks: Sequence[int], unseen_k: int) -> list[int]:
+    """The K values of ``unseen_ks`` the prepared dataset has splits for; ``unseen_k`` (the K of
+    captioning, discovery and retrieval) must be one of them."""
+    ks_run = [k for k in unseen_ks if k in data.splits]
+    if unseen_k not in ks_run:
+        raise ValueError(f"unseen_k = {unseen_k} must be one of the K values run, {ks_run} "
+                         f"(unseen_ks = {list(unseen_ks)}; the dataset has splits for {sorted(data.splits)})")
+    return ks_run
+
+
 def finished(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """The records of the cells that did not fail."""
     return [r for r in results if "error" not in r]
