@@ -11,7 +11,7 @@ peak resident memory (``ru_maxrss``) is its own. Figures go to ``<out>/scale.jso
 
 Stages:
 
-* ``prepare``: :func:`mmar.data.activitynet.prepare_activitynet` at full size into
+* ``prepare``: :func:`mmar.data.prepare.prepare_activitynet` at full size into
   ``<out>/data`` (the same call notebook 01 makes; resumable: a second run reuses the store).
 * ``stream``: one pass over every training (video segment, sentence) pair with
   :class:`~mmar.data.prepared.PairDataset` and a DataLoader, mean-pooling each batch: proves the
@@ -47,7 +47,7 @@ def _peak_mb() -> float:
 
 
 def stage_prepare(out: Path, max_videos_per_class: int | None) -> dict[str, Any]:
-    from mmar.data.activitynet import prepare_activitynet
+    from mmar.data.prepare import prepare_activitynet
 
     start = time.perf_counter()
     data = prepare_activitynet(out / "data", max_videos_per_class=max_videos_per_class, progress=True)

@@ -12,6 +12,27 @@ REPORT_SOURCE_DIR = PROJECT_ROOT / "report"
 RESOURCES_DIR = PACKAGE_DIR / "resources"
 
 
+def resolve_run_dir(run_dir: str | Path) -> Path:
+    """A notebook's ``run_dir`` as an absolute path: a relative one is taken from the repository root,
+    whatever the caller's working directory (``papermill notebooks/04_text_autoencoder.ipynb out.ipynb``
+    from the root, JupyterLab from ``notebooks/``, and the runner all reach the same folder)."""
+    path = Path(run_dir).expanduser()
+    return path if path.is_absolute() else (PROJECT_ROOT / path).resolve()
+
+
+def display_path(path: str | Path) -> str:
+    """``path`` as printed in notebooks and logs: relative to the repository root when inside it, else
+    relative to the home folder (``~/...``), else as given. Stored notebook outputs then hold no
+    machine-specific absolute paths inside the repository or the home folder."""
+    path = Path(path).expanduser().resolve()
+    for root, prefix in ((PROJECT_ROOT, ""), (PROJECT_ROOT.parent, "../"), (Path.home(), "~/")):
+        try:
+            return prefix + str(path.relative_to(root))
+        except ValueError:
+            continue
+    return str(path)
+
+
 def shared_data_dir() -> Path | None:
     """The real-data folder (``../shared/data`` beside the project, or ``$MMAR_SHARED_DATA``).
 

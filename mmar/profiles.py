@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import yaml
 
@@ -69,26 +69,50 @@ def resolve_profile(name: str, path: str | Path = PROFILES_FILE) -> dict[str, An
 
 
 def parse_override(text: str) -> tuple[str | None, str, Any]:
-    """``key=value`` or ``notebook.key=value`` -> (notebook or None, key, YAML-parsed value)."""
+    """``[notebook.]key[.field]=value`` -> (notebook or None, key, YAML-parsed value).
+
+    ``field`` sets one entry of a dict parameter: ``05.train.epochs=20`` gives
+    ``("05_joint_training", "train", {"epochs": 20})``, merged into the notebook's ``train``
+    (see :func:`notebook_parameters`).
+    """
     if "=" not in text:
         raise ProfileError(f"override {text!r} is not key=value")
     target, raw = text.split("=", 1)
     value = yaml.safe_load(raw) if raw != "" else ""
-    notebook, _, key = target.rpartition(".")
-    if notebook:
-        matches = [n for n in NOTEBOOKS if n == notebook or n.split("_")[0] == notebook]
-        if not matches:
-            raise ProfileError(f"override {text!r}: unknown notebook {notebook!r}")
-        return matches[0], key, value
-    return None, key, value
+    parts = target.split(".")
+    notebook = None
+    matches = [n for n in NOTEBOOKS if n == parts[0] or n.split("_")[0] == parts[0]]
+    if len(parts) > 1 and matches:
+        notebook, parts = matches[0], parts[1:]
+    elif len(parts) > 1 and parts[0][:1].isdigit():
+        raise ProfileError(f"override {text!r}: unknown notebook {parts[0]!r}")
+    if not all(parts) or len(parts) > 2:
+        raise ProfileError(f"override {text!r}: expected [notebook.]key[.field]=value")
+    key = parts[0]
+    return notebook, key, ({parts[1]: value} if len(parts) == 2 else value)
 
 
-def notebook_parameters(profile: dict[str, Any], notebook: str, overrides: list[str] = ()) -> dict[str, Any]:
-    """Parameters for one notebook: ``common``, then its own section, then command-line overrides."""
-    params = dict(profile.get("common", {}))
-    params.update(profile.get(notebook, {}) or {})
+def _add(params: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``params[key]``; a dict value is merged into a dict already there (its entries win)."""
+    if isinstance(value, dict) and isinstance(params.get(key), dict):
+        params[key] = {**params[key], **value}
+    else:
+        params[key] = copy.deepcopy(value)
+
+
+def notebook_parameters(profile: dict[str, Any], notebook: str, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """Parameters for one notebook: ``common``, then its own section, then command-line overrides.
+
+    Dict parameters merge at each step: a notebook section's ``train: {epochs: 6}`` adds to (and
+    overrides entries of) the ``common`` section's ``train: {optimizer: adam, lr: 0.001}``.
+    """
+    params: dict[str, Any] = {}
+    for key, value in (profile.get("common") or {}).items():
+        _add(params, key, value)
+    for key, value in (profile.get(notebook) or {}).items():
+        _add(params, key, value)
     for text in overrides:
         target, key, value = parse_override(text)
         if target is None or target == notebook:
-            params[key] = value
+            _add(params, key, value)
     return params

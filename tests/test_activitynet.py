@@ -17,7 +17,6 @@ from mmar.data.activitynet import (
     SkipReport,
     choose_class,
     load_activitynet,
-    prepare_activitynet,
     read_captions,
     read_labels,
     read_min_json_labels,
@@ -27,6 +26,7 @@ from mmar.data.activitynet import (
 from mmar.data.anet_standin import EXTRACTOR, build_standin_store, n_feature_steps, segment_steps
 from mmar.data.feature_store import FeatureStoreReader, FeatureStoreWriter
 from mmar.data.glove import GloveVectors
+from mmar.data.prepare import prepare_activitynet
 from mmar.data.prepared import PairDataset, PreparedDataset, collate_pairs
 from mmar.results import ACTIVITYNET, ANET_TEXT_STANDIN_VIDEO
 
@@ -283,7 +283,7 @@ def test_standin_store_streams_resumes_and_is_order_independent(tmp_path: Path, 
 
 # -- prepare_activitynet -----------------------------------------------------------------------------
 def _prepare(tmp_path: Path, glove: GloveVectors, name: str = "data", **kwargs) -> PreparedDataset:
-    defaults = dict(annotations_dir=tmp_path / "anet", glove=glove, unseen_counts=(1,), n_trials=2, seed=0,
+    defaults = dict(annotations_dir=tmp_path / "anet", glove=glove, unseen_ks=(1,), n_trials=2, seed=0,
                     feature_dim=24, progress=False)
     return prepare_activitynet(tmp_path / name, **{**defaults, **kwargs})
 

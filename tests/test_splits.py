@@ -57,7 +57,7 @@ def standin(tmp_path_factory: pytest.TempPathFactory) -> PreparedDataset:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return prepare_standin(tmp_path_factory.mktemp("split") / "data", n_classes=8, videos_per_class=3,
-                               feature_dim=16, glove=GloveVectors.load_default(), unseen_counts=(2, 3), n_trials=4,
+                               feature_dim=16, glove=GloveVectors.load_default(), unseen_ks=(2, 3), n_trials=4,
                                seed=5, progress=False)
 
 

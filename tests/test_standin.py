@@ -154,7 +154,7 @@ def test_prepare_standin_writes_a_loadable_labelled_folder(glove: GloveVectors, 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         data = prepare_dataset("standin", tmp_path / "data", n_classes=5, videos_per_class=3, feature_dim=24,
-                               glove=glove, unseen_counts=(2,), n_trials=3, seed=0, progress=False)
+                               glove=glove, unseen_ks=(2,), n_trials=3, seed=0, progress=False)
     meta = data.meta
     assert data.data_source == STANDIN and "STAND-IN" in meta["description"] and meta["video_is_generated"]
     assert meta["counts"]["videos"] == 15 and meta["counts"]["sentences"] == len(data.sentences)

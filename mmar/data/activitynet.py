@@ -41,18 +41,14 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from mmar.data.feature_store import FeatureStoreReader
-from mmar.data.prepared import PreparedDataset
 from mmar.data.text import tokenize
 from mmar.results import ACTIVITYNET, ANET_TEXT_STANDIN_VIDEO
-
-if TYPE_CHECKING:
-    from mmar.data.glove import GloveVectors
 
 #: Segment bounds this far outside [0, duration] (seconds) are clipped; further out is an error.
 #: The real files overshoot by at most 0.01 s.
@@ -142,7 +138,7 @@ class SkipReport:
         return skipped + (f"; policy notes: {notes}" if notes else "")
 
 
-class _Policy:
+class ErrorPolicy:
     """Applies ``on_error``: raise, or count the problem in the report."""
 
     def __init__(self, on_error: str, report: SkipReport) -> None:
@@ -293,7 +289,7 @@ def read_captions(path: str | Path, *, class_times: Mapping[str, Mapping[str, fl
     """
     path = Path(path)
     report = report if report is not None else SkipReport()
-    policy = _Policy(on_error, report)
+    policy = ErrorPolicy(on_error, report)
     if subset is None:
         if path.stem not in SPLIT_SUBSETS:
             raise ValueError(f"{path}: cannot tell the subset from the file name; pass subset='train' or 'val'")
@@ -389,7 +385,7 @@ def load_activitynet(annotations_dir: str | Path | None = None, splits: Sequence
     known = load_class_names(classes_file) if classes_file is not None else _package_class_names()
     class_times, _ = read_labels(root, labels)
     report = SkipReport()
-    policy = _Policy(on_error, report)
+    policy = ErrorPolicy(on_error, report)
     merged: dict[str, AnnotatedVideo] = {}
     for split in splits:
         for video in read_captions(root / f"{split}.json", class_times=class_times, known_classes=known,
@@ -449,152 +445,7 @@ def select_videos(videos: Sequence[AnnotatedVideo], known_classes: Sequence[str]
     return kept, [c for c in known_classes if c in chosen]
 
 
-def _drop_missing_features(videos: list[AnnotatedVideo], store: FeatureStoreReader, policy: _Policy) -> list[AnnotatedVideo]:
-    missing = set(store.missing(v.video_id for v in videos))
-    for video in videos:
-        if video.video_id in missing:
-            policy("missing_features", f"{store.path}: no features for video {video.video_id} ({video.source}.json)",
-                   videos=1, sentences=video.n_sentences)
-    return [v for v in videos if v.video_id not in missing]
-
-
 def _store_data_source(store: FeatureStoreReader) -> str:
     """``activitynet`` for real features; the stand-in label when the store says it is generated."""
     generated = str(store.attrs.get("extractor", "")).startswith("generated") or store.attrs.get("source") == ANET_TEXT_STANDIN_VIDEO
     return ANET_TEXT_STANDIN_VIDEO if generated else ACTIVITYNET
-
-
-def _sentence_rows(videos: Sequence[AnnotatedVideo]) -> list[dict[str, Any]]:
-    rows = []
-    for video in videos:
-        for k, ((start, end), text) in enumerate(zip(video.segments, video.sentences)):
-            rows.append({"sentence_id": f"{video.video_id}#{k}", "video_id": video.video_id, "class_name": video.class_name,
-                         "subset": video.subset, "start_s": start, "end_s": end, "duration_s": video.duration_s,
-                         "text": text})
-    return rows
-
-
-def _keep_sentences(video: AnnotatedVideo, keep: Sequence[bool]) -> AnnotatedVideo:
-    return AnnotatedVideo(video.video_id, video.subset, video.source, video.duration_s, video.class_name,
-                          tuple(s for s, k in zip(video.segments, keep) if k), tuple(s for s, k in zip(video.sentences, keep) if k))
-
-
-def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | None = None, features: str | Path | None = None,
-                        glove: "GloveVectors | str | Path | None" = None,
-                        splits: Sequence[str] = ("train_modified", "val_1"), labels: str | Path | None = None,
-                        classes: Sequence[str] | None = None, n_classes: int | None = None,
-                        max_videos_per_class: int | None = None, pairing: str = "segment",
-                        unseen_counts: Sequence[int] = (5, 10, 20, 50), n_trials: int = 10, seed: int = 0,
-                        on_error: str = "skip", feature_dim: int = 1024, tolerance_s: float = TIMESTAMP_TOLERANCE_S,
-                        split_seed: int | None = None, standin_path: str | Path | None = None,
-                        progress: bool | None = None) -> PreparedDataset:
-    """Write the prepared dataset folder (:mod:`mmar.data.prepared`) for ActivityNet Captions.
-
-    Args:
-        out_dir: the folder to write (``<run_dir>/data``).
-        annotations_dir: folder with ``<split>.json`` and the label files; None: ``../shared/data/activitynet``.
-        features: an HDF5 feature store of real I3D features (layout of :mod:`mmar.data.feature_store`)
-            keyed by video id. Ids without an entry are reported and follow ``on_error``. None: the
-            ``anet-text + stand-in video`` store is generated (:mod:`mmar.data.anet_standin`) at
-            ``standin_path`` (default ``<out_dir>/features.h5``; resumable).
-        glove: word vectors: None (GloVe 6B 50d), a ``glove.*.txt`` path, or a ``GloveVectors``.
-        splits: caption files to read (``train_modified``/``train`` -> subset train, ``val_1``/``val_2`` -> val).
-        labels: a label file (``*.min.json`` or ``*_tsp_groundtruth.csv``); default: found in annotations_dir.
-        classes, n_classes, max_videos_per_class: a smaller run (see :func:`select_videos`).
-        pairing: ``segment`` (sentence with its temporal segment) or ``video`` (the whole video);
-            recorded in ``dataset.json``; the segment times are always stored.
-        unseen_counts, n_trials, split_seed: zero-shot splits (:func:`mmar.data.splits.make_splits`;
-            ``split_seed`` defaults to ``seed``). ``seed`` seeds the subset and the stand-in video.
-        on_error: ``skip`` (leave bad samples out, count them in ``dataset.json["skipped"]``) or ``stop``.
-        feature_dim: C of the generated stand-in features (ignored with ``features``).
-    """
-    from mmar.data.anet_standin import FPS, STRIDE_FRAMES, build_standin_store
-    from mmar.data.glove import build_vocabulary
-    from mmar.data.prepare import dataset_counts, load_glove
-    from mmar.data.splits import make_splits
-    from mmar.data.standin import StandinVideoGenerator
-
-    if pairing not in ("segment", "video"):
-        raise ValueError(f"pairing must be 'segment' or 'video', got {pairing!r}")
-    out_dir = Path(out_dir)
-    root = resolve_annotations_dir(annotations_dir)
-    all_videos, known, report = load_activitynet(root, splits, labels=labels, on_error=on_error, tolerance_s=tolerance_s)
-    policy = _Policy(on_error, report)
-    n_read = len(all_videos)
-    videos, class_names = select_videos(all_videos, known, classes=classes, n_classes=n_classes,
-                                        max_videos_per_class=max_videos_per_class, seed=seed)
-    store = None
-    if features is not None:
-        store = FeatureStoreReader(features)
-        videos = _drop_missing_features(videos, store, policy)
-
-    vectors = load_glove(glove)
-    vocabulary, token_ids, oov = build_vocabulary([s for v in videos for s in v.sentences], vectors)
-    kept_videos, kept_ids, position = [], [], 0
-    for video in videos:
-        ids = token_ids[position: position + video.n_sentences]
-        position += video.n_sentences
-        keep = [bool(i) for i in ids]
-        for k, ok in enumerate(keep):
-            if not ok:
-                policy("no_known_words", f"{root}: video {video.video_id}: sentence {k} has no word in {vectors.source} "
-                       f"({video.sentences[k]!r})", sentences=1)
-        if not any(keep):
-            report.add("no_sentences_left", f"{root}: video {video.video_id}: every sentence was skipped", videos=1)
-            continue
-        kept_videos.append(_keep_sentences(video, keep))
-        kept_ids.extend(i for i in ids if i)
-    videos = kept_videos
-    if not videos:
-        raise AnnotationError(f"{root}: no usable video left ({report.summary()})")
-
-    if store is None:
-        path = Path(standin_path) if standin_path is not None else out_dir / "features.h5"
-        generator = StandinVideoGenerator(class_names, vectors, feature_dim=feature_dim, seed=seed)
-        build = build_standin_store(path, videos, generator, seed=seed, progress=progress).to_dict()
-        store = FeatureStoreReader(path)
-        features_ref = "features.h5" if standin_path is None else str(path.resolve())
-    else:
-        build = None
-        features_ref = str(Path(features).resolve())
-    data_source = _store_data_source(store)
-
-    sentences = pd.DataFrame(_sentence_rows(videos))
-    sentences["token_ids"] = [" ".join(str(i) for i in ids) for ids in kept_ids]
-    split_seed = seed if split_seed is None else int(split_seed)
-    split_trials = make_splits(class_names, unseen_counts, n_trials, split_seed)
-    meta = {
-        "data_source": data_source,
-        "description": ("REAL text: ActivityNet Captions sentences and timestamps, ActivityNet v1.3 classes. "
-                        + ("GENERATED VIDEO: the video features are NOT I3D features of the real videos but stand-in "
-                           "features (mmar.data.anet_standin) keyed by the real video ids, with the real durations, "
-                           "conditioned on each video's real class and sentences" if data_source != ACTIVITYNET
-                           else f"Real video features from {features_ref} ({store.attrs.get('extractor', '')})")),
-        "video_is_generated": data_source != ACTIVITYNET,
-        "text_is_generated": False,
-        "classes": class_names,
-        "features": features_ref,
-        "feature_extractor": str(store.attrs.get("extractor", "")),
-        "fps": float(store.attrs.get("fps", FPS)),
-        "stride_frames": int(store.attrs.get("stride_frames", STRIDE_FRAMES)),
-        "feature_dim": store.feature_dim,
-        "word_dim": vectors.dim,
-        "word_vectors": vectors.source,
-        "pairing": pairing,
-        "annotations_dir": str(root),
-        "caption_files": [f"{s}.json" for s in splits],
-        "timestamp_tolerance_s": tolerance_s,
-        "selection": {"n_classes": n_classes, "classes": list(classes) if classes is not None else None,
-                      "max_videos_per_class": max_videos_per_class, "seed": seed},
-        "counts": {"videos_read": n_read, **dataset_counts(sentences)},
-        "skipped": report.to_dict(),
-        "skipped_summary": report.summary(),
-        "oov": oov.to_dict(),
-        "standin_build": build,
-        "split_seed": split_seed,
-        "unseen_counts": sorted(split_trials),
-        "n_trials": n_trials,
-    }
-    prepared = PreparedDataset(out_dir, meta, sentences, np.asarray(vocabulary.words), vocabulary.vectors, split_trials)
-    prepared.write()
-    return PreparedDataset.load(out_dir)

@@ -4,9 +4,12 @@ Sources:
 
 * ``"standin"``: the embedded stand-in (:mod:`mmar.data.standin`): real ActivityNet v1.3 class
   names and GloVe vectors, generated sentences and video features. Needs nothing but the package.
-* ``"activitynet"``: real ActivityNet Captions annotations, with real I3D features when given
-  ``features``, else stand-in video keyed by the real ids
-  (:func:`mmar.data.activitynet.prepare_activitynet`).
+* ``"activitynet"``: real ActivityNet Captions annotations (read by :mod:`mmar.data.activitynet`),
+  with real I3D features when given ``features``, else stand-in video keyed by the real ids
+  (:mod:`mmar.data.anet_standin`); :func:`prepare_activitynet`.
+
+Imports go one way: this module uses the readers (:mod:`mmar.data.activitynet`) and the generators
+(:mod:`mmar.data.standin`, :mod:`mmar.data.anet_standin`); none of them imports it.
 """
 
 from __future__ import annotations
@@ -17,12 +20,16 @@ from typing import Any, Sequence
 import numpy as np
 import pandas as pd
 
+from mmar.data.activitynet import (TIMESTAMP_TOLERANCE_S, AnnotatedVideo, AnnotationError, ErrorPolicy,
+                                   _store_data_source, load_activitynet, resolve_annotations_dir, select_videos)
+from mmar.data.anet_standin import FPS, STRIDE_FRAMES, build_standin_store
 from mmar.data.classes import activitynet_classes
+from mmar.data.feature_store import FeatureStoreReader
 from mmar.data.glove import GloveVectors, build_vocabulary
 from mmar.data.prepared import PreparedDataset
 from mmar.data.splits import PAPER_N_TRIALS, PAPER_UNSEEN_COUNTS, make_splits
-from mmar.data.standin import GENERATOR_NAME, generate_standin, select_classes
-from mmar.results import STANDIN
+from mmar.data.standin import GENERATOR_NAME, StandinVideoGenerator, generate_standin, select_classes
+from mmar.results import ACTIVITYNET, STANDIN
 
 SOURCES = ("standin", "activitynet")
 
@@ -39,7 +46,7 @@ def load_glove(glove: GloveVectors | str | Path | None) -> GloveVectors:
 def prepare_standin(out_dir: str | Path, *, n_classes: int = 200, videos_per_class: int = 12,
                     class_selection: str = "random", seed: int = 0, noise: float = 1.0, feature_dim: int = 1024,
                     stride_frames: int = 64, glove: GloveVectors | str | Path | None = None,
-                    unseen_counts: Sequence[int] = PAPER_UNSEEN_COUNTS, n_trials: int = PAPER_N_TRIALS,
+                    unseen_ks: Sequence[int] = PAPER_UNSEEN_COUNTS, n_trials: int = PAPER_N_TRIALS,
                     split_seed: int | None = None, pairing: str = "segment", progress: bool | None = None
                     ) -> PreparedDataset:
     """Generate the stand-in dataset into ``out_dir`` (``features.h5`` + the prepared files).
@@ -61,7 +68,7 @@ def prepare_standin(out_dir: str | Path, *, n_classes: int = 200, videos_per_cla
     vocabulary, token_ids, oov = build_vocabulary(sentences["text"].tolist(), vectors)
     sentences["token_ids"] = [" ".join(str(i) for i in ids) for ids in token_ids]
     split_seed = seed if split_seed is None else int(split_seed)
-    splits = make_splits(classes, unseen_counts, n_trials, split_seed)
+    splits = make_splits(classes, unseen_ks, n_trials, split_seed)
     meta: dict[str, Any] = {
         "data_source": STANDIN,
         "description": ("STAND-IN data, not ActivityNet: the 200 real ActivityNet v1.3 class names (or a subset) and "
@@ -81,7 +88,7 @@ def prepare_standin(out_dir: str | Path, *, n_classes: int = 200, videos_per_cla
         "counts": dataset_counts(sentences),
         "oov": oov.to_dict(),
         "split_seed": split_seed,
-        "unseen_counts": sorted(splits),
+        "unseen_ks": sorted(splits),
         "n_trials": n_trials,
         "standin": {"class_selection": class_selection, "n_classes": n_classes, **data.params,
                     "class_facts": data.class_facts},
@@ -102,12 +109,151 @@ def dataset_counts(sentences: pd.DataFrame) -> dict[str, Any]:
 def prepare_dataset(source: str, out_dir: str | Path, **params: Any) -> PreparedDataset:
     """Write ``out_dir`` for ``source`` (``"standin"`` or ``"activitynet"``) and return it loaded.
 
-    ``params`` go to :func:`prepare_standin` or :func:`mmar.data.activitynet.prepare_activitynet`.
+    ``params`` go to :func:`prepare_standin` or :func:`prepare_activitynet`.
     """
     if source == "standin":
         return prepare_standin(out_dir, **params)
     if source == "activitynet":
-        from mmar.data.activitynet import prepare_activitynet
-
         return prepare_activitynet(out_dir, **params)
     raise ValueError(f"unknown data source {source!r}; expected one of {SOURCES}")
+
+
+# -- ActivityNet Captions ----------------------------------------------------------------------------
+def _drop_missing_features(videos: list[AnnotatedVideo], store: FeatureStoreReader, policy: ErrorPolicy) -> list[AnnotatedVideo]:
+    missing = set(store.missing(v.video_id for v in videos))
+    for video in videos:
+        if video.video_id in missing:
+            policy("missing_features", f"{store.path}: no features for video {video.video_id} ({video.source}.json)",
+                   videos=1, sentences=video.n_sentences)
+    return [v for v in videos if v.video_id not in missing]
+
+
+def _sentence_rows(videos: Sequence[AnnotatedVideo]) -> list[dict[str, Any]]:
+    rows = []
+    for video in videos:
+        for k, ((start, end), text) in enumerate(zip(video.segments, video.sentences)):
+            rows.append({"sentence_id": f"{video.video_id}#{k}", "video_id": video.video_id, "class_name": video.class_name,
+                         "subset": video.subset, "start_s": start, "end_s": end, "duration_s": video.duration_s,
+                         "text": text})
+    return rows
+
+
+def _keep_sentences(video: AnnotatedVideo, keep: Sequence[bool]) -> AnnotatedVideo:
+    return AnnotatedVideo(video.video_id, video.subset, video.source, video.duration_s, video.class_name,
+                          tuple(s for s, k in zip(video.segments, keep) if k), tuple(s for s, k in zip(video.sentences, keep) if k))
+
+
+def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | None = None, features: str | Path | None = None,
+                        glove: GloveVectors | str | Path | None = None,
+                        splits: Sequence[str] = ("train_modified", "val_1"), labels: str | Path | None = None,
+                        classes: Sequence[str] | None = None, n_classes: int | None = None,
+                        max_videos_per_class: int | None = None, pairing: str = "segment",
+                        unseen_ks: Sequence[int] = PAPER_UNSEEN_COUNTS, n_trials: int = PAPER_N_TRIALS, seed: int = 0,
+                        on_error: str = "skip", feature_dim: int = 1024, tolerance_s: float = TIMESTAMP_TOLERANCE_S,
+                        split_seed: int | None = None, standin_path: str | Path | None = None,
+                        progress: bool | None = None) -> PreparedDataset:
+    """Write the prepared dataset folder (:mod:`mmar.data.prepared`) for ActivityNet Captions (read by
+    :mod:`mmar.data.activitynet`).
+
+    Args:
+        out_dir: the folder to write (``<run_dir>/data``).
+        annotations_dir: folder with ``<split>.json`` and the label files; None: ``../shared/data/activitynet``.
+        features: an HDF5 feature store of real I3D features (layout of :mod:`mmar.data.feature_store`)
+            keyed by video id. Ids without an entry are reported and follow ``on_error``. None: the
+            ``anet-text + stand-in video`` store is generated (:mod:`mmar.data.anet_standin`) at
+            ``standin_path`` (default ``<out_dir>/features.h5``; resumable).
+        glove: word vectors: None (GloVe 6B 50d), a ``glove.*.txt`` path, or a ``GloveVectors``.
+        splits: caption files to read (``train_modified``/``train`` -> subset train, ``val_1``/``val_2`` -> val).
+        labels: a label file (``*.min.json`` or ``*_tsp_groundtruth.csv``); default: found in annotations_dir.
+        classes, n_classes, max_videos_per_class: a smaller run (see :func:`select_videos`).
+        pairing: ``segment`` (sentence with its temporal segment) or ``video`` (the whole video);
+            recorded in ``dataset.json``; the segment times are always stored.
+        unseen_ks, n_trials, split_seed: zero-shot splits (:func:`mmar.data.splits.make_splits`;
+            ``split_seed`` defaults to ``seed``). ``seed`` seeds the subset and the stand-in video.
+        on_error: ``skip`` (leave bad samples out, count them in ``dataset.json["skipped"]``) or ``stop``.
+        feature_dim: C of the generated stand-in features (ignored with ``features``).
+    """
+    if pairing not in ("segment", "video"):
+        raise ValueError(f"pairing must be 'segment' or 'video', got {pairing!r}")
+    out_dir = Path(out_dir)
+    root = resolve_annotations_dir(annotations_dir)
+    all_videos, known, report = load_activitynet(root, splits, labels=labels, on_error=on_error, tolerance_s=tolerance_s)
+    policy = ErrorPolicy(on_error, report)
+    n_read = len(all_videos)
+    videos, class_names = select_videos(all_videos, known, classes=classes, n_classes=n_classes,
+                                        max_videos_per_class=max_videos_per_class, seed=seed)
+    store = None
+    if features is not None:
+        store = FeatureStoreReader(features)
+        videos = _drop_missing_features(videos, store, policy)
+
+    vectors = load_glove(glove)
+    vocabulary, token_ids, oov = build_vocabulary([s for v in videos for s in v.sentences], vectors)
+    kept_videos, kept_ids, position = [], [], 0
+    for video in videos:
+        ids = token_ids[position: position + video.n_sentences]
+        position += video.n_sentences
+        keep = [bool(i) for i in ids]
+        for k, ok in enumerate(keep):
+            if not ok:
+                policy("no_known_words", f"{root}: video {video.video_id}: sentence {k} has no word in {vectors.source} "
+                       f"({video.sentences[k]!r})", sentences=1)
+        if not any(keep):
+            report.add("no_sentences_left", f"{root}: video {video.video_id}: every sentence was skipped", videos=1)
+            continue
+        kept_videos.append(_keep_sentences(video, keep))
+        kept_ids.extend(i for i in ids if i)
+    videos = kept_videos
+    if not videos:
+        raise AnnotationError(f"{root}: no usable video left ({report.summary()})")
+
+    if store is None:
+        path = Path(standin_path) if standin_path is not None else out_dir / "features.h5"
+        generator = StandinVideoGenerator(class_names, vectors, feature_dim=feature_dim, seed=seed)
+        build = build_standin_store(path, videos, generator, seed=seed, progress=progress).to_dict()
+        store = FeatureStoreReader(path)
+        features_ref = "features.h5" if standin_path is None else str(path.resolve())
+    else:
+        build = None
+        features_ref = str(Path(features).resolve())
+    data_source = _store_data_source(store)
+
+    sentences = pd.DataFrame(_sentence_rows(videos))
+    sentences["token_ids"] = [" ".join(str(i) for i in ids) for ids in kept_ids]
+    split_seed = seed if split_seed is None else int(split_seed)
+    split_trials = make_splits(class_names, unseen_ks, n_trials, split_seed)
+    meta = {
+        "data_source": data_source,
+        "description": ("REAL text: ActivityNet Captions sentences and timestamps, ActivityNet v1.3 classes. "
+                        + ("GENERATED VIDEO: the video features are NOT I3D features of the real videos but stand-in "
+                           "features (mmar.data.anet_standin) keyed by the real video ids, with the real durations, "
+                           "conditioned on each video's real class and sentences" if data_source != ACTIVITYNET
+                           else f"Real video features from {features_ref} ({store.attrs.get('extractor', '')})")),
+        "video_is_generated": data_source != ACTIVITYNET,
+        "text_is_generated": False,
+        "classes": class_names,
+        "features": features_ref,
+        "feature_extractor": str(store.attrs.get("extractor", "")),
+        "fps": float(store.attrs.get("fps", FPS)),
+        "stride_frames": int(store.attrs.get("stride_frames", STRIDE_FRAMES)),
+        "feature_dim": store.feature_dim,
+        "word_dim": vectors.dim,
+        "word_vectors": vectors.source,
+        "pairing": pairing,
+        "annotations_dir": str(root),
+        "caption_files": [f"{s}.json" for s in splits],
+        "timestamp_tolerance_s": tolerance_s,
+        "selection": {"n_classes": n_classes, "classes": list(classes) if classes is not None else None,
+                      "max_videos_per_class": max_videos_per_class, "seed": seed},
+        "counts": {"videos_read": n_read, **dataset_counts(sentences)},
+        "skipped": report.to_dict(),
+        "skipped_summary": report.summary(),
+        "oov": oov.to_dict(),
+        "standin_build": build,
+        "split_seed": split_seed,
+        "unseen_ks": sorted(split_trials),
+        "n_trials": n_trials,
+    }
+    prepared = PreparedDataset(out_dir, meta, sentences, np.asarray(vocabulary.words), vocabulary.vectors, split_trials)
+    prepared.write()
+    return PreparedDataset.load(out_dir)

@@ -1,0 +1,258 @@
+"""The notebooks' figures. Each function draws one figure, names the data source in its title,
+saves it as a PNG (``path``, read by the report) and shows it when running in a notebook.
+
+Inputs are what :mod:`mmar.studies` computes; nothing here computes a reported number.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+
+DPI = 80
+
+
+def _finish(fig: plt.Figure, path: str | Path) -> None:
+    """Lay out, save to ``path`` and show (inline backends only), then close ``fig``."""
+    fig.tight_layout()
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=DPI)
+    if "inline" in matplotlib.get_backend():
+        plt.show()
+    plt.close(fig)
+
+
+def dataset_statistics(sentences: pd.DataFrame, videos: pd.DataFrame, real: pd.DataFrame | None, data_source: str,
+                       path: str | Path) -> None:
+    """Histograms of sentences per video, words per sentence, video duration, segment / video
+    duration and feature steps per video; the real ActivityNet Captions annotations beside them when given.
+
+    ``sentences``: :func:`mmar.data.stats.per_sentence` table; ``videos``: one row per video with ``n_steps``.
+    """
+    def real_column(values):
+        return None if real is None else values(real)
+
+    panels = [("sentences per video", sentences.groupby("video_id").size(),
+               real_column(lambda t: t.groupby("video_id").size()), np.arange(0.5, 12.5)),
+              ("words per sentence", sentences["n_words"], real_column(lambda t: t["n_words"]), np.arange(0, 51, 2)),
+              ("video duration (s)", videos["duration_s"],
+               real_column(lambda t: t.drop_duplicates("video_id")["duration_s"]), np.linspace(0, 250, 26)),
+              ("segment / video duration", sentences["segment_fraction"], real_column(lambda t: t["segment_fraction"]),
+               np.linspace(0, 1, 21)),
+              ("feature steps per video", videos["n_steps"], None, 20)]
+    fig, axes = plt.subplots(1, len(panels), figsize=(18, 3.2))
+    for ax, (title, ours, real_values, bins) in zip(axes, panels):
+        ax.hist(ours, bins=bins, density=True, alpha=0.6, label=data_source)
+        if real_values is not None:
+            ax.hist(real_values, bins=bins, density=True, alpha=0.5, label="ActivityNet Captions (real annotations)")
+        ax.set_title(title)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(f"Dataset statistics — data source: {data_source}")
+    _finish(fig, path)
+
+
+def class_similarity(classes: Sequence[str], name_similarity: np.ndarray, feature_similarity: np.ndarray,
+                     similarity_r: float, data_source: str, path: str | Path, shown: int = 30) -> None:
+    """Class-by-class similarity by GloVe name vectors and by mean features (first ``shown`` classes,
+    ordered by the leading eigenvector of the name similarity), and both over all class pairs."""
+    shown = min(shown, len(classes))
+    order = np.argsort(np.linalg.eigh(name_similarity[:shown, :shown])[1][:, -1])
+    pairs = np.triu_indices(len(classes), 1)
+    fig, axes = plt.subplots(1, 3, figsize=(17, 5.2))
+    for ax, matrix, title in ((axes[0], name_similarity, "GloVe similarity of class names"),
+                              (axes[1], feature_similarity, "similarity of class-mean features (centred)")):
+        image = ax.imshow(matrix[np.ix_(order, order)], cmap="viridis")
+        ax.set_yticks(range(shown), [classes[i] for i in order], fontsize=6)
+        ax.set_xticks([])
+        ax.set_title(f"{title}\n({shown} classes)", fontsize=9)
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    axes[2].scatter(name_similarity[pairs], feature_similarity[pairs], s=3, alpha=0.3)
+    axes[2].set_xlabel("GloVe similarity of the class names")
+    axes[2].set_ylabel("feature-mean similarity")
+    axes[2].set_title(f"all class pairs, r = {similarity_r:.2f}", fontsize=9)
+    fig.suptitle(f"Class structure — data source: {data_source}")
+    _finish(fig, path)
+
+
+def sample_frames(clips: dict[str, np.ndarray], data_source: str, path: str | Path) -> None:
+    """Four evenly spaced frames of each clip (frames (T, H, W, 3) in [-1, 1] or [0, 1])."""
+    fig, axes = plt.subplots(len(clips), 4, figsize=(9, 2.3 * len(clips)), squeeze=False)
+    for row, (name, frames) in zip(axes, clips.items()):
+        for ax, index in zip(row, np.linspace(0, len(frames) - 1, 4).astype(int)):
+            ax.imshow(frames[index])
+            ax.set_title(f"{name}  frame {index}", fontsize=8)
+            ax.axis("off")
+    fig.suptitle(f"Sample clips — data source: {data_source}", fontsize=9)
+    _finish(fig, path)
+
+
+def i3d_features(features: dict[str, np.ndarray], step_logits: dict[str, np.ndarray], top: pd.DataFrame,
+                 labels: Sequence[str], data_source: str, path: str | Path) -> None:
+    """Per clip: the (1024, T') I3D feature sequence (channels sorted by mean activation) and the
+    per-step softmax over Kinetics classes for the clip's top classes."""
+    fig, axes = plt.subplots(len(features), 2, figsize=(11, 3.2 * len(features)), squeeze=False)
+    for (ax_f, ax_p), name in zip(axes, features):
+        feats = features[name]
+        order = np.argsort(-feats.mean(axis=1))
+        image = ax_f.imshow(feats[order], aspect="auto", cmap="magma", interpolation="nearest")
+        ax_f.set(title=f"{name}: I3D features (1024 x {feats.shape[1]})", xlabel="feature step (8 frames = 0.32 s)",
+                 ylabel="channel (sorted)")
+        fig.colorbar(image, ax=ax_f)
+        probs = torch.softmax(torch.from_numpy(step_logits[name]), dim=0).numpy()
+        shown = list(dict.fromkeys(top[top["clip"] == name]["class"]))
+        ax_p.imshow(probs[[list(labels).index(c) for c in shown]], aspect="auto", cmap="viridis", vmin=0, vmax=1,
+                    interpolation="nearest")
+        ax_p.set_yticks(range(len(shown)), shown, fontsize=7)
+        ax_p.set(title="per-step class probability", xlabel="feature step")
+    fig.suptitle(f"I3D (Kinetics-400 RGB) on real pixels — data source: {data_source}", fontsize=9)
+    _finish(fig, path)
+
+
+def reconstruction_curves(histories: dict[str, pd.DataFrame], column: str, baseline: float, baseline_label: str,
+                          title: str, data_source: str, path: str | Path) -> None:
+    """Training reconstruction error per epoch (``history[column]``) per variant, with a baseline line."""
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for name, history in histories.items():
+        ax.plot(history["epoch"], history[column], marker="o", label=f"{name} (train)" if name else "train")
+    ax.axhline(baseline, color="grey", ls="--", label=baseline_label)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel(f"{column.replace('recons_', '')} reconstruction MSE")
+    ax.legend(fontsize=8)
+    ax.set_title(f"{title} — data source: {data_source}")
+    _finish(fig, path)
+
+
+def attention_filters(results: dict[str, Any], x: torch.Tensor, mask: torch.Tensor, row_titles: Sequence[str],
+                      data_source: str, path: str | Path, n_channels: int = 64) -> None:
+    """Each example sequence ``x`` (B, T, C) (valid steps ``mask`` (B, T)) as an image of its
+    ``n_channels`` highest-variance channels, with every variant's encoder filters F[n, t] over it."""
+    channels = torch.argsort(x.flatten(0, 1).var(0), descending=True)[:n_channels]
+    fig, axes = plt.subplots(len(x), len(results), figsize=(5.5 * len(results), 2.4 * len(x)), squeeze=False)
+    for col, (variant, result) in enumerate(results.items()):
+        with torch.no_grad():
+            filters = result.model.video_encoder.pool.filters(mask).numpy()
+        for i in range(len(x)):
+            ax = axes[i, col]
+            n = int(mask[i].sum())
+            ax.imshow(x[i, :n][:, channels].T.numpy(), aspect="auto", cmap="Greys", extent=(-0.5, n - 0.5, 0, 1))
+            for f in range(filters.shape[1]):
+                ax.plot(np.arange(n), filters[i, f, :n] / filters[i, f, :n].max(), lw=2, label=f"filter {f}")
+            ax.set_title(f"{variant} — {row_titles[i]} ({n} steps)", fontsize=9)
+            ax.set_yticks([])
+    axes[0, 0].legend(fontsize=7, loc="upper right")
+    axes[-1, 0].set_xlabel("feature step")
+    fig.suptitle(f"Learned temporal attention filters (encoder) over feature sequences — data source: {data_source}")
+    _finish(fig, path)
+
+
+#: History columns that are not per-term losses of the loss-curve figure.
+_NOT_TERMS = {"epoch", "phase", "lr", "seconds", "d_z", "d_v", "d_t", "g_z", "g_v", "g_t", "total_paired",
+              "total_unpaired"}
+
+
+def loss_curves(histories: dict[str, pd.DataFrame], data_source: str, path: str | Path) -> None:
+    """Epoch means of every loss term (unweighted, log scale), one panel per variant."""
+    fig, axes = plt.subplots(1, len(histories), figsize=(5 * len(histories), 3.5), squeeze=False)
+    for ax, (name, history) in zip(axes[0], histories.items()):
+        for column in history.columns:
+            if column not in _NOT_TERMS and history[column].notna().any():
+                ax.plot(history["epoch"], history[column], marker=".", label=column)
+        ax.set_yscale("log")
+        ax.set_xlabel("epoch")
+        ax.set_title(name)
+        ax.legend(fontsize=7)
+    fig.suptitle(f"Loss terms per epoch — data source: {data_source}")
+    _finish(fig, path)
+
+
+def adversarial_terms(name: str, history: pd.DataFrame, pretrain_epochs: int, form: str, data_source: str,
+                      path: str | Path) -> None:
+    """Discriminator (Eq. 7) and generator (Eq. 8) losses per epoch; the paired-only phase shaded;
+    a line at 2 log 2 (a discriminator at chance)."""
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for column in ("d_z", "d_v", "d_t", "g_z", "g_v", "g_t"):
+        if column in history and history[column].notna().any():
+            ax.plot(history["epoch"], history[column], marker=".", ls="-" if column[0] == "d" else "--", label=column)
+    ax.axvspan(0.5, pretrain_epochs + 0.5, color="grey", alpha=0.15, label="paired-only phase")
+    ax.axhline(2 * np.log(2), color="black", lw=0.5)
+    ax.set_xlabel("epoch")
+    ax.set_title(f"{name}: adversarial terms ({form}) — data source: {data_source}")
+    ax.legend(fontsize=7, ncol=2)
+    _finish(fig, path)
+
+
+def embedding_map(points: np.ndarray, kinds: np.ndarray, groups: np.ndarray, method: str, seed: int, variant: str,
+                  data_source: str, path: str | Path) -> None:
+    """2-D map (``method`` "tsne" or "pca") of embeddings ``points`` (n, E): videos as dots,
+    sentences as crosses, seen (val) and unseen in two colours."""
+    from sklearn.decomposition import PCA
+    from sklearn.manifold import TSNE
+
+    if method == "tsne":
+        xy = TSNE(2, perplexity=min(30.0, (len(points) - 1) / 3), random_state=seed, init="pca").fit_transform(points)
+    elif method == "pca":
+        xy = PCA(2, random_state=seed).fit_transform(points)
+    else:
+        raise ValueError(f"embedding_plot must be 'tsne' or 'pca', got {method!r}")
+    fig, ax = plt.subplots(figsize=(6.5, 5.5))
+    for group, colour in (("seen (val)", "tab:blue"), ("unseen", "tab:orange")):
+        for kind, marker in (("video", "o"), ("text", "x")):
+            sel = (groups == group) & (kinds == kind)
+            ax.scatter(xy[sel, 0], xy[sel, 1], s=12, c=colour, marker=marker, alpha=0.6, label=f"{group} {kind}")
+    ax.legend(fontsize=8)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(f"{method.upper()} of embeddings — {variant} — data source: {data_source}")
+    _finish(fig, path)
+
+
+def zero_shot_curves(results: Sequence[dict[str, Any]], unseen_ks: Sequence[int], n_trials: int, data_source: str,
+                     path: str | Path) -> None:
+    """1-NN zero-shot accuracy against K per grid row, mean ± std over trials, with chance 100/K."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    frame = pd.DataFrame([{"row": r["row"], "k": r["k"], "acc": r["zero_shot"]["nn_accuracy"]}
+                          for r in results if "error" not in r])
+    stats = frame.groupby(["row", "k"], sort=False)["acc"].agg(["mean", "std"]).reset_index()
+    for i, (label, group) in enumerate(stats.groupby("row", sort=False)):
+        ax.errorbar(group["k"] * (1 + 0.02 * (i - 5)), group["mean"], yerr=group["std"].fillna(0), marker="o",
+                    capsize=2, label=label, linestyle="-" if "Unpaired" in label else "--")
+    ax.plot(unseen_ks, [100 / k for k in unseen_ks], "k:", label="chance (100/K)")
+    ax.set_xscale("log")
+    ax.set_xticks(unseen_ks)
+    ax.set_xticklabels(unseen_ks)
+    ax.set_xlabel("K unseen classes")
+    ax.set_ylabel("1-NN accuracy (%)")
+    ax.set_title(f"Zero-shot accuracy, mean ± std over {n_trials} trial(s) — data source: {data_source}")
+    ax.legend(fontsize=6, loc="upper right")
+    _finish(fig, path)
+
+
+def ablation_bars(families: dict[str, Sequence[Any]], results: Sequence[dict[str, Any]], unseen_k: int, n_trials: int,
+                  data_source: str, path: str | Path) -> None:
+    """One panel per ablation family: 1-NN accuracy per row as a bar (mean ± std over trials), each
+    trial a dot, chance 100/K as a line."""
+    done = [r for r in results if "error" not in r]
+    fig, axes = plt.subplots(1, len(families), figsize=(4 * len(families), 3.6), squeeze=False)
+    for ax, (name, rows) in zip(axes[0], families.items()):
+        labels = [row.label for row in rows]
+        values = [[r["zero_shot"]["nn_accuracy"] for r in done if r["row"] == label] for label in labels]
+        x = np.arange(len(labels))
+        means = [np.mean(v) if v else np.nan for v in values]
+        stds = [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in values]
+        ax.bar(x, means, yerr=stds, capsize=3, color="#9ecae1")
+        for i, v in enumerate(values):
+            ax.plot([i] * len(v), v, "k.", markersize=4)
+        ax.axhline(100 / unseen_k, color="k", linestyle=":", label="chance")
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, rotation=30, ha="right", fontsize=7)
+        ax.set_title(name, fontsize=9)
+        ax.set_ylabel("1-NN accuracy (%)")
+    fig.suptitle(f"K = {unseen_k} unseen, mean ± std over {n_trials} trial(s), dots = trials — data source: "
+                 f"{data_source}", fontsize=9)
+    _finish(fig, path)

@@ -1,0 +1,158 @@
+"""One autoencoder alone (notebooks 03 and 04): held-out reconstruction error against a baseline,
+nearest-word read-out of decoded sentences, the learned filters, and the result rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from mmar.data.prepared import PreparedDataset
+from mmar.evaluation.captioning import nearest_words
+from mmar.results import ResultRow
+from mmar.studies.trial import TrialRows, capped
+from mmar.training import SegmentSource, TrainResult, reconstruct_rows
+
+#: Rows per chunk when streaming features for the baselines (bounded memory).
+CHUNK_ROWS = 256
+
+
+def _chunks(rows: np.ndarray) -> list[np.ndarray]:
+    return np.array_split(rows, max(1, len(rows) // CHUNK_ROWS))
+
+
+def evaluation_groups(rows: TrialRows, seed: int, max_eval_rows: int | None) -> dict[str, np.ndarray]:
+    """``{"train": capped training rows, "val (seen classes)": ..., "unseen classes": ...}``."""
+    return {"train": capped(rows.train, max_eval_rows, seed), "val (seen classes)": rows.val,
+            "unseen classes": rows.unseen}
+
+
+def mean_feature(source: SegmentSource, rows: np.ndarray) -> torch.Tensor:
+    """The mean video feature vector (C,) over the valid steps of ``rows``."""
+    total, steps = 0.0, 0
+    for chunk in _chunks(rows):
+        x, m = source.videos(chunk)
+        total, steps = total + (x * m[:, :, None]).sum((0, 1)), steps + int(m.sum())
+    return total / steps
+
+
+def mean_baseline(source: SegmentSource, rows: np.ndarray, mean: torch.Tensor) -> float:
+    """Mean squared error per feature element over the valid steps of ``rows`` when every step is
+    predicted by ``mean`` (C,): the error a reconstruction has to beat."""
+    sq, n = 0.0, 0
+    for chunk in _chunks(rows):
+        x, m = source.videos(chunk)
+        sq, n = sq + float((((x - mean) ** 2) * m[:, :, None]).sum()), n + int(m.sum()) * x.shape[2]
+    return sq / n
+
+
+def video_reconstruction_table(results: dict[str, TrainResult], data: PreparedDataset, train_rows: np.ndarray,
+                               groups: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Per variant and row group: n, held-out video reconstruction MSE, and the mean-feature baseline
+    (the mean over ``train_rows``), columns ``variant, kernel, rows, n, mse, mean-feature baseline``."""
+    first = next(iter(results.values())).config
+    source = SegmentSource(data, max_frames=first.max_frames)
+    mean = mean_feature(source, train_rows)
+    baselines = {name: mean_baseline(source, rows, mean) for name, rows in groups.items()}
+    table = []
+    for variant, result in results.items():
+        for name, rows in groups.items():
+            errors, _ = reconstruct_rows(result.model, data, rows, "video")
+            table.append({"variant": variant, "kernel": result.config.kernel, "rows": name, "n": len(rows),
+                          "mse": float(errors.mean()), "mean-feature baseline": baselines[name]})
+    return pd.DataFrame(table)
+
+
+def example_sequences(results: dict[str, TrainResult], data: PreparedDataset, rows: TrialRows, n_examples: int
+                      ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
+    """The first ``n_examples`` held-out (val) segments, else training segments, cropped as in
+    training: ``(x (B, T, C), mask (B, T), "<class name>" per segment)``."""
+    example_rows = rows.val[:n_examples] if len(rows.val) >= n_examples else rows.train[:n_examples]
+    first = next(iter(results.values())).config
+    x, mask = SegmentSource(data, max_frames=first.max_frames).videos(example_rows)
+    return x, mask, [str(data.sentences.at[int(r), "class_name"]) for r in example_rows]
+
+
+def filter_parameters(results: dict[str, TrainResult], length: float = 20.0) -> pd.DataFrame:
+    """Centres and widths (in steps) of every encoder and decoder filter on a sequence of ``length`` steps."""
+    params = []
+    for variant, result in results.items():
+        for side, bank in (("encoder", result.model.video_encoder.pool), ("decoder", result.model.video_decoder.unpool)):
+            steps = torch.tensor([length])
+            with torch.no_grad():
+                centres, widths = bank.centres(steps)[0].numpy(), bank.widths(steps)[0].numpy()
+            for f in range(len(centres)):
+                params.append({"variant": variant, "side": side, "filter": f,
+                               f"centre (of {length:g} steps)": float(centres[f]), "width (steps)": float(widths[f])})
+    return pd.DataFrame(params)
+
+
+def text_reconstruction(result: TrainResult, data: PreparedDataset, groups: dict[str, np.ndarray]
+                        ) -> tuple[pd.DataFrame, dict[str, list[tuple[str, str]]]]:
+    """Per row group: n, text reconstruction MSE, the mean-word-vector baseline and the word accuracy
+    (% of positions whose reconstructed column's nearest vocabulary word is the original word, the
+    paper's captioning read-out); and per group the (original, decoded) sentences as words."""
+    vectors, words = data.vocab_vectors, data.vocab_words
+    mean_vector = vectors[1:].mean(0)
+    table, examples = [], {}
+    for name, rows in groups.items():
+        errors, kept = reconstruct_rows(result.model, data, rows, "text", keep=len(rows))
+        hits = total = 0
+        decoded = []
+        for original, recon in kept:
+            got = nearest_words(recon[None], vectors, words)[0]
+            want = nearest_words(original[None], vectors, words)[0]
+            hits += sum(a == b for a, b in zip(got, want))
+            total += len(want)
+            decoded.append((" ".join(want), " ".join(got)))
+        examples[name] = decoded
+        baseline = float(np.mean([((o - mean_vector) ** 2).mean() for o, _ in kept]))
+        table.append({"rows": name, "n": len(rows), "mse": float(errors.mean()), "mean-vector baseline": baseline,
+                      "word accuracy %": 100.0 * hits / max(total, 1)})
+    return pd.DataFrame(table), examples
+
+
+def decoded_examples(examples: dict[str, list[tuple[str, str]]], n_examples: int) -> pd.DataFrame:
+    """The first ``n_examples`` decoded val and unseen sentences beside their originals."""
+    shown = [("val (seen)", *pair) for pair in examples["val (seen classes)"][:n_examples]]
+    shown += [("unseen", *pair) for pair in examples["unseen classes"][:n_examples]]
+    return pd.DataFrame(shown, columns=["rows", "original (nearest words of its vectors)", "decoded G_T(E_T(t))"])
+
+
+def _slug(group: str) -> str:
+    return group.split(" ")[0]
+
+
+def video_autoencoder_rows(table: pd.DataFrame, results: dict[str, TrainResult], rows: TrialRows, data_source: str,
+                           *, profile: str, run_dir: Path, seed: int) -> list[ResultRow]:
+    """Result rows of notebook 03: one ``reconstruction_mse_<group>`` per variant and group."""
+    out = []
+    for record in table.to_dict("records"):
+        config = results[record["variant"]].config.to_dict() | {"unseen_k": rows.unseen_k, "trial": rows.trial}
+        out.append(ResultRow(experiment="video_autoencoder", metric=f"reconstruction_mse_{_slug(record['rows'])}",
+                             values=[record["mse"]], data_source=data_source,
+                             profile=profile, run_path=str(run_dir), config=config, seeds=[seed],
+                             notes=f"kernel={record['kernel']}; mean-feature baseline "
+                             f"{record['mean-feature baseline']:.4f}; {record['n']} segments"))
+    return out
+
+
+def text_autoencoder_rows(table: pd.DataFrame, result: TrainResult, rows: TrialRows, data_source: str, *,
+                          profile: str, run_dir: Path, seed: int) -> list[ResultRow]:
+    """Result rows of notebook 04: ``reconstruction_mse_<group>`` and ``word_accuracy_<group>``."""
+    config: dict[str, Any] = result.config.to_dict() | {"unseen_k": rows.unseen_k, "trial": rows.trial}
+    common = dict(data_source=data_source, profile=profile, run_path=str(run_dir), config=config, seeds=[seed])
+    out = []
+    for record in table.to_dict("records"):
+        slug = _slug(record["rows"])
+        note = f"{record['n']} sentences; mean-vector baseline {record['mean-vector baseline']:.4f}"
+        out.append(ResultRow(experiment="text_autoencoder", metric=f"reconstruction_mse_{slug}", values=[record["mse"]],
+                             notes=note, **common))
+        out.append(ResultRow(experiment="text_autoencoder", metric=f"word_accuracy_{slug}", unit="%",
+                             values=[record["word accuracy %"]],
+                             notes="nearest vocabulary word of each reconstructed column vs the original word", **common))
+    return out
+

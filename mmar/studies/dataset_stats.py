@@ -1,0 +1,169 @@
+"""The prepared dataset as notebook 01 shows it: preparation parameters per source, statistics beside
+the real ActivityNet Captions annotations, the class structure of the features, the zero-shot
+splits, and the result rows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mmar.data.glove import GloveVectors
+from mmar.data.prepared import PreparedDataset
+from mmar.data.stats import (STAT_NAMES, annotated_videos_table, class_similarities, nearest_class_mean_accuracy,
+                             per_sentence, pooled_features, sentence_stats)
+from mmar.paths import display_path
+from mmar.results import ACTIVITYNET, ResultRow
+
+#: The parameters of notebook 01 that each data source's preparation takes (besides the shared ones).
+SOURCE_PARAMETERS = {
+    "standin": ("n_classes", "videos_per_class", "class_selection", "noise", "stride_frames", "feature_dim"),
+    "activitynet": ("annotations_dir", "features", "n_classes", "max_videos_per_class", "feature_dim", "standin_path"),
+}
+#: The column name of the real annotations' statistics.
+REAL_ANNOTATIONS = "activitynet captions (real annotations)"
+
+
+def preparation_parameters(data_source: str, glove: GloveVectors, *, seed: int, pairing: str, unseen_ks: list[int],
+                           n_trials: int, **candidates: Any) -> dict[str, Any]:
+    """Keyword arguments of :func:`mmar.data.prepare.prepare_dataset` for ``data_source``: the shared
+    ones plus those of ``candidates`` that this source takes (:data:`SOURCE_PARAMETERS`)."""
+    if data_source not in SOURCE_PARAMETERS:
+        raise ValueError(f"data_source must be one of {sorted(SOURCE_PARAMETERS)}, got {data_source!r}")
+    missing = sorted(set(SOURCE_PARAMETERS[data_source]) - set(candidates))
+    if missing:
+        raise ValueError(f"data_source {data_source!r} needs {missing}")
+    own = {k: candidates[k] for k in SOURCE_PARAMETERS[data_source]}
+    return dict(own, glove=glove, unseen_ks=list(unseen_ks), n_trials=n_trials, seed=seed, pairing=pairing,
+                progress=False)
+
+
+def describe(data: PreparedDataset) -> str:
+    """What the prepared dataset is: source banner, features, word vectors, counts, OOV words."""
+    meta = data.meta
+    banner = f"DATA SOURCE: {data.data_source.upper()}"
+    oov = meta["oov"]
+    lines = ["=" * len(banner), banner, "=" * len(banner), meta["description"],
+             f"video features: {meta['feature_extractor']} | {meta['feature_dim']}-d, {meta['fps']:g} fps, one feature per "
+             f"{meta['stride_frames']} frames ({meta['fps'] / meta['stride_frames']:.3f} per second)",
+             f"word vectors: {meta['word_vectors']} ({data.word_dim}-d); vocabulary {len(data.vocab_words)} words incl. <pad>",
+             f"pairing: {meta['pairing']}; classes: {len(data.classes)}",
+             f"counts: {meta['counts']}",
+             f"OOV: {oov['n_oov_tokens']} of {oov['n_tokens']} tokens ({100 * oov['oov_rate']:.2f}%), {oov['n_oov_words']} "
+             f"distinct; {oov['n_split_compounds']} hyphenated compounds split; {oov['n_empty_sentences']} sentences "
+             f"empty; most common: {oov['most_common'][:10]}"]
+    if "skipped_summary" in meta:
+        lines.append(f"skipped: {meta['skipped_summary']}")
+    return "\n".join(lines)
+
+
+def real_annotation_sentences(annotations_dir: str | Path | None) -> pd.DataFrame | None:
+    """Per-sentence table (:func:`mmar.data.stats.per_sentence`) of the real ActivityNet Captions
+    ``train_modified`` + ``val_1`` files, or None (printed why) when they are not available."""
+    if annotations_dir is None:
+        print("real ActivityNet Captions annotations not available: showing this run's data only")
+        return None
+    from mmar.data.activitynet import load_activitynet
+
+    videos, _, report = load_activitynet(annotations_dir, ("train_modified", "val_1"))
+    print(f"real annotations from {display_path(annotations_dir)}: {report.summary()}")
+    return per_sentence(annotated_videos_table(videos))
+
+
+def statistics(data: PreparedDataset, real: pd.DataFrame | None = None) -> dict[str, dict[str, float]]:
+    """``{source: {statistic: value}}`` for the run's data and, when given, the real annotations."""
+    stats = {data.data_source: sentence_stats(data.sentences)}
+    if real is not None:
+        stats[REAL_ANNOTATIONS] = sentence_stats(real)
+    return stats
+
+
+def statistics_table(stats: dict[str, dict[str, float]]) -> pd.DataFrame:
+    """Statistics as a table: rows named by :data:`mmar.data.stats.STAT_NAMES`, one column per source."""
+    return pd.DataFrame(stats).rename(index=STAT_NAMES)
+
+
+def video_table(data: PreparedDataset) -> pd.DataFrame:
+    """One row per video (first sentence's columns of :func:`per_sentence`) plus ``n_steps``, its feature steps."""
+    store = data.feature_store()
+    videos = per_sentence(data.sentences).drop_duplicates("video_id").reset_index(drop=True)
+    videos["n_steps"] = [store.length(v) for v in videos["video_id"]]
+    return videos
+
+
+@dataclass
+class ClassStructure:
+    """How separable the classes' features are and how feature similarity follows name similarity.
+
+    ``ncm``: parts -> nearest-class-mean accuracy (%) on val videos (features pooled over 1 and 3
+    parts); ``name_similarity`` / ``feature_similarity``: (C, C); ``similarity_r``: their Pearson r
+    over class pairs."""
+
+    ncm: dict[int, float]
+    chance: float
+    n_val_videos: int
+    name_similarity: np.ndarray
+    feature_similarity: np.ndarray
+    similarity_r: float
+
+    def summary(self, data_source: str) -> str:
+        pairs = len(self.name_similarity) * (len(self.name_similarity) - 1) // 2
+        return (f"nearest-class-mean accuracy on val videos ({data_source}): mean-pooled {self.ncm[1]:.1f}%, "
+                f"thirds-pooled {self.ncm[3]:.1f}% (chance {self.chance:.1f}%, {self.n_val_videos} val videos)\n"
+                f"correlation of GloVe name similarity and feature-mean similarity over {pairs} class pairs: "
+                f"{self.similarity_r:.2f}")
+
+
+def class_structure(data: PreparedDataset, videos: pd.DataFrame, glove: GloveVectors) -> ClassStructure:
+    """Nearest-class-mean accuracy (train videos of all classes -> val videos) on mean- and
+    thirds-pooled features, and the similarity of classes by name vs by mean feature."""
+    labels = data.class_index(videos["class_name"])
+    is_train = (videos["subset"] == "train").to_numpy()
+    pooled = pooled_features(data.feature_store(), videos["video_id"], parts=(1, 3))
+    ncm = {parts: 100 * nearest_class_mean_accuracy(x[is_train], labels[is_train], x[~is_train], labels[~is_train])
+           for parts, x in pooled.items()}
+    class_means = np.stack([pooled[1][labels == c].mean(axis=0) for c in range(len(data.classes))])
+    name_sim, feature_sim = class_similarities(data.classes, glove, class_means)
+    pairs = np.triu_indices(len(data.classes), 1)
+    r = float(np.corrcoef(name_sim[pairs], feature_sim[pairs])[0, 1])
+    return ClassStructure(ncm, 100 / len(data.classes), int((~is_train).sum()), name_sim, feature_sim, r)
+
+
+def splits_table(data: PreparedDataset) -> pd.DataFrame:
+    """One row per (unseen_k, trial): seen-class training sentences, unseen sentences, unseen classes.
+    Raises if a training row of the seen classes belongs to an unseen class."""
+    rows = []
+    for k, trials in sorted(data.splits.items()):
+        for trial, unseen in enumerate(trials):
+            seen_rows = data.rows(exclude_classes=unseen, subset="train")
+            leaked = set(data.sentences.loc[seen_rows, "class_name"]) & set(unseen)
+            if leaked:
+                raise AssertionError(f"unseen classes {sorted(leaked)} in the training rows of K={k}, trial {trial}")
+            rows.append({"unseen_k": k, "trial": trial, "train sentences (seen classes)": len(seen_rows),
+                         "unseen sentences": len(data.rows(classes=unseen)), "unseen classes": ", ".join(unseen)})
+    return pd.DataFrame(rows)
+
+
+def dataset_rows(data: PreparedDataset, stats: dict[str, dict[str, float]], structure: ClassStructure,
+                 params: dict[str, Any], *, profile: str, run_dir: Path, seed: int) -> list[ResultRow]:
+    """Result rows of notebook 01 (experiment ``dataset_statistics``), each labelled with its data source."""
+    config = {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items() if k != "glove"}
+    config["glove"] = data.meta["word_vectors"]
+    common = dict(experiment="dataset_statistics", profile=profile, run_path=str(run_dir), config=config, seeds=[seed])
+    rows = []
+    for source, values in stats.items():
+        real = source == REAL_ANNOTATIONS
+        note = "ActivityNet Captions annotations train_modified + val_1 (real)" if real else data.meta["description"]
+        for metric, value in values.items():
+            rows.append(ResultRow(metric=metric, values=[value], data_source=ACTIVITYNET if real else data.data_source,
+                                  notes=note, **common))
+    for parts, name in ((1, "ncm_accuracy_mean_pooled"), (3, "ncm_accuracy_thirds_pooled")):
+        rows.append(ResultRow(metric=name, values=[structure.ncm[parts]], unit="%", chance=structure.chance,
+                              data_source=data.data_source,
+                              notes="nearest class mean, train videos -> val videos, all classes", **common))
+    rows.append(ResultRow(metric="name_feature_similarity_correlation", values=[structure.similarity_r],
+                          data_source=data.data_source, notes="Pearson r over class pairs", **common))
+    return rows

@@ -1,0 +1,177 @@
+"""The evaluation grids of notebooks 06 and 07 as tables, over the cell records of
+:func:`mmar.experiments.run_grid`: the failed-cell check, Table 1 beside the paper, discovery,
+captioning, retrieval, the ablation families, and what the run does not compute."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import pandas as pd
+
+from mmar import experiments as ex
+from mmar.paths import REPORT_SOURCE_DIR
+
+PAPER_RESULTS = REPORT_SOURCE_DIR / "paper_results.csv"
+
+
+class FailedCells(RuntimeError):
+    """Grid cells raised and the profile does not allow failures."""
+
+
+def check_failed_cells(results: Sequence[dict[str, Any]], allow_failures: bool) -> list[dict[str, Any]]:
+    """Print every failed cell; raise :class:`FailedCells` when there is one and ``allow_failures``
+    is false. With ``allow_failures`` the failures are returned, for ``results/not_run.csv`` and the report."""
+    failures = ex.failed_cells(results)
+    lines = [f"FAILED: {f['row']}, K = {f['k']}, trial {f['trial']}: {f['error']}" for f in failures]
+    for line in lines:
+        print(line)
+    if failures and not allow_failures:
+        raise FailedCells(f"{len(failures)} of {len(results)} grid cells failed (set allow_failed_cells = True in the "
+                          "profile to report them as not run instead):\n" + "\n".join(lines))
+    print(f"{len(results) - len(failures)} of {len(results)} cells done, {len(failures)} failed")
+    return failures
+
+
+def unseen_ks_to_run(data, unseen_ks: Sequence[int], unseen_k: int) -> list[int]:
+    """The K values of ``unseen_ks`` the prepared dataset has splits for; ``unseen_k`` (the K of
+    captioning, discovery and retrieval) must be one of them."""
+    ks_run = [k for k in unseen_ks if k in data.splits]
+    if unseen_k not in ks_run:
+        raise ValueError(f"unseen_k = {unseen_k} must be one of the K values run, {ks_run} "
+                         f"(unseen_ks = {list(unseen_ks)}; the dataset has splits for {sorted(data.splits)})")
+    return ks_run
+
+
+def finished(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The records of the cells that did not fail."""
+    return [r for r in results if "error" not in r]
+
+
+def timing_summary(results: Sequence[dict[str, Any]]) -> str:
+    """Training, evaluation and CPU seconds summed over the finished cells (cached cells keep theirs)."""
+    done = finished(results)
+    return (f"summed over {len(done)} cells: training {sum(r['train_seconds'] for r in done):.1f} s, evaluation "
+            f"{sum(r['eval_seconds'] for r in done):.1f} s, CPU {sum(r.get('cpu_seconds', float('nan')) for r in done):.1f} s")
+
+
+def paper_results() -> pd.DataFrame:
+    """``report/paper_results.csv``: every number of the paper, one row each."""
+    return pd.read_csv(PAPER_RESULTS)
+
+
+def table1(results: Sequence[dict[str, Any]], unseen_ks: Sequence[int], data_source: str) -> pd.DataFrame:
+    """Table 1: 1-NN zero-shot accuracy "mean ± std (n)" per row and K beside the paper's number."""
+    table = ex.summary_table(results, lambda r: r["zero_shot"]["nn_accuracy"])
+    table.columns = [f"{k} unseen (ours, {data_source})" for k in table.columns]
+    paper = paper_results()
+    paper1 = paper[paper["table"] == "Table 1"].pivot(index="row", columns="column", values="value")
+    return table.join(paper1[[f"{k} unseen" for k in unseen_ks]].add_suffix(" (paper)"))
+
+
+def prototype_table(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """Class-prototype zero-shot accuracy "mean ± std (n)" per row and K (ours, not in the paper)."""
+    return ex.summary_table(results, lambda r: r["zero_shot"]["prototype_accuracy"]).add_suffix(
+        " unseen: prototype accuracy (%)")
+
+
+def _mean_std(values: Sequence[float]) -> str:
+    return f"{np.mean(values):.2f} ± {np.std(values, ddof=1) if len(values) > 1 else 0:.2f}"
+
+
+def discovery_table(results: Sequence[dict[str, Any]], baseline: Sequence[dict[str, Any]], unseen_k: int) -> pd.DataFrame:
+    """k-means discovery on the unseen classes at ``unseen_k``: accuracy, NMI, ARI "mean ± std" for
+    the mean-pooled-feature baseline and each model of :data:`mmar.experiments.DISCOVERY_MODELS`."""
+    at_k = [r for r in finished(results) if r["k"] == unseen_k]
+    models = [("Baseline: mean-pooled input features", list(baseline))]
+    models += [(variant, [r for r in at_k if r["row"] == label]) for variant, label in ex.DISCOVERY_MODELS.items()]
+    table = pd.DataFrame({variant: {m: _mean_std([r["discovery"][m] for r in records]) for m in ("accuracy", "nmi", "ari")}
+                          for variant, records in models}).T
+    table.columns = ["accuracy (%)", "NMI", "ARI"]
+    return table
+
+
+def caption_table(caption_results: Sequence[Any]) -> pd.DataFrame:
+    """Captioning metrics (x100, mean over trials) per Table 5 model."""
+    return pd.DataFrame([{"model": r.config["variant"], "metric": r.metric, "mean (x100)": float(np.mean(r.values))}
+                         for r in caption_results]).pivot(index="model", columns="metric", values="mean (x100)")
+
+
+def example_captions(results: Sequence[dict[str, Any]], unseen_k: int, csv_path: Path, n_classes: int = 8
+                     ) -> pd.DataFrame:
+    """Generated captions of the "All (paired + unpaired)" model at ``unseen_k`` (first trial): all
+    of them with a reference written to ``csv_path``; returned, one per class for ``n_classes``
+    classes. Empty when that cell did not finish."""
+    label = ex.TABLE5_MODELS["All (paired + unpaired)"]
+    example = next((r for r in finished(results) if r["row"] == label and r["k"] == unseen_k), None)
+    if example is None:
+        print(f"no finished cell of {label!r} at K = {unseen_k}")
+        return pd.DataFrame(columns=["class", "generated caption", "a reference"])
+    captions = example["captions"]
+    examples = pd.DataFrame({"class": captions["classes"], "generated caption": captions["hypotheses"],
+                             "a reference": [refs[0] for refs in captions["references"]]})
+    csv_path.parent.mkdir(parents=True, exist_ok=True)
+    examples.to_csv(csv_path, index=False)
+    return examples.drop_duplicates("class").head(n_classes).reset_index(drop=True)
+
+
+def retrieval_table(retrieval_results: Sequence[Any]) -> pd.DataFrame:
+    """Retrieval metrics (mean over trials) per model."""
+    return pd.DataFrame([{"model": r.config["row"], "metric": r.metric, "mean": float(np.mean(r.values))}
+                         for r in retrieval_results]).pivot(index="model", columns="metric", values="mean")
+
+
+def evaluation_not_run(results: Sequence[dict[str, Any]], unseen_ks: Sequence[int], unseen_k: int, data,
+                       meteor_reason: str | None) -> pd.DataFrame:
+    """``results/not_run.csv`` of notebook 06: the paper tables needing other datasets, Table 1
+    columns outside this run's K values, Table 5 unless captioning ran at 10 unseen classes (and its
+    METEOR when no scorer ran), and every failed cell with its error."""
+    missing, reasons = ex.missing_paper_cells(ex.TABLE1, unseen_ks, data)
+    if unseen_k != 10:
+        for model in ex.TABLE5_MODELS:
+            for metric in ("METEOR", "CIDEr"):
+                missing.append(("Table 5", model, metric))
+                reasons.append(f"captioning ran at {unseen_k} unseen classes in this profile; Table 5 is at 10")
+    elif meteor_reason:
+        for model in ex.TABLE5_MODELS:
+            missing.append(("Table 5", model, "METEOR"))
+            reasons.append(meteor_reason)
+    failed, why = ex.failure_not_run(results, ex.TABLE1)
+    return ex.not_run_table(missing + failed, reasons + why)
+
+
+def ablation_families(paper_tables: Sequence[str], ablations: dict[str, Sequence[Any]]) -> dict[str, tuple]:
+    """``{family name: grid rows}``: the paper's ablation tables asked for (Tables 6, 7, 8) and one
+    family ``ours: <field>`` per TrainConfig field varied in ``ablations``."""
+    paper_rows = {"Table 6": ex.TABLE6, "Table 7": ex.TABLE7, "Table 8": ex.TABLE8}
+    unknown = sorted(set(paper_tables) - set(paper_rows))
+    if unknown:
+        raise ValueError(f"paper_tables: unknown {unknown}; known: {sorted(paper_rows)}")
+    families = {table: paper_rows[table] for table in paper_tables}
+    families |= {f"ours: {name}": ex.our_ablation(name, values) for name, values in ablations.items()}
+    return families
+
+
+def ablation_table(families: dict[str, tuple], results: Sequence[dict[str, Any]], data_source: str) -> pd.DataFrame:
+    """Per family and row: 1-NN accuracy "mean ± std (n)", the paired / unpaired row counts, the paper's value."""
+    done, paper = finished(results), paper_results()
+    tables = []
+    for family, rows in families.items():
+        labels = [row.label for row in rows]
+        part = ex.summary_table([r for r in done if r["row"] in labels], lambda r: r["zero_shot"]["nn_accuracy"])
+        part.columns = [f"ours, {data_source}"]
+        part = part.reindex(labels)
+        counts = pd.DataFrame([{"row": r["row"], "paired rows": r["n_paired"], "unpaired rows": r["n_unpaired"]}
+                               for r in done if r["row"] in labels], columns=["row", "paired rows", "unpaired rows"])
+        part = part.join(counts.groupby("row", sort=False).first())
+        if family.startswith("Table"):
+            part = part.join(paper[paper["table"] == family].set_index("row")["value"].rename("paper"))
+        part.insert(0, "ablation", family)
+        tables.append(part)
+    return pd.concat(tables)
+
+
+def results_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """Rows per (experiment, metric) of a written result table."""
+    return table.groupby(["experiment", "metric"]).size().rename("rows").reset_index()

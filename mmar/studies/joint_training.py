@@ -1,0 +1,75 @@
+"""Joint training of the full model and its variants (notebook 05): the zero-shot sanity check on
+one split, the embedding map's points, and the result rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from mmar.data.prepared import PreparedDataset
+from mmar.evaluation.zero_shot import zero_shot_scores, zero_shot_test
+from mmar.results import ResultRow
+from mmar.studies.trial import TrialRows
+from mmar.training import TrainResult, embed_rows
+
+#: History columns that are not loss terms.
+NOT_LOSSES = ("epoch", "phase", "lr", "seconds")
+
+
+def zero_shot_sanity(results: dict[str, TrainResult], data: PreparedDataset, rows: TrialRows, *,
+                     sentences_per_class: int, seed: int) -> pd.DataFrame:
+    """Per variant: 1-NN and class-prototype zero-shot accuracy (%) on this one split's unseen classes,
+    chance, the mean squared distance of training pairs, and the spread of the video embeddings
+    (mean distance to their centroid; near 0 means collapsed)."""
+    test = zero_shot_test(data, rows.unseen_classes, sentences_per_class=sentences_per_class, seed=seed)
+    sanity = []
+    for name, result in results.items():
+        videos = embed_rows(result.model, data, test.video_rows, pairing="video")
+        sentences = embed_rows(result.model, data, test.sentence_rows)
+        scores = zero_shot_scores(videos["video"], videos["class_index"], sentences["text"], sentences["class_index"])
+        paired = embed_rows(result.model, data, rows.train)
+        spread = float(np.linalg.norm(paired["video"] - paired["video"].mean(0), axis=1).mean())
+        sanity.append({"variant": name, **scores, "chance": 100.0 / len(rows.unseen_classes),
+                       "train pair distance": float(((paired["video"] - paired["text"]) ** 2).sum(1).mean()),
+                       "video embedding spread": spread})
+    return pd.DataFrame(sanity)
+
+
+def embedding_points(result: TrainResult, data: PreparedDataset, rows: TrialRows, *, points_per_group: int,
+                     seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Video and sentence embeddings of up to ``points_per_group`` held-out seen-class (val) and
+    unseen-class segments: ``(points (n, E), kinds (n,) "video"/"text", groups (n,) "seen (val)"/"unseen")``."""
+    groups = {"seen (val)": data.rows(exclude_classes=rows.unseen_classes, subset="val"),
+              "unseen": data.rows(classes=rows.unseen_classes)}
+    points, kinds, groups_of = [], [], []
+    for group, group_rows in groups.items():
+        group_rows = np.random.default_rng(seed).permutation(group_rows)[:points_per_group]
+        emb = embed_rows(result.model, data, group_rows)
+        for kind in ("video", "text"):
+            points.append(emb[kind])
+            kinds += [kind] * len(group_rows)
+            groups_of += [group] * len(group_rows)
+    return np.concatenate(points), np.array(kinds), np.array(groups_of)
+
+
+def joint_training_rows(sanity: pd.DataFrame, results: dict[str, TrainResult], rows: TrialRows, data_source: str, *,
+                        profile: str, run_dir: Path, seed: int) -> list[ResultRow]:
+    """Result rows of notebook 05: the sanity accuracies and the last epoch's loss terms per variant."""
+    out = []
+    for record in sanity.to_dict("records"):
+        result = results[record["variant"]]
+        config = result.config.to_dict() | {"unseen_k": rows.unseen_k, "trial": rows.trial, "variant": record["variant"]}
+        common = dict(data_source=data_source, profile=profile, run_path=str(run_dir), config=config, seeds=[seed])
+        for metric in ("nn_accuracy", "prototype_accuracy"):
+            out.append(ResultRow(experiment="joint_training_sanity", metric=f"zero_shot_{metric}", unit="%",
+                                 values=[record[metric]], chance=record["chance"],
+                                 notes=f"{record['variant']}; one split (K={rows.unseen_k}, trial {rows.trial}), one seed",
+                                 **common))
+        final = result.history.iloc[-1]
+        for column in result.history.columns:
+            if column not in NOT_LOSSES and pd.notna(final[column]):
+                out.append(ResultRow(experiment="joint_training_losses", metric=f"final_{column}",
+                                     values=[float(final[column])], notes=f"{record['variant']}; last epoch mean", **common))
+    return out

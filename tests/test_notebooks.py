@@ -1,0 +1,157 @@
+"""The notebooks stay thin and checkable: no function defined in them, about 60 lines of code, key
+numbers in compared cells, one shape for training settings, no machine paths in stored outputs;
+the profiles hold each value once and only parameters the notebooks declare."""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+import tomllib
+
+import nbformat
+import pytest
+import yaml
+
+from mmar.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+from mmar.profiles import NOTEBOOKS, PROFILES_FILE, load_profiles, notebook_parameters, resolve_profile
+from mmar.studies.settings import checked_train, variant_configs
+from mmar.training import TrainConfig
+
+#: Code lines (non-blank) a notebook may hold, parameters cell included ("about 60").
+MAX_CODE_LINES = 75
+#: Absolute paths of a particular machine (home folders, temporary or work folders, Windows drives).
+MACHINE_PATH = re.compile(r"(?<![\w.])(/home/|/root/|/Users/|/tmp/|/work/|/private/|/var/folders/|[A-Z]:\\\\)")
+TRAINING_NOTEBOOKS = ("03_video_autoencoder", "04_text_autoencoder", "05_joint_training", "06_evaluation",
+                      "07_ablations")
+
+
+def _notebook(name: str) -> nbformat.NotebookNode:
+    return nbformat.read(NOTEBOOKS_DIR / f"{name}.ipynb", as_version=4)
+
+
+def _code_cells(name: str) -> list[str]:
+    return [c.source for c in _notebook(name).cells if c.cell_type == "code"]
+
+
+def _parameters(name: str) -> dict:
+    cell = next(c for c in _notebook(name).cells if "parameters" in c.metadata.get("tags", []))
+    namespace: dict = {}
+    exec(cell.source, namespace)  # literals only (checked below)
+    return {k: v for k, v in namespace.items() if not k.startswith("__")}
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_is_thin(name: str) -> None:
+    cells = _code_cells(name)
+    for source in cells:
+        tree = ast.parse(source)
+        defined = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda,
+                                                                 ast.ClassDef))]
+        assert not defined, f"{name} defines {[type(n).__name__ for n in defined]}: move it into the package"
+    lines = sum(1 for source in cells for line in source.splitlines() if line.strip())
+    assert lines <= MAX_CODE_LINES, f"{name}: {lines} lines of code"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_compares_its_key_numbers(name: str) -> None:
+    nb = _notebook(name)
+    checked = [c for c in nb.cells if c.cell_type == "code" and "# NBVAL_CHECK_OUTPUT" in c.source]
+    assert len(checked) >= 2, f"{name}: fewer than two compared cells"
+    texts = ["".join(o.get("text", "") for o in c.get("outputs", []) if o.get("output_type") == "stream")
+             for c in checked]
+    assert all(texts), f"{name}: a compared cell has no stored output (run make refresh-notebooks)"
+    assert sum(bool(re.search(r"\d", t)) for t in texts) >= 2, f"{name}: fewer than two compared cells print numbers"
+    for cell in checked:
+        assert not any(o.get("name") == "stderr" for o in cell.get("outputs", [])), f"{name}: stderr in a compared cell"
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_stored_outputs_hold_no_machine_paths(name: str) -> None:
+    for cell in _notebook(name).cells:
+        for output in cell.get("outputs", []):
+            text = output.get("text", "") + "".join(str(v) for k, v in output.get("data", {}).items()
+                                                     if k.startswith("text/"))
+            text += "\n".join(output.get("traceback", []))
+            found = MACHINE_PATH.search(text)
+            assert not found, f"{name}: machine path in a stored output: ...{text[max(0, found.start() - 80):found.end() + 80]}..."
+            assert "TqdmWarning" not in text and "IProgress not found" not in text, f"{name}: progress bars do not render"
+
+
+@pytest.mark.parametrize("name", TRAINING_NOTEBOOKS)
+def test_training_notebooks_take_train_and_variants(name: str) -> None:
+    params = _parameters(name)
+    assert isinstance(params["train"], dict)
+    checked_train(params["train"])
+    if "variants" in params:
+        variant_configs(params["train"], params["variants"])
+    assert not {"epochs", "lr", "optimizer", "base", "train_overrides", "kernels"} & set(params), name
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_one_name_per_concept(name: str) -> None:
+    params = _parameters(name)
+    assert not {"k", "ks", "eval_k", "unseen_counts", "trials"} & set(params), name
+    if "unseen_k" in params:
+        assert isinstance(params["unseen_k"], int)
+    if "unseen_ks" in params:
+        assert isinstance(params["unseen_ks"], list)
+
+
+@pytest.mark.parametrize("profile", ["smoke", "default", "activitynet", "activitynet-smoke"])
+def test_profiles_set_only_declared_parameters_and_valid_train_settings(profile: str) -> None:
+    import papermill
+
+    resolved = resolve_profile(profile)
+    for name in NOTEBOOKS:
+        declared = set(papermill.inspect_notebook(str(NOTEBOOKS_DIR / f"{name}.ipynb")))
+        section = set(resolved.get(name) or {})
+        assert section <= declared, f"{profile}/{name}: {sorted(section - declared)} are not parameters of the notebook"
+        params = {k: v for k, v in notebook_parameters(resolved, name).items() if k in declared}
+        if "train" in params:
+            train = {**_parameters(name)["train"], **params["train"]} if profile == "smoke" else params["train"]
+            variant_configs(train, params.get("variants"))
+
+
+def test_profiles_restate_no_train_config_default() -> None:
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
+    for profile, sections in load_profiles().items():
+        for section, values in sections.items():
+            if not isinstance(values, dict):
+                continue
+            trains = [values.get("train") or {}] + [v for v in (values.get("variants") or {}).values()]
+            for train in trains:
+                same = [k for k, v in train.items() if k in defaults and defaults[k] == v]
+                assert not same, f"{profile}.{section} restates TrainConfig defaults {same}"
+
+
+def test_shared_values_appear_once_in_the_profiles_file() -> None:
+    text = PROFILES_FILE.read_text()
+    assert len(re.findall(r"optimizer: adam", text)) == 1 and len(re.findall(r"lr: 0\.001", text)) == 1
+    assert yaml.safe_load(text)  # anchors and merge keys resolve
+
+
+def test_ipywidgets_is_a_requirement() -> None:
+    deps = tomllib.loads((PROJECT_ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    assert any(d.startswith("ipywidgets") for d in deps)
+
+
+def test_dict_parameters_merge_and_dotted_overrides(tmp_path) -> None:
+    from mmar.profiles import parse_override
+
+    path = tmp_path / "profiles.yaml"
+    path.write_text("base:\n  description: b\n  common: {seed: 1, train: {optimizer: adam, lr: 0.001}}\n"
+                    "  05_joint_training: {train: {epochs: 6}}\n"
+                    "child:\n  description: c\n  extends: base\n  05_joint_training: {train: {epochs: 2}}\n")
+    base, child = resolve_profile("base", path), resolve_profile("child", path)
+    assert notebook_parameters(base, "05_joint_training")["train"] == {"optimizer": "adam", "lr": 0.001, "epochs": 6}
+    assert notebook_parameters(child, "05_joint_training")["train"] == {"optimizer": "adam", "lr": 0.001, "epochs": 2}
+    assert notebook_parameters(base, "03_video_autoencoder")["train"] == {"optimizer": "adam", "lr": 0.001}
+    over = notebook_parameters(base, "05_joint_training", ["05.train.lr=0.01", "03.train.epochs=1"])
+    assert over["train"] == {"optimizer": "adam", "lr": 0.01, "epochs": 6}
+    assert parse_override("05_joint_training.train.epochs=20") == ("05_joint_training", "train", {"epochs": 20})
+    assert parse_override("train.epochs=3") == (None, "train", {"epochs": 3})
+    with pytest.raises(Exception, match="unknown notebook"):
+        parse_override("09.train.epochs=1")
+    with pytest.raises(Exception, match=r"\[notebook.\]key\[.field\]"):
+        parse_override("05.train.a.b=1")

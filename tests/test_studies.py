@@ -1,0 +1,179 @@
+"""The notebooks' package helpers (mmar.studies, mmar.plots, run_dir resolution) against hand-computed values."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from mmar import plots
+from mmar.paths import PROJECT_ROOT, display_path, resolve_run_dir
+from mmar.studies import autoencoders as ae
+from mmar.studies import grid_tables, i3d_sanity
+from mmar.studies.dataset_stats import splits_table
+from mmar.studies.display import number, table_text
+from mmar.studies.settings import SINGLE, checked_train, variant_configs
+from mmar.studies.trial import capped, trial_rows
+from mmar.training import TrainConfig
+
+
+# -- settings ----------------------------------------------------------------------------------------
+def test_variant_configs_apply_train_then_variant_then_fixed() -> None:
+    configs = variant_configs({"epochs": 3, "lr": 0.1}, {"a": {}, "b": {"lr": 0.5, "kernel": "cauchy"}}, seed=7)
+    assert configs["a"] == TrainConfig(epochs=3, lr=0.1, seed=7)
+    assert configs["b"] == TrainConfig(epochs=3, lr=0.5, kernel="cauchy", seed=7)
+    assert list(variant_configs({}, seed=1)) == [SINGLE]
+
+
+def test_unknown_train_keys_are_refused_with_the_valid_ones() -> None:
+    with pytest.raises(ValueError, match=r"unknown TrainConfig fields \['epoch'\]; valid fields: .*epochs.*lambda_cycle"):
+        checked_train({"epoch": 3})
+    with pytest.raises(ValueError, match="'nope'"):
+        variant_configs({}, {"a": {"nope": 1}})
+    with pytest.raises(ValueError, match="set by the notebook itself"):
+        variant_configs({"losses": ["joint"]}, losses=("recons_video",))
+    with pytest.raises(TypeError, match="dict of TrainConfig overrides"):
+        checked_train([("epochs", 3)])
+
+
+# -- display -----------------------------------------------------------------------------------------
+def test_numbers_print_at_four_significant_digits() -> None:
+    assert number(1234.5678) == "1235" and number(0.000123456) == "0.0001235" and number(2.0) == "2"
+    assert number(-1e-9 * 0) == "0" and number(float("nan")) == "nan" and number(7) == "7" and number("x") == "x"
+    text = table_text(pd.DataFrame({"name": ["a"], "value": [1 / 3], "n": [4]}), index=False)
+    assert "0.3333" in text and "0.33333" not in text and " 4" in text
+
+
+# -- trial rows --------------------------------------------------------------------------------------
+def test_capped_is_a_sorted_seeded_subset() -> None:
+    rows = np.arange(100, 150)
+    a, b = capped(rows, 10, seed=3), capped(rows, 10, seed=3)
+    assert np.array_equal(a, b) and len(a) == 10 and np.all(np.diff(a) > 0) and set(a) <= set(rows)
+    assert not np.array_equal(a, capped(rows, 10, seed=4))
+    assert np.array_equal(capped(rows[::-1], None, 0), rows)
+
+
+def test_trial_rows_keep_unseen_classes_out_of_training(tiny_prepared) -> None:
+    rows = trial_rows(tiny_prepared, 2, 1, seed=0, max_train_rows=5, max_eval_rows=3)
+    names = tiny_prepared.sentences["class_name"].to_numpy()
+    assert rows.unseen_classes == ["class 2", "class 3"]
+    assert len(rows.train) == 5 and not set(names[rows.train]) & set(rows.unseen_classes)
+    assert set(tiny_prepared.sentences["subset"].to_numpy()[rows.train]) == {"train"}
+    assert len(rows.val) == 3 and not set(names[rows.val]) & set(rows.unseen_classes)
+    assert len(rows.unseen) == 3 and set(names[rows.unseen]) <= set(rows.unseen_classes)
+    with pytest.raises(ValueError, match="no zero-shot split with unseen_k = 4"):
+        trial_rows(tiny_prepared, 4, 0, seed=0, max_train_rows=None)
+    with pytest.raises(ValueError, match="trial 1 out of range"):
+        trial_rows(tiny_prepared, 3, 1, seed=0, max_train_rows=None)
+
+
+def test_splits_table_counts(tiny_prepared) -> None:
+    table = splits_table(tiny_prepared)
+    assert list(table["unseen_k"]) == [2, 2, 3]
+    first = table.iloc[0]
+    # 6 classes x 4 videos (3 train, 1 val) x 2 sentences: 4 seen classes x 3 x 2 train sentences, 2 x 4 x 2 unseen
+    assert first["train sentences (seen classes)"] == 24 and first["unseen sentences"] == 16
+
+
+# -- autoencoder baselines ---------------------------------------------------------------------------
+class _FixedSource:
+    """``videos(rows)`` of fixed sequences: row r is x[r] with its first lengths[r] steps valid."""
+
+    def __init__(self, x: np.ndarray, lengths: list[int]) -> None:
+        self.x, self.lengths = torch.tensor(x, dtype=torch.float32), lengths
+
+    def videos(self, rows):
+        rows = list(rows)
+        mask = torch.zeros(len(rows), self.x.shape[1])
+        for i, r in enumerate(rows):
+            mask[i, : self.lengths[r]] = 1
+        return self.x[rows] * mask[:, :, None], mask
+
+
+def test_mean_feature_and_mean_baseline_match_numpy() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(5, 4, 3))
+    lengths = [4, 1, 2, 3, 4]
+    source = _FixedSource(x, lengths)
+    valid = np.concatenate([x[r, :lengths[r]] for r in range(5)])          # (14, 3)
+    mean = ae.mean_feature(source, np.arange(5))
+    assert np.allclose(mean.numpy(), valid.mean(0), atol=1e-6)
+    held_out = [1, 3]
+    steps = np.concatenate([x[r, :lengths[r]] for r in held_out])
+    expected = float(((steps - valid.mean(0)) ** 2).mean())
+    assert ae.mean_baseline(source, np.array(held_out), mean) == pytest.approx(expected, rel=1e-5)
+
+
+# -- I3D checks --------------------------------------------------------------------------------------
+def _top(clip: str, classes: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"clip": clip, "rank": range(1, len(classes) + 1), "class": classes,
+                         "logit": 1.0, "probability": 0.1, "frames": 8})
+
+
+def test_i3d_checks_raise_on_failure() -> None:
+    good = pd.concat([_top(i3d_sanity.BIKES, ["driving car", "riding a bike", "a", "b", "c"]),
+                      _top(i3d_sanity.CRICKET, ["playing cricket", "x", "y", "z", "w"])])
+    assert len(i3d_sanity.check_predictions(good)) == 2
+    assert len(i3d_sanity.check_predictions(good[good["clip"] == i3d_sanity.BIKES])) == 1
+    with pytest.raises(i3d_sanity.I3DSanityError, match="top-1 is 'x'"):
+        i3d_sanity.check_predictions(pd.concat([good[good["clip"] == i3d_sanity.BIKES],
+                                                _top(i3d_sanity.CRICKET, ["x", "playing cricket"])]))
+    with pytest.raises(i3d_sanity.I3DSanityError, match="no two-wheeler"):
+        i3d_sanity.check_predictions(_top(i3d_sanity.BIKES, ["a", "b", "c", "d", "e", "riding a bike"]))
+
+
+# -- grid checks -------------------------------------------------------------------------------------
+def test_failed_cells_fail_unless_allowed(capsys) -> None:
+    results = [{"row": "full", "k": 5, "trial": 0}, {"row": "full", "k": 5, "trial": 1, "error": "boom"}]
+    with pytest.raises(grid_tables.FailedCells, match="1 of 2 grid cells failed"):
+        grid_tables.check_failed_cells(results, allow_failures=False)
+    assert grid_tables.check_failed_cells(results, allow_failures=True) == [results[1]]
+    assert "FAILED: full, K = 5, trial 1: boom" in capsys.readouterr().out
+    assert grid_tables.check_failed_cells(results[:1], allow_failures=False) == []
+
+
+def test_ablation_families_refuse_unknown_tables() -> None:
+    families = grid_tables.ablation_families(["Table 6"], {"n_filters": [1, 2]})
+    assert list(families) == ["Table 6", "ours: n_filters"]
+    assert [row.label for row in families["ours: n_filters"]] == ["n_filters = 1", "n_filters = 2"]
+    with pytest.raises(ValueError, match="Table 9"):
+        grid_tables.ablation_families(["Table 9"], {})
+
+
+# -- figures -----------------------------------------------------------------------------------------
+def test_figures_name_their_data_source(tmp_path: Path, monkeypatch) -> None:
+    titles = []
+    original = plots._finish
+
+    def capture(fig, path):
+        titles.append(fig._suptitle.get_text() if fig._suptitle else fig.axes[0].get_title())
+        original(fig, path)
+
+    monkeypatch.setattr(plots, "_finish", capture)
+    history = pd.DataFrame({"epoch": [1, 2], "joint": [1.0, 0.5], "recons_video": [2.0, 1.0]})
+    plots.loss_curves({"full": history}, "stand-in", tmp_path / "a.png")
+    plots.reconstruction_curves({"g": history}, "recons_video", 1.5, "mean", "Video autoencoder", "stand-in",
+                                tmp_path / "b.png")
+    results = [{"row": "r", "k": k, "zero_shot": {"nn_accuracy": 50.0}} for k in (5, 10)]
+    plots.zero_shot_curves(results, [5, 10], 1, "stand-in", tmp_path / "c.png")
+    assert all("data source: stand-in" in t for t in titles) and len(titles) == 3
+    assert all((tmp_path / f"{n}.png").stat().st_size > 1000 for n in "abc")
+
+
+# -- paths -------------------------------------------------------------------------------------------
+def test_run_dir_resolves_against_the_repository_whatever_the_cwd(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert resolve_run_dir("runs/x") == PROJECT_ROOT / "runs" / "x"
+    assert resolve_run_dir(tmp_path / "y") == tmp_path / "y"
+    assert display_path(PROJECT_ROOT / "runs" / "x" / "results.csv") == os.path.join("runs", "x", "results.csv")
+    assert display_path(Path.home() / "z") == "~/z" or not str(PROJECT_ROOT).startswith(str(Path.home()))
+
+
+def test_unseen_ks_to_run(tiny_prepared) -> None:
+    assert grid_tables.unseen_ks_to_run(tiny_prepared, [2, 3, 5], 3) == [2, 3]
+    with pytest.raises(ValueError, match="unseen_k = 5 must be one of the K values run"):
+        grid_tables.unseen_ks_to_run(tiny_prepared, [2, 5], 5)
