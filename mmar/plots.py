@@ -256,3 +256,51 @@ def ablation_bars(families: dict[str, Sequence[Any]], results: Sequence[dict[str
     fig.suptitle(f"K = {unseen_k} unseen, mean ± std over {n_trials} trial(s), dots = trials — data source: "
                  f"{data_source}", fontsize=9)
     _finish(fig, path)
+
+
+def lambda_search(curves: pd.DataFrame, field: str, chosen: float, data_source: str, path: str | Path) -> None:
+    """Left: validation zero-shot accuracy (pseudo-unseen seen classes) per epoch, one line per λ
+    (mean over seeds, band = min..max); right: each term's share of the encoder gradient at the last
+    epoch per λ. ``curves``: :func:`mmar.experiments.balance.lambda_search`."""
+    fig, (acc, share) = plt.subplots(1, 2, figsize=(11, 3.6))
+    for value, group in curves.groupby(field):
+        stats = group.groupby("epoch")["probe_zero_shot"].agg(["mean", "min", "max"])
+        line, = acc.plot(stats.index, stats["mean"], marker=".", label=f"{field} = {value:g}"
+                         + (" (chosen)" if value == chosen else ""))
+        acc.fill_between(stats.index, stats["min"], stats["max"], color=line.get_color(), alpha=0.15)
+    acc.set_xlabel("epoch"); acc.set_ylabel("validation zero-shot 1-NN accuracy (%)"); acc.legend(fontsize=7)
+    last = curves[curves["epoch"] == curves["epoch"].max()]
+    columns = [c for c in last.columns if c.startswith("grad_share_")]
+    shares = last.groupby(field)[columns].mean()
+    shares.columns = [c.removeprefix("grad_share_") for c in columns]
+    shares.plot.bar(stacked=True, ax=share, rot=0)
+    share.set_ylabel("share of the encoder gradient"); share.set_xlabel(field); share.legend(fontsize=7)
+    fig.suptitle(f"λ search on seen-class validation data — data source: {data_source}")
+    _finish(fig, path)
+
+
+def convergence(results: Sequence[dict[str, Any]], rows: Sequence[str], data_source: str, path: str | Path) -> None:
+    """Per grid row (one panel each): zero-shot accuracy on the cell's unseen classes and its loss
+    on held-out seen-class pairs against epochs, one thin line per trial and the mean in bold.
+    ``results``: grid cell records with ``history`` from ``GridSettings(curves=True)``."""
+    fig, axes = plt.subplots(2, len(rows), figsize=(4.2 * len(rows), 5.4), squeeze=False, sharex="col")
+    for j, label in enumerate(rows):
+        records = [r for r in results if r.get("row") == label and "error" not in r and r.get("history")]
+        for i, (column, name) in enumerate((("probe_zero_shot", "zero-shot 1-NN accuracy (%)"),
+                                            ("probe_val_total_paired", "held-out seen-class loss (Eq. 6)"))):
+            ax = axes[i][j]
+            curves = [pd.DataFrame(r["history"]).set_index("epoch")[column] for r in records
+                      if column in r["history"][0]]
+            for curve in curves:
+                ax.plot(curve.index, curve.to_numpy(), color="grey", lw=0.7, alpha=0.6)
+            if curves:
+                mean = pd.concat(curves, axis=1).mean(axis=1)
+                ax.plot(mean.index, mean.to_numpy(), color="black", lw=2, marker=".", label=f"mean of {len(curves)}")
+                ax.legend(fontsize=7)
+            ax.set_ylabel(name, fontsize=8)
+            if i == 0:
+                ax.set_title(label, fontsize=8)
+            else:
+                ax.set_xlabel("epoch")
+    fig.suptitle(f"Convergence of grid cells (each trial its own split) — data source: {data_source}")
+    _finish(fig, path)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mmar.evaluation import captioning
-from mmar.evaluation.captioning import caption_scores, nearest_words, references
+from mmar.evaluation.captioning import caption_scores, collapse_repeats, nearest_words, references, top_word_share
 from mmar.evaluation.discovery import discovery_scores, mean_pooled_rows
 from mmar.evaluation.metrics import (ari, class_prototypes, cluster_vote_accuracy, median_rank, nmi, nn_accuracy,
                                      prototype_accuracy, recall_at_k, target_ranks)
@@ -166,8 +166,28 @@ def test_nearest_words_skips_padding():
     vectors = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     columns = np.array([[[0.9, 0.1], [0.0, 0.0], [0.2, 0.7]]])
     # the middle column is exactly the padding vector, but padding is never emitted
-    assert nearest_words(columns, vectors, words) == [["man", "man", "dog"]]
-    assert nearest_words(columns, vectors, words, max_block=2) == [["man", "man", "dog"]]
+    assert nearest_words(columns, vectors, words, metric="l2") == [["man", "man", "dog"]]
+    assert nearest_words(columns, vectors, words, metric="l2", max_block=2) == [["man", "man", "dog"]]
+
+
+def test_centred_cosine_reads_the_direction_away_from_the_vocabulary_mean():
+    words = ["<pad>", "as", "man", "dog", "horse"]
+    # "as" sits at the centroid of the real words, like a function word among GloVe vectors
+    vectors = np.array([[0.0, 0.0], [0.0, 0.1], [2.0, 0.1], [-1.0, 1.8], [-1.0, -1.6]])
+    blurred = np.array([[[-0.1, 0.25], [0.3, 0.1]]])  # near the centroid, leaning to dog / man
+    assert nearest_words(blurred, vectors, words, metric="l2") == [["as", "as"]]
+    assert nearest_words(blurred, vectors, words) == [["dog", "man"]]
+    exact = vectors[None, 1:]  # an exact word vector is its own nearest word under both metrics
+    assert nearest_words(exact, vectors, words) == nearest_words(exact, vectors, words, metric="l2") == [words[1:]]
+    with pytest.raises(ValueError, match="metric"):
+        nearest_words(blurred, vectors, words, metric="dot")
+
+
+def test_collapse_repeats_and_top_word_share():
+    assert collapse_repeats("a a b b a".split()) == ["a", "b", "a"]
+    assert collapse_repeats([]) == []
+    assert top_word_share(["as as as well", "as dog"]) == pytest.approx(4 / 6)
+    assert top_word_share([]) == 0.0
 
 
 def test_caption_scores_bleu_by_hand():

@@ -1,7 +1,8 @@
 """Unseen-activity captioning (the paper's Sec. 4.4, Table 5).
 
 The caption of a video is t^ = G_T(E_V(v)): the text decoder's output (L, D) is read column by
-column, each column replaced by its nearest word vector (L2) in a vocabulary: the words of the
+column, each column replaced by its nearest word vector in a vocabulary (by default the cosine after
+centring on the vocabulary's mean, see :func:`nearest_words`; immediate repetitions are dropped): the words of the
 prepared dataset (``word_source="prepared"``) or all 400k words of GloVe 6B (``"glove"``). The
 paper does not state the output length L; it is the parameter ``length`` (default: the median
 length of the training sentences, recorded with each result). The padding word is never emitted.
@@ -25,43 +26,95 @@ from mmar.data.prepared import PreparedDataset
 from mmar.data.text import tokenize
 
 
+WORD_METRICS = ("centred_cosine", "l2")
+
+
 def nearest_words(columns: np.ndarray, vectors: np.ndarray, words: Sequence[str], *, skip: Sequence[int] = (0,),
+                  metric: str = "centred_cosine", centre: np.ndarray | None = None,
                   max_block: int = 1 << 24) -> list[list[str]]:
     """Map decoder outputs ``columns`` (B, L, D) to words: the nearest row of ``vectors`` (V, D)
     for every column, excluding the vocabulary rows in ``skip`` (the padding word). Returns B lists
-    of L words. Works in blocks of at most ``max_block`` distances."""
+    of L words.
+
+    ``metric="l2"``: Euclidean distance. ``"centred_cosine"`` (default): cosine similarity after
+    subtracting ``centre`` (D,) from both sides: the mean word vector of the decoder's training
+    sentences (token-weighted; :func:`decode_captions` passes the text decoder's standardisation
+    mean), or the mean of the vocabulary vectors when None. Decoders trained with squared errors
+    regress towards the mean training word where they are unsure; the L2-nearest word of such a
+    blurred output is then a frequent function word ("as", "the") in every column, and so is the
+    cosine around the vocabulary's (type-weighted) mean. The cosine around the training words' mean
+    reads the direction in which the output leaves what the decoder would say knowing nothing, which
+    is where the content words are. Works in blocks of at most ``max_block`` similarities.
+    """
+    if metric not in WORD_METRICS:
+        raise ValueError(f"metric must be one of {WORD_METRICS}, got {metric!r}")
     columns = np.asarray(columns, dtype=np.float32)
     if columns.ndim != 3 or columns.shape[2] != vectors.shape[1]:
         raise ValueError(f"columns must be (B, L, {vectors.shape[1]}), got {columns.shape}")
     keep = np.setdiff1d(np.arange(len(vectors)), np.asarray(skip, dtype=np.int64))
     keys = np.asarray(vectors, dtype=np.float32)[keep]
-    key_norms = (keys * keys).sum(1)
     flat = columns.reshape(-1, columns.shape[2])
+    if metric == "centred_cosine":
+        centre = keys.mean(0) if centre is None else np.asarray(centre, dtype=np.float32)
+        keys = keys - centre
+        keys /= np.maximum(np.linalg.norm(keys, axis=1, keepdims=True), 1e-12)
+        flat = flat - centre
+        flat = flat / np.maximum(np.linalg.norm(flat, axis=1, keepdims=True), 1e-12)
+        offset = np.zeros(len(keys), np.float32)        # argmax q.k  ==  argmin (-2 q.k)
+    else:
+        offset = (keys * keys).sum(1)                    # |q - k|^2 = |q|^2 + |k|^2 - 2 q.k
     best = np.empty(len(flat), dtype=np.int64)
     step = max(1, max_block // len(keys))
     for start in range(0, len(flat), step):
         block = flat[start:start + step]
-        # |q - k|^2 = |q|^2 + |k|^2 - 2 q.k; |q|^2 does not change the argmin.
-        best[start:start + step] = (key_norms[None, :] - 2.0 * block @ keys.T).argmin(1)
+        best[start:start + step] = (offset[None, :] - 2.0 * block @ keys.T).argmin(1)
     chosen = np.asarray(words)[keep][best].reshape(columns.shape[:2])
     return [list(row) for row in chosen]
+
+
+def collapse_repeats(words: Sequence[str]) -> list[str]:
+    """Drop immediate repetitions (``a a b b a`` -> ``a b a``): a decoder with N attention filters
+    spreads N column vectors over the L output positions, so runs of one word are one column."""
+    return [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]
+
+
+def top_word_share(captions: Sequence[str]) -> float:
+    """The share of the most frequent token among all tokens of ``captions`` (0-1); a caption set
+    where one word is over half of the tokens is degenerate."""
+    tokens = [t for c in captions for t in c.split()]
+    if not tokens:
+        return 0.0
+    _, counts = np.unique(tokens, return_counts=True)
+    return float(counts.max() / len(tokens))
 
 
 @torch.no_grad()
 def decode_captions(model, data: PreparedDataset, rows: Sequence[int], *, length: int, vectors: np.ndarray,
                     words: Sequence[str], pairing: str = "video", batch_size: int = 128,
-                    max_frames: int | None = None) -> list[str]:
-    """Captions G_T(E_V(v)) of the videos of sentence ``rows`` (whole video or segment)."""
+                    max_frames: int | None = None, metric: str = "centred_cosine",
+                    collapse: bool = True) -> list[str]:
+    """Captions G_T(E_V(v)) of the videos of sentence ``rows`` (whole video or segment): the nearest
+    word of each of ``length`` output columns (``metric``, :func:`nearest_words`, centred on
+    :func:`decoder_centre`), immediate repetitions dropped when ``collapse``."""
     from mmar.data.prepared import PairDataset, collate_pairs
 
     dataset = PairDataset(data, rows, pairing=pairing, max_frames=max_frames)
+    centre = decoder_centre(model)
     captions: list[str] = []
     for start in range(0, len(dataset), batch_size):
         batch = collate_pairs([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
         z = model.encode_video(batch["video"], batch["video_mask"])
         text = model.decode_text(z, length).cpu().numpy()
-        captions += [" ".join(w) for w in nearest_words(text, vectors, words)]
+        for caption in nearest_words(text, vectors, words, metric=metric, centre=centre):
+            captions.append(" ".join(collapse_repeats(caption) if collapse else caption))
     return captions
+
+
+def decoder_centre(model) -> np.ndarray | None:
+    """The text decoder's standardisation mean (the mean word vector of its training sentences), or
+    None when the model was trained without standardisation (then the vocabulary mean is used)."""
+    shift = model.text_decoder.shift.detach().cpu().numpy()
+    return shift if np.any(shift) else None
 
 
 def references(data: PreparedDataset, rows: Sequence[int], unit: str = "video") -> list[list[str]]:

@@ -160,7 +160,7 @@ def caption_rows(results: Sequence[dict[str, Any]], k: int, context: ResultConte
     ``meteor``: a scorer from :func:`mmar.evaluation.captioning.meteor_scorer`, or None to leave
     METEOR out (list it with :func:`not_run_table`). Rows carry Table 5's labels only at the paper's
     ``paper_k`` = 10 unseen classes."""
-    from mmar.evaluation.captioning import caption_scores
+    from mmar.evaluation.captioning import caption_scores, top_word_share
 
     groups = _groups(results)
     out = []
@@ -172,12 +172,20 @@ def caption_rows(results: Sequence[dict[str, Any]], k: int, context: ResultConte
         for r in records:
             c = r["captions"]
             ids = [f"{v}#{i}" for i, v in enumerate(c["video_ids"])]
-            per_trial.append(caption_scores(dict(zip(ids, c["references"])), dict(zip(ids, c["hypotheses"])), meteor))
+            scores = caption_scores(dict(zip(ids, c["references"])), dict(zip(ids, c["hypotheses"])), meteor)
+            per_trial.append(scores | {"top_word_share": top_word_share(c["hypotheses"])})
         length = records[0]["captions"]["length"]
         for metric in per_trial[0]:
             paper = ("Table 5", table5_row, metric) if metric in ("METEOR", "CIDEr") and k == paper_k else ("", "", "")
+            shares = [s["top_word_share"] for s in per_trial]
+            degenerate = (f"; DEGENERATE caption set: one word is {100 * max(shares):.0f}% of all caption tokens"
+                          if max(shares) > 0.5 else "")
             notes = (f"{table5_row} (model of Table 1 row '{label}'); {k} unseen classes; captions of {length} "
-                     f"words, nearest {records[0]['captions']['word_source']} word per decoder column; x100")
+                     f"columns, nearest {records[0]['captions']['word_source']} word per decoder column "
+                     f"(centred cosine), repeats collapsed; x100{degenerate}")
+            if metric == "top_word_share":
+                notes = (f"{table5_row}: share of the most frequent word among all caption tokens (x100); a caption "
+                         f"set is flagged degenerate above 50{degenerate}")
             out.append(_row(context, records, "captioning", metric, [100.0 * s[metric] for s in per_trial],
                             unit="x100", paper=paper, notes=notes, variant=table5_row))
     return out

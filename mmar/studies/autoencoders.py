@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from mmar.data.prepared import PreparedDataset
-from mmar.evaluation.captioning import nearest_words
+from mmar.evaluation.captioning import decoder_centre, nearest_words
 from mmar.results import ResultRow
 from mmar.studies.trial import TrialRows, capped
 from mmar.training import SegmentSource, TrainResult, reconstruct_rows
@@ -92,26 +92,30 @@ def filter_parameters(results: dict[str, TrainResult], length: float = 20.0) -> 
 
 def text_reconstruction(result: TrainResult, data: PreparedDataset, groups: dict[str, np.ndarray]
                         ) -> tuple[pd.DataFrame, dict[str, list[tuple[str, str]]]]:
-    """Per row group: n, text reconstruction MSE, the mean-word-vector baseline and the word accuracy
-    (% of positions whose reconstructed column's nearest vocabulary word is the original word, the
-    paper's captioning read-out); and per group the (original, decoded) sentences as words."""
+    """Per row group: n, text reconstruction MSE, the mean-word-vector baseline, the word accuracy
+    (% of positions whose reconstructed column's nearest vocabulary word, by the captioning read-out
+    :func:`mmar.evaluation.captioning.nearest_words`, is the original word) and its chance line (%
+    of positions holding the group's most frequent word: always emitting that word scores this);
+    and per group the (original, decoded) sentences as words."""
     vectors, words = data.vocab_vectors, data.vocab_words
     mean_vector = vectors[1:].mean(0)
     table, examples = [], {}
     for name, rows in groups.items():
         errors, kept = reconstruct_rows(result.model, data, rows, "text", keep=len(rows))
         hits = total = 0
-        decoded = []
+        decoded, targets = [], []
         for original, recon in kept:
-            got = nearest_words(recon[None], vectors, words)[0]
+            got = nearest_words(recon[None], vectors, words, centre=decoder_centre(result.model))[0]
             want = nearest_words(original[None], vectors, words)[0]
             hits += sum(a == b for a, b in zip(got, want))
             total += len(want)
+            targets += want
             decoded.append((" ".join(want), " ".join(got)))
         examples[name] = decoded
         baseline = float(np.mean([((o - mean_vector) ** 2).mean() for o, _ in kept]))
+        chance = 100.0 * np.unique(targets, return_counts=True)[1].max() / max(total, 1) if targets else float("nan")
         table.append({"rows": name, "n": len(rows), "mse": float(errors.mean()), "mean-vector baseline": baseline,
-                      "word accuracy %": 100.0 * hits / max(total, 1)})
+                      "word accuracy %": 100.0 * hits / max(total, 1), "chance %": chance})
     return pd.DataFrame(table), examples
 
 
@@ -152,7 +156,8 @@ def text_autoencoder_rows(table: pd.DataFrame, result: TrainResult, rows: TrialR
         out.append(ResultRow(experiment="text_autoencoder", metric=f"reconstruction_mse_{slug}", values=[record["mse"]],
                              notes=note, **common))
         out.append(ResultRow(experiment="text_autoencoder", metric=f"word_accuracy_{slug}", unit="%",
-                             values=[record["word accuracy %"]],
-                             notes="nearest vocabulary word of each reconstructed column vs the original word", **common))
+                             values=[record["word accuracy %"]], chance=record["chance %"],
+                             notes="nearest vocabulary word (centred cosine) of each reconstructed column vs the "
+                             "original word; chance: always the most frequent word", **common))
     return out
 

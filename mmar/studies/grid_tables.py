@@ -123,11 +123,18 @@ def retrieval_table(retrieval_results: Sequence[Any]) -> pd.DataFrame:
 
 
 def evaluation_not_run(results: Sequence[dict[str, Any]], unseen_ks: Sequence[int], unseen_k: int, data,
-                       meteor_reason: str | None) -> pd.DataFrame:
+                       meteor_reason: str | None, rows: Sequence[Any] = ex.TABLE1) -> pd.DataFrame:
     """``results/not_run.csv`` of notebook 06: the paper tables needing other datasets, Table 1
-    columns outside this run's K values, Table 5 unless captioning ran at 10 unseen classes (and its
-    METEOR when no scorer ran), and every failed cell with its error."""
+    columns outside this run's K values, Table 1 rows outside this run's ``rows``, Table 5 unless
+    captioning ran at 10 unseen classes (and its METEOR when no scorer ran), and every failed cell
+    with its error."""
     missing, reasons = ex.missing_paper_cells(ex.TABLE1, unseen_ks, data)
+    run_labels = {row.label for row in rows}
+    for row in ex.TABLE1:
+        if row.label not in run_labels:
+            for k in unseen_ks:
+                missing.append(row.paper_cell(k))
+                reasons.append("not among this profile's Table 1 rows (table1_rows; the paper profile runs every row)")
     if unseen_k != 10:
         for model in ex.TABLE5_MODELS:
             for metric in ("METEOR", "CIDEr"):

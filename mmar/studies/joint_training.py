@@ -19,11 +19,12 @@ NOT_LOSSES = ("epoch", "phase", "lr", "seconds")
 
 
 def zero_shot_sanity(results: dict[str, TrainResult], data: PreparedDataset, rows: TrialRows, *,
-                     sentences_per_class: int, seed: int) -> pd.DataFrame:
+                     sentences_per_class: int, seed: int, reference_videos_per_class: int = 4) -> pd.DataFrame:
     """Per variant: 1-NN and class-prototype zero-shot accuracy (%) on this one split's unseen classes,
     chance, the mean squared distance of training pairs, and the spread of the video embeddings
     (mean distance to their centroid; near 0 means collapsed)."""
-    test = zero_shot_test(data, rows.unseen_classes, sentences_per_class=sentences_per_class, seed=seed)
+    test = zero_shot_test(data, rows.unseen_classes, sentences_per_class=sentences_per_class, seed=seed,
+                          reference_videos_per_class=reference_videos_per_class)
     sanity = []
     for name, result in results.items():
         videos = embed_rows(result.model, data, test.video_rows, pairing="video")
@@ -72,4 +73,39 @@ def joint_training_rows(sanity: pd.DataFrame, results: dict[str, TrainResult], r
             if column not in NOT_LOSSES and pd.notna(final[column]):
                 out.append(ResultRow(experiment="joint_training_losses", metric=f"final_{column}",
                                      values=[float(final[column])], notes=f"{record['variant']}; last epoch mean", **common))
+    return out
+
+
+def lambda_search_summary(curves: pd.DataFrame, field: str) -> pd.DataFrame:
+    """Per λ value: mean (over seeds) validation zero-shot accuracy and held-out joint loss at the last
+    epoch, and each term's gradient share there."""
+    last = curves[curves["epoch"] == curves["epoch"].max()]
+    columns = ["probe_zero_shot"] + [c for c in ("probe_val_joint", "probe_val_recons") if c in last]
+    columns += [c for c in last.columns if c.startswith("grad_share_")]
+    return last.groupby(field)[columns].mean().rename(columns=lambda c: c.removeprefix("probe_"))
+
+
+def write_lambda_search(curves: pd.DataFrame, chosen: dict[str, float], run_dir: Path, *, data_source: str,
+                        profile: str, seeds: list[int], settings: dict) -> list[ResultRow]:
+    """Save the search (``results/05_lambda_search.json``: the chosen values, read by notebooks 06/07
+    when their ``train`` says "selected", and ``logs/05_lambda_search.csv``: every curve) and return
+    its result rows: final validation accuracy per candidate."""
+    import json
+
+    (field, value), = chosen.items()
+    (run_dir / "results").mkdir(parents=True, exist_ok=True)
+    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
+    curves.to_csv(run_dir / "logs" / "05_lambda_search.csv", index=False)
+    (run_dir / "results" / "05_lambda_search.json").write_text(json.dumps(
+        {"chosen": chosen, "data_source": data_source, "seeds": seeds, "settings": settings}, indent=1, default=str))
+    last = curves[curves["epoch"] == curves["epoch"].max()]
+    out = []
+    for candidate, group in last.groupby(field):
+        group = group.sort_values("seed")
+        out.append(ResultRow(experiment="lambda_search", metric="validation_zero_shot_accuracy", unit="%",
+                             values=group["probe_zero_shot"].tolist(), data_source=data_source, profile=profile,
+                             run_path=str(run_dir), config={field: float(candidate), "chosen": value, **settings},
+                             seeds=group["seed"].tolist(),
+                             notes=f"{field} = {candidate:g}{' (chosen)' if candidate == value else ''}; 1-NN on "
+                             f"pseudo-unseen seen classes after the last epoch; chooses the λ of notebooks 06/07"))
     return out

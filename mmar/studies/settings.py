@@ -46,3 +46,28 @@ def variant_configs(train: Mapping[str, Any], variants: Mapping[str, Mapping[str
                              "from train / variants")
         configs[name] = TrainConfig.from_dict({**train, **(overrides or {}), **fixed})
     return configs
+
+
+#: A ``train`` value meaning "the value notebook 05's λ search chose" (see :func:`resolve_selected`).
+SELECTED = "selected"
+SELECTION_FILE = "results/05_lambda_search.json"
+
+
+def resolve_selected(train: Mapping[str, Any], run_dir) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``train`` with every value :data:`SELECTED` replaced by notebook 05's choice (read from
+    ``<run_dir>/results/05_lambda_search.json``), and what was replaced (field -> value)."""
+    import json
+    from pathlib import Path
+
+    wanted = [k for k, v in train.items() if v == SELECTED]
+    if not wanted:
+        return dict(train), {}
+    path = Path(run_dir) / SELECTION_FILE
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: train sets {wanted} to {SELECTED!r}, the value notebook 05's λ search "
+                                "chose; run notebook 05 first (or give the values)")
+    chosen = json.loads(path.read_text())["chosen"]
+    missing = [k for k in wanted if k not in chosen]
+    if missing:
+        raise ValueError(f"{path} chose {sorted(chosen)}, not {missing}")
+    return {**train, **{k: chosen[k] for k in wanted}}, {k: chosen[k] for k in wanted}
