@@ -22,10 +22,10 @@ import pytest
 from mmar.paths import PROJECT_ROOT
 from mmar.report import build_report
 from mmar.report.chromium import find_chromium, screenshot
-from mmar.report.claims import (CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED, Check, audit, combine, evaluate,
-                                ours_getter)
+from mmar.report.claims import (CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED, TOO_FEW, Check, audit, combine,
+                                evaluate, ours_getter)
 from mmar.report.paper import PAPER_RESULTS_FILE, load_paper_results, table_columns, table_rows
-from mmar.report.rundata import load_run
+from mmar.report.rundata import Column, load_run
 from mmar.results import ANET_TEXT_STANDIN_VIDEO, STANDIN, ResultRow, write_results
 
 
@@ -50,7 +50,7 @@ def make_synthetic_run(run_dir: Path, *, seed: int = 0) -> Path:
                 continue
             unit = cell["unit"]
             centre = cell["value_f"] + (shift if unit == "%" else -1.0)
-            values = list(centre + rng.normal(0, 2.0 if unit == "%" else 0.3, size=3))
+            values = list(centre + rng.normal(0, 2.0 if unit == "%" else 0.3, size=5))
             notebook = "06_evaluation" if cell["table"] in ("Table 1", "Table 5") else "07_ablations"
             rows[notebook].append(_row(cell["table"], cell["row"], cell["column"], values, source, run_dir,
                                        experiment={"Table 5": "captioning"}.get(cell["table"], "zero_shot"),
@@ -266,10 +266,20 @@ def test_empty_run_still_builds(tmp_path: Path) -> None:
 
 
 # -- claims audit on hand-made rows ------------------------------------------------------------------
-def _rows(cells: dict[tuple[str, str, str], list[float]], source: str = STANDIN) -> pd.DataFrame:
+# Two-sided 95% t quantiles from a printed t table (not from scipy): t(0.975, 3), t(0.975, 4).
+T975 = {3: 3.182446, 4: 2.776445}
+
+Values = "list[float] | tuple[list[float], list[int]]"
+
+
+def _rows(cells: dict[tuple[str, str, str], Values], source: str = STANDIN) -> pd.DataFrame:
+    """Result rows; a cell is its values (seeds 0, 1, ...) or (values, seeds)."""
     records = []
-    for i, ((table, row, column), values) in enumerate(cells.items()):
-        record = _row(table, row, column, values, source, Path("/tmp/x")).to_record()
+    for i, ((table, row, column), given) in enumerate(cells.items()):
+        values, seeds = given if isinstance(given, tuple) else (given, list(range(len(given))))
+        result = _row(table, row, column, values, source, Path("/tmp/x"))
+        result.seeds = seeds
+        record = result.to_record()
         record.update(file="results/x.csv", file_row=i)
         records.append(record)
     frame = pd.DataFrame(records)
@@ -279,60 +289,109 @@ def _rows(cells: dict[tuple[str, str, str], list[float]], source: str = STANDIN)
 
 
 T6 = lambda row: ("Table 6", row, "Accuracy")  # noqa: E731
+ATTENTION, MAX = T6("Temporal attention filters"), T6("Max pooling")
+
+
+def _greater(a: Values, b: Values):
+    check = Check("greater", (ATTENTION, MAX), "attention > max")
+    return evaluate(check, ours_getter(_rows({ATTENTION: a, MAX: b}), STANDIN))
 
 
 def _pooling_verdict(attention: list[float], others: list[float]) -> str:
     results = _rows({T6("Temporal attention filters"): attention, T6("Max pooling"): others,
                      T6("Sum pooling"): others, T6("LSTM"): others})
     audited = {a.claim.ident: a for a in audit(load_paper_results(), results, [STANDIN])}
-    return audited["pooling"].by_source[STANDIN].verdict
+    return audited["pooling"].by_column[Column(STANDIN)].verdict
 
 
-def test_claim_supported_when_clearly_better() -> None:
-    # means 60 vs 40, std 1 each: d = 20 > s = sqrt(2)
-    assert _pooling_verdict([59.0, 60.0, 61.0], [39.0, 40.0, 41.0]) == SUPPORTED
+def test_t_interval_of_paired_differences_by_hand() -> None:
+    # d = 10, 11, 9, 10, 10: mean 10, s_d = sqrt(2/4), half width = t(0.975, 4) * s_d / sqrt(5)
+    result = _greater([60.0, 62.0, 61.0, 63.0, 64.0], [50.0, 51.0, 52.0, 53.0, 54.0])
+    half = T975[4] * math.sqrt(0.5) / math.sqrt(5)
+    assert result.n_paired == 5 and result.diff == pytest.approx(10.0)
+    assert (result.low, result.high) == (pytest.approx(10 - half, abs=1e-5), pytest.approx(10 + half, abs=1e-5))
+    assert result.verdict == SUPPORTED and result.interval_text == "[9.12, 10.88]"
+    flipped = _greater([50.0, 51.0, 52.0, 53.0, 54.0], [60.0, 62.0, 61.0, 63.0, 64.0])
+    assert flipped.verdict == CONTRADICTED and flipped.interval_text == "[-10.88, -9.12]"
 
 
-def test_claim_contradicted_when_clearly_worse() -> None:
-    assert _pooling_verdict([29.0, 30.0, 31.0], [39.0, 40.0, 41.0]) == CONTRADICTED
+def test_pairing_decides_where_spreads_overlap() -> None:
+    # The trials vary by 30 points, but A beats B in every trial by 0.5-1.5: d = 1, 1.5, 0.5, 1, 1.
+    base = [30.0, 50.0, 40.0, 60.0, 45.0]
+    result = _greater([b + d for b, d in zip(base, [1.0, 1.5, 0.5, 1.0, 1.0])], base)
+    half = T975[4] * math.sqrt(0.125) / math.sqrt(5)
+    assert result.diff == pytest.approx(1.0) and result.low == pytest.approx(1 - half, abs=1e-5)
+    assert result.verdict == SUPPORTED
 
 
-def test_claim_inconclusive_when_spreads_overlap() -> None:
-    # means 41 vs 40, std 2 and 1: |d| = 1 <= s = sqrt(5)
-    assert _pooling_verdict([39.0, 41.0, 43.0], [39.0, 40.0, 41.0]) == INCONCLUSIVE
+def test_inconclusive_when_the_interval_contains_zero() -> None:
+    # d = 2, -1, 3, -2, 1: mean 0.6, sum of squared deviations 17.2, s_d = sqrt(4.3)
+    result = _greater([52.0, 49.0, 53.0, 48.0, 51.0], [50.0] * 5)
+    half = T975[4] * math.sqrt(4.3) / math.sqrt(5)
+    assert result.verdict == INCONCLUSIVE
+    assert (result.low, result.high) == (pytest.approx(0.6 - half, abs=1e-5), pytest.approx(0.6 + half, abs=1e-5))
+    assert result.interval_text in result.reason
 
 
-def test_claim_inconclusive_with_a_single_trial() -> None:
-    assert _pooling_verdict([90.0], [10.0]) == INCONCLUSIVE
+def test_too_few_trials_below_five_pairs_with_the_interval_shown() -> None:
+    # d = 10, 11, 9, 10: an effect that would be supported, but only 4 paired trials
+    result = _greater([60.0, 62.0, 61.0, 63.0], [50.0, 51.0, 52.0, 53.0])
+    half = T975[3] * math.sqrt(2 / 3) / math.sqrt(4)
+    assert result.verdict == TOO_FEW and result.n_paired == 4
+    assert result.low == pytest.approx(10 - half, abs=1e-5)
+    assert _greater([90.0], [10.0]).verdict == TOO_FEW
+
+
+def test_trials_are_matched_by_seed_not_by_position() -> None:
+    # A has trials 0-5, B has 1-5 listed in reverse: 5 common trials, each with d = 2 + trial / 10
+    a = ([40.0 + 2 + t / 10 for t in range(6)], list(range(6)))
+    b = ([40.0] * 5, [5, 4, 3, 2, 1])
+    result = _greater(a, b)
+    assert result.trials == (1, 2, 3, 4, 5) and result.diff == pytest.approx(2.3)
+    assert result.verdict == SUPPORTED
+    unpaired = _greater(([41.0] * 5, [0, 0, 0, 0, 0]), [40.0] * 5)  # one seed for every value: cannot be matched
+    assert unpaired.verdict == TOO_FEW and "cannot be paired" in unpaired.reason
+
+
+def test_claim_verdicts_on_rows() -> None:
+    assert _pooling_verdict([60.0, 62.0, 61.0, 63.0, 64.0], [50.0, 51.0, 52.0, 53.0, 54.0]) == SUPPORTED
+    assert _pooling_verdict([50.0, 51.0, 52.0, 53.0, 54.0], [60.0, 62.0, 61.0, 63.0, 64.0]) == CONTRADICTED
+    assert _pooling_verdict([52.0, 49.0, 53.0, 48.0, 51.0], [50.0] * 5) == INCONCLUSIVE
+    assert _pooling_verdict([59.0, 60.0, 61.0], [39.0, 40.0, 41.0]) == TOO_FEW
 
 
 def test_claim_not_tested_without_rows() -> None:
     results = _rows({("Table 1", "Paired: joint", "5 unseen"): [50.0, 52.0]})
     audited = {a.claim.ident: a for a in audit(load_paper_results(), results, [STANDIN])}
-    assert audited["pooling"].by_source[STANDIN].verdict == NOT_TESTED
+    assert audited["pooling"].by_column[Column(STANDIN)].verdict == NOT_TESTED
     # partly tested: joint vs fixed needs the fixed row too -> not tested; unchanged by the joint row alone
-    assert audited["joint"].by_source[STANDIN].verdict == NOT_TESTED
+    assert audited["joint"].by_column[Column(STANDIN)].verdict == NOT_TESTED
 
 
 def test_near_chance_threshold() -> None:
-    # 5 unseen: chance 20, threshold 20 + 0.1 * 80 = 28
+    # 5 unseen: chance 20, threshold 20 + 0.1 * 80 = 28; d = 28 - A per trial
     key = ("Table 1", "Paired: recons + cross (Ngiam-style baseline)", "5 unseen")
     check = Check("near_chance", (key,), "near chance")
-    near = evaluate(check, ours_getter(_rows({key: [21.0, 22.0, 23.0]}), STANDIN))
-    assert near.verdict == SUPPORTED and near.threshold == pytest.approx(28.0) and near.diff == pytest.approx(6.0)
-    far = evaluate(check, ours_getter(_rows({key: [49.0, 50.0, 51.0]}), STANDIN))
+    near = evaluate(check, ours_getter(_rows({key: [21.0, 22.0, 23.0, 24.0, 25.0]}), STANDIN))
+    half = T975[4] * math.sqrt(2.5) / math.sqrt(5)
+    assert near.threshold == pytest.approx(28.0) and near.diff == pytest.approx(5.0)
+    assert near.low == pytest.approx(5 - half, abs=1e-5) and near.verdict == SUPPORTED
+    far = evaluate(check, ours_getter(_rows({key: [49.0, 50.0, 51.0, 52.0, 53.0]}), STANDIN))
     assert far.verdict == CONTRADICTED
-    edge = evaluate(check, ours_getter(_rows({key: [24.0, 28.0, 32.0]}), STANDIN))
+    edge = evaluate(check, ours_getter(_rows({key: [24.0, 28.0, 32.0, 26.0, 30.0]}), STANDIN))
     assert edge.verdict == INCONCLUSIVE
 
 
 def test_gain_larger_check() -> None:
     t8 = lambda r: ("Table 8", r, "Accuracy")  # noqa: E731
     check = Check("gain_larger", (t8("20k"), t8("0"), t8("60k"), t8("20k")), "saturation")
-    rows = _rows({t8("0"): [50.0, 51.0, 52.0], t8("20k"): [60.0, 61.0, 62.0], t8("60k"): [60.5, 61.5, 62.5]})
+    rows = _rows({t8("0"): [50.0, 51.0, 52.0, 53.0, 54.0], t8("20k"): [60.0, 61.0, 62.0, 63.0, 64.0],
+                  t8("60k"): [60.5, 62.0, 62.5, 63.0, 64.5]})
     result = evaluate(check, ours_getter(rows, STANDIN))
-    # gains 10 and 0.5: d = 9.5, s = sqrt(4 * 1) = 2
-    assert result.diff == pytest.approx(9.5) and result.spread == pytest.approx(2.0) and result.verdict == SUPPORTED
+    # per trial: gains 10 and 0.5, 1, 0.5, 0, 0.5 -> d = 9.5, 9, 9.5, 10, 9.5; s_d = sqrt(0.125)
+    half = T975[4] * math.sqrt(0.125) / math.sqrt(5)
+    assert result.diff == pytest.approx(9.5) and result.high == pytest.approx(9.5 + half, abs=1e-5)
+    assert result.verdict == SUPPORTED
 
 
 def test_combine_rule() -> None:
@@ -344,6 +403,17 @@ def test_combine_rule() -> None:
     assert combine([R(SUPPORTED), R(CONTRADICTED)]) == CONTRADICTED
     assert combine([R(NOT_TESTED)]) == NOT_TESTED
     assert combine([R(INCONCLUSIVE), R(SUPPORTED)]) == INCONCLUSIVE
+    assert combine([R(TOO_FEW), R(NOT_TESTED)]) == TOO_FEW
+    assert combine([R(TOO_FEW), R(SUPPORTED)]) == INCONCLUSIVE
+
+
+def test_report_shows_the_interval_and_paired_trials(tmp_path: Path) -> None:
+    rows = [_row(*ATTENTION, [60.0, 62.0, 61.0, 63.0, 64.0], STANDIN, tmp_path),
+            _row(*MAX, [50.0, 51.0, 52.0, 53.0, 54.0], STANDIN, tmp_path)]
+    write_results(rows, tmp_path / "results" / "07_ablations.csv")
+    html = build_report(tmp_path, pdf=False, convert_notebooks=False)
+    intervals = [text for _, text in parse(html).found.get("interval", [])]
+    assert "[9.12, 10.88]" in intervals  # attention vs max pooling, 5 paired trials
 
 
 def test_paper_inconsistencies_are_computed(built: tuple[Path, Path, float]) -> None:
