@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 import time
@@ -24,6 +25,7 @@ from mmar.report import build_report
 from mmar.report.chromium import find_chromium, screenshot
 from mmar.report.claims import (CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED, TOO_FEW, Check, audit, combine,
                                 evaluate, ours_getter)
+from mmar.report.compare import all_tables, index_results
 from mmar.report.paper import PAPER_RESULTS_FILE, load_paper_results, table_columns, table_rows
 from mmar.report.rundata import Column, load_run
 from mmar.results import ANET_TEXT_STANDIN_VIDEO, STANDIN, ResultRow, write_results
@@ -38,13 +40,15 @@ def _row(table: str, row: str, column: str, values: list[float], source: str, ru
                      chance=chance, config={"embed_dim": 64}, seeds=list(range(len(values))), notes=notes)
 
 
-def make_synthetic_run(run_dir: Path, *, seed: int = 0) -> Path:
-    """A smoke-like run folder: result rows for Tables 1, 5-8 on two data sources, a not-run file, timings,
-    run.json, a dataset meta, a figure, a loss log and an executed notebook."""
+def make_synthetic_run(run_dir: Path, *, seed: int = 0,
+                       sources: tuple[str, ...] = (STANDIN, ANET_TEXT_STANDIN_VIDEO)) -> Path:
+    """A smoke-like run folder: result rows for Tables 1, 5-8 (stand-in) and Table 1 (anet-text) on the given
+    data sources, a not-run file, timings, run.json, a dataset meta, a figure, a loss log and an executed notebook."""
     rng = np.random.default_rng(seed)
     paper = load_paper_results()
     rows = {"06_evaluation": [], "07_ablations": []}
-    for source, shift in ((STANDIN, -8.0), (ANET_TEXT_STANDIN_VIDEO, -15.0)):
+    shifts = {STANDIN: -8.0, ANET_TEXT_STANDIN_VIDEO: -15.0}
+    for source, shift in ((s, shifts[s]) for s in sources):
         for _, cell in paper[paper["table"].isin(["Table 1", "Table 5", "Table 6", "Table 7", "Table 8"])].iterrows():
             if source == ANET_TEXT_STANDIN_VIDEO and cell["table"] != "Table 1":
                 continue
@@ -56,7 +60,7 @@ def make_synthetic_run(run_dir: Path, *, seed: int = 0) -> Path:
                                        experiment={"Table 5": "captioning"}.get(cell["table"], "zero_shot"),
                                        metric=cell["column"].lower() if unit == "" else "accuracy", unit=unit,
                                        notes="unpaired amounts scaled to the dataset" if cell["table"] == "Table 8" else ""))
-    rows["06_evaluation"].append(_row("", "", "", [41.0, 43.5, 40.2], STANDIN, run_dir, experiment="retrieval",
+    rows["06_evaluation"].append(_row("", "", "", [41.0, 43.5, 40.2], sources[0], run_dir, experiment="retrieval",
                                       metric="recall@5"))
     for notebook, notebook_rows in rows.items():
         write_results(notebook_rows, run_dir / "results" / f"{notebook}.csv")
@@ -448,12 +452,55 @@ def test_chromium_renders_a_screenshot(built: tuple[Path, Path, float], tmp_path
     assert pdf.is_file() and pdf.read_bytes()[:5] == b"%PDF-"
 
 
-def test_results_of_another_run_shown_beside(tmp_path: Path) -> None:
-    """``build_report(run, extra_runs=[other])``: the other run's rows are shown too, each tracing to its file."""
-    main_run = make_synthetic_run(tmp_path / "main")
-    other_run = make_synthetic_run(tmp_path / "other", seed=1)
-    alone = check_our_numbers(main_run, build_report(main_run, pdf=False, convert_notebooks=False))
-    html = build_report(main_run, pdf=False, convert_notebooks=False, extra_runs=[other_run])
-    files = {a["data-result-file"] for a, _ in parse(html).found.get("on", [])}
-    assert any(f.startswith("../other/results/") for f in files)
-    assert check_our_numbers(main_run, html) > alone
+def test_every_run_and_data_source_keeps_its_column(tmp_path: Path) -> None:
+    """``--with``: one column per (run, data source), also when two runs share a data source; every run's
+    not-run entries kept."""
+    main_run = make_synthetic_run(tmp_path / "main")                                   # stand-in + anet-text
+    same = make_synthetic_run(tmp_path / "same", seed=1)                               # the same two sources
+    other = make_synthetic_run(tmp_path / "other", seed=2, sources=(ANET_TEXT_STANDIN_VIDEO,))  # one of them
+    pd.DataFrame([{"experiment": "not_run", "paper_table": "Table 2", "notes": "said only by the run 'same'"}]
+                 ).to_csv(same / "results" / "not_run.csv", index=False)
+    run = load_run(main_run, [same, other])
+    expected = [Column(s, r) for r, sources in (("main", (STANDIN, ANET_TEXT_STANDIN_VIDEO)),
+                                                ("same", (STANDIN, ANET_TEXT_STANDIN_VIDEO)),
+                                                ("other", (ANET_TEXT_STANDIN_VIDEO,))) for s in sources]
+    assert run.columns == expected
+    table1 = next(t for t in all_tables(load_paper_results(), run.results) if t.name == "Table 1")
+    assert table1.our_columns == expected
+    cell = ("Table 1", "Paired: joint", "5 unseen")
+    means = {c: index_results(run.results)[(*cell, c)].mean for c in expected}
+    assert len(set(means.values())) == len(expected)  # no column hides another
+
+    html = build_report(main_run, pdf=False, convert_notebooks=False, extra_runs=[same, other])
+    shown = {(a["data-result-file"], int(a["data-result-row"])) for a, _ in parse(html).found.get("on", [])}
+    assert {(r["file"], int(r["file_row"])) for _, r in run.results.iterrows()} <= shown
+    assert {f for f, _ in shown} >= {"results/06_evaluation.csv", "../same/results/06_evaluation.csv",
+                                     "../other/results/06_evaluation.csv"}
+    text = html.read_text(encoding="utf-8")
+    assert "said only by the run &#39;same&#39;" in text and "MLB-YouTube videos are not available" in text
+    audit_head = text[text.index('<table class="audit plain">'):]
+    audit_head = audit_head[:audit_head.index("</thead>")]
+    assert audit_head.count("Ours on") == 5
+
+
+def test_rows_of_other_runs_are_set_aside(tmp_path: Path) -> None:
+    run_dir = make_synthetic_run(tmp_path / "run")
+    info = json.loads((run_dir / "run.json").read_text())
+    info.update(run_id="20260101-000000-aaaaaa", started_unix=time.time() - 60)
+    (run_dir / "run.json").write_text(json.dumps(info))
+    table = pd.read_csv(run_dir / "results" / "06_evaluation.csv", dtype={"run_id": str})
+    table["run_id"] = "20260101-000000-aaaaaa"
+    table.loc[:9, "run_id"] = "20251231-000000-bbbbbb"  # ten rows of an older run in the same file
+    table.to_csv(run_dir / "results" / "06_evaluation.csv", index=False)
+    table = pd.read_csv(run_dir / "results" / "07_ablations.csv").drop(columns="run_id")
+    table.to_csv(run_dir / "results" / "07_ablations.csv", index=False)  # an old file without run ids ...
+    old = time.time() - 3600
+    os.utime(run_dir / "results" / "07_ablations.csv", (old, old))  # ... written before this run started
+    run = load_run(run_dir)
+    assert set(run.results["run_id"]) == {"20260101-000000-aaaaaa"}
+    assert not run.results["file"].eq("results/07_ablations.csv").any()
+    assert any("10 rows of run 20251231-000000-bbbbbb" in line for line in run.set_aside)
+    assert any(line.startswith("results/07_ablations.csv:") and "before this run started" in line
+               for line in run.set_aside)
+    text = build_report(run_dir, pdf=False, convert_notebooks=False).read_text(encoding="utf-8")
+    assert "Result rows of other runs were set aside" in text and "20251231-000000-bbbbbb" in text
