@@ -504,3 +504,17 @@ def test_rows_of_other_runs_are_set_aside(tmp_path: Path) -> None:
                for line in run.set_aside)
     text = build_report(run_dir, pdf=False, convert_notebooks=False).read_text(encoding="utf-8")
     assert "Result rows of other runs were set aside" in text and "20251231-000000-bbbbbb" in text
+
+
+def test_data_situation_and_figure_captions_name_the_data(built: tuple[Path, Path, float]) -> None:
+    _, html, _ = built
+    text = html.read_text(encoding="utf-8")
+    situation = text[text.index('<table class="plain datasit">'):]
+    situation = situation[:situation.index("</table>")]
+    for label in ("stand-in", "anet-text + stand-in video", "activitynet", "unknown features",
+                  "activitynet annotations"):
+        assert f">{label}</span>" in situation, label
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", text, flags=re.S)
+    assert len(captions) == 5
+    for caption in captions:  # every figure names its data source
+        assert re.search(r"stand-in|anet-text|activitynet|real sample clip", caption), caption

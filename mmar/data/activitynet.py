@@ -49,7 +49,7 @@ import pandas as pd
 from mmar.data.feature_store import FeatureStoreReader
 from mmar.data.prepared import PreparedDataset
 from mmar.data.text import tokenize
-from mmar.results import ACTIVITYNET, ANET_TEXT_STANDIN_VIDEO
+from mmar.results import ACTIVITYNET, ANET_TEXT_STANDIN_VIDEO, STANDIN, UNKNOWN_FEATURES
 
 if TYPE_CHECKING:
     from mmar.data.glove import GloveVectors
@@ -458,10 +458,36 @@ def _drop_missing_features(videos: list[AnnotatedVideo], store: FeatureStoreRead
     return [v for v in videos if v.video_id not in missing]
 
 
-def _store_data_source(store: FeatureStoreReader) -> str:
-    """``activitynet`` for real features; the stand-in label when the store says it is generated."""
-    generated = str(store.attrs.get("extractor", "")).startswith("generated") or store.attrs.get("source") == ANET_TEXT_STANDIN_VIDEO
-    return ANET_TEXT_STANDIN_VIDEO if generated else ACTIVITYNET
+#: Share of the annotation videos in use that a store of real features must cover to be labelled ``activitynet``.
+MIN_STORE_ID_MATCH = 0.5
+
+
+def _store_data_source(store: FeatureStoreReader, video_ids: Sequence[str]) -> tuple[str, str]:
+    """(data-source label, why) of a feature store for the annotation videos ``video_ids``, from what the
+    store records, never by default:
+
+    * generated (its ``source`` attribute is a stand-in label, it carries a stand-in config, or its
+      extractor says "generated" / "stand-in"): ``anet-text + stand-in video``, whatever else it says;
+    * an extractor is recorded and at least :data:`MIN_STORE_ID_MATCH` of ``video_ids`` have features:
+      ``activitynet``;
+    * otherwise (no extractor, or ids that do not match these annotations): ``unknown features``.
+    """
+    extractor = str(store.attrs.get("extractor", "")).strip()
+    generated = (str(store.attrs.get("source", "")) in (STANDIN, ANET_TEXT_STANDIN_VIDEO)
+                 or "standin_config" in store.attrs
+                 or extractor.lower().startswith("generated")
+                 or "stand-in" in extractor.lower() or "standin" in extractor.lower())
+    if generated:
+        return ANET_TEXT_STANDIN_VIDEO, f"the store records generated features (extractor {extractor!r})"
+    wanted = list(dict.fromkeys(video_ids))
+    covered = (len(wanted) - len(store.missing(wanted))) / len(wanted) if wanted else 0.0
+    if not extractor:
+        return UNKNOWN_FEATURES, "the store records no extractor"
+    if covered < MIN_STORE_ID_MATCH:
+        return UNKNOWN_FEATURES, (f"the store has features for {covered:.0%} of the {len(wanted)} annotation videos "
+                                  f"in use (fewer than {MIN_STORE_ID_MATCH:.0%}): its ids do not match")
+    return ACTIVITYNET, (f"extractor {extractor!r}; features for {covered:.0%} of the {len(wanted)} annotation "
+                         "videos in use")
 
 
 def _sentence_rows(videos: Sequence[AnnotatedVideo]) -> list[dict[str, Any]]:
@@ -524,6 +550,7 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
     videos, class_names = select_videos(all_videos, known, classes=classes, n_classes=n_classes,
                                         max_videos_per_class=max_videos_per_class, seed=seed)
     store = None
+    selected_ids = [v.video_id for v in videos]
     if features is not None:
         store = FeatureStoreReader(features)
         videos = _drop_missing_features(videos, store, policy)
@@ -557,7 +584,7 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
     else:
         build = None
         features_ref = str(Path(features).resolve())
-    data_source = _store_data_source(store)
+    data_source, data_source_reason = _store_data_source(store, selected_ids)
 
     sentences = pd.DataFrame(_sentence_rows(videos))
     sentences["token_ids"] = [" ".join(str(i) for i in ids) for ids in kept_ids]
@@ -565,12 +592,15 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
     split_trials = make_splits(class_names, unseen_counts, n_trials, split_seed)
     meta = {
         "data_source": data_source,
+        "data_source_reason": data_source_reason,
         "description": ("REAL text: ActivityNet Captions sentences and timestamps, ActivityNet v1.3 classes. "
                         + ("GENERATED VIDEO: the video features are NOT I3D features of the real videos but stand-in "
                            "features (mmar.data.anet_standin) keyed by the real video ids, with the real durations, "
-                           "conditioned on each video's real class and sentences" if data_source != ACTIVITYNET
-                           else f"Real video features from {features_ref} ({store.attrs.get('extractor', '')})")),
-        "video_is_generated": data_source != ACTIVITYNET,
+                           "conditioned on each video's real class and sentences" if data_source == ANET_TEXT_STANDIN_VIDEO
+                           else f"Video features from {features_ref} ({store.attrs.get('extractor', '') or 'no extractor recorded'}): "
+                           + ("real features of the annotated videos" if data_source == ACTIVITYNET
+                              else f"UNKNOWN FEATURES, {data_source_reason}"))),
+        "video_is_generated": data_source == ANET_TEXT_STANDIN_VIDEO,
         "text_is_generated": False,
         "classes": class_names,
         "features": features_ref,
