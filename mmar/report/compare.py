@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from mmar.report.paper import TABLES, TableInfo, paper_cell, table_columns, table_rows
+from mmar.report.paper import TABLES, TableInfo, paper_cell, split_paper_row, table_columns, table_rows
 from mmar.report.rundata import Column, ordered_columns
 from mmar.results import ACTIVITYNET
 
@@ -158,10 +158,7 @@ def index_results(results: pd.DataFrame) -> dict[CellKey, OursCell]:
 
 def split_group(table: str, label: str) -> tuple[str, str]:
     """Table 1 labels are "<training data>: <losses>"; other tables have no groups."""
-    if table == "Table 1" and ": " in label:
-        group, rest = label.split(": ", 1)
-        return group, rest
-    return "", label
+    return split_paper_row(label) if table == "Table 1" else ("", label)
 
 
 def side_by_side(paper: pd.DataFrame, results: pd.DataFrame, table: str,

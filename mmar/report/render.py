@@ -110,9 +110,11 @@ def measure_span(measure: claims.Measure) -> Markup:
     return paper_span(measure.paper, with_std=False)
 
 
-def fill(finding: inconsistencies.Finding) -> Markup:
-    """A finding's statement with its ``{i}`` placeholders replaced by the cited paper numbers."""
-    return Markup(str(escape(finding.statement)).format(*[paper_span(c, with_std=False) for c in finding.cells]))
+def fill(finding: inconsistencies.Finding, text: str | None = None) -> Markup:
+    """A finding's statement (or ``text``, e.g. its counter-evidence) with its ``{i}`` placeholders replaced by
+    the cited paper numbers."""
+    text = finding.statement if text is None else text
+    return Markup(str(escape(text)).format(*[paper_span(c, with_std=False) for c in finding.cells]))
 
 
 def not_run_list(run: RunData, tables: list[compare.SideTable]) -> list[NotRun]:
@@ -161,7 +163,7 @@ def build_context(run: RunData, *, convert_notebooks: bool = True) -> dict[str, 
         audit=audit, verdict_counts=verdict_counts, verdicts=claims.VERDICTS,
         near_chance_fraction=claims.NEAR_CHANCE_FRACTION, min_trials=claims.MIN_TRIALS,
         confidence=claims.CONFIDENCE,
-        findings=[(f, fill(f)) for f in inconsistencies.all_findings(paper_table)],
+        findings=[(f, fill(f), fill(f, f.counter)) for f in inconsistencies.all_findings(paper_table)],
         coincidences=inconsistencies.cross_table_coincidences(paper_table),
         choices=choices.load_choices(run), further=compare.further_results(run.results),
         not_run=not_run_list(run, tables), environment=environment.environment(run),
