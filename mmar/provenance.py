@@ -20,8 +20,8 @@ from typing import Any
 from mmar.paths import PACKAGE_DIR, PROJECT_ROOT
 
 #: Paths under ``mmar/`` (files or folders, relative) whose source does not change any result row.
-PRESENTATION_ONLY = ("report", "cli.py", "runner.py", "provenance.py", "extract.py", "i3d.py", "video.py",
-                     "__main__.py", "plots")
+PRESENTATION_ONLY = ("report", "cli.py", "runner.py", "provenance.py", "regression.py", "extract.py", "i3d.py",
+                     "video.py", "__main__.py", "plots")
 
 #: The environment variable through which the runner hands its run id to the notebooks' kernels.
 RUN_ID_ENV = "MMAR_RUN_ID"
