@@ -25,6 +25,7 @@ from mmar.report import build_report
 from mmar.report.chromium import find_chromium, screenshot
 from mmar.report.claims import (CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED, TOO_FEW, Check, audit, combine,
                                 evaluate, ours_getter)
+from mmar.report.choices import load_choices, recorded_values
 from mmar.report.compare import all_tables, index_results
 from mmar.report.paper import PAPER_RESULTS_FILE, load_paper_results, table_columns, table_rows
 from mmar.report.rundata import Column, load_run
@@ -234,6 +235,15 @@ def test_real_smoke_run_if_present(tmp_path: Path) -> None:
     html = build_report(run_dir, pdf=False, convert_notebooks=False)
     check_paper_numbers(html)
     check_our_numbers(run_dir, html)
+    # every open choice is filled in from the run: each parameter of report/open_choices.yaml is recorded
+    run = load_run(run_dir)
+    unrecorded = [(c.topic, name) for c in load_choices(run) for name in c.parameters if not recorded_values(name, run)]
+    assert not unrecorded, unrecorded
+    text = html.read_text(encoding="utf-8")
+    choices_section = text[text.index('id="choices"'):text.index('id="real-data"')]
+    assert "not recorded" not in choices_section
+    for shown in ("optimizer = ", "train.optimizer = ", "lr = ", "epochs = ", "batch_size = "):
+        assert shown in choices_section, shown  # the training settings of every notebook, as run
 
 
 def test_not_run_tables_and_reasons(built: tuple[Path, Path, float]) -> None:
