@@ -9,7 +9,6 @@ rewording the report does not invalidate every trained cell.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import secrets
 import subprocess
@@ -80,16 +79,7 @@ def run_provenance(run_id: str | None = None) -> dict[str, Any]:
             "started_unix": round(time.time(), 3)}
 
 
-def current_run_id(run_path: str | Path | None = None) -> str:
-    """The run id a result row belongs to: ``$MMAR_RUN_ID`` (set by the runner), else the ``run_id`` of
-    ``<run_path>/run.json``, else "" (e.g. notebooks executed by nbval or by hand)."""
-    if os.environ.get(RUN_ID_ENV):
-        return os.environ[RUN_ID_ENV]
-    if run_path:
-        info = Path(run_path) / "run.json"
-        if info.is_file():
-            try:
-                return str(json.loads(info.read_text()).get("run_id", ""))
-            except (json.JSONDecodeError, AttributeError):
-                return ""
-    return ""
+def current_run_id() -> str:
+    """The run id a result row belongs to: ``$MMAR_RUN_ID``, which the runner sets for the notebooks it
+    executes; "" outside a run (nbval, by hand), so such rows never claim a run they are not part of."""
+    return os.environ.get(RUN_ID_ENV, "")

@@ -71,7 +71,7 @@ class ResultRow:
     config: dict[str, Any] = field(default_factory=dict)
     seeds: Sequence[int] = ()
     notes: str = ""
-    run_id: str = ""  # "" -> filled by to_record from $MMAR_RUN_ID or <run_path>/run.json (mmar.provenance)
+    run_id: str = ""  # "" -> filled by to_record from $MMAR_RUN_ID, set by the runner (mmar.provenance)
 
     def to_record(self) -> dict[str, Any]:
         if self.data_source not in DATA_SOURCES:
@@ -86,7 +86,7 @@ class ResultRow:
         record["n_trials"] = len(values)
         record["config"] = json.dumps(self.config, sort_keys=True, default=str)
         record["seeds"] = json.dumps([int(s) for s in self.seeds])
-        record["run_id"] = self.run_id or current_run_id(self.run_path)
+        record["run_id"] = self.run_id or current_run_id()
         return {column: record[column] for column in RESULT_COLUMNS}
 
 
