@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= default
 
-.PHONY: report test install refresh-notebooks
+.PHONY: report test install refresh-notebooks expected
 
 install: $(VENV)/.installed
 
@@ -28,3 +28,8 @@ test: install
 # Re-execute the notebooks in place at their smoke defaults, so the stored outputs nbval compares are fresh.
 refresh-notebooks: install
 	cd notebooks && for nb in 0*.ipynb; do ../$(BIN)/jupyter nbconvert --to notebook --execute --inplace $$nb || exit 1; done
+
+# After an intended change of results: rewrite tests/expected/smoke_metrics.json from the smoke run that
+# `make test` leaves in runs/nbval-smoke, and print the diff to review before committing it.
+expected: install
+	$(BIN)/python -m mmar expected --update

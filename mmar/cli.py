@@ -1,4 +1,4 @@
-"""Command line: ``python -m mmar {run,report,extract,bench} ...``."""
+"""Command line: ``python -m mmar {run,report,extract,bench,expected} ...``."""
 
 from __future__ import annotations
 
@@ -30,11 +30,21 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("extract", add_help=False, help="extract I3D features of a video folder (see --help)")
     sub.add_parser("bench", add_help=False, help="run a benchmark: i3d, training")
+    sub.add_parser("expected", add_help=False,
+                   help="compare the smoke run's key metrics with tests/expected (--update: rewrite them, print the diff)")
 
     if argv and argv[0] == "extract":
         from mmar.extract import main as extract_main
 
         return int(extract_main(argv[1:]) or 0)
+    if argv and argv[0] == "expected":
+        from mmar.regression import main as expected_main
+
+        try:
+            return expected_main(argv[1:])
+        except FileNotFoundError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
     if argv and argv[0] == "bench":
         if len(argv) < 2:
             names = sorted(p.stem.removeprefix("bench_") for p in (PROJECT_ROOT / "benchmarks").glob("bench_*.py"))

@@ -3,7 +3,7 @@
 A result file is a CSV under ``<run_dir>/results/`` (read back by :mod:`mmar.report.rundata`) with one row per (experiment, metric), columns
 :data:`RESULT_COLUMNS`. Rows say which table/row/column of the paper they correspond to (empty when
 the experiment is ours, beyond the paper), which data they were computed on, with which profile,
-config and seeds, and which run folder produced them.
+config and seeds, and which run folder and run (``run_id``, see :mod:`mmar.provenance`) produced them.
 """
 
 from __future__ import annotations
@@ -17,13 +17,19 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 import pandas as pd
 
+from mmar.provenance import current_run_id
+
 #: Data-source labels. Never present a number computed on a stand-in as a reproduction.
 STANDIN = "stand-in"
 ANET_TEXT_STANDIN_VIDEO = "anet-text + stand-in video"
 ACTIVITYNET = "activitynet"
+#: Statistics of the real ActivityNet Captions annotation files alone (no video features involved).
+ACTIVITYNET_ANNOTATIONS = "activitynet annotations"
+#: Real-looking features whose store records neither a generator nor a match with the annotations in use.
+UNKNOWN_FEATURES = "unknown features"
 #: Real sample clips (bikes.mp4, the cricket GIF) run through the real I3D: sanity checks, no paper table.
 SAMPLE_CLIP = "real sample clip"
-DATA_SOURCES = (STANDIN, ANET_TEXT_STANDIN_VIDEO, ACTIVITYNET, SAMPLE_CLIP)
+DATA_SOURCES = (STANDIN, ANET_TEXT_STANDIN_VIDEO, ACTIVITYNET, UNKNOWN_FEATURES, ACTIVITYNET_ANNOTATIONS, SAMPLE_CLIP)
 
 RESULT_COLUMNS = [
     "experiment",      # e.g. "zero_shot", "discovery", "captioning", "retrieval", "ablation_pooling"
@@ -42,6 +48,7 @@ RESULT_COLUMNS = [
     "config",          # JSON of the settings that produced it
     "seeds",           # JSON list of seeds / trial ids
     "run_path",        # the run folder that produced it
+    "run_id",          # the `mmar run` that produced it ("" outside one, e.g. under nbval)
     "notes",
 ]
 
@@ -64,6 +71,7 @@ class ResultRow:
     config: dict[str, Any] = field(default_factory=dict)
     seeds: Sequence[int] = ()
     notes: str = ""
+    run_id: str = ""  # "" -> filled by to_record from $MMAR_RUN_ID, set by the runner (mmar.provenance)
 
     def to_record(self) -> dict[str, Any]:
         if self.data_source not in DATA_SOURCES:
@@ -78,6 +86,7 @@ class ResultRow:
         record["n_trials"] = len(values)
         record["config"] = json.dumps(self.config, sort_keys=True, default=str)
         record["seeds"] = json.dumps([int(s) for s in self.seeds])
+        record["run_id"] = self.run_id or current_run_id()
         return {column: record[column] for column in RESULT_COLUMNS}
 
 

@@ -6,6 +6,12 @@ Each notebook runs in a child process (so its peak memory can be measured), gets
 parameters that its ``parameters`` cell declares plus ``profile`` and ``run_dir``, and is written
 executed to ``<run_dir>/notebooks/``. Timings and peak memory go to ``<run_dir>/timings.json``. A
 failing notebook stops the run with its name and the failing cell's error; earlier outputs stay.
+
+Every invocation is one run with its own run id (:mod:`mmar.provenance`): ``run.json`` records it with
+the commit, the dirty flag, the code fingerprint and the start time, and the notebooks' result rows
+carry it (``$MMAR_RUN_ID``). What an earlier run left in the folder (results, timings, figures, logs,
+executed notebooks, report) is first moved to ``<run_dir>/previous/<its run id>/``, so one report never
+mixes runs; prepared data and caches stay, as their keys say what produced them.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -22,6 +29,11 @@ from typing import Any, Sequence
 
 from mmar.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from mmar.profiles import NOTEBOOKS, ProfileError, notebook_parameters, parse_override, resolve_profile
+from mmar.provenance import RUN_ID_ENV, run_provenance
+
+#: What one run writes into its folder and the next run moves aside (data/ and caches stay).
+RUN_OUTPUTS = ("run.json", "timings.json", "results", "figures", "logs", "notebooks", "report.html", "report.pdf")
+PREVIOUS_DIR = "previous"
 
 
 class NotebookFailed(RuntimeError):
@@ -52,6 +64,29 @@ def _record_timing(run_dir: Path, notebook: str, entry: dict[str, Any]) -> None:
     data = json.loads(path.read_text()) if path.is_file() else {}
     data[notebook] = entry
     path.write_text(json.dumps(data, indent=1))
+
+
+def move_previous_run(run_dir: Path) -> Path | None:
+    """Move an earlier run's outputs (:data:`RUN_OUTPUTS`) to ``<run_dir>/previous/<its run id>/``; return
+    that folder, or None when there was nothing to move."""
+    present = [name for name in RUN_OUTPUTS if (run_dir / name).exists()]
+    if not present:
+        return None
+    info = run_dir / "run.json"
+    try:
+        old_id = json.loads(info.read_text()).get("run_id") if info.is_file() else None
+    except json.JSONDecodeError:
+        old_id = None
+    old_id = old_id or "unrecorded-" + time.strftime("%Y%m%d-%H%M%S")
+    target = run_dir / PREVIOUS_DIR / str(old_id)
+    suffix = 1
+    while target.exists():
+        suffix += 1
+        target = run_dir / PREVIOUS_DIR / f"{old_id}.{suffix}"
+    target.mkdir(parents=True)
+    for name in present:
+        shutil.move(str(run_dir / name), str(target / name))
+    return target
 
 
 def execute_one(notebook: str, run_dir: Path, parameters: dict[str, Any], notebooks_dir: Path = NOTEBOOKS_DIR) -> None:
@@ -96,13 +131,18 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
         if not any(key in declared.get(n, set()) for n in scope if n in declared):
             raise ProfileError(f"--set {text}: no selected notebook declares a parameter {key!r}")
 
+    moved = move_previous_run(run_dir)
+    provenance = run_provenance()
     (run_dir / "run.json").write_text(json.dumps({
         "profile": profile_name, "description": profile.get("description", ""), "overrides": list(overrides),
         "notebooks": notebooks, "python": sys.version.split()[0], "platform": platform.platform(),
-        "cpu_count": os.cpu_count(),
-        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "cpu_count": os.cpu_count(), **provenance,
     }, indent=1))
-    print(f"mmar run --profile {profile_name} -> {run_dir}", flush=True)
+    child_env = {**os.environ, RUN_ID_ENV: provenance["run_id"]}
+    print(f"mmar run --profile {profile_name} -> {run_dir} (run {provenance['run_id']}, commit "
+          f"{provenance['commit'][:10]}{' + uncommitted changes' if provenance['dirty'] else ''})", flush=True)
+    if moved is not None:
+        print(f"the previous run's outputs were moved to {moved}", flush=True)
     total_start = time.perf_counter()
     for index, notebook in enumerate(notebooks, 1):
         params = notebook_parameters(profile, notebook, list(overrides))
@@ -113,7 +153,7 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
         start = time.perf_counter()
         child = subprocess.run(
             [sys.executable, "-m", "mmar.runner", notebook, str(run_dir), json.dumps(params), str(notebooks_dir)],
-            capture_output=True, text=True,
+            capture_output=True, text=True, env=child_env,
         )
         seconds = time.perf_counter() - start
         peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024

@@ -1,9 +1,11 @@
 """Profiles resolve with inheritance and overrides; the papermill runner runs, times and stops on failure."""
 
 import json
+import shutil
 from pathlib import Path
 
 import nbformat
+import pandas as pd
 import pytest
 
 from mmar.profiles import NOTEBOOKS, ProfileError, notebook_parameters, parse_override, resolve_profile
@@ -78,3 +80,61 @@ def test_runner_rejects_unknown_parameter(tmp_path: Path) -> None:
     with pytest.raises(ProfileError, match="declares a parameter 'nonsense'"):
         run_profile("smoke", only="01", out=tmp_path / "run", notebooks_dir=notebooks, build_report=False,
                     overrides=["nonsense=1"])
+
+
+def test_each_run_has_its_id_and_moves_the_previous_one_aside(tmp_path: Path) -> None:
+    """Two invocations in one folder: the second gets a new run id, the first's outputs go to previous/<id>/,
+    result rows carry the id of the run that wrote them, and timings.json holds only the second run."""
+    notebooks = tmp_path / "nbs"
+    notebooks.mkdir()
+    _notebook(notebooks / "01_data.ipynb",
+              "from pathlib import Path\nfrom mmar.results import ResultRow, write_results\n"
+              "write_results([ResultRow(experiment='x', metric='m', values=[value], data_source='stand-in', "
+              "profile='t', run_path=run_dir)], Path(run_dir) / 'results' / '01_data.csv')")
+    _notebook(notebooks / "03_video_autoencoder.ipynb", "pass")
+    run_dir = tmp_path / "run"
+    run_profile("smoke", only="01,03", out=run_dir, notebooks_dir=notebooks, build_report=False)
+    first = json.loads((run_dir / "run.json").read_text())
+    assert {"run_id", "commit", "dirty", "code_fingerprint", "started"} <= set(first)
+    assert pd.read_csv(run_dir / "results" / "01_data.csv", dtype=str)["run_id"].tolist() == [first["run_id"]]
+    (run_dir / "data").mkdir()
+    (run_dir / "data" / "kept.txt").write_text("prepared data stay")
+
+    run_profile("smoke", only="01", out=run_dir, notebooks_dir=notebooks, build_report=False,
+                overrides=["value=2"])
+    second = json.loads((run_dir / "run.json").read_text())
+    assert second["run_id"] != first["run_id"]
+    rows = pd.read_csv(run_dir / "results" / "01_data.csv", dtype={"run_id": str})
+    assert rows["run_id"].tolist() == [second["run_id"]] and rows["mean"].tolist() == [2.0]
+    assert set(json.loads((run_dir / "timings.json").read_text())) == {"01_data"}  # no entry of the first run
+    previous = run_dir / "previous" / first["run_id"]
+    assert json.loads((previous / "run.json").read_text()) == first
+    assert set(json.loads((previous / "timings.json").read_text())) == {"01_data", "03_video_autoencoder"}
+    assert (previous / "results" / "01_data.csv").is_file()
+    assert (run_dir / "data" / "kept.txt").is_file()
+
+
+def test_code_fingerprint_follows_the_result_code(tmp_path: Path) -> None:
+    from mmar.paths import PACKAGE_DIR
+    from mmar.provenance import code_fingerprint, fingerprinted_files
+
+    copy = tmp_path / "mmar"
+    shutil.copytree(PACKAGE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    original = code_fingerprint(copy)
+    assert original == code_fingerprint(PACKAGE_DIR)  # independent of where the package lives
+    names = {p.relative_to(copy).as_posix() for p in fingerprinted_files(copy)}
+    assert {"training.py", "losses.py", "experiments.py", "models/attention.py", "data/standin.py",
+            "evaluation/zero_shot.py"} <= names
+    assert not any(n.startswith("report/") or n in ("cli.py", "runner.py") for n in names)
+
+    training = copy / "training.py"
+    source = training.read_text()
+    training.write_text(source + "\nDEFAULT_CHANGED = 0.5\n")
+    assert code_fingerprint(copy) != original
+    training.write_text(source)
+    assert code_fingerprint(copy) == original
+    (copy / "models" / "extra.py").write_text("X = 1\n")  # a new module counts too
+    assert code_fingerprint(copy) != original
+    (copy / "models" / "extra.py").unlink()
+    (copy / "report" / "render.py").write_text("# reworded\n")  # presentation only: unchanged
+    assert code_fingerprint(copy) == original

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 import time
@@ -22,10 +23,12 @@ import pytest
 from mmar.paths import PROJECT_ROOT
 from mmar.report import build_report
 from mmar.report.chromium import find_chromium, screenshot
-from mmar.report.claims import (CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED, Check, audit, combine, evaluate,
-                                ours_getter)
+from mmar.report.claims import (CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED, TOO_FEW, Check, audit, combine,
+                                evaluate, ours_getter)
+from mmar.report.choices import load_choices, recorded_values
+from mmar.report.compare import all_tables, index_results
 from mmar.report.paper import PAPER_RESULTS_FILE, load_paper_results, table_columns, table_rows
-from mmar.report.rundata import load_run
+from mmar.report.rundata import Column, load_run
 from mmar.results import ANET_TEXT_STANDIN_VIDEO, STANDIN, ResultRow, write_results
 
 
@@ -38,25 +41,27 @@ def _row(table: str, row: str, column: str, values: list[float], source: str, ru
                      chance=chance, config={"embed_dim": 64}, seeds=list(range(len(values))), notes=notes)
 
 
-def make_synthetic_run(run_dir: Path, *, seed: int = 0) -> Path:
-    """A smoke-like run folder: result rows for Tables 1, 5-8 on two data sources, a not-run file, timings,
-    run.json, a dataset meta, a figure, a loss log and an executed notebook."""
+def make_synthetic_run(run_dir: Path, *, seed: int = 0,
+                       sources: tuple[str, ...] = (STANDIN, ANET_TEXT_STANDIN_VIDEO)) -> Path:
+    """A smoke-like run folder: result rows for Tables 1, 5-8 (stand-in) and Table 1 (anet-text) on the given
+    data sources, a not-run file, timings, run.json, a dataset meta, a figure, a loss log and an executed notebook."""
     rng = np.random.default_rng(seed)
     paper = load_paper_results()
     rows = {"06_evaluation": [], "07_ablations": []}
-    for source, shift in ((STANDIN, -8.0), (ANET_TEXT_STANDIN_VIDEO, -15.0)):
+    shifts = {STANDIN: -8.0, ANET_TEXT_STANDIN_VIDEO: -15.0}
+    for source, shift in ((s, shifts[s]) for s in sources):
         for _, cell in paper[paper["table"].isin(["Table 1", "Table 5", "Table 6", "Table 7", "Table 8"])].iterrows():
             if source == ANET_TEXT_STANDIN_VIDEO and cell["table"] != "Table 1":
                 continue
             unit = cell["unit"]
             centre = cell["value_f"] + (shift if unit == "%" else -1.0)
-            values = list(centre + rng.normal(0, 2.0 if unit == "%" else 0.3, size=3))
+            values = list(centre + rng.normal(0, 2.0 if unit == "%" else 0.3, size=5))
             notebook = "06_evaluation" if cell["table"] in ("Table 1", "Table 5") else "07_ablations"
             rows[notebook].append(_row(cell["table"], cell["row"], cell["column"], values, source, run_dir,
                                        experiment={"Table 5": "captioning"}.get(cell["table"], "zero_shot"),
                                        metric=cell["column"].lower() if unit == "" else "accuracy", unit=unit,
                                        notes="unpaired amounts scaled to the dataset" if cell["table"] == "Table 8" else ""))
-    rows["06_evaluation"].append(_row("", "", "", [41.0, 43.5, 40.2], STANDIN, run_dir, experiment="retrieval",
+    rows["06_evaluation"].append(_row("", "", "", [41.0, 43.5, 40.2], sources[0], run_dir, experiment="retrieval",
                                       metric="recall@5"))
     for notebook, notebook_rows in rows.items():
         write_results(notebook_rows, run_dir / "results" / f"{notebook}.csv")
@@ -230,6 +235,15 @@ def test_real_smoke_run_if_present(tmp_path: Path) -> None:
     html = build_report(run_dir, pdf=False, convert_notebooks=False)
     check_paper_numbers(html)
     check_our_numbers(run_dir, html)
+    # every open choice is filled in from the run: each parameter of report/open_choices.yaml is recorded
+    run = load_run(run_dir)
+    unrecorded = [(c.topic, name) for c in load_choices(run) for name in c.parameters if not recorded_values(name, run)]
+    assert not unrecorded, unrecorded
+    text = html.read_text(encoding="utf-8")
+    choices_section = text[text.index('id="choices"'):text.index('id="real-data"')]
+    assert "not recorded" not in choices_section
+    for shown in ("optimizer = ", "train.optimizer = ", "lr = ", "epochs = ", "batch_size = "):
+        assert shown in choices_section, shown  # the training settings of every notebook, as run
 
 
 def test_not_run_tables_and_reasons(built: tuple[Path, Path, float]) -> None:
@@ -266,10 +280,20 @@ def test_empty_run_still_builds(tmp_path: Path) -> None:
 
 
 # -- claims audit on hand-made rows ------------------------------------------------------------------
-def _rows(cells: dict[tuple[str, str, str], list[float]], source: str = STANDIN) -> pd.DataFrame:
+# Two-sided 95% t quantiles from a printed t table (not from scipy): t(0.975, 3), t(0.975, 4).
+T975 = {3: 3.182446, 4: 2.776445}
+
+Values = "list[float] | tuple[list[float], list[int]]"
+
+
+def _rows(cells: dict[tuple[str, str, str], Values], source: str = STANDIN) -> pd.DataFrame:
+    """Result rows; a cell is its values (seeds 0, 1, ...) or (values, seeds)."""
     records = []
-    for i, ((table, row, column), values) in enumerate(cells.items()):
-        record = _row(table, row, column, values, source, Path("/tmp/x")).to_record()
+    for i, ((table, row, column), given) in enumerate(cells.items()):
+        values, seeds = given if isinstance(given, tuple) else (given, list(range(len(given))))
+        result = _row(table, row, column, values, source, Path("/tmp/x"))
+        result.seeds = seeds
+        record = result.to_record()
         record.update(file="results/x.csv", file_row=i)
         records.append(record)
     frame = pd.DataFrame(records)
@@ -279,60 +303,109 @@ def _rows(cells: dict[tuple[str, str, str], list[float]], source: str = STANDIN)
 
 
 T6 = lambda row: ("Table 6", row, "Accuracy")  # noqa: E731
+ATTENTION, MAX = T6("Temporal attention filters"), T6("Max pooling")
+
+
+def _greater(a: Values, b: Values):
+    check = Check("greater", (ATTENTION, MAX), "attention > max")
+    return evaluate(check, ours_getter(_rows({ATTENTION: a, MAX: b}), STANDIN))
 
 
 def _pooling_verdict(attention: list[float], others: list[float]) -> str:
     results = _rows({T6("Temporal attention filters"): attention, T6("Max pooling"): others,
                      T6("Sum pooling"): others, T6("LSTM"): others})
     audited = {a.claim.ident: a for a in audit(load_paper_results(), results, [STANDIN])}
-    return audited["pooling"].by_source[STANDIN].verdict
+    return audited["pooling"].by_column[Column(STANDIN)].verdict
 
 
-def test_claim_supported_when_clearly_better() -> None:
-    # means 60 vs 40, std 1 each: d = 20 > s = sqrt(2)
-    assert _pooling_verdict([59.0, 60.0, 61.0], [39.0, 40.0, 41.0]) == SUPPORTED
+def test_t_interval_of_paired_differences_by_hand() -> None:
+    # d = 10, 11, 9, 10, 10: mean 10, s_d = sqrt(2/4), half width = t(0.975, 4) * s_d / sqrt(5)
+    result = _greater([60.0, 62.0, 61.0, 63.0, 64.0], [50.0, 51.0, 52.0, 53.0, 54.0])
+    half = T975[4] * math.sqrt(0.5) / math.sqrt(5)
+    assert result.n_paired == 5 and result.diff == pytest.approx(10.0)
+    assert (result.low, result.high) == (pytest.approx(10 - half, abs=1e-5), pytest.approx(10 + half, abs=1e-5))
+    assert result.verdict == SUPPORTED and result.interval_text == "[9.12, 10.88]"
+    flipped = _greater([50.0, 51.0, 52.0, 53.0, 54.0], [60.0, 62.0, 61.0, 63.0, 64.0])
+    assert flipped.verdict == CONTRADICTED and flipped.interval_text == "[-10.88, -9.12]"
 
 
-def test_claim_contradicted_when_clearly_worse() -> None:
-    assert _pooling_verdict([29.0, 30.0, 31.0], [39.0, 40.0, 41.0]) == CONTRADICTED
+def test_pairing_decides_where_spreads_overlap() -> None:
+    # The trials vary by 30 points, but A beats B in every trial by 0.5-1.5: d = 1, 1.5, 0.5, 1, 1.
+    base = [30.0, 50.0, 40.0, 60.0, 45.0]
+    result = _greater([b + d for b, d in zip(base, [1.0, 1.5, 0.5, 1.0, 1.0])], base)
+    half = T975[4] * math.sqrt(0.125) / math.sqrt(5)
+    assert result.diff == pytest.approx(1.0) and result.low == pytest.approx(1 - half, abs=1e-5)
+    assert result.verdict == SUPPORTED
 
 
-def test_claim_inconclusive_when_spreads_overlap() -> None:
-    # means 41 vs 40, std 2 and 1: |d| = 1 <= s = sqrt(5)
-    assert _pooling_verdict([39.0, 41.0, 43.0], [39.0, 40.0, 41.0]) == INCONCLUSIVE
+def test_inconclusive_when_the_interval_contains_zero() -> None:
+    # d = 2, -1, 3, -2, 1: mean 0.6, sum of squared deviations 17.2, s_d = sqrt(4.3)
+    result = _greater([52.0, 49.0, 53.0, 48.0, 51.0], [50.0] * 5)
+    half = T975[4] * math.sqrt(4.3) / math.sqrt(5)
+    assert result.verdict == INCONCLUSIVE
+    assert (result.low, result.high) == (pytest.approx(0.6 - half, abs=1e-5), pytest.approx(0.6 + half, abs=1e-5))
+    assert result.interval_text in result.reason
 
 
-def test_claim_inconclusive_with_a_single_trial() -> None:
-    assert _pooling_verdict([90.0], [10.0]) == INCONCLUSIVE
+def test_too_few_trials_below_five_pairs_with_the_interval_shown() -> None:
+    # d = 10, 11, 9, 10: an effect that would be supported, but only 4 paired trials
+    result = _greater([60.0, 62.0, 61.0, 63.0], [50.0, 51.0, 52.0, 53.0])
+    half = T975[3] * math.sqrt(2 / 3) / math.sqrt(4)
+    assert result.verdict == TOO_FEW and result.n_paired == 4
+    assert result.low == pytest.approx(10 - half, abs=1e-5)
+    assert _greater([90.0], [10.0]).verdict == TOO_FEW
+
+
+def test_trials_are_matched_by_seed_not_by_position() -> None:
+    # A has trials 0-5, B has 1-5 listed in reverse: 5 common trials, each with d = 2 + trial / 10
+    a = ([40.0 + 2 + t / 10 for t in range(6)], list(range(6)))
+    b = ([40.0] * 5, [5, 4, 3, 2, 1])
+    result = _greater(a, b)
+    assert result.trials == (1, 2, 3, 4, 5) and result.diff == pytest.approx(2.3)
+    assert result.verdict == SUPPORTED
+    unpaired = _greater(([41.0] * 5, [0, 0, 0, 0, 0]), [40.0] * 5)  # one seed for every value: cannot be matched
+    assert unpaired.verdict == TOO_FEW and "cannot be paired" in unpaired.reason
+
+
+def test_claim_verdicts_on_rows() -> None:
+    assert _pooling_verdict([60.0, 62.0, 61.0, 63.0, 64.0], [50.0, 51.0, 52.0, 53.0, 54.0]) == SUPPORTED
+    assert _pooling_verdict([50.0, 51.0, 52.0, 53.0, 54.0], [60.0, 62.0, 61.0, 63.0, 64.0]) == CONTRADICTED
+    assert _pooling_verdict([52.0, 49.0, 53.0, 48.0, 51.0], [50.0] * 5) == INCONCLUSIVE
+    assert _pooling_verdict([59.0, 60.0, 61.0], [39.0, 40.0, 41.0]) == TOO_FEW
 
 
 def test_claim_not_tested_without_rows() -> None:
     results = _rows({("Table 1", "Paired: joint", "5 unseen"): [50.0, 52.0]})
     audited = {a.claim.ident: a for a in audit(load_paper_results(), results, [STANDIN])}
-    assert audited["pooling"].by_source[STANDIN].verdict == NOT_TESTED
+    assert audited["pooling"].by_column[Column(STANDIN)].verdict == NOT_TESTED
     # partly tested: joint vs fixed needs the fixed row too -> not tested; unchanged by the joint row alone
-    assert audited["joint"].by_source[STANDIN].verdict == NOT_TESTED
+    assert audited["joint"].by_column[Column(STANDIN)].verdict == NOT_TESTED
 
 
 def test_near_chance_threshold() -> None:
-    # 5 unseen: chance 20, threshold 20 + 0.1 * 80 = 28
+    # 5 unseen: chance 20, threshold 20 + 0.1 * 80 = 28; d = 28 - A per trial
     key = ("Table 1", "Paired: recons + cross (Ngiam-style baseline)", "5 unseen")
     check = Check("near_chance", (key,), "near chance")
-    near = evaluate(check, ours_getter(_rows({key: [21.0, 22.0, 23.0]}), STANDIN))
-    assert near.verdict == SUPPORTED and near.threshold == pytest.approx(28.0) and near.diff == pytest.approx(6.0)
-    far = evaluate(check, ours_getter(_rows({key: [49.0, 50.0, 51.0]}), STANDIN))
+    near = evaluate(check, ours_getter(_rows({key: [21.0, 22.0, 23.0, 24.0, 25.0]}), STANDIN))
+    half = T975[4] * math.sqrt(2.5) / math.sqrt(5)
+    assert near.threshold == pytest.approx(28.0) and near.diff == pytest.approx(5.0)
+    assert near.low == pytest.approx(5 - half, abs=1e-5) and near.verdict == SUPPORTED
+    far = evaluate(check, ours_getter(_rows({key: [49.0, 50.0, 51.0, 52.0, 53.0]}), STANDIN))
     assert far.verdict == CONTRADICTED
-    edge = evaluate(check, ours_getter(_rows({key: [24.0, 28.0, 32.0]}), STANDIN))
+    edge = evaluate(check, ours_getter(_rows({key: [24.0, 28.0, 32.0, 26.0, 30.0]}), STANDIN))
     assert edge.verdict == INCONCLUSIVE
 
 
 def test_gain_larger_check() -> None:
     t8 = lambda r: ("Table 8", r, "Accuracy")  # noqa: E731
     check = Check("gain_larger", (t8("20k"), t8("0"), t8("60k"), t8("20k")), "saturation")
-    rows = _rows({t8("0"): [50.0, 51.0, 52.0], t8("20k"): [60.0, 61.0, 62.0], t8("60k"): [60.5, 61.5, 62.5]})
+    rows = _rows({t8("0"): [50.0, 51.0, 52.0, 53.0, 54.0], t8("20k"): [60.0, 61.0, 62.0, 63.0, 64.0],
+                  t8("60k"): [60.5, 62.0, 62.5, 63.0, 64.5]})
     result = evaluate(check, ours_getter(rows, STANDIN))
-    # gains 10 and 0.5: d = 9.5, s = sqrt(4 * 1) = 2
-    assert result.diff == pytest.approx(9.5) and result.spread == pytest.approx(2.0) and result.verdict == SUPPORTED
+    # per trial: gains 10 and 0.5, 1, 0.5, 0, 0.5 -> d = 9.5, 9, 9.5, 10, 9.5; s_d = sqrt(0.125)
+    half = T975[4] * math.sqrt(0.125) / math.sqrt(5)
+    assert result.diff == pytest.approx(9.5) and result.high == pytest.approx(9.5 + half, abs=1e-5)
+    assert result.verdict == SUPPORTED
 
 
 def test_combine_rule() -> None:
@@ -344,6 +417,17 @@ def test_combine_rule() -> None:
     assert combine([R(SUPPORTED), R(CONTRADICTED)]) == CONTRADICTED
     assert combine([R(NOT_TESTED)]) == NOT_TESTED
     assert combine([R(INCONCLUSIVE), R(SUPPORTED)]) == INCONCLUSIVE
+    assert combine([R(TOO_FEW), R(NOT_TESTED)]) == TOO_FEW
+    assert combine([R(TOO_FEW), R(SUPPORTED)]) == INCONCLUSIVE
+
+
+def test_report_shows_the_interval_and_paired_trials(tmp_path: Path) -> None:
+    rows = [_row(*ATTENTION, [60.0, 62.0, 61.0, 63.0, 64.0], STANDIN, tmp_path),
+            _row(*MAX, [50.0, 51.0, 52.0, 53.0, 54.0], STANDIN, tmp_path)]
+    write_results(rows, tmp_path / "results" / "07_ablations.csv")
+    html = build_report(tmp_path, pdf=False, convert_notebooks=False)
+    intervals = [text for _, text in parse(html).found.get("interval", [])]
+    assert "[9.12, 10.88]" in intervals  # attention vs max pooling, 5 paired trials
 
 
 def test_paper_inconsistencies_are_computed(built: tuple[Path, Path, float]) -> None:
@@ -378,12 +462,90 @@ def test_chromium_renders_a_screenshot(built: tuple[Path, Path, float], tmp_path
     assert pdf.is_file() and pdf.read_bytes()[:5] == b"%PDF-"
 
 
-def test_results_of_another_run_shown_beside(tmp_path: Path) -> None:
-    """``build_report(run, extra_runs=[other])``: the other run's rows are shown too, each tracing to its file."""
-    main_run = make_synthetic_run(tmp_path / "main")
-    other_run = make_synthetic_run(tmp_path / "other", seed=1)
-    alone = check_our_numbers(main_run, build_report(main_run, pdf=False, convert_notebooks=False))
-    html = build_report(main_run, pdf=False, convert_notebooks=False, extra_runs=[other_run])
-    files = {a["data-result-file"] for a, _ in parse(html).found.get("on", [])}
-    assert any(f.startswith("../other/results/") for f in files)
-    assert check_our_numbers(main_run, html) > alone
+def test_every_run_and_data_source_keeps_its_column(tmp_path: Path) -> None:
+    """``--with``: one column per (run, data source), also when two runs share a data source; every run's
+    not-run entries kept."""
+    main_run = make_synthetic_run(tmp_path / "main")                                   # stand-in + anet-text
+    same = make_synthetic_run(tmp_path / "same", seed=1)                               # the same two sources
+    other = make_synthetic_run(tmp_path / "other", seed=2, sources=(ANET_TEXT_STANDIN_VIDEO,))  # one of them
+    pd.DataFrame([{"experiment": "not_run", "paper_table": "Table 2", "notes": "said only by the run 'same'"}]
+                 ).to_csv(same / "results" / "not_run.csv", index=False)
+    run = load_run(main_run, [same, other])
+    expected = [Column(s, r) for r, sources in (("main", (STANDIN, ANET_TEXT_STANDIN_VIDEO)),
+                                                ("same", (STANDIN, ANET_TEXT_STANDIN_VIDEO)),
+                                                ("other", (ANET_TEXT_STANDIN_VIDEO,))) for s in sources]
+    assert run.columns == expected
+    table1 = next(t for t in all_tables(load_paper_results(), run.results) if t.name == "Table 1")
+    assert table1.our_columns == expected
+    cell = ("Table 1", "Paired: joint", "5 unseen")
+    means = {c: index_results(run.results)[(*cell, c)].mean for c in expected}
+    assert len(set(means.values())) == len(expected)  # no column hides another
+
+    html = build_report(main_run, pdf=False, convert_notebooks=False, extra_runs=[same, other])
+    shown = {(a["data-result-file"], int(a["data-result-row"])) for a, _ in parse(html).found.get("on", [])}
+    assert {(r["file"], int(r["file_row"])) for _, r in run.results.iterrows()} <= shown
+    assert {f for f, _ in shown} >= {"results/06_evaluation.csv", "../same/results/06_evaluation.csv",
+                                     "../other/results/06_evaluation.csv"}
+    text = html.read_text(encoding="utf-8")
+    assert "said only by the run &#39;same&#39;" in text and "MLB-YouTube videos are not available" in text
+    audit_head = text[text.index('<table class="audit plain">'):]
+    audit_head = audit_head[:audit_head.index("</thead>")]
+    assert audit_head.count("Ours on") == 5
+
+
+def test_rows_of_other_runs_are_set_aside(tmp_path: Path) -> None:
+    run_dir = make_synthetic_run(tmp_path / "run")
+    info = json.loads((run_dir / "run.json").read_text())
+    info.update(run_id="20260101-000000-aaaaaa", started_unix=time.time() - 60)
+    (run_dir / "run.json").write_text(json.dumps(info))
+    table = pd.read_csv(run_dir / "results" / "06_evaluation.csv", dtype={"run_id": str})
+    table["run_id"] = "20260101-000000-aaaaaa"
+    table.loc[:9, "run_id"] = "20251231-000000-bbbbbb"  # ten rows of an older run in the same file
+    table.to_csv(run_dir / "results" / "06_evaluation.csv", index=False)
+    table = pd.read_csv(run_dir / "results" / "07_ablations.csv").drop(columns="run_id")
+    table.to_csv(run_dir / "results" / "07_ablations.csv", index=False)  # an old file without run ids ...
+    old = time.time() - 3600
+    os.utime(run_dir / "results" / "07_ablations.csv", (old, old))  # ... written before this run started
+    run = load_run(run_dir)
+    assert set(run.results["run_id"]) == {"20260101-000000-aaaaaa"}
+    assert not run.results["file"].eq("results/07_ablations.csv").any()
+    assert any("10 rows of run 20251231-000000-bbbbbb" in line for line in run.set_aside)
+    assert any(line.startswith("results/07_ablations.csv:") and "before this run started" in line
+               for line in run.set_aside)
+    text = build_report(run_dir, pdf=False, convert_notebooks=False).read_text(encoding="utf-8")
+    assert "Result rows of other runs were set aside" in text and "20251231-000000-bbbbbb" in text
+
+
+def test_data_situation_and_figure_captions_name_the_data(built: tuple[Path, Path, float]) -> None:
+    _, html, _ = built
+    text = html.read_text(encoding="utf-8")
+    situation = text[text.index('<table class="plain datasit">'):]
+    situation = situation[:situation.index("</table>")]
+    for label in ("stand-in", "anet-text + stand-in video", "activitynet", "unknown features",
+                  "activitynet annotations"):
+        assert f">{label}</span>" in situation, label
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", text, flags=re.S)
+    assert len(captions) == 5
+    for caption in captions:  # every figure names its data source
+        assert re.search(r"stand-in|anet-text|activitynet|real sample clip", caption), caption
+
+
+def test_inconsistencies_show_both_sides() -> None:
+    from mmar.report.inconsistencies import all_findings, unpaired_effect
+
+    finding = unpaired_effect(load_paper_results())
+    # by hand from Table 1 (paired + unpaired minus paired only, 5/10/20/50 unseen)
+    assert "joint + recons + cycle: +1.9, +3.5, +3.1, +2.0" in finding.computed
+    assert "joint + recons + cross + cycle: -3.1, +1.8, -0.1, +0.0" in finding.computed
+    assert "joint + recons + cross + cycle at 5 unseen" in finding.statement
+    assert finding.counter.startswith("Higher with unpaired data: joint + recons + cycle at 5 unseen")
+    assert finding.counter.count("joint + recons + cycle at") == 4
+    for f in all_findings(load_paper_results()):
+        assert f.counter, f.title  # every finding gives the other side
+
+
+def test_report_shows_the_other_side(built: tuple[Path, Path, float]) -> None:
+    text = built[1].read_text(encoding="utf-8")
+    section = text[text.index('id="inconsistencies"'):text.index('id="figures"')]
+    assert section.count("On the other side:") == section.count("<li>")
+    check_paper_numbers(built[1])  # the numbers cited on both sides carry their source and equal the CSV

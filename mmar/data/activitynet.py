@@ -48,7 +48,7 @@ import pandas as pd
 
 from mmar.data.feature_store import FeatureStoreReader
 from mmar.data.text import tokenize
-from mmar.results import ACTIVITYNET, ANET_TEXT_STANDIN_VIDEO
+from mmar.results import ACTIVITYNET, ANET_TEXT_STANDIN_VIDEO, STANDIN, UNKNOWN_FEATURES
 
 #: Segment bounds this far outside [0, duration] (seconds) are clipped; further out is an error.
 #: The real files overshoot by at most 0.01 s.
@@ -445,7 +445,33 @@ def select_videos(videos: Sequence[AnnotatedVideo], known_classes: Sequence[str]
     return kept, [c for c in known_classes if c in chosen]
 
 
-def _store_data_source(store: FeatureStoreReader) -> str:
-    """``activitynet`` for real features; the stand-in label when the store says it is generated."""
-    generated = str(store.attrs.get("extractor", "")).startswith("generated") or store.attrs.get("source") == ANET_TEXT_STANDIN_VIDEO
-    return ANET_TEXT_STANDIN_VIDEO if generated else ACTIVITYNET
+#: Share of the annotation videos in use that a store of real features must cover to be labelled ``activitynet``.
+MIN_STORE_ID_MATCH = 0.5
+
+
+def _store_data_source(store: FeatureStoreReader, video_ids: Sequence[str]) -> tuple[str, str]:
+    """(data-source label, why) of a feature store for the annotation videos ``video_ids``, from what the
+    store records, never by default:
+
+    * generated (its ``source`` attribute is a stand-in label, it carries a stand-in config, or its
+      extractor says "generated" / "stand-in"): ``anet-text + stand-in video``, whatever else it says;
+    * an extractor is recorded and at least :data:`MIN_STORE_ID_MATCH` of ``video_ids`` have features:
+      ``activitynet``;
+    * otherwise (no extractor, or ids that do not match these annotations): ``unknown features``.
+    """
+    extractor = str(store.attrs.get("extractor", "")).strip()
+    generated = (str(store.attrs.get("source", "")) in (STANDIN, ANET_TEXT_STANDIN_VIDEO)
+                 or "standin_config" in store.attrs
+                 or extractor.lower().startswith("generated")
+                 or "stand-in" in extractor.lower() or "standin" in extractor.lower())
+    if generated:
+        return ANET_TEXT_STANDIN_VIDEO, f"the store records generated features (extractor {extractor!r})"
+    wanted = list(dict.fromkeys(video_ids))
+    covered = (len(wanted) - len(store.missing(wanted))) / len(wanted) if wanted else 0.0
+    if not extractor:
+        return UNKNOWN_FEATURES, "the store records no extractor"
+    if covered < MIN_STORE_ID_MATCH:
+        return UNKNOWN_FEATURES, (f"the store has features for {covered:.0%} of the {len(wanted)} annotation videos "
+                                  f"in use (fewer than {MIN_STORE_ID_MATCH:.0%}): its ids do not match")
+    return ACTIVITYNET, (f"extractor {extractor!r}; features for {covered:.0%} of the {len(wanted)} annotation "
+                         "videos in use")

@@ -29,7 +29,7 @@ from mmar.data.glove import GloveVectors, build_vocabulary
 from mmar.data.prepared import PreparedDataset
 from mmar.data.splits import PAPER_N_TRIALS, PAPER_UNSEEN_COUNTS, make_splits
 from mmar.data.standin import GENERATOR_NAME, StandinVideoGenerator, generate_standin, select_classes
-from mmar.results import ACTIVITYNET, STANDIN
+from mmar.results import ACTIVITYNET, ANET_TEXT_STANDIN_VIDEO, STANDIN
 
 SOURCES = ("standin", "activitynet")
 
@@ -183,6 +183,7 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
     videos, class_names = select_videos(all_videos, known, classes=classes, n_classes=n_classes,
                                         max_videos_per_class=max_videos_per_class, seed=seed)
     store = None
+    selected_ids = [v.video_id for v in videos]
     if features is not None:
         store = FeatureStoreReader(features)
         videos = _drop_missing_features(videos, store, policy)
@@ -216,7 +217,7 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
     else:
         build = None
         features_ref = str(Path(features).resolve())
-    data_source = _store_data_source(store)
+    data_source, data_source_reason = _store_data_source(store, selected_ids)
 
     sentences = pd.DataFrame(_sentence_rows(videos))
     sentences["token_ids"] = [" ".join(str(i) for i in ids) for ids in kept_ids]
@@ -224,12 +225,15 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
     split_trials = make_splits(class_names, unseen_ks, n_trials, split_seed)
     meta = {
         "data_source": data_source,
+        "data_source_reason": data_source_reason,
         "description": ("REAL text: ActivityNet Captions sentences and timestamps, ActivityNet v1.3 classes. "
                         + ("GENERATED VIDEO: the video features are NOT I3D features of the real videos but stand-in "
                            "features (mmar.data.anet_standin) keyed by the real video ids, with the real durations, "
-                           "conditioned on each video's real class and sentences" if data_source != ACTIVITYNET
-                           else f"Real video features from {features_ref} ({store.attrs.get('extractor', '')})")),
-        "video_is_generated": data_source != ACTIVITYNET,
+                           "conditioned on each video's real class and sentences" if data_source == ANET_TEXT_STANDIN_VIDEO
+                           else f"Video features from {features_ref} ({store.attrs.get('extractor', '') or 'no extractor recorded'}): "
+                           + ("real features of the annotated videos" if data_source == ACTIVITYNET
+                              else f"UNKNOWN FEATURES, {data_source_reason}"))),
+        "video_is_generated": data_source == ANET_TEXT_STANDIN_VIDEO,
         "text_is_generated": False,
         "classes": class_names,
         "features": features_ref,

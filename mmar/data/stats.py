@@ -9,7 +9,7 @@ tokenised with :func:`mmar.data.text.tokenize`).
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -18,6 +18,11 @@ from mmar.data.classes import class_name_words
 from mmar.data.feature_store import FeatureStoreReader
 from mmar.data.glove import GloveVectors
 from mmar.data.text import tokenize
+from mmar.results import ACTIVITYNET_ANNOTATIONS, ResultRow
+
+#: The column of notebook 01's statistics table that holds the real annotation files' statistics.
+REAL_ANNOTATIONS_COLUMN = "activitynet captions (real annotations)"
+REAL_ANNOTATIONS_NOTE = "ActivityNet Captions annotation files train_modified + val_1 alone (real; no video features)"
 
 STAT_NAMES = {
     "n_classes": "classes",
@@ -54,6 +59,28 @@ def sentence_stats(sentences: pd.DataFrame) -> dict[str, float]:
         "segment_duration_s": float(table["segment_s"].mean()),
         "segment_fraction": float(table["segment_fraction"].mean()),
     }
+
+
+def statistics_label(column: str, data_source: str) -> str:
+    """The data-source label of one column of the statistics table: ``activitynet annotations`` for the real
+    annotation files (:data:`REAL_ANNOTATIONS_COLUMN`), never ``activitynet`` (that label means real features);
+    the run's dataset keeps its own label ``data_source``."""
+    return ACTIVITYNET_ANNOTATIONS if column == REAL_ANNOTATIONS_COLUMN else data_source
+
+
+def statistics_rows(stats: Mapping[str, Mapping[str, float]], data_source: str, description: str, *, profile: str,
+                    run_path: str, config: Mapping[str, Any], seed: int) -> list[ResultRow]:
+    """Result rows (experiment ``dataset_statistics``) of ``{column: sentence_stats(...)}``: the run's dataset
+    under ``data_source`` with its ``description`` as note, the real annotation files under
+    :func:`statistics_label`'s ``activitynet annotations``."""
+    rows = []
+    for column, values in stats.items():
+        label = statistics_label(column, data_source)
+        note = REAL_ANNOTATIONS_NOTE if label == ACTIVITYNET_ANNOTATIONS else description
+        for metric, value in values.items():
+            rows.append(ResultRow(experiment="dataset_statistics", metric=metric, values=[value], data_source=label,
+                                  profile=profile, run_path=run_path, config=dict(config), seeds=[seed], notes=note))
+    return rows
 
 
 def annotated_videos_table(videos: Sequence) -> pd.DataFrame:

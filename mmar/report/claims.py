@@ -1,20 +1,25 @@
-"""The claims audit: each claim of the paper checked against our result rows, per data source.
+"""The claims audit: each claim of the paper checked against our result rows, per column (run, data source).
 
 A claim is a list of checks. Every check reduces to a difference ``d`` that is positive when the
-claim holds, and a spread ``s``, the root sum of squares of the trial standard deviations of the
-numbers involved (the spread of ``d`` if those numbers were independent single trials):
+claim holds. Rows of one run that share a trial share its split and seed, so ``d`` is computed
+**per trial** on the trials common to every number involved (matched by the seeds the result rows
+record, one per value):
 
-* ``A > B``                      d = A − B,                 s = √(s_A² + s_B²)
-* gain ``A1 − B1`` > ``A2 − B2``  d = (A1 − B1) − (A2 − B2),  s = √(s_A1² + s_B1² + s_A2² + s_B2²)
-* ``A`` near chance c            d = t − A with t = c + 0.1·(100 − c) (a tenth of the way from chance to
-                                 perfect accuracy),           s = s_A
+* ``A > B``                      d_t = A_t − B_t
+* gain ``A1 − B1`` > ``A2 − B2``  d_t = (A1_t − B1_t) − (A2_t − B2_t)
+* ``A`` near chance c            d_t = τ − A_t with τ = c + 0.1·(100 − c) (a tenth of the way from chance
+                                 to perfect accuracy)
 
-Verdict of a check: **supported** if d > s, **contradicted** if d < −s, **inconclusive** if |d| ≤ s (the
-spreads overlap) or if a number has fewer than 2 trials (no spread to judge by). A check whose
-numbers are missing is not tested. Verdict of a claim: **not tested here** when no check could be
-computed; **contradicted** when any check is; **supported** when every check was computed and is
-supported; **inconclusive** otherwise. The paper's own numbers are run through the same checks by
-sign alone (the paper gives no spreads for these tables).
+With n paired trials, the mean difference d̄ gets a two-sided 95% t-interval
+d̄ ± t(0.975, n − 1) · s_d / √n (s_d: the standard deviation of the d_t, n − 1 degrees of freedom).
+
+Verdict of a check: **supported** if the interval lies above 0, **contradicted** if it lies below 0,
+**inconclusive** if it contains 0, **too few trials** below :data:`MIN_TRIALS` paired trials (the
+interval is still shown when n ≥ 2). A check whose numbers are missing is **not tested here**.
+Verdict of a claim: **not tested here** when no check could be computed; **contradicted** when any
+check is; **supported** when every check is; **too few trials** when every computed check has too few;
+**inconclusive** otherwise. The paper's own numbers are run through the same checks by sign alone
+(the paper gives no spreads for these tables).
 """
 
 from __future__ import annotations
@@ -22,23 +27,29 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Sequence
 
+import numpy as np
 import pandas as pd
+from scipy import stats
 
 from mmar.report.compare import OursCell, index_results
 from mmar.report.paper import paper_cell
+from mmar.report.rundata import Column
 
-SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_TESTED = "supported", "contradicted", "inconclusive", "not tested here"
-VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_TESTED)
+SUPPORTED, CONTRADICTED, INCONCLUSIVE, TOO_FEW, NOT_TESTED = (
+    "supported", "contradicted", "inconclusive", "too few trials", "not tested here")
+VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, TOO_FEW, NOT_TESTED)
 NEAR_CHANCE_FRACTION = 0.1
+MIN_TRIALS = 5
+CONFIDENCE = 0.95
 
 Key = tuple[str, str, str]  # (paper table, paper row, paper column)
 
 
 @dataclass
 class Measure:
-    """A number entering a check: ours (with its result row) or the paper's (with its CSV row)."""
+    """A number entering a check: ours (with its result row and per-trial values) or the paper's (its CSV row)."""
 
     key: Key
     mean: float
@@ -47,6 +58,11 @@ class Measure:
     chance: float
     ours: OursCell | None = None
     paper: pd.Series | None = None
+    values: tuple[float, ...] = ()  # per trial, in the order of ``trials``
+    trials: tuple[int, ...] = ()    # trial ids (seeds); () when the row does not record one per value
+
+    def by_trial(self) -> dict[int, float]:
+        return dict(zip(self.trials, self.values))
 
 
 Getter = Callable[[Key], "Measure | None"]
@@ -66,10 +82,19 @@ class CheckResult:
     check: Check
     verdict: str
     measures: list[Measure]
-    diff: float = math.nan
-    spread: float = math.nan
+    diff: float = math.nan       # mean per-trial difference d̄ (the paper: d of its numbers)
+    low: float = math.nan        # 95% interval of d̄
+    high: float = math.nan
+    n_paired: int = 0
+    trials: tuple[int, ...] = ()  # the paired trial ids
     threshold: float = math.nan
     reason: str = ""
+
+    @property
+    def interval_text(self) -> str:
+        if math.isnan(self.low):
+            return ""
+        return f"[{self.low:.2f}, {self.high:.2f}]"
 
 
 @dataclass(frozen=True)
@@ -103,7 +128,7 @@ class PaperDirection:
 class AuditedClaim:
     claim: Claim
     paper: PaperDirection
-    by_source: dict[str, ClaimVerdict]
+    by_column: dict[Column, ClaimVerdict]
 
 
 def chance_of(column: str) -> float:
@@ -112,40 +137,74 @@ def chance_of(column: str) -> float:
     return 100.0 / int(match.group(1)) if match else math.nan
 
 
-def _difference(check: Check, m: list[Measure]) -> tuple[float, float, float]:
-    """(d, s, threshold) as defined in the module docstring."""
+def threshold_of(check: Check, chance: float) -> float:
+    """The "near chance" bound τ = c + 0.1·(100 − c); NaN for other kinds of check."""
+    if check.kind != "near_chance":
+        return math.nan
+    return chance + NEAR_CHANCE_FRACTION * (100.0 - chance)
+
+
+def difference(check: Check, numbers: Sequence[float], threshold: float = math.nan) -> float:
+    """d of one set of numbers (one trial's values, or the paper's), as defined in the module docstring."""
     if check.kind == "greater":
-        return m[0].mean - m[1].mean, math.hypot(m[0].std, m[1].std), math.nan
+        return numbers[0] - numbers[1]
     if check.kind == "gain_larger":
-        d = (m[0].mean - m[1].mean) - (m[2].mean - m[3].mean)
-        return d, math.sqrt(sum(x.std ** 2 for x in m)), math.nan
+        return (numbers[0] - numbers[1]) - (numbers[2] - numbers[3])
     if check.kind == "near_chance":
-        chance = m[0].chance
-        threshold = chance + NEAR_CHANCE_FRACTION * (100.0 - chance)
-        return threshold - m[0].mean, m[0].std, threshold
+        return threshold - numbers[0]
     raise ValueError(f"unknown check kind {check.kind!r}")
 
 
+def t_interval(diffs: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
+    """(mean, low, high): the two-sided t-interval of the mean of ``diffs`` (needs at least 2 values)."""
+    d = np.asarray(diffs, dtype=float)
+    if len(d) < 2:
+        raise ValueError("a t-interval needs at least 2 values")
+    mean = float(d.mean())
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d)))
+    return mean, mean - half, mean + half
+
+
+def paired_trials(measures: Sequence[Measure]) -> tuple[int, ...]:
+    """Trial ids present in every measure, sorted."""
+    common = set(measures[0].trials)
+    for m in measures[1:]:
+        common &= set(m.trials)
+    return tuple(sorted(common))
+
+
 def evaluate(check: Check, get: Getter) -> CheckResult:
-    """Evaluate one check on the numbers ``get`` returns (None = missing)."""
+    """Evaluate one check on the numbers ``get`` returns (None = missing), by paired per-trial differences."""
     measures = [get(key) for key in check.keys]
     present = [m for m in measures if m is not None]
     if len(present) < len(measures):
         missing = list(dict.fromkeys(f"{k[1]}" + ("" if k[2] == "Accuracy" else f" ({k[2]})")
                                      for k, m in zip(check.keys, measures) if m is None))
         return CheckResult(check, NOT_TESTED, present, reason="no result for " + "; ".join(missing))
-    if check.kind == "near_chance" and math.isnan(present[0].chance):
+    threshold = threshold_of(check, present[0].chance)
+    if check.kind == "near_chance" and math.isnan(threshold):
         return CheckResult(check, NOT_TESTED, present, reason="chance level unknown")
-    d, s, threshold = _difference(check, present)
-    result = CheckResult(check, INCONCLUSIVE, present, d, s, threshold)
-    if min(m.n_trials for m in present) < 2:
-        result.reason = "fewer than 2 trials: no spread to judge by"
-    elif d > s:
+    unmatched = [m for m in present if not m.trials]
+    if unmatched:
+        return CheckResult(check, TOO_FEW, present, threshold=threshold,
+                           reason="trials cannot be paired: a result row records no seed per value")
+    trials = paired_trials(present)
+    tables = [m.by_trial() for m in present]
+    diffs = [difference(check, [t[trial] for t in tables], threshold) for trial in trials]
+    result = CheckResult(check, TOO_FEW, present, n_paired=len(trials), trials=trials, threshold=threshold)
+    if len(diffs) >= 1:
+        result.diff = float(np.mean(diffs))
+    if len(diffs) >= 2:
+        result.diff, result.low, result.high = t_interval(diffs)
+    if len(trials) < MIN_TRIALS:
+        result.reason = f"{len(trials)} paired trial(s), fewer than {MIN_TRIALS}"
+    elif result.low > 0:
         result.verdict = SUPPORTED
-    elif d < -s:
+    elif result.high < 0:
         result.verdict = CONTRADICTED
     else:
-        result.reason = f"spreads overlap: |d| = {abs(d):.2f} ≤ s = {s:.2f}"
+        result.verdict = INCONCLUSIVE
+        result.reason = f"95% interval {result.interval_text} contains 0"
     return result
 
 
@@ -158,19 +217,23 @@ def combine(results: list[CheckResult]) -> str:
         return CONTRADICTED
     if len(computed) == len(results) and all(v == SUPPORTED for v in computed):
         return SUPPORTED
+    if all(v == TOO_FEW for v in computed):
+        return TOO_FEW
     return INCONCLUSIVE
 
 
-def ours_getter(results: pd.DataFrame, data_source: str) -> Getter:
-    """Look up our number for a paper cell on one data source."""
+def ours_getter(results: pd.DataFrame, column: Column | str) -> Getter:
+    """Look up our number for a paper cell in one column (a data source alone means the single-run column)."""
     index = index_results(results)
+    column = column if isinstance(column, Column) else Column(column)
 
     def get(key: Key) -> Measure | None:
-        cell = index.get((*key, data_source))
+        cell = index.get((*key, column))
         if cell is None:
             return None
         chance = cell.chance if not math.isnan(cell.chance) else chance_of(key[2])
-        return Measure(key, cell.mean, cell.std, cell.n_trials, chance, ours=cell)
+        return Measure(key, cell.mean, cell.std, cell.n_trials, chance, ours=cell, values=cell.values,
+                       trials=cell.trials)
 
     return get
 
@@ -195,8 +258,9 @@ def paper_direction(claim: Claim, paper: pd.DataFrame) -> PaperDirection:
         measures = [get(k) for k in check.keys]
         if any(m is None for m in measures):
             raise KeyError(f"claim {claim.ident}: the paper has no cell {check.keys}")
-        d, _, threshold = _difference(check, measures)
-        results.append(CheckResult(check, SUPPORTED if d > 0 else CONTRADICTED, measures, d, 0.0, threshold))
+        threshold = threshold_of(check, measures[0].chance)
+        d = difference(check, [m.mean for m in measures], threshold)
+        results.append(CheckResult(check, SUPPORTED if d > 0 else CONTRADICTED, measures, d, threshold=threshold))
     return PaperDirection(sum(r.verdict == SUPPORTED for r in results), len(results), results)
 
 
@@ -259,14 +323,15 @@ def _claims() -> tuple[Claim, ...]:
 CLAIMS: tuple[Claim, ...] = _claims()
 
 
-def audit(paper: pd.DataFrame, results: pd.DataFrame, data_sources: list[str]) -> list[AuditedClaim]:
-    """Every claim: its checks on the paper's numbers (sign only) and on ours, per data source."""
+def audit(paper: pd.DataFrame, results: pd.DataFrame, columns: Sequence[Column | str]) -> list[AuditedClaim]:
+    """Every claim: its checks on the paper's numbers (sign only) and on ours, per column (run, data source)."""
+    columns = [c if isinstance(c, Column) else Column(c) for c in columns]
+    getters = {column: ours_getter(results, column) for column in columns}
     audited = []
     for claim in CLAIMS:
-        by_source = {}
-        for source in data_sources:
-            get = ours_getter(results, source)
+        by_column = {}
+        for column, get in getters.items():
             checks = [evaluate(check, get) for check in claim.checks]
-            by_source[source] = ClaimVerdict(combine(checks), checks)
-        audited.append(AuditedClaim(claim, paper_direction(claim, paper), by_source))
+            by_column[column] = ClaimVerdict(combine(checks), checks)
+        audited.append(AuditedClaim(claim, paper_direction(claim, paper), by_column))
     return audited

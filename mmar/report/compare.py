@@ -1,4 +1,4 @@
-"""Side-by-side tables: each paper table's numbers beside ours, per data source, with provenance.
+"""Side-by-side tables: each paper table's numbers beside ours, per column (run, data source), with provenance.
 
 Every "ours" cell keeps the result file and row it came from, so the report can show (and tests can
 check) where each number comes from. A cell computed on data other than the paper's
@@ -8,13 +8,15 @@ paper's directly.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from mmar.report.paper import TABLES, TableInfo, paper_cell, table_columns, table_rows
-from mmar.results import ACTIVITYNET, DATA_SOURCES
+from mmar.report.paper import TABLES, TableInfo, paper_cell, split_paper_row, table_columns, table_rows
+from mmar.report.rundata import Column, ordered_columns
+from mmar.results import ACTIVITYNET
 
 
 def decimals_for(unit: str, value: float) -> int:
@@ -50,6 +52,9 @@ class OursCell:
     notes: str = ""
     chance: float = math.nan
     also: list[str] = field(default_factory=list)  # other rows for the same cell ("file#row")
+    column: Column | None = None  # the (run, data source) column it belongs to
+    values: tuple[float, ...] = ()  # per-trial values, in the order of ``trials``
+    trials: tuple[int, ...] = ()    # per-trial seeds (= trial ids within a run); () when not recorded per value
 
     @property
     def differs(self) -> bool:
@@ -66,17 +71,43 @@ class OursCell:
 
     @classmethod
     def from_row(cls, row: "pd.Series | dict") -> "OursCell":
+        values, trials = per_trial(row)
+        column = row.get("column") if isinstance(row.get("column"), Column) else Column(row["data_source"])
         return cls(float(row["mean"]), float(row["std"]), int(row["n_trials"]), row["data_source"], row["unit"],
                    row["file"], int(row["file_row"]), str(row["experiment"]), str(row["metric"]), row["notes"],
-                   float(row["chance"]) if pd.notna(row["chance"]) else math.nan)
+                   float(row["chance"]) if pd.notna(row["chance"]) else math.nan, column=column,
+                   values=values, trials=trials)
+
+
+def _json_list(text: object) -> list:
+    if not isinstance(text, str) or not text:
+        return []
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return []
+    return value if isinstance(value, list) else []
+
+
+def per_trial(row: "pd.Series | dict") -> tuple[tuple[float, ...], tuple[int, ...]]:
+    """(values, trial ids) of a result row. Trial ids are its seeds when there is exactly one distinct seed per
+    value (rows of one run share a seed for the same trial); else ``()``: the values cannot be matched."""
+    values = tuple(float(v) for v in _json_list(row.get("values")))
+    seeds = _json_list(row.get("seeds"))
+    if len(seeds) != len(values) or len(set(seeds)) != len(seeds):
+        return values, ()
+    try:
+        return values, tuple(int(s) for s in seeds)
+    except (TypeError, ValueError):
+        return values, ()
 
 
 @dataclass
 class SideRow:
     label: str
     group: str  # e.g. "Paired" in Table 1; "" elsewhere
-    paper: dict[str, pd.Series | None]            # column -> paper cell
-    ours: dict[tuple[str, str], OursCell | None]  # (column, data source) -> our cell
+    paper: dict[str, pd.Series | None]               # paper column -> paper cell
+    ours: dict[tuple[str, Column], OursCell | None]  # (paper column, our column) -> our cell
 
     @property
     def ran(self) -> bool:
@@ -87,8 +118,8 @@ class SideRow:
 class SideTable:
     name: str
     info: TableInfo
-    columns: list[str]
-    sources: list[str]
+    columns: list[str]         # the paper's columns
+    our_columns: list[Column]  # ours beside each of them: one per (run, data source)
     rows: list[SideRow]
     unmatched: list[OursCell] = field(default_factory=list)  # our rows whose labels are not in the paper
 
@@ -96,24 +127,26 @@ class SideTable:
     def has_ours(self) -> bool:
         return any(row.ran for row in self.rows) or bool(self.unmatched)
 
-    def trials_label(self, source: str) -> str:
-        """"n = 3" (or "n = 1-3") for our cells of one data source in this table."""
-        ns = sorted({cell.n_trials for row in self.rows for (_, s), cell in row.ours.items() if s == source and cell})
+    def trials_label(self, column: Column) -> str:
+        """"n = 3" (or "n = 1-3") for our cells of one column in this table."""
+        ns = sorted({cell.n_trials for row in self.rows for (_, c), cell in row.ours.items() if c == column and cell})
         if not ns:
             return ""
         return f"n = {ns[0]}" if len(ns) == 1 else f"n = {ns[0]}–{ns[-1]}"
 
 
-CellKey = tuple[str, str, str, str]  # (paper table, paper row, paper column, data source)
+CellKey = tuple[str, str, str, Column]  # (paper table, paper row, paper column, our column)
 
 
 def index_results(results: pd.DataFrame) -> dict[CellKey, OursCell]:
-    """Our cell for each (table, row, column, data source) that has rows. Where several rows name one cell,
-    the one with most trials (then the last written) stands for it and the others are listed in ``also``."""
+    """Our cell for each (table, row, column, our column) that has rows. Where several rows of one run name
+    one cell, the one with most trials (then the last written) stands for it and the others are listed in
+    ``also``."""
     groups: dict[CellKey, list[OursCell]] = {}
     for record in results.to_dict("records"):
-        key = (record["paper_table"], record["paper_row"], record["paper_column"], record["data_source"])
-        groups.setdefault(key, []).append(OursCell.from_row(record))
+        cell = OursCell.from_row(record)
+        key = (record["paper_table"], record["paper_row"], record["paper_column"], cell.column)
+        groups.setdefault(key, []).append(cell)
     index = {}
     for key, cells in groups.items():
         cells.sort(key=lambda c: (c.n_trials, c.file, c.file_row))
@@ -125,10 +158,7 @@ def index_results(results: pd.DataFrame) -> dict[CellKey, OursCell]:
 
 def split_group(table: str, label: str) -> tuple[str, str]:
     """Table 1 labels are "<training data>: <losses>"; other tables have no groups."""
-    if table == "Table 1" and ": " in label:
-        group, rest = label.split(": ", 1)
-        return group, rest
-    return "", label
+    return split_paper_row(label) if table == "Table 1" else ("", label)
 
 
 def side_by_side(paper: pd.DataFrame, results: pd.DataFrame, table: str,
@@ -137,11 +167,12 @@ def side_by_side(paper: pd.DataFrame, results: pd.DataFrame, table: str,
     index = index_results(results) if index is None else index
     rows, columns = table_rows(paper, table), table_columns(paper, table)
     ours = results[results["paper_table"] == table]
-    sources = [s for s in DATA_SOURCES if s in set(ours["data_source"])]
+    our_columns = ordered_columns(ours)
     side_rows = []
     for label in rows:
         group, short = split_group(table, label)
-        cells = {(column, source): index.get((table, label, column, source)) for column in columns for source in sources}
+        cells = {(column, ours_column): index.get((table, label, column, ours_column))
+                 for column in columns for ours_column in our_columns}
         side_rows.append(SideRow(short, group, {c: paper_cell(paper, table, label, c) for c in columns}, cells))
     known = ours["paper_row"].isin(rows) & ours["paper_column"].isin(columns)
     unmatched = []
@@ -149,7 +180,7 @@ def side_by_side(paper: pd.DataFrame, results: pd.DataFrame, table: str,
         cell = OursCell.from_row(r)
         cell.notes = f"labels not in the paper: row {r['paper_row']!r}, column {r['paper_column']!r}. {cell.notes}".strip()
         unmatched.append(cell)
-    return SideTable(table, TABLES[table], columns, sources, side_rows, unmatched)
+    return SideTable(table, TABLES[table], columns, our_columns, side_rows, unmatched)
 
 
 def all_tables(paper: pd.DataFrame, results: pd.DataFrame) -> list[SideTable]:

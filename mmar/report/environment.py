@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
 from importlib import metadata
 
-from mmar.paths import PROJECT_ROOT
+from mmar.provenance import git_commit
 from mmar.report.rundata import RunData
 
 PACKAGES = ("torch", "numpy", "pandas", "h5py", "scikit-learn", "matplotlib", "papermill", "nbconvert", "jinja2")
@@ -36,18 +35,19 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
-def git_commit() -> str:
-    """The project's commit (with "+ changes" when the tree is dirty), or "" outside a git checkout."""
-    if not (PROJECT_ROOT / ".git").exists():
-        return ""
-    try:
-        head = subprocess.run(["git", "-C", str(PROJECT_ROOT), "rev-parse", "--short", "HEAD"], capture_output=True,
-                              text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(PROJECT_ROOT), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    return head + (" + uncommitted changes" if dirty and head else "")
+def build_commit() -> str:
+    """The project's commit at report build time (with "+ uncommitted changes"), or "not a git checkout"."""
+    commit, dirty = git_commit()
+    if commit == "unknown":
+        return "not a git checkout"
+    return commit[:10] + (" + uncommitted changes" if dirty else "")
+
+
+def _run_commit(info: dict) -> str:
+    commit = info.get("commit")
+    if not commit:
+        return "not recorded"
+    return str(commit)[:10] + {True: " + uncommitted changes", False: "", None: " (tree state unknown)"}[info.get("dirty")]
 
 
 def environment(run: RunData) -> list[tuple[str, str]]:
@@ -56,14 +56,17 @@ def environment(run: RunData) -> list[tuple[str, str]]:
     lines = [
         ("profile", str(info.get("profile", "not recorded"))),
         ("overrides", " ".join(f"--set {o}" for o in info.get("overrides", [])) or "none"),
+        ("run id", str(info.get("run_id", "not recorded (not made by python -m mmar run)"))),
         ("run started", str(info.get("started", "not recorded"))),
+        ("commit (run)", _run_commit(info)),
+        ("code fingerprint (run)", str(info.get("code_fingerprint", "not recorded"))),
         ("python (run)", str(info.get("python", "not recorded"))),
         ("platform (run)", str(info.get("platform", "not recorded"))),
         ("CPU count (run)", str(info.get("cpu_count", "not recorded"))),
         ("python (report build)", sys.version.split()[0]),
         ("platform (report build)", platform.platform()),
         ("CPU count (report build)", str(os.cpu_count())),
-        ("project commit", git_commit() or "not a git checkout"),
+        ("commit (report build)", build_commit()),
         ("report built", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
     ]
     lines += [(f"{name} version", version) for name, version in package_versions().items()]

@@ -22,9 +22,14 @@ import pandas as pd  # noqa: E402
 
 from mmar.report.claims import chance_of  # noqa: E402
 from mmar.report.compare import SideTable  # noqa: E402
-from mmar.results import ACTIVITYNET, ANET_TEXT_STANDIN_VIDEO, STANDIN  # noqa: E402
+from mmar.report.rundata import Column  # noqa: E402
+from mmar.results import (ACTIVITYNET, ACTIVITYNET_ANNOTATIONS, ANET_TEXT_STANDIN_VIDEO, SAMPLE_CLIP,  # noqa: E402
+                          STANDIN, UNKNOWN_FEATURES)
 
-SOURCE_COLOURS = {STANDIN: "#d95f02", ANET_TEXT_STANDIN_VIDEO: "#7570b3", ACTIVITYNET: "#1b9e77"}
+SOURCE_COLOURS = {STANDIN: "#d95f02", ANET_TEXT_STANDIN_VIDEO: "#7570b3", ACTIVITYNET: "#1b9e77",
+                  UNKNOWN_FEATURES: "#6b7280", ACTIVITYNET_ANNOTATIONS: "#3d6b5e", SAMPLE_CLIP: "#a6761d"}
+#: Extra colours for a second, third ... run of the same data source.
+OTHER_RUN_COLOURS = ("#e7298a", "#66a61e", "#e6ab02", "#1f78b4")
 PAPER_COLOUR = "#444444"
 DPI = 110
 
@@ -50,6 +55,26 @@ def _render(fig: plt.Figure) -> str:
     return png_data_uri(buffer.getvalue())
 
 
+def column_colours(columns: list[Column]) -> dict[Column, str]:
+    """One colour per column: the data source's for its first run, then distinct ones."""
+    colours, used = {}, set()
+    spare = iter(OTHER_RUN_COLOURS * (1 + len(columns)))
+    for column in columns:
+        colour = SOURCE_COLOURS.get(column.source, "#444444")
+        colours[column] = colour if colour not in used else next(spare)
+        used.add(colours[column])
+    return colours
+
+
+def _mark(column: Column) -> str:
+    return " ⚠" if column.source != ACTIVITYNET else ""
+
+
+def sources_text(columns: list[Column]) -> str:
+    """"stand-in" or "stand-in, activitynet · run b": the data of a figure, for its caption."""
+    return ", ".join(c.label for c in columns) or "none"
+
+
 def _style(ax: plt.Axes) -> None:
     ax.spines[["top", "right"]].set_visible(False)
     ax.grid(True, color="#e6e6e6", linewidth=0.8)
@@ -58,14 +83,14 @@ def _style(ax: plt.Axes) -> None:
 
 def accuracy_vs_unseen(table: SideTable) -> Figure | None:
     """Table 1: accuracy vs number of unseen classes, one panel per data source of ours."""
-    if table.name != "Table 1" or not table.sources:
+    if table.name != "Table 1" or not table.our_columns:
         return None
     ks = [int(c.split()[0]) for c in table.columns]
-    fig, axes = plt.subplots(1, len(table.sources), figsize=(5.6 * len(table.sources), 4.0), squeeze=False,
+    fig, axes = plt.subplots(1, len(table.our_columns), figsize=(5.6 * len(table.our_columns), 4.0), squeeze=False,
                              sharey=True)
     colours = plt.get_cmap("tab20")
     handles: dict[str, object] = {}
-    for ax, source in zip(axes[0], table.sources):
+    for ax, source in zip(axes[0], table.our_columns):
         for i, row in enumerate(table.rows):
             if not any(row.ours.get((c, source)) for c in table.columns):
                 continue
@@ -85,18 +110,18 @@ def accuracy_vs_unseen(table: SideTable) -> Figure | None:
         ax.minorticks_off()
         ax.set_xlabel("number of unseen classes")
         ax.set_ylabel("zero-shot accuracy (%)")
-        mark = " ⚠" if source != ACTIVITYNET else ""
-        ax.set_title(f"ours on {source}{mark} (solid) vs paper (dashed)", fontsize=10)
+        ax.set_title(f"ours on {source.label}{_mark(source)} (solid) vs paper (dashed)", fontsize=10)
         _style(ax)
     fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=3, fontsize=7.5, frameon=False,
                bbox_to_anchor=(0.5, -0.02 - 0.035 * math.ceil(len(handles) / 3)))
     fig.tight_layout()
     return Figure("accuracy_vs_unseen", "Zero-shot accuracy vs number of unseen classes (Table 1). Dashed: the "
-                  "paper; solid with error bars (± std over trials): ours; dotted: chance (100/K %). Panels marked ⚠ "
+                  "paper (ActivityNet Captions + I3D features); solid with error bars (± std over trials): ours, on "
+                  f"{sources_text(table.our_columns)} (one panel each); dotted: chance (100/K %). Panels marked ⚠ "
                   "use data that differ from the paper's: compare shapes, not values.", _render(fig))
 
 
-def _ours_series(table: SideTable, source: str, column: str = "Accuracy") -> tuple[list[float], list[float]]:
+def _ours_series(table: SideTable, source: Column, column: str = "Accuracy") -> tuple[list[float], list[float]]:
     cells = [row.ours.get((column, source)) for row in table.rows]
     return [c.mean if c else math.nan for c in cells], [c.std if c else math.nan for c in cells]
 
@@ -107,28 +132,30 @@ def _paper_series(table: SideTable, column: str = "Accuracy") -> list[float]:
 
 def ablation_curves(tables: dict[str, SideTable]) -> Figure | None:
     """Tables 6 (pooling, bars), 7 (paired share) and 8 (unpaired amount): paper vs ours."""
-    panels = [tables[n] for n in ("Table 6", "Table 7", "Table 8") if n in tables and tables[n].sources]
+    panels = [tables[n] for n in ("Table 6", "Table 7", "Table 8") if n in tables and tables[n].our_columns]
     if not panels:
         return None
+    columns = list(dict.fromkeys(c for table in panels for c in table.our_columns))
+    colours = column_colours(columns)
     fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 3.6), squeeze=False)
     for ax, table in zip(axes[0], panels):
         labels = [r.label for r in table.rows]
         x = np.arange(len(labels))
         if table.name == "Table 6":
-            width = 0.8 / (1 + len(table.sources))
+            width = 0.8 / (1 + len(table.our_columns))
             ax.bar(x, _paper_series(table), width, color=PAPER_COLOUR, label="paper")
-            for j, source in enumerate(table.sources, 1):
+            for j, source in enumerate(table.our_columns, 1):
                 means, stds = _ours_series(table, source)
-                ax.bar(x + j * width, means, width, yerr=stds, capsize=3, color=SOURCE_COLOURS[source],
-                       label=f"ours, {source}" + (" ⚠" if source != ACTIVITYNET else ""))
+                ax.bar(x + j * width, means, width, yerr=stds, capsize=3, color=colours[source],
+                       label=f"ours, {source.label}{_mark(source)}")
             ax.set_xticks(x + 0.4 - width / 2, [lab.replace("Temporal attention filters", "Attention\nfilters")
                                                  .replace(" pooling", "\npooling") for lab in labels], fontsize=8)
         else:
             ax.plot(x, _paper_series(table), "--o", color=PAPER_COLOUR, mfc="white", label="paper")
-            for source in table.sources:
+            for source in table.our_columns:
                 means, stds = _ours_series(table, source)
-                ax.errorbar(x, means, yerr=stds, fmt="-o", capsize=3, color=SOURCE_COLOURS[source],
-                            label=f"ours, {source}" + (" ⚠" if source != ACTIVITYNET else ""))
+                ax.errorbar(x, means, yerr=stds, fmt="-o", capsize=3, color=colours[source],
+                            label=f"ours, {source.label}{_mark(source)}")
             ax.set_xticks(x, [lab.replace(" / ", "/\n") for lab in labels], fontsize=8)
             ax.set_xlabel("paired / unpaired share" if table.name == "Table 7" else "unpaired samples")
         ax.set_ylabel("accuracy (%), 5 unseen")
@@ -138,13 +165,16 @@ def ablation_curves(tables: dict[str, SideTable]) -> Figure | None:
         _style(ax)
         ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
-    return Figure("ablations", "Ablations (Tables 6-8), paper vs ours (± std over trials); dotted: chance at 5 unseen "
+    return Figure("ablations", "Ablations (Tables 6-8), paper (ActivityNet Captions + I3D features) vs ours on "
+                  f"{sources_text(columns)} (± std over trials); dotted: chance at 5 unseen "
                   "classes. Our amounts of data follow the row labels of the paper, scaled to the dataset in use "
                   "where the result notes say so. ⚠: data differ from the paper's.", _render(fig))
 
 
-def loss_histories(logs: list[Path], run_dir: Path) -> list[Figure]:
-    """One small plot per ``logs/*.csv``: every numeric column against epoch/step (or the row index)."""
+def loss_histories(logs: list[Path], run_dir: Path, data_source: str = "") -> list[Figure]:
+    """One small plot per ``logs/*.csv``: every numeric column against epoch/step (or the row index).
+    ``data_source``: the label of the run's prepared dataset, named in each title and caption."""
+    on = f" ({data_source})" if data_source else ""
     figures = []
     for path in logs:
         try:
@@ -163,12 +193,13 @@ def loss_histories(logs: list[Path], run_dir: Path) -> list[Figure]:
         if positive:
             ax.set_yscale("log")
         ax.set_xlabel(x_name or "row")
-        ax.set_title(path.stem, fontsize=10)
+        ax.set_title(path.stem + on, fontsize=10)
         _style(ax)
         ax.legend(fontsize=7, frameon=False)
         fig.tight_layout()
         rel = str(path.relative_to(run_dir))
-        figures.append(Figure(f"log:{path.stem}", f"Loss history from {rel}" + (" (log scale)" if positive else ""),
+        figures.append(Figure(f"log:{path.stem}", f"Loss history from {rel}" + (" (log scale)" if positive else "")
+                              + (f"; trained on {data_source} data." if data_source else "; data source not recorded."),
                               _render(fig), rel))
     return figures
 
@@ -189,17 +220,31 @@ FIGURE_CAPTIONS: list[tuple[str, str]] = [
 ]
 
 
-def notebook_figures(paths: list[Path], run_dir: Path) -> tuple[list[Figure], list[Figure]]:
-    """The notebooks' PNGs as (captioned figures in registry order, gallery of the others)."""
+#: Figures whose data are not the run's prepared dataset, by file-name pattern: (pattern, data source).
+FIGURE_DATA: list[tuple[str, str]] = [
+    ("02_*", SAMPLE_CLIP),  # notebook 02 runs I3D on the real sample clips
+]
+
+
+def figure_data_source(name: str, dataset_source: str) -> str:
+    """The data source a notebook figure shows: :data:`FIGURE_DATA`'s, else the run's prepared dataset's."""
+    return next((source for pattern, source in FIGURE_DATA if fnmatch.fnmatch(name, pattern)), dataset_source)
+
+
+def notebook_figures(paths: list[Path], run_dir: Path, dataset_source: str = "") -> tuple[list[Figure], list[Figure]]:
+    """The notebooks' PNGs as (captioned figures in registry order, gallery of the others); every caption
+    names the figure's data source (``dataset_source``: the label of the run's prepared dataset)."""
     captioned: list[tuple[int, Figure]] = []
     gallery = []
     for path in paths:
         name = path.name.lower()
         rel = str(path.relative_to(run_dir))
         uri = png_data_uri(path.read_bytes())
+        source = figure_data_source(name, dataset_source)
+        data = f" Data: {source}." if source else " Data source not recorded."
         index = next((i for i, (pattern, _) in enumerate(FIGURE_CAPTIONS) if fnmatch.fnmatch(name, pattern)), None)
         if index is None:
-            gallery.append(Figure(path.stem, path.stem.replace("_", " "), uri, rel))
+            gallery.append(Figure(path.stem, path.stem.replace("_", " ") + "." + data, uri, rel))
         else:
-            captioned.append((index, Figure(path.stem, FIGURE_CAPTIONS[index][1], uri, rel)))
+            captioned.append((index, Figure(path.stem, FIGURE_CAPTIONS[index][1] + data, uri, rel)))
     return [f for _, f in sorted(captioned, key=lambda item: item[0])], gallery

@@ -87,6 +87,14 @@ def table_rows(paper: pd.DataFrame, table: str) -> list[str]:
     return list(dict.fromkeys(paper.loc[paper["table"] == table, "row"]))
 
 
+def split_paper_row(label: str) -> tuple[str, str]:
+    """Table 1 labels are "<training data>: <losses>" -> (training data, losses); other labels -> ("", label)."""
+    if ": " in label:
+        group, rest = label.split(": ", 1)
+        return group, rest
+    return "", label
+
+
 def table_columns(paper: pd.DataFrame, table: str) -> list[str]:
     """Column labels of one table in paper order."""
     return list(dict.fromkeys(paper.loc[paper["table"] == table, "column"]))

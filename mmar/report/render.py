@@ -20,7 +20,7 @@ from markupsafe import Markup, escape
 from mmar.paths import PROJECT_ROOT, REPORT_SOURCE_DIR
 from mmar.report import appendix, choices, claims, compare, environment, figures, inconsistencies, paper
 from mmar.report.rundata import NotRun, RunData
-from mmar.results import ACTIVITYNET, ANET_TEXT_STANDIN_VIDEO, STANDIN
+from mmar.results import ACTIVITYNET, ACTIVITYNET_ANNOTATIONS, ANET_TEXT_STANDIN_VIDEO, STANDIN, UNKNOWN_FEATURES
 
 TEMPLATE = "template.html.j2"
 DIFFERS_MARK = "⚠"
@@ -46,11 +46,25 @@ DATA_SITUATION = {
                "the generator, so accuracies are not comparable with the paper's and claims about video cannot be "
                "judged."),
     ACTIVITYNET: dict(
-        what="Real ActivityNet Captions annotations with real I3D features of the videos (given with "
-             "--set 01_data.features=...); for dataset statistics, the real annotation files alone.",
-        can="A reproduction of the paper's ActivityNet experiments, within the open choices listed below.",
+        what="Real ActivityNet Captions annotations with real video features (given with --set 01_data.features=...) "
+             "whose store records its extractor and has features for the ActivityNet videos in use; the "
+             "extractor it records is shown with the prepared dataset below.",
+        can="A reproduction of the paper's ActivityNet experiments, within the open choices listed below, as far "
+            "as the recorded extractor matches the paper's I3D features.",
         cannot="Tables 2-4 and 9 (other datasets); differences in feature extraction or in the open choices can "
                "still move the numbers."),
+    UNKNOWN_FEATURES: dict(
+        what="Real ActivityNet Captions annotations with a feature store that records no extractor, or whose video "
+             "ids do not match the annotations in use: what the features are is not known.",
+        can="That the pipeline runs on that store.",
+        cannot="Anything about the paper's numbers: without a recorded extractor matched to the ActivityNet videos "
+               "the numbers are no reproduction."),
+    ACTIVITYNET_ANNOTATIONS: dict(
+        what="Statistics of the real ActivityNet Captions annotation files alone (counts, sentence lengths, "
+             "durations); no video features are involved.",
+        can="Whether the annotations match what the dataset paper (Krishna et al. 2017) reports, and how the "
+            "stand-in's statistics compare with them.",
+        cannot="Anything about recognition accuracy: these are not results of the method."),
 }
 
 
@@ -71,7 +85,7 @@ def ours_span(cell: compare.OursCell, *, compact: bool = False) -> Markup:
     """One of our numbers (mean ± std, n) with its result file and row, and the ⚠ mark when data differ."""
     source = _attrs(result_file=cell.file, result_row=cell.file_row, experiment=cell.experiment, metric=cell.metric,
                     data_source=cell.data_source, n=cell.n_trials)
-    title = f"{cell.file}, row {cell.file_row}: {cell.experiment} / {cell.metric} on {cell.data_source}"
+    title = f"{cell.file}, row {cell.file_row}: {cell.experiment} / {cell.metric} on {cell.column or cell.data_source}"
     if cell.notes:
         title += f" — {cell.notes}"
     if cell.also:
@@ -96,9 +110,11 @@ def measure_span(measure: claims.Measure) -> Markup:
     return paper_span(measure.paper, with_std=False)
 
 
-def fill(finding: inconsistencies.Finding) -> Markup:
-    """A finding's statement with its ``{i}`` placeholders replaced by the cited paper numbers."""
-    return Markup(str(escape(finding.statement)).format(*[paper_span(c, with_std=False) for c in finding.cells]))
+def fill(finding: inconsistencies.Finding, text: str | None = None) -> Markup:
+    """A finding's statement (or ``text``, e.g. its counter-evidence) with its ``{i}`` placeholders replaced by
+    the cited paper numbers."""
+    text = finding.statement if text is None else text
+    return Markup(str(escape(text)).format(*[paper_span(c, with_std=False) for c in finding.cells]))
 
 
 def not_run_list(run: RunData, tables: list[compare.SideTable]) -> list[NotRun]:
@@ -128,23 +144,26 @@ def build_context(run: RunData, *, convert_notebooks: bool = True) -> dict[str, 
     tables = compare.all_tables(paper_table, run.results)
     by_name = {t.name: t for t in tables}
     plots = [f for f in (figures.accuracy_vs_unseen(by_name["Table 1"]), figures.ablation_curves(by_name)) if f]
-    captioned, gallery = figures.notebook_figures(run.figures, run.run_dir)
-    audit = claims.audit(paper_table, run.results, run.paper_sources)
-    verdict_counts = {source: {v: sum(a.by_source[source].verdict == v for a in audit) for v in claims.VERDICTS}
-                      for source in run.paper_sources}
+    dataset_source = (run.dataset_meta or {}).get("data_source", "")
+    captioned, gallery = figures.notebook_figures(run.figures, run.run_dir, dataset_source)
+    audit = claims.audit(paper_table, run.results, run.paper_columns)
+    verdict_counts = {column: {v: sum(a.by_column[column].verdict == v for a in audit) for v in claims.VERDICTS}
+                      for column in run.paper_columns}
     profiles = run.results["profile"].value_counts()
     profile = run.run_info.get("profile") or (profiles.index[0] if len(profiles) else run.run_dir.name)
     return dict(
         citation=paper.CITATION, paper_version=paper_table["paper_version"].iloc[0],
-        run_dir=str(run.run_dir), profile=profile, run_info=run.run_info, data_sources=run.paper_sources,
-        all_sources=run.data_sources, source_counts=run.source_counts(),
+        run_dir=str(run.run_dir), profile=profile, run_info=run.run_info, paper_columns=run.paper_columns,
+        paper_sources=list(dict.fromkeys(c.source for c in run.paper_columns)),
+        all_sources=run.data_sources, source_counts=run.source_counts(), set_aside=run.set_aside, runs=run.runs,
         dataset_meta=run.dataset_meta, data_situation=DATA_SITUATION, differs_mark=DIFFERS_MARK,
         tables=[t for t in tables if t.has_ours], paper_only=[t for t in tables if not t.has_ours],
         n_results=len(run.results), ignored_files=run.ignored_files, plots=plots, notebook_figures=captioned, gallery=gallery,
-        loss_histories=figures.loss_histories(run.logs, run.run_dir),
+        loss_histories=figures.loss_histories(run.logs, run.run_dir, dataset_source),
         audit=audit, verdict_counts=verdict_counts, verdicts=claims.VERDICTS,
-        near_chance_fraction=claims.NEAR_CHANCE_FRACTION,
-        findings=[(f, fill(f)) for f in inconsistencies.all_findings(paper_table)],
+        near_chance_fraction=claims.NEAR_CHANCE_FRACTION, min_trials=claims.MIN_TRIALS,
+        confidence=claims.CONFIDENCE,
+        findings=[(f, fill(f), fill(f, f.counter)) for f in inconsistencies.all_findings(paper_table)],
         coincidences=inconsistencies.cross_table_coincidences(paper_table),
         choices=choices.load_choices(run), further=compare.further_results(run.results),
         not_run=not_run_list(run, tables), environment=environment.environment(run),
