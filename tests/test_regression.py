@@ -17,7 +17,7 @@ from mmar.regression import (EXPECTED_FILE, REAL_ANNOTATION_SOURCES, SMOKE_RUN, 
                              key_metrics, load_expected, mutated_copy, run_notebooks)
 
 #: Behaviour changes a reader would not see in any output but the numbers: (file under mmar/, regex, replacement).
-CYCLE_WEIGHT_HALVED = ("training.py", r"lambda_cycle: float = 1\.0\b", "lambda_cycle: float = 0.5")
+CYCLE_WEIGHT_HALVED = ("training/config.py", r"lambda_cycle: float = 1\.0\b", "lambda_cycle: float = 0.5")
 
 
 def _without_real_data() -> tuple[str, ...]:

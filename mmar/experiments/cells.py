@@ -16,6 +16,7 @@ import numpy as np
 
 from mmar.data.prepared import PreparedDataset
 from mmar.experiments.rows import EXTRA, PAIRED, PAIRED_UNPAIRED, RATIO, GridRow
+from mmar.provenance import code_fingerprint
 
 @dataclass(frozen=True)
 class GridSettings:
@@ -85,8 +86,11 @@ def _draw(rows: np.ndarray, n: int | None, seed: Sequence[int]) -> np.ndarray:
 
 
 def make_cell(data: PreparedDataset, row: GridRow, k: int, trial: int, settings: GridSettings,
-              identity: str | None = None) -> Cell:
-    """Resolve a (row, K, trial) cell: unseen classes, training rows, unpaired rows, config, key."""
+              identity: str | None = None, code: str | None = None) -> Cell:
+    """Resolve a (row, K, trial) cell: unseen classes, training rows, unpaired rows, config, key.
+
+    The key covers the code too (:func:`mmar.provenance.code_fingerprint`), so results cached by other
+    code are never read back as this code's."""
     from mmar.evaluation.zero_shot import seen_training_rows
     from mmar.training import RUNTIME_FIELDS, TrainConfig
 
@@ -114,19 +118,20 @@ def make_cell(data: PreparedDataset, row: GridRow, k: int, trial: int, settings:
         raise ValueError(f"{row.label}: unknown data_mode {row.data_mode!r}")
     values = {**settings.train, **dict(row.overrides), "losses": row.losses, "unpaired_fraction": fraction,
               "seed": settings.seed + trial}
-    config = TrainConfig(**values).to_dict()
+    config = TrainConfig.from_dict(values).to_dict()
     train_rows, unpaired_rows = np.sort(seen_train), np.sort(unpaired)
     identity = identity if identity is not None else dataset_identity(data)
     key = _digest({"config": {c: v for c, v in config.items() if c not in RUNTIME_FIELDS}, "unseen": unseen,
                    "train": train_rows.tolist(), "unpaired": unpaired_rows.tolist(),
-                   "eval": settings.eval_dict(), "data": identity})[:16]
+                   "eval": settings.eval_dict(), "data": identity,
+                   "code": code if code is not None else code_fingerprint()})[:16]
     return Cell(row, k, trial, unseen, config, train_rows, unpaired_rows, key)
 
 
 def make_cells(data: PreparedDataset, rows: Iterable[GridRow], ks: Iterable[int], trials: int,
                settings: GridSettings) -> list[Cell]:
     """Every (row, K, trial) cell; K values the dataset has no split for raise."""
-    identity = dataset_identity(data)
-    return [make_cell(data, row, k, t, settings, identity) for row in rows for k in ks for t in range(trials)]
+    identity, code = dataset_identity(data), code_fingerprint()
+    return [make_cell(data, row, k, t, settings, identity, code) for row in rows for k in ks for t in range(trials)]
 
 

@@ -16,7 +16,8 @@ from mmar.data.prepared import PreparedDataset
 from mmar.data.stats import (STAT_NAMES, annotated_videos_table, class_similarities, nearest_class_mean_accuracy,
                              per_sentence, pooled_features, sentence_stats)
 from mmar.paths import display_path
-from mmar.results import ACTIVITYNET, ResultRow
+from mmar.data.stats import REAL_ANNOTATIONS_COLUMN, statistics_rows
+from mmar.results import ResultRow
 
 #: The parameters of notebook 01 that each data source's preparation takes (besides the shared ones).
 SOURCE_PARAMETERS = {
@@ -24,7 +25,7 @@ SOURCE_PARAMETERS = {
     "activitynet": ("annotations_dir", "features", "n_classes", "max_videos_per_class", "feature_dim", "standin_path"),
 }
 #: The column name of the real annotations' statistics.
-REAL_ANNOTATIONS = "activitynet captions (real annotations)"
+REAL_ANNOTATIONS = REAL_ANNOTATIONS_COLUMN  # the statistics column of the real annotation files
 
 
 def preparation_parameters(data_source: str, glove: GloveVectors, *, seed: int, pairing: str, unseen_ks: list[int],
@@ -153,13 +154,10 @@ def dataset_rows(data: PreparedDataset, stats: dict[str, dict[str, float]], stru
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items() if k != "glove"}
     config["glove"] = data.meta["word_vectors"]
     common = dict(experiment="dataset_statistics", profile=profile, run_path=str(run_dir), config=config, seeds=[seed])
-    rows = []
-    for source, values in stats.items():
-        real = source == REAL_ANNOTATIONS
-        note = "ActivityNet Captions annotations train_modified + val_1 (real)" if real else data.meta["description"]
-        for metric, value in values.items():
-            rows.append(ResultRow(metric=metric, values=[value], data_source=ACTIVITYNET if real else data.data_source,
-                                  notes=note, **common))
+    # the real annotation files are labelled `activitynet annotations` (never `activitynet`: real features)
+    rows = statistics_rows({REAL_ANNOTATIONS_COLUMN if source == REAL_ANNOTATIONS else source: values
+                            for source, values in stats.items()}, data.data_source, data.meta["description"],
+                           profile=profile, run_path=str(run_dir), config=config, seed=seed)
     for parts, name in ((1, "ncm_accuracy_mean_pooled"), (3, "ncm_accuracy_thirds_pooled")):
         rows.append(ResultRow(metric=name, values=[structure.ncm[parts]], unit="%", chance=structure.chance,
                               data_source=data.data_source,

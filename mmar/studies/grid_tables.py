@@ -123,11 +123,12 @@ def retrieval_table(retrieval_results: Sequence[Any]) -> pd.DataFrame:
 
 
 def evaluation_not_run(results: Sequence[dict[str, Any]], unseen_ks: Sequence[int], unseen_k: int, data,
-                       meteor_reason: str | None, rows: Sequence[Any] = ex.TABLE1) -> pd.DataFrame:
+                       meteor_reason: str | None, rows: Sequence[Any] = ex.TABLE1, path: Path | None = None
+                       ) -> pd.DataFrame:
     """``results/not_run.csv`` of notebook 06: the paper tables needing other datasets, Table 1
     columns outside this run's K values, Table 1 rows outside this run's ``rows``, Table 5 unless
     captioning ran at 10 unseen classes (and its METEOR when no scorer ran), and every failed cell
-    with its error."""
+    with its error. Written to ``path`` (CSV) when given."""
     missing, reasons = ex.missing_paper_cells(ex.TABLE1, unseen_ks, data)
     run_labels = {row.label for row in rows}
     for row in ex.TABLE1:
@@ -145,7 +146,10 @@ def evaluation_not_run(results: Sequence[dict[str, Any]], unseen_ks: Sequence[in
             missing.append(("Table 5", model, "METEOR"))
             reasons.append(meteor_reason)
     failed, why = ex.failure_not_run(results, ex.TABLE1)
-    return ex.not_run_table(missing + failed, reasons + why)
+    table = ex.not_run_table(missing + failed, reasons + why)
+    if path is not None:
+        table.to_csv(path, index=False)
+    return table
 
 
 def ablation_families(paper_tables: Sequence[str], ablations: dict[str, Sequence[Any]]) -> dict[str, tuple]:
@@ -182,3 +186,39 @@ def ablation_table(families: dict[str, tuple], results: Sequence[dict[str, Any]]
 def results_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Rows per (experiment, metric) of a written result table."""
     return table.groupby(["experiment", "metric"]).size().rename("rows").reset_index()
+
+
+#: The rows of notebook 06's convergence figure: the full model and two others.
+CONVERGENCE_ROWS = ("Paired: joint + recons + cross + cycle", "Paired: joint", "Paired: recons + cross (Ngiam-style baseline)")
+
+
+def grid_train(train: dict[str, Any], run_dir: Path) -> dict[str, Any]:
+    """``train`` checked, with every ``"selected"`` value replaced by notebook 05's λ search choice
+    (printed)."""
+    from mmar.studies.settings import checked_train, resolve_selected
+
+    train, selected = resolve_selected(train, run_dir)
+    if selected:
+        print(f"from notebook 05's λ search: {selected}")
+    return checked_train(train)
+
+
+def run_grid_projected(data, cells: Sequence[Any], settings: Any, cache_dir: Path, *, processes: int,
+                       device: str) -> list[dict[str, Any]]:
+    """Print the projected training time (a short measured warm-up), run the grid, print its timing."""
+    from mmar.experiments.projection import describe_projection, project_training_seconds
+
+    print(describe_projection(project_training_seconds(data, cells, cache_dir, processes=processes, device=device)))
+    results = ex.run_grid(data, cells, settings, cache_dir, processes=processes, device=device)
+    print(timing_summary(results))
+    return results
+
+
+def meteor(wanted: bool) -> tuple[Any, str]:
+    """``(scorer, reason)`` of :func:`mmar.evaluation.captioning.meteor_scorer` when ``wanted`` (else no
+    scorer and the reason), printing whether METEOR runs."""
+    from mmar.evaluation.captioning import meteor_scorer
+
+    scorer, reason = meteor_scorer() if wanted else (None, "METEOR not computed: meteor = False in this profile")
+    print(reason or "METEOR 1.5 (pycocoevalcap, Java) is running")
+    return scorer, reason
