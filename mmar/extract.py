@@ -142,8 +142,11 @@ def load_model(config: ExtractConfig) -> InceptionI3d:
 
 
 def _uses_channels_last(model: torch.nn.Module) -> bool:
-    weight = model.Conv3d_1a_7x7.conv.weight
-    return weight.is_contiguous(memory_format=torch.channels_last_3d) and not weight.is_contiguous()
+    """Whether the model's 3D convolution weights are in channels_last_3d (inputs then follow)."""
+    for weight in model.parameters():
+        if weight.ndim == 5:
+            return weight.is_contiguous(memory_format=torch.channels_last_3d) and not weight.is_contiguous()
+    return False
 
 
 def _features_of_window(model: InceptionI3d, frames: list[np.ndarray], config: ExtractConfig) -> torch.Tensor:

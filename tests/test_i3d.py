@@ -237,6 +237,21 @@ def test_too_short_input_is_refused(pretrained: InceptionI3d) -> None:
         pretrained(torch.zeros(1, 16, 224, 224))
 
 
+class _Mixed5cDtype:
+    """Context manager recording the dtype of the Mixed_5c output during a forward pass."""
+
+    def __init__(self, model: InceptionI3d) -> None:
+        self.model = model
+        self.dtype: torch.dtype | None = None
+
+    def __enter__(self) -> "_Mixed5cDtype":
+        self.handle = self.model.Mixed_5c.register_forward_hook(lambda _m, _i, out: setattr(self, "dtype", out.dtype))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.remove()
+
+
 @pytest.fixture(scope="module")
 def cricket(pretrained: InceptionI3d) -> tuple[torch.Tensor, torch.Tensor]:
     """DeepMind's sample clip as model input (1, 3, 79, 224, 224) and its fp32 features (1, 1024, 9)."""
@@ -264,10 +279,9 @@ def test_bf16_autocast_on_cpu_stays_close_to_fp32(pretrained: InceptionI3d, cric
     """bf16 autocast (8-bit mantissa) on the cricket clip: features within AMP_TOLERANCE["bf16"] of fp32
     (relative to the largest fp32 feature), top-1 class unchanged."""
     x, features = cricket
-    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16):
-        low = pretrained.extract_features(x)
-    assert low.dtype == torch.bfloat16
-    low = low.float()
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16), _Mixed5cDtype(pretrained) as mixed_5c:
+        low = pretrained.extract_features(x).float()
+    assert mixed_5c.dtype == torch.bfloat16  # the convolutions did run in bf16
     assert _relative_error(low.numpy(), features.numpy()) <= AMP_TOLERANCE["bf16"]
     with torch.inference_mode():
         top = [top_k(pretrained.logits_from_features(f).mean(dim=2)[0], 1)[0][0] for f in (features, low)]
@@ -305,10 +319,9 @@ def test_cuda_autocast_stays_close_to_jax_reference(pretrained: InceptionI3d, am
     model = copy.deepcopy(pretrained).fold_batchnorm().to("cuda", memory_format=torch.channels_last_3d)
     video = torch.from_numpy(x).permute(0, 4, 1, 2, 3).to("cuda").contiguous(memory_format=torch.channels_last_3d)
     dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[amp]
-    with torch.inference_mode(), torch.autocast("cuda", dtype=dtype):
-        features = model.extract_features(video)
-    assert features.dtype == dtype
-    features = features.float()
+    with torch.inference_mode(), torch.autocast("cuda", dtype=dtype), _Mixed5cDtype(model) as mixed_5c:
+        features = model.extract_features(video).float()
+    assert mixed_5c.dtype == dtype
     assert _relative_error(features.cpu().numpy(), reference["mixed_5c_pool"].transpose(0, 2, 1)) <= AMP_TOLERANCE[amp]
     with torch.inference_mode():
         logits = model.logits_from_features(features).mean(dim=2)[0].cpu()
