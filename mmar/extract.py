@@ -246,7 +246,22 @@ def write_part(parts: Path, video_id: str, features: np.ndarray, n_frames: int) 
 def merge_parts(out: Path, config: ExtractConfig, source: str = "") -> int:
     """Append every part to the store ``out`` as a new segment (crash-safe, see module docstring);
     returns the count merged. Parts of ids the store already has (left by a merge killed after
-    replacing the index) are deleted without merging again."""
+    replacing the index) are deleted without merging again. One merge at a time per store: a second
+    one (another driver on the same ``--out``) raises FeatureStoreError instead of interfering."""
+    import fcntl
+
+    lock_path = out.with_name(out.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FeatureStoreError(f"{out}: another process is merging into this store (it holds {lock_path}); "
+                                    "wait for it to finish") from None
+        return _merge_locked(out, config, source)
+
+
+def _merge_locked(out: Path, config: ExtractConfig, source: str) -> int:
     parts = parts_dir_for(out)
     for stale in parts.glob(".tmp-*") if parts.is_dir() else []:
         stale.unlink(missing_ok=True)

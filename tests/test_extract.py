@@ -342,6 +342,20 @@ def test_merging_into_a_store_written_in_place_keeps_its_entries_without_copying
     np.testing.assert_array_equal(store.read("old"), np.full((3, 1024), 7.0, np.float32))
 
 
+def test_a_second_merge_into_the_same_store_is_refused_while_one_runs(tmp_path: Path) -> None:
+    import fcntl
+
+    from mmar.data.feature_store import FeatureStoreError
+
+    out = tmp_path / "features.h5"
+    _write_parts(out, ["a0"])
+    with open(tmp_path / "features.h5.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process merging (flock locks are per open file)
+        with pytest.raises(FeatureStoreError, match="another process is merging"):
+            merge_parts(out, ExtractConfig())
+    assert merge_parts(out, ExtractConfig()) == 1
+
+
 MERGE_SCRIPT = """
 import os, signal, sys
 from pathlib import Path
