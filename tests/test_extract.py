@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -261,7 +262,7 @@ def test_preempted_shard_requeues_itself_and_skips_finished_videos(tmp_path: Pat
     videos = [(v, str(p)) for v, p in list_videos(tmp_path / "videos")]
     executor = submitit.AutoExecutor(folder=tmp_path / "logs", cluster="local")
     executor.update_parameters(timeout_min=10)
-    config = {k: v for k, v in ExtractConfig().__dict__.items()}
+    config = asdict(ExtractConfig())
     job = executor.submit(fault_shards.PreemptedOnce(), videos, str(out), config, 0)
     result = job.result()
     assert (result.skipped, result.done) == (1, 1)  # the requeued run found the first video's part
