@@ -110,7 +110,7 @@ def worker_decode(frames: int, _: int) -> dict:
 
 def worker_pipeline(frames: int, prefetch_frames: int) -> dict:
     """Frames per second of the model alone (frames already decoded) and of decode + model, extraction setting."""
-    import numpy as np
+    from itertools import islice
 
     from mmar.extract import ExtractConfig, load_model, video_features
     from mmar.video import Preprocess, iter_frames, prefetch
@@ -124,7 +124,7 @@ def worker_pipeline(frames: int, prefetch_frames: int) -> dict:
     video_features(model, iter(decoded), config)
     model_only = time.perf_counter() - start
     start = time.perf_counter()
-    _, n = video_features(model, prefetch(iter_frames(video, Preprocess()), prefetch_frames), config)
+    _, n = video_features(model, prefetch(islice(iter_frames(video, Preprocess()), frames), prefetch_frames), config)
     both = time.perf_counter() - start
     assert n == len(decoded), (n, len(decoded))
     return {"frames": n, "model_frames_per_s": n / model_only, "pipeline_frames_per_s": n / both,
