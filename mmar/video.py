@@ -10,16 +10,19 @@ uint8 [0, 255] to [-1, 1] with ``x / 127.5 - 1``.
 
 from __future__ import annotations
 
+import queue
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator
+from typing import Iterable, Iterator, TypeVar
 
 import numpy as np
 import torch
 
 # Tolerance (seconds) when comparing presentation times with output sample times.
 _EPS = 1e-6
+T = TypeVar("T")
 
 
 class VideoError(RuntimeError):
@@ -159,3 +162,51 @@ def write_video(path: str | Path, frames: np.ndarray, fps: float) -> Path:
         for packet in stream.encode():
             container.mux(packet)
     return path
+
+
+def prefetch(items: Iterable[T], depth: int) -> Iterator[T]:
+    """Iterate ``items`` in a background thread, keeping up to ``depth`` items ready (``depth`` 0: no thread).
+
+    Decoding then overlaps with the consumer's work (PyTorch releases the GIL while the model runs).
+    An exception in the producer is raised in the consumer at the position it occurred; when the
+    consumer stops early, the producer thread stops at its next item.
+    """
+    if depth <= 0:
+        yield from items
+        return
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+    done = object()
+
+    def produce() -> None:
+        try:
+            for item in items:
+                while not stop.is_set():
+                    try:
+                        ready.put((item, None), timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            ready.put((done, None))
+        except BaseException as error:  # handed over to the consumer
+            ready.put((done, error))
+
+    thread = threading.Thread(target=produce, name="mmar-decode", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item, error = ready.get()
+            if item is done:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                ready.get_nowait()
+            except queue.Empty:
+                thread.join(timeout=0.1)

@@ -1,4 +1,5 @@
-"""Video decoding and the feature-extraction pipeline (chunking, resuming after kill -9, failures, shards)."""
+"""Video decoding and the feature-extraction pipeline (chunking, resuming after kill -9, failures, shards,
+failed and preempted shards, segmented merging)."""
 
 from __future__ import annotations
 
@@ -8,18 +9,19 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from mmar.data.feature_store import FeatureStoreReader
-from mmar.extract import (EXTRACTOR_NAME, ExtractConfig, list_videos, parts_dir_for, part_ids, run_extraction,
-                          video_features)
+from mmar.data.feature_store import FeatureStoreReader, FeatureStoreWriter, segments_dir_for
+from mmar.extract import (EXTRACTOR_NAME, ExtractConfig, ShardJob, list_videos, merge_parts, parts_dir_for, part_ids,
+                          run_extraction, video_features, write_part)
 from mmar.i3d import InceptionI3d
 from mmar.paths import PROJECT_ROOT
-from mmar.video import Preprocess, VideoError, read_frames, to_model_input
+from mmar.video import Preprocess, VideoError, prefetch, read_frames, to_model_input
 
 FIXTURES = Path(__file__).parent / "fixtures"
 sys.path.insert(0, str(FIXTURES))
@@ -135,7 +137,7 @@ def test_extraction_writes_store_lists_failures_and_resumes(tmp_path: Path) -> N
     assert store.attrs["extractor"] == EXTRACTOR_NAME and store.fps == 25.0 and store.stride_frames == 8
     assert store.feature_dim == 1024
     failures = (tmp_path / "features.h5.failures.tsv").read_text().splitlines()
-    assert failures[0] == "video_id\tpath\terror" and failures[1].startswith("v_corrupt\t")
+    assert failures[0] == "video_id\tpath\terror\tlog" and failures[1].startswith("v_corrupt\t")
     assert not parts_dir_for(out).exists()
 
     again = run_extraction(tmp_path / "videos", out, progress=False)
@@ -156,14 +158,12 @@ def test_kill_9_leaves_no_half_entry_and_the_run_resumes(tmp_path: Path) -> None
     done_before = part_ids(parts)
     assert 1 <= len(done_before) < len(ids), "the kill should land after the first video and before the last"
     assert not out.exists()  # nothing merged yet: the store is only ever replaced atomically
-    # a merge that was killed half-way leaves a '.merging' file; it must be ignored
-    (tmp_path / "features.h5.merging").write_bytes(b"garbage from a killed merge")
 
     subprocess.run(command, cwd=PROJECT_ROOT, check=True, capture_output=True)
     store = FeatureStoreReader(out)
     assert sorted(store.ids()) == ids
     assert all(store.length(v) == 1 and np.isfinite(store.read(v)).all() for v in ids)
-    assert not (tmp_path / "features.h5.merging").exists() and not parts.exists()
+    assert not parts.exists()
 
 
 def test_local_submitit_shards_are_merged_into_one_store(tmp_path: Path) -> None:
@@ -202,3 +202,217 @@ def test_part_files_round_trip_and_ignore_interrupted_writes(tmp_path: Path) -> 
         write_part(parts, video_id, np.ones((2, 1024), dtype=np.float32), 20)
     (parts / ".tmp-abc123.partial").write_bytes(b"PK\x03\x04 truncated")  # a write killed half-way
     assert part_ids(parts) == {"v_a", "dir/v_b", ".hidden"}
+
+
+# --------------------------------------------------------------------------- failed and preempted shards
+@pytest.fixture
+def fault_shards(monkeypatch: pytest.MonkeyPatch):
+    """tests/fixtures/fault_shards.py, importable here and in submitit's local job processes."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(FIXTURES), os.environ.get("PYTHONPATH", "")]))
+    monkeypatch.syspath_prepend(str(FIXTURES))
+    import fault_shards
+
+    return fault_shards
+
+
+def test_failed_and_killed_shards_are_contained(tmp_path: Path, fault_shards) -> None:
+    """Shard 1 raises, shard 2 is killed (SIGKILL): shard 0's video is merged, the other two are listed
+    with their shard's error and log file, and the summary counts 1 shard ok and 2 failed."""
+    _make_videos(tmp_path / "videos", [16, 16, 16])
+    out = tmp_path / "features.h5"
+    summary = run_extraction(tmp_path / "videos", out, shards=3, executor="local", progress=False,
+                             shard_job=fault_shards.FaultyShards())
+    assert (summary.shards_ok, summary.shards_failed, summary.extracted, summary.merged, summary.failed) == (1, 2, 1, 1, 2)
+    assert FeatureStoreReader(out).ids() == ["v_0"]
+    rows = [line.split("\t") for line in (tmp_path / "features.h5.failures.tsv").read_text().splitlines()]
+    assert rows[0] == ["video_id", "path", "error", "log"]
+    by_id = {row[0]: row for row in rows[1:]}
+    assert sorted(by_id) == ["v_1", "v_2"]
+    assert "shard 1" in by_id["v_1"][2] and "injected failure in shard 1" in by_id["v_1"][2]
+    assert "shard 2" in by_id["v_2"][2] and "without a result" in by_id["v_2"][2]
+    for row in by_id.values():
+        assert Path(row[3]).is_file() and row[3].endswith(".err")
+    assert "injected failure in shard 1" in Path(by_id["v_1"][3]).read_text()
+
+    again = run_extraction(tmp_path / "videos", out, shards=3, executor="local", progress=False)  # the retry
+    assert (again.shards_failed, again.already_done, again.extracted) == (0, 1, 2)
+    assert sorted(FeatureStoreReader(out).ids()) == ["v_0", "v_1", "v_2"]
+    assert not (tmp_path / "features.h5.failures.tsv").exists()
+
+
+def test_exit_status_and_summary_of_failed_shards(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    from mmar import extract
+
+    summary = extract.ExtractionSummary(total=3, already_done=0, extracted=1, failed=2, merged=1, seconds=1.0,
+                                        failures_file=Path("f.tsv"), shards_ok=1, shards_failed=2)
+    monkeypatch.setattr(extract, "run_extraction", lambda *a, **k: summary)
+    assert extract.main(["videos", "--out", "x.h5", "--shards", "3"]) == 1
+    assert "1 shards ok, 2 failed; rerun the same command to retry" in capsys.readouterr().err
+    monkeypatch.setattr(extract, "run_extraction", lambda *a, **k: extract.ExtractionSummary(3, 0, 3, 0, 3, 1.0, None))
+    assert extract.main(["videos", "--out", "x.h5"]) == 0
+
+
+def test_preempted_shard_requeues_itself_and_skips_finished_videos(tmp_path: Path, fault_shards) -> None:
+    """submitit's local executor: the job gets the preemption signal after its first video, checkpoints,
+    is requeued by submitit (no driver involved) and extracts only the remaining videos."""
+    import submitit
+
+    ids = _make_videos(tmp_path / "videos", [16, 16])
+    out = tmp_path / "features.h5"
+    videos = [(v, str(p)) for v, p in list_videos(tmp_path / "videos")]
+    executor = submitit.AutoExecutor(folder=tmp_path / "logs", cluster="local")
+    executor.update_parameters(timeout_min=10)
+    config = asdict(ExtractConfig())
+    job = executor.submit(fault_shards.PreemptedOnce(), videos, str(out), config, 0)
+    result = job.result()
+    assert (result.skipped, result.done) == (1, 1)  # the requeued run found the first video's part
+    assert part_ids(parts_dir_for(out)) == set(ids)
+    log_text = Path(job.paths.stderr).read_text() + Path(job.paths.stdout).read_text()
+    assert "requeueing it" in log_text and "Requeued job" in log_text
+
+
+def test_checkpoint_resubmits_the_same_shard(tmp_path: Path) -> None:
+    out = tmp_path / "features.h5"
+    write_part(parts_dir_for(out), "v_0", np.ones((1, 1024), np.float32), 16)
+    job = ShardJob()
+    videos = [("v_0", "a.mp4"), ("v_1", "b.mp4")]
+    delayed = job.checkpoint(videos, str(out), {"fps": 25.0}, 4)
+    assert delayed.function is job and delayed.args == (videos, str(out), {"fps": 25.0}, 4) and not delayed.kwargs
+
+
+def test_prefetch_keeps_order_and_raises_errors_where_they_happen() -> None:
+    assert list(prefetch(iter(range(50)), 4)) == list(range(50))
+    assert list(prefetch(iter(range(5)), 0)) == list(range(5))
+
+    def failing():
+        yield 1
+        yield 2
+        raise VideoError("decoding failed after 2 frames")
+
+    seen = []
+    with pytest.raises(VideoError, match="after 2 frames"):
+        for item in prefetch(failing(), 1):
+            seen.append(item)
+    assert seen == [1, 2]
+    stream = prefetch(iter(range(10**6)), 2)  # a consumer that stops early does not hang
+    assert next(stream) == 0
+    stream.close()
+
+
+# ------------------------------------------------------------------------------------ segmented merging
+def _write_parts(out: Path, ids: list[str], value: float = 1.0) -> None:
+    for i, video_id in enumerate(ids):
+        write_part(parts_dir_for(out), video_id, np.full((2 + i % 3, 1024), value + i, np.float32), 16 + 8 * i)
+
+
+def _expected(ids: list[str], value: float = 1.0) -> dict[str, np.ndarray]:
+    return {v: np.full((2 + i % 3, 1024), value + i, np.float32) for i, v in enumerate(ids)}
+
+
+def test_merging_appends_a_segment_without_rewriting_the_store(tmp_path: Path) -> None:
+    out = tmp_path / "features.h5"
+    first, second = [f"a{i}" for i in range(4)], [f"b{i}" for i in range(3)]
+    _write_parts(out, first)
+    assert merge_parts(out, ExtractConfig()) == 4
+    segments = segments_dir_for(out)
+    (segment,) = list(segments.iterdir())
+    before = segment.stat()
+    _write_parts(out, second, value=10.0)
+    assert merge_parts(out, ExtractConfig()) == 3
+    after = segment.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+    assert len(list(segments.iterdir())) == 2
+    store = FeatureStoreReader(out)
+    assert sorted(store.ids()) == sorted(first + second)
+    for video_id, features in {**_expected(first), **_expected(second, 10.0)}.items():
+        np.testing.assert_array_equal(store.read(video_id), features)
+    assert store.attrs["extractor"] == EXTRACTOR_NAME and not parts_dir_for(out).exists()
+
+
+def test_merging_into_a_store_written_in_place_keeps_its_entries_without_copying(tmp_path: Path) -> None:
+    out = tmp_path / "features.h5"
+    with FeatureStoreWriter(out, extractor=EXTRACTOR_NAME, fps=25.0, stride_frames=8, feature_dim=1024) as store:
+        store.write("old", np.full((3, 1024), 7.0, np.float32), 24)
+    inode = out.stat().st_ino
+    _write_parts(out, ["new"])
+    assert merge_parts(out, ExtractConfig()) == 1
+    (legacy,) = [p for p in segments_dir_for(out).iterdir() if p.name.startswith("legacy-")]
+    assert legacy.stat().st_ino == inode  # hard link: the old file's data are not copied
+    store = FeatureStoreReader(out)
+    assert sorted(store.ids()) == ["new", "old"]
+    np.testing.assert_array_equal(store.read("old"), np.full((3, 1024), 7.0, np.float32))
+
+
+def test_a_second_merge_into_the_same_store_is_refused_while_one_runs(tmp_path: Path) -> None:
+    import fcntl
+
+    from mmar.data.feature_store import FeatureStoreError
+
+    out = tmp_path / "features.h5"
+    _write_parts(out, ["a0"])
+    with open(tmp_path / "features.h5.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process merging (flock locks are per open file)
+        with pytest.raises(FeatureStoreError, match="another process is merging"):
+            merge_parts(out, ExtractConfig())
+    assert merge_parts(out, ExtractConfig()) == 1
+
+
+MERGE_SCRIPT = """
+import os, signal, sys
+from pathlib import Path
+import h5py
+from mmar import extract
+from mmar.data import feature_store
+
+out, stage, count = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+calls = {"n": 0}
+
+def die_after(function):
+    def wrapper(*args, **kwargs):
+        result = function(*args, **kwargs)
+        calls["n"] += 1
+        if calls["n"] >= count:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return result
+    return wrapper
+
+if stage == "segment":  # while writing the new segment
+    feature_store.FeatureStoreWriter.write = die_after(feature_store.FeatureStoreWriter.write)
+elif stage == "index":  # while writing the new index (after the segment is complete)
+    original = h5py.Group.__setitem__
+    h5py.Group.__setitem__ = die_after(original)
+elif stage == "replaced":  # after the n-th os.replace: 1 = segment renamed, 2 = index replaced the store
+    feature_store.os.replace = die_after(os.replace)
+extract.merge_parts(out, extract.ExtractConfig())
+"""
+
+
+@pytest.mark.parametrize("stage, count", [("segment", 2), ("replaced", 1), ("index", 3), ("index", 7), ("replaced", 2)])
+def test_kill_9_during_a_merge_never_corrupts_the_store(tmp_path: Path, stage: str, count: int) -> None:
+    """A first merge of 4 parts, then a second merge of 3 parts killed with SIGKILL at a given point: the
+    store holds exactly the first 4 or all 7 entries, and the next merge completes it with no leftovers."""
+    out = tmp_path / "features.h5"
+    first, second = [f"a{i}" for i in range(4)], [f"b{i}" for i in range(3)]
+    _write_parts(out, first)
+    merge_parts(out, ExtractConfig())
+    _write_parts(out, second, value=10.0)
+    process = subprocess.run([sys.executable, "-c", MERGE_SCRIPT, str(out), stage, str(count)], cwd=PROJECT_ROOT,
+                             capture_output=True, text=True)
+    assert process.returncode == -signal.SIGKILL, process.stderr
+    store = FeatureStoreReader(out)
+    expected = {**_expected(first), **_expected(second, 10.0)}
+    assert sorted(store.ids()) in (sorted(first), sorted(first + second))
+    for video_id in store.ids():
+        np.testing.assert_array_equal(store.read(video_id), expected[video_id])
+    store.close()
+    assert part_ids(parts_dir_for(out)) | set(store.ids()) == set(expected)  # nothing lost
+
+    merge_parts(out, ExtractConfig())
+    store = FeatureStoreReader(out)
+    assert sorted(store.ids()) == sorted(expected)
+    for video_id, features in expected.items():
+        np.testing.assert_array_equal(store.read(video_id), features)
+    assert not parts_dir_for(out).exists()
+    referenced = {p.name for p in segments_dir_for(out).iterdir()}
+    assert len(referenced) == 2 and not any(name.endswith(".partial") for name in referenced)
+    assert not out.with_name(out.name + ".index-partial").exists()

