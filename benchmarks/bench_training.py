@@ -1,26 +1,32 @@
-"""Training benchmark: ``python -m mmar bench training [--videos N] [--out DIR] ...``.
+"""Training benchmark: ``python -m mmar bench training [--videos N] [--out DIR] [--device cuda] ...``.
 
-Measures, on a generated prepared dataset of I3D shape (1024-d features, segments of 8-40 steps,
-sentences of 6-30 50-d word vectors; random values, sizes like ActivityNet Captions):
+On a generated prepared dataset of I3D shape (1024-d features, segments of 8-40 steps, sentences of
+6-30 50-d word vectors), all in one run on the machine at hand:
 
-1. training throughput (pairs per second) and seconds per epoch with the default
-   :class:`mmar.training.TrainConfig`, streaming every batch from the HDF5 store (``cache_mb=0``)
-   versus the same rows held in memory (cache filled beforehand); the ratio is the streaming cost
-   (goal: under 20%);
-2. peak resident memory of a child process that trains one epoch, streaming, on a store of
-   ``--big-videos`` videos (ActivityNet size: 10k+; goal: under 2 GB);
-3. the wall time of one default training run (``--default-rows`` pairs, the default epochs).
+1. FLOPs per training pair of the full model (counted with ``torch.utils.flop_counter``), and the
+   sgemm GFLOP/s of 1 and 2 threads (the arithmetic peak the trainer is compared with);
+2. the old one-model loop as today's grid ran it (commit 2e3f19c's ``mmar/training.py``, loaded from
+   git; 1 thread, batch 64, Adam), and the ensemble trainer: batch 64 and 128 on 1 thread, 128 on 2
+   threads, and two processes of 1 thread each (the grid's default on 2 cores);
+3. ensembles of M = 1, 11, 44 members on the chosen device (loop and vmap executors on CPU, vmap on
+   CUDA): pairs per second per member and in all, achieved GFLOP/s and the fraction of the sgemm peak;
+4. peak resident memory (CPU) or peak allocated memory (CUDA) of the largest ensemble;
+5. with ``--paper-pair-epochs`` (the pair-epochs of the ``paper`` profile's grids, printed by
+   ``--count-paper RUN_DIR`` from a prepared dataset), the projected time of its training on this device.
 
-Results are printed and written to ``<out>/bench_training.csv``. Times include this machine's load:
-wall and process CPU seconds are both given.
+Results are printed and written to ``<out>/bench_training.csv``.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import multiprocessing
+import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,6 +37,8 @@ import torch
 from mmar.data.feature_store import FeatureStoreWriter
 from mmar.data.prepared import PreparedDataset, write_prepared
 from mmar.results import STANDIN
+
+OLD_COMMIT = "2e3f19c"  # the last commit with the one-model training loop
 
 
 def make_synthetic_prepared(root: Path, *, n_videos: int, n_classes: int = 50, feature_dim: int = 1024, word_dim: int = 50,
@@ -68,82 +76,170 @@ def make_synthetic_prepared(root: Path, *, n_videos: int, n_classes: int = 50, f
     return PreparedDataset.load(root)
 
 
-def _timed_train(config, data, rows, out: Path) -> dict[str, float]:
-    from mmar.training import train
+def flops_per_pair(data: PreparedDataset, rows: np.ndarray, batch: int = 64) -> float:
+    """FLOPs of one training step of the full model (forward + backward), per pair."""
+    from torch.utils.flop_counter import FlopCounterMode
 
-    wall, cpu = time.perf_counter(), time.process_time()
-    result = train(config, data, rows, out, progress=False)
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    epochs = len(result.history)
-    return {"wall_s": wall, "cpu_s": cpu, "epochs": epochs, "pairs_per_s": epochs * len(rows) / wall,
-            "wall_s_per_epoch": wall / epochs}
+    from mmar.training import TrainConfig
+    from mmar.training.ensemble import EnsembleTrainer, Member, _make_source
+
+    config = TrainConfig(batch_size=batch, epochs=1)
+    members = [Member(config, rows[:batch], rows[:0])]
+    trainer = EnsembleTrainer(members, _make_source(data, members, config, torch.device("cpu"), "bank"),
+                              data.feature_store().feature_dim, data.word_dim, torch.device("cpu"), "loop")
+    with FlopCounterMode(display=False) as counter:
+        trainer.run_epoch(0, "main", 0, False)
+    return counter.get_total_flops() / batch
 
 
-def _peak_child(data_root: Path, out: Path, epochs: int) -> float:
-    """Peak RSS (MB) of a child process that trains ``epochs`` epochs streaming on all train rows."""
-    code = (
-        "import resource, sys, numpy as np\n"
-        "from pathlib import Path\n"
-        "from mmar.data.prepared import PreparedDataset\n"
-        "from mmar.training import TrainConfig, train\n"
-        f"data = PreparedDataset.load({str(data_root)!r})\n"
-        f"train(TrainConfig(epochs={epochs}, cache_mb=0), data, data.rows(subset='train'), Path({str(out)!r}), progress=False)\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    return float(done.stdout.strip().splitlines()[-1])
+def sgemm_gflops(threads: int, n: int = 1024, repeats: int = 20) -> float:
+    """Single-precision matrix multiply GFLOP/s of ``threads`` torch threads."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(3):
+        a @ b
+    tic = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    seconds = time.perf_counter() - tic
+    torch.set_num_threads(previous)
+    return 2 * n**3 * repeats / seconds / 1e9
+
+
+def _old_training_module():
+    """Commit :data:`OLD_COMMIT`'s ``mmar/training.py`` as a module (None outside a git checkout)."""
+    from mmar.paths import PROJECT_ROOT
+
+    try:
+        source = subprocess.run(["git", "show", f"{OLD_COMMIT}:mmar/training.py"], cwd=PROJECT_ROOT, check=True,
+                                capture_output=True, text=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    path = Path(tempfile.mkdtemp()) / "old_training.py"
+    path.write_text(source)
+    spec = importlib.util.spec_from_file_location("old_training", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["old_training"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _epoch_seconds_old(data_root: str, rows: np.ndarray) -> float:
+    old = _old_training_module()
+    data = PreparedDataset.load(data_root)
+    config = old.TrainConfig(optimizer="adam", lr=1e-3, batch_size=64, epochs=2, cache_mb=4096, num_threads=1)
+    result = old.train(config, data, rows, tempfile.mkdtemp(), progress=False)
+    return float(result.history["seconds"].iloc[-1])  # the second epoch: cache warm
+
+
+def _epoch_seconds_new(data_root: str, rows: np.ndarray, batch: int, threads: int, members: int = 1,
+                       executor: str = "loop", device: str = "cpu") -> float:
+    """Seconds of the second epoch of an ensemble of ``members`` full models (the first warms up)."""
+    from mmar.training import TrainConfig, train_ensemble
+
+    data = PreparedDataset.load(data_root)
+    configs = [TrainConfig(optimizer="adam", lr=1e-3, batch_size=batch, epochs=2, num_threads=threads, seed=s)
+               for s in range(members)]
+    result = train_ensemble(configs, data, [rows] * members, tempfile.mkdtemp(), device=device, executor=executor,
+                            progress=False)
+    return float(result.histories[0]["seconds"].iloc[-1])
+
+
+def _two_processes(data_root: str, rows: np.ndarray, batch: int) -> float:
+    """Pairs per second of two 1-thread processes training at once (the grid's default on 2 cores)."""
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(2) as pool:
+        seconds = pool.starmap(_epoch_seconds_new, [(data_root, rows, batch, 1)] * 2)
+    return 2 * len(rows) / max(seconds)
+
+
+def count_paper_pair_epochs(run_dir: str) -> dict[str, float]:
+    """Pair-epochs of the ``paper`` profile's grids (06 and 07) on the prepared dataset of ``run_dir``."""
+    from mmar import experiments as ex
+    from mmar.experiments.projection import pair_epochs
+    from mmar.profiles import notebook_parameters, resolve_profile
+    from mmar.studies.grid_tables import ablation_families
+
+    data = PreparedDataset.load(Path(run_dir) / "data")
+    profile = resolve_profile("paper")
+    cells = {}
+    for notebook in ("06_evaluation", "07_ablations"):
+        p = notebook_parameters(profile, notebook)
+        train = {k: (1.0 if v == "selected" else v) for k, v in p.get("train", {}).items()}
+        settings = ex.GridSettings(train=train, max_train_rows=p.get("max_train_rows"),
+                                   max_unpaired_rows=p.get("max_unpaired_rows"))
+        if notebook == "06_evaluation":
+            rows, ks = ex.TABLE1, p["unseen_ks"]
+        else:
+            families = ablation_families(["Table 6", "Table 7", "Table 8"], p.get("ablations", {}))
+            rows, ks = [r for f in families.values() for r in f], [p.get("unseen_k", 5)]
+        for cell in ex.make_cells(data, rows, ks, p["n_trials"], settings):
+            cells[cell.key] = cell
+    return {"cells": len(cells), "pair_epochs": float(sum(pair_epochs(c) for c in cells.values()))}
 
 
 def main(argv: list[str] | None = None) -> None:
-    from mmar.training import TrainConfig, clear_cache
-
     parser = argparse.ArgumentParser(prog="python -m mmar bench training", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", default="runs/bench_training", help="work folder (data, checkpoints, csv)")
-    parser.add_argument("--videos", type=int, default=1000, help="videos of the throughput dataset")
-    parser.add_argument("--epochs", type=int, default=2, help="epochs per throughput measurement")
-    parser.add_argument("--default-rows", type=int, default=1500, help="pairs of the default-training-run timing")
-    parser.add_argument("--big-videos", type=int, default=10000, help="videos of the peak-memory store (0 skips)")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--out", default="runs/bench_training", help="work folder (data, csv)")
+    parser.add_argument("--videos", type=int, default=700, help="videos of the benchmark dataset (about 3 pairs each)")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda: the device of the ensemble measurements")
+    parser.add_argument("--members", default="1,11,44", help="ensemble sizes to measure")
+    parser.add_argument("--count-paper", metavar="RUN_DIR", help="print the paper profile's pair-epochs on RUN_DIR's "
+                        "prepared dataset and exit")
+    parser.add_argument("--paper-pair-epochs", type=float, help="project the paper profile's training time from this")
+    parser.add_argument("--skip-cpu-comparison", action="store_true", help="only the ensemble measurements")
     args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.count_paper:
+        print(json.dumps(count_paper_pair_epochs(args.count_paper)))
+        return
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-
     data_root = out / f"data_{args.videos}"
     data = PreparedDataset.load(data_root) if (data_root / "dataset.json").is_file() else \
         make_synthetic_prepared(data_root, n_videos=args.videos)
     rows = data.rows(subset="train")
-    results: list[dict] = []
-    base = TrainConfig(epochs=args.epochs)
-    clear_cache()
-    memory_cfg = TrainConfig(**{**base.to_dict(), "cache_mb": 8192})
-    # fills the cache and pays the one-time imports (torch.optim loads torch._dynamo on its first step)
-    _timed_train(TrainConfig(**{**memory_cfg.to_dict(), "epochs": 1}), data, rows, out / f"ckpt_fill_{stamp}")
-    stream = _timed_train(TrainConfig(**{**base.to_dict(), "cache_mb": 0}), data, rows, out / f"ckpt_stream_{stamp}")
-    memory = _timed_train(memory_cfg, data, rows, out / f"ckpt_memory_{stamp}")
-    results.append({"measure": "streaming", "pairs": len(rows), **stream})
-    results.append({"measure": "in_memory", "pairs": len(rows), **memory})
-    results.append({"measure": "streaming_cost", "value": memory["pairs_per_s"] / stream["pairs_per_s"] - 1.0})
+    root = str(data_root)
+    flops = flops_per_pair(data, rows)
+    peak1, peak2 = sgemm_gflops(1), sgemm_gflops(2)
+    results: list[dict] = [{"measure": "flops_per_pair", "value": flops / 1e6, "unit": "MFLOP"},
+                           {"measure": "sgemm_1_thread", "value": peak1, "unit": "GFLOP/s"},
+                           {"measure": "sgemm_2_threads", "value": peak2, "unit": "GFLOP/s"}]
 
-    default_rows = rows[: args.default_rows]
-    run = _timed_train(TrainConfig(), data, default_rows, out / f"ckpt_default_{stamp}")
-    results.append({"measure": "default_training_run", "pairs": len(default_rows), **run})
+    def rate(name: str, pairs_per_s: float, peak: float, **extra) -> None:
+        results.append({"measure": name, "value": pairs_per_s, "unit": "pairs/s",
+                        "gflops": pairs_per_s * flops / 1e9, "of_sgemm_peak": pairs_per_s * flops / 1e9 / peak, **extra})
 
-    if args.big_videos:
-        big_root = out / f"data_{args.big_videos}"
-        if not (big_root / "dataset.json").is_file():
-            make_synthetic_prepared(big_root, n_videos=args.big_videos)
-        results.append({"measure": "peak_rss_mb_streaming_big", "videos": args.big_videos,
-                        "value": _peak_child(big_root, out / f"ckpt_big_{stamp}", 1)})
+    if not args.skip_cpu_comparison:
+        old = _epoch_seconds_old(root, rows) if _old_training_module() is not None else float("nan")
+        rate(f"old loop ({OLD_COMMIT}), 1 thread, batch 64", len(rows) / old, peak1)
+        for batch, threads in ((64, 1), (128, 1), (128, 2)):
+            seconds = _epoch_seconds_new(root, rows, batch, threads)
+            rate(f"ensemble trainer M=1, {threads} thread(s), batch {batch}", len(rows) / seconds,
+                 peak1 if threads == 1 else peak2)
+        rate("ensemble trainer M=1, 2 processes x 1 thread, batch 128", _two_processes(root, rows, 128), peak2)
+    device = torch.device(args.device)
+    peak = float("nan")
+    for members in [int(m) for m in args.members.split(",")]:
+        member_rows = rows[: max(128 * 4, len(rows) // members)]
+        for executor in (("loop", "vmap") if device.type == "cpu" else ("vmap",)):
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            seconds = _epoch_seconds_new(root, member_rows, 128, 1, members, executor, args.device)
+            memory = (torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda"
+                      else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+            per_member = len(member_rows) / seconds
+            rate(f"ensemble M={members}, {executor}, {args.device}, batch 128", per_member * members,
+                 peak1 if device.type == "cpu" else float("nan"), per_member=per_member, peak_mb=memory)
+            peak = max(peak, per_member * members) if not np.isnan(peak) else per_member * members
+    if args.paper_pair_epochs:
+        results.append({"measure": "paper profile projected training time", "value": args.paper_pair_epochs / peak / 3600,
+                        "unit": f"hours at the best ensemble rate ({peak:.0f} pairs/s on {args.device})"})
     table = pd.DataFrame(results)
-    table["threads"] = torch.get_num_threads()
-    table["config"] = json.dumps(TrainConfig().to_dict())
     table.to_csv(out / "bench_training.csv", index=False)
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(table.drop(columns=["config"]).to_string(index=False))
+    with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 70):
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
 
 if __name__ == "__main__":

@@ -111,3 +111,19 @@ def test_members_of_different_structure_are_refused(tiny_prepared: PreparedDatas
                        tmp_path / "x", progress=False)
     with pytest.raises(ValueError, match="one train_rows"):
         train_ensemble([TrainConfig(**TINY)], tiny_prepared, [rows, rows], tmp_path / "y", progress=False)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (CI has none)")
+@pytest.mark.parametrize("losses,fraction", [(("joint", "recons", "cross", "cycle"), 0.0),
+                                             (("joint", "recons", "cross", "cycle", "adv"), 0.4)])
+def test_a_cuda_ensemble_member_trains_as_it_would_alone_on_cpu(tiny_prepared: PreparedDataset, tmp_path: Path,
+                                                                 losses: tuple[str, ...], fraction: float) -> None:
+    torch.backends.cuda.matmul.allow_tf32 = False  # compare float32 with float32
+    configs = [TrainConfig(**TINY, losses=losses, unpaired_fraction=fraction, seed=s) for s in range(3)]
+    rows = _member_rows(tiny_prepared)
+    together = train_ensemble(configs, tiny_prepared, rows, tmp_path / "ens", device="cuda", progress=False)
+    assert together.executor == "vmap" and together.device.startswith("cuda")
+    for i, config in enumerate(configs):
+        on_cpu = TrainConfig(**{**config.to_dict(), "device": "cpu"})
+        alone = train(on_cpu, tiny_prepared, rows[i], tmp_path / f"alone{i}", progress=False, executor="loop")
+        _close(together.models[i].cpu(), alone.model, rtol=1e-3)

@@ -5,7 +5,7 @@ of its size) for a few batches, after one warm-up epoch, and returns training pa
 member. :func:`project_training_seconds` multiplies every pending cell's pair-epochs (paired and
 unpaired rows times all its epochs, Algorithm 1's paired-only phase included) by that rate, divided
 over the worker processes. Evaluation is not included. The estimate is deliberately simple: every
-cell is charged at the measured cell's rate.
+cell is charged at the rate of the cell with the most loss terms (an upper bound for the others).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import torch
 from mmar.data.prepared import PreparedDataset
 from mmar.experiments.cells import Cell
 from mmar.experiments.run import _cell_path, plan_ensembles
-from mmar.training import TrainConfig, phases
+from mmar.training import FIXED_TEXT, TrainConfig, phases
 from mmar.training.ensemble import EnsembleTrainer, Member, _make_source, choose_executor, resolve_device
 from mmar.training.inference import torch_threads
 
@@ -67,7 +67,9 @@ def project_training_seconds(data: PreparedDataset, cells: Sequence[Cell], cache
         return {"pending_cells": 0, "pair_epochs": 0, "pairs_per_second": float("nan"), "seconds": 0.0}
     plans = plan_ensembles(pending, members)
     size = max(len(p.cells) for p in plans)
-    rate = measure_pairs_per_second(data, pending[0], size, device=device, executor=executor, threads=threads)
+    # the measured cell: the one with the most loss terms (the costliest step; never the fixed-text baseline)
+    probe = max(pending, key=lambda c: (tuple(c.config["losses"]) != (FIXED_TEXT,), len(c.config["losses"])))
+    rate = measure_pairs_per_second(data, probe, size, device=device, executor=executor, threads=threads)
     total = sum(pair_epochs(c) for c in pending)
     parallel = max(1, min(processes, len(plans)))
     return {"pending_cells": len(pending), "pair_epochs": total, "pairs_per_second": rate * size,

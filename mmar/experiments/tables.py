@@ -45,7 +45,15 @@ def _config(records: Sequence[dict[str, Any]], context: ResultContext, **extra: 
             "n_test_videos": sorted({r["n_test_videos"] for r in records}),
             "trials_requested": context.trials,
             "evaluation": context.settings.eval_dict(), "max_train_rows": context.settings.max_train_rows,
-            "max_unpaired_rows": context.settings.max_unpaired_rows, "cells": [r["key"] for r in records], **extra}
+            "max_unpaired_rows": context.settings.max_unpaired_rows, "cells": [r["key"] for r in records],
+            "trainer": trainer_summary(records), **extra}
+
+
+def trainer_summary(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The distinct (executor, members, device, threads) of the ensembles that trained ``records``."""
+    seen = {json.dumps({k: r["ensemble"].get(k) for k in ("executor", "members", "device", "threads")},
+                       sort_keys=True) for r in records if "ensemble" in r}
+    return [json.loads(s) for s in sorted(seen)]
 
 
 def _row(context: ResultContext, records, experiment: str, metric: str, values, *, unit: str = "",

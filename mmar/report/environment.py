@@ -70,7 +70,27 @@ def environment(run: RunData) -> list[tuple[str, str]]:
         ("report built", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
     ]
     lines += [(f"{name} version", version) for name, version in package_versions().items()]
-    return lines + scale_lines(run)
+    return lines + trainer_lines(run) + scale_lines(run)
+
+
+def trainer_lines(run: RunData) -> list[tuple[str, str]]:
+    """Per result file: which trainer produced its grid numbers (ensembles: executor, members, device,
+    threads), from the ``trainer`` entries the grid writes into its rows' config."""
+    lines = []
+    for file, group in run.results.groupby("file", sort=True):
+        seen: set[str] = set()
+        for text in group["config"]:
+            try:
+                trainer = json.loads(text).get("trainer", [])
+            except (TypeError, ValueError, AttributeError):
+                continue
+            seen.update(json.dumps(t, sort_keys=True) for t in trainer)
+        if seen:
+            parts = [json.loads(t) for t in sorted(seen)]
+            lines.append((f"trainer ({file})", "; ".join(
+                f"ensemble trainer: {p['members']} member(s) per ensemble, {p['executor']} executor, device "
+                f"{p['device']}, {p['threads']} torch thread(s) per process" for p in parts)))
+    return lines
 
 
 def scale_lines(run: RunData) -> list[tuple[str, str]]:

@@ -203,13 +203,22 @@ def grid_train(train: dict[str, Any], run_dir: Path) -> dict[str, Any]:
     return checked_train(train)
 
 
-def run_grid_projected(data, cells: Sequence[Any], settings: Any, cache_dir: Path, *, processes: int,
-                       device: str) -> list[dict[str, Any]]:
-    """Print the projected training time (a short measured warm-up), run the grid, print its timing."""
+def run_grid_projected(data, cells: Sequence[Any], settings: Any, cache_dir: Path, **runtime: Any
+                       ) -> list[dict[str, Any]]:
+    """Print the projected training time (a short measured warm-up), run the grid, print its timing.
+
+    ``runtime``: :func:`mmar.experiments.run_grid`'s ``processes``, ``threads``, ``device``, ``executor``,
+    ``members``, ``dispatch`` ("auto", "inline", "processes", "slurm", "submitit-local") and ``slurm``
+    (submitit parameters); unknown keys are refused."""
     from mmar.experiments.projection import describe_projection, project_training_seconds
 
-    print(describe_projection(project_training_seconds(data, cells, cache_dir, processes=processes, device=device)))
-    results = ex.run_grid(data, cells, settings, cache_dir, processes=processes, device=device)
+    allowed = {"processes", "threads", "device", "executor", "members", "dispatch", "slurm"}
+    unknown = sorted(set(runtime) - allowed)
+    if unknown:
+        raise ValueError(f"grid_runtime: unknown keys {unknown}; valid keys: {sorted(allowed)}")
+    projection = {k: v for k, v in runtime.items() if k in ("processes", "device", "executor", "members", "threads")}
+    print(describe_projection(project_training_seconds(data, cells, cache_dir, **projection)))
+    results = ex.run_grid(data, cells, settings, cache_dir, **runtime)
     print(timing_summary(results))
     return results
 
