@@ -222,8 +222,8 @@ class EnsembleTrainer:
         for m in self.members:
             model, discs = build_model(m.config, video_dim, text_dim)
             networks.append(Networks(model, discs, m.config))
+        params, buffers = stack_module_state(networks)  # before any module moves to the device
         self.template = networks[0].to(device)
-        params, buffers = stack_module_state(networks)
         self.params = {k: v.detach().to(device).requires_grad_(True) for k, v in params.items()}
         self.buffers = {k: v.detach().to(device) for k, v in buffers.items()}
         c = self.config
