@@ -93,7 +93,7 @@ def test_tiny_grid_end_to_end_with_cache(tiny_prepared, tmp_path):
     assert first["n_test_videos"] == 4 and first["n_sentences"] == 4
     assert 0.0 <= first["zero_shot"]["nn_accuracy"] <= 100.0
     assert len(first["captions"]["hypotheses"]) == 4
-    assert all(len(h.split()) == 4 for h in first["captions"]["hypotheses"])
+    assert all(1 <= len(h.split()) <= 4 for h in first["captions"]["hypotheses"])  # 4 columns, repeats collapsed
     cached = tmp_path / "cache" / "cells" / f"{cells[0].key}.json"
     assert cached.is_file() and not list((tmp_path / "cache" / "ensembles").glob("*/checkpoint.pt"))
     stamp = cached.stat().st_mtime_ns
