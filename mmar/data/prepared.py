@@ -113,15 +113,24 @@ class PreparedDataset:
         ``length`` is the number of steps of the video's entry; the segment always keeps at least
         one step.
         """
+        starts, stops = self.feature_ranges(np.array([row]), np.array([length]), pairing)
+        return int(starts[0]), int(stops[0])
+
+    def feature_ranges(self, rows: np.ndarray, lengths: np.ndarray, pairing: str = "segment"
+                       ) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`feature_range` of many rows at once: ``(starts (n,), stops (n,))`` for ``rows`` (n,)
+        whose videos have ``lengths`` (n,) steps."""
+        lengths = np.asarray(lengths, dtype=np.int64)
         if pairing == "video":
-            return 0, length
+            return np.zeros_like(lengths), lengths
         if pairing != "segment":
             raise ValueError(f"pairing must be 'segment' or 'video', got {pairing!r}")
         per_second = float(self.meta["fps"]) / float(self.meta["stride_frames"])
-        start = int(math.floor(float(self.sentences.at[row, "start_s"]) * per_second))
-        stop = int(math.ceil(float(self.sentences.at[row, "end_s"]) * per_second))
-        start = min(max(start, 0), length - 1)
-        stop = min(max(stop, start + 1), length)
+        rows = np.asarray(rows, dtype=np.int64)
+        start = np.floor(self.sentences["start_s"].to_numpy(dtype=np.float64)[rows] * per_second).astype(np.int64)
+        stop = np.ceil(self.sentences["end_s"].to_numpy(dtype=np.float64)[rows] * per_second).astype(np.int64)
+        start = np.minimum(np.maximum(start, 0), lengths - 1)
+        stop = np.minimum(np.maximum(stop, start + 1), lengths)
         return start, stop
 
 

@@ -92,13 +92,12 @@ class MemoryBank:
         self._slot = np.full(int(rows.max()) + 1 if len(rows) else 1, -1, dtype=np.int64)
         self._slot[rows] = np.arange(len(rows))
         data = source.items.data
-        segments = [source.item("video", int(r)).to(torch.float32) for r in rows]
-        lengths = torch.tensor([len(s) for s in segments], dtype=torch.int64)
+        # float32 (no conversion per batch); the last step is all zeros: padded positions gather it
+        steps, lengths = _bank_steps(source, rows, progress)
+        lengths = torch.from_numpy(lengths)
         self.video_lengths = lengths.to(self.device)
         self.video_offsets = (torch.cumsum(lengths, 0) - lengths).to(self.device)
-        dim = segments[0].shape[1] if segments else 1
-        # float32 (no conversion per batch); the last step is all zeros: padded positions gather it
-        self.video_steps = torch.cat(segments + [torch.zeros(1, dim)]).to(self.device)
+        self.video_steps = steps.to(self.device)
         tokens = [data.token_ids(int(r))[:max_words] if max_words is not None else data.token_ids(int(r))
                   for r in rows]
         tokens = [t if len(t) else np.array([PAD_INDEX]) for t in tokens]
@@ -113,15 +112,10 @@ class MemoryBank:
     @classmethod
     def bytes_needed(cls, source: SegmentSource, rows: Sequence[int]) -> int:
         """An estimate of the bank's size for ``rows`` without reading features (segment lengths)."""
-        data = source.items.data
-        store = source.items.store
-        total = 0
-        for r in np.unique(np.asarray(rows, dtype=np.int64)):
-            video_id = data.sentences.at[int(r), "video_id"]
-            start, stop = data.feature_range(int(r), store.length(video_id), source.items.pairing)
-            n = stop - start if source.items.max_frames is None else min(stop - start, source.items.max_frames)
-            total += n
-        return total * store.feature_dim * 4
+        rows = np.unique(np.asarray(rows, dtype=np.int64))
+        video_ids = source.items.data.sentences["video_id"].to_numpy()[rows]
+        starts, stops = _cropped_ranges(source, rows, _video_lengths(source, video_ids))
+        return int((stops - starts).sum()) * source.items.store.feature_dim * 4
 
     def _slots(self, rows: np.ndarray) -> torch.Tensor:
         rows = np.asarray(rows, dtype=np.int64)
@@ -147,6 +141,44 @@ class MemoryBank:
         mask = torch.arange(width, device=self.device) < lengths[..., None]
         text = torch.index_select(self.vectors, 0, ids.reshape(-1)).view(*ids.shape, self.vectors.shape[1])
         return text * mask[..., None], mask
+
+
+def _cropped_ranges(source: SegmentSource, rows: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Feature steps ``[start, stop)`` of each row's segment, centre-cropped to ``max_frames`` as
+    :class:`mmar.data.prepared.PairDataset` does."""
+    items = source.items
+    starts, stops = items.data.feature_ranges(rows, lengths, items.pairing)
+    if items.max_frames is not None:
+        over = np.maximum(stops - starts - items.max_frames, 0)
+        starts = starts + over // 2
+        stops = np.minimum(stops, starts + items.max_frames)
+    return starts, stops
+
+
+def _video_lengths(source: SegmentSource, video_ids: np.ndarray) -> np.ndarray:
+    """Steps of each video's entry, asking the store once per distinct video."""
+    unique, inverse = np.unique(video_ids, return_inverse=True)
+    return np.array([source.items.store.length(v) for v in unique], dtype=np.int64)[inverse]
+
+
+def _bank_steps(source: SegmentSource, rows: np.ndarray, progress: bool) -> tuple[torch.Tensor, np.ndarray]:
+    """``(steps (total + 1, C) float32, lengths (n,))``: every row's video segment, concatenated, then
+    one zero step. Each video of the store is read once (a video has several sentences)."""
+    from tqdm.auto import tqdm
+
+    items = source.items
+    video_ids = items.data.sentences["video_id"].to_numpy()[rows]
+    starts, stops = _cropped_ranges(source, rows, _video_lengths(source, video_ids))
+    lengths = stops - starts
+    offsets = np.concatenate([[0], np.cumsum(lengths)])
+    steps = torch.zeros(int(offsets[-1]) + 1, items.store.feature_dim, dtype=torch.float32)
+    order = np.argsort(video_ids, kind="stable")
+    bounds = np.flatnonzero(np.r_[True, video_ids[order][1:] != video_ids[order][:-1], True])
+    for a, b in tqdm(list(zip(bounds[:-1], bounds[1:])), desc="rows to memory", disable=not progress, leave=False):
+        features = torch.from_numpy(np.asarray(items.store.read(video_ids[order[a]]), dtype=np.float32))
+        for i in order[a:b]:
+            steps[offsets[i]:offsets[i + 1]] = features[starts[i]:stops[i]]
+    return steps, lengths
 
 
 def split_unpaired(train_rows: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
