@@ -19,8 +19,8 @@ import torch
 
 from mmar.data.prepared import PreparedDataset
 from mmar.experiments.cells import Cell
-from mmar.experiments.run import _cell_path, plan_ensembles
-from mmar.training import FIXED_TEXT, TrainConfig, phases
+from mmar.experiments.run import _cell_path, pair_epochs, plan_ensembles
+from mmar.training import FIXED_TEXT, TrainConfig
 from mmar.training.ensemble import EnsembleTrainer, Member, _make_source, choose_executor, resolve_device
 from mmar.training.inference import torch_threads
 
@@ -51,12 +51,6 @@ def measure_pairs_per_second(data: PreparedDataset, cell: Cell, members: int, *,
     return (len(rows) + len(group[0].unpaired)) / seconds
 
 
-def pair_epochs(cell: Cell) -> int:
-    """Training pairs times epochs of one cell (all phases)."""
-    config = TrainConfig.from_dict(cell.config)
-    return (len(cell.train_rows) + len(cell.unpaired_rows)) * len(phases(config))
-
-
 def project_training_seconds(data: PreparedDataset, cells: Sequence[Cell], cache_dir: str | Path, *,
                              members: int | None = None, processes: int = 1, device: str = "auto",
                              executor: str = "auto", threads: int | None = 1) -> dict[str, float]:
@@ -67,13 +61,15 @@ def project_training_seconds(data: PreparedDataset, cells: Sequence[Cell], cache
         return {"pending_cells": 0, "pair_epochs": 0, "pairs_per_second": float("nan"), "seconds": 0.0}
     plans = plan_ensembles(pending, members)
     size = max(len(p.cells) for p in plans)
+    # members run one after another on a CPU (loop executor): one measures the rate; on a GPU the size matters
+    measured = size if resolve_device(device).type == "cuda" else 1
     # the measured cell: the one with the most loss terms (the costliest step; never the fixed-text baseline)
     probe = max(pending, key=lambda c: (tuple(c.config["losses"]) != (FIXED_TEXT,), len(c.config["losses"])))
-    rate = measure_pairs_per_second(data, probe, size, device=device, executor=executor, threads=threads)
+    rate = measure_pairs_per_second(data, probe, measured, device=device, executor=executor, threads=threads)
     total = sum(pair_epochs(c) for c in pending)
     parallel = max(1, min(processes, len(plans)))
-    return {"pending_cells": len(pending), "pair_epochs": total, "pairs_per_second": rate * size,
-            "seconds": total / (rate * size) / parallel}
+    return {"pending_cells": len(pending), "pair_epochs": total, "pairs_per_second": rate * measured,
+            "seconds": total / (rate * measured) / parallel}
 
 
 def describe_projection(projection: dict[str, float]) -> str:

@@ -130,6 +130,13 @@ def plan_ensembles(cells: Sequence[Cell], members: int | None = None) -> list[En
     return plans
 
 
+def pair_epochs(cell: Cell) -> int:
+    """Training pairs times epochs of one cell (all phases): its share of the grid's work."""
+    from mmar.training import TrainConfig, phases
+
+    return (len(cell.train_rows) + len(cell.unpaired_rows)) * len(phases(TrainConfig.from_dict(cell.config)))
+
+
 def _cell_path(cache_dir: str | Path, key: str) -> Path:
     return Path(cache_dir) / "cells" / f"{key}.json"
 
@@ -264,6 +271,8 @@ def run_grid(data: PreparedDataset, cells: Sequence[Cell], settings: GridSetting
     cache_dir = Path(cache_dir)
     plans = plan_ensembles(cells, members)
     pending = [p for p in plans if not all(_cell_path(cache_dir, c.key).is_file() for c in p.cells)]
+    # longest first, so that the last ensemble to start is a short one (workers finish together)
+    pending.sort(key=lambda p: -sum(pair_epochs(c) for c in p.cells))
     root = str(data.root)
     total = len({c.key for c in cells})
     bar = tqdm(total=total, initial=total - sum(len(p.cells) for p in pending), desc="grid cells",

@@ -87,7 +87,7 @@ def discovery_table(results: Sequence[dict[str, Any]], baseline: Sequence[dict[s
     models = [("Baseline: mean-pooled input features", list(baseline))]
     models += [(variant, [r for r in at_k if r["row"] == label]) for variant, label in ex.DISCOVERY_MODELS.items()]
     table = pd.DataFrame({variant: {m: _mean_std([r["discovery"][m] for r in records]) for m in ("accuracy", "nmi", "ari")}
-                          for variant, records in models}).T
+                          for variant, records in models if records}).T  # models whose row this run trained
     table.columns = ["accuracy (%)", "NMI", "ARI"]
     return table
 
