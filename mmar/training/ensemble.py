@@ -276,19 +276,21 @@ class EnsembleTrainer:
         return networks.to(self.device).eval()
 
     # -- batches ----------------------------------------------------------------------------------
-    def _videos(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        if "video" not in modalities(self.config):
-            return (torch.zeros(*rows.shape, 1, self.video_dim, device=self.device),
+    def _batch(self, kind: str, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(x (M, B, T, C), mask (M, B, T))`` of ``kind`` ("video" | "text") for ``rows`` (M, B); one
+        zero step per row for a modality that no requested term reads (not loaded)."""
+        if kind not in modalities(self.config):
+            dim = self.video_dim if kind == "video" else self.text_dim
+            return (torch.zeros(*rows.shape, 1, dim, device=self.device),
                     torch.ones(*rows.shape, 1, dtype=torch.bool, device=self.device))
-        v, m = self.source.videos(rows)
-        return v.to(self.device, non_blocking=True), m.to(self.device, non_blocking=True)
+        x, mask = (self.source.videos if kind == "video" else self.source.texts)(rows)
+        return x.to(self.device, non_blocking=True), mask.to(self.device, non_blocking=True)
+
+    def _videos(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._batch("video", rows)
 
     def _texts(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        if "text" not in modalities(self.config):
-            return (torch.zeros(*rows.shape, 1, self.text_dim, device=self.device),
-                    torch.ones(*rows.shape, 1, dtype=torch.bool, device=self.device))
-        t, m = self.source.texts(rows)
-        return t.to(self.device, non_blocking=True), m.to(self.device, non_blocking=True)
+        return self._batch("text", rows)
 
     # -- steps ------------------------------------------------------------------------------------
     def _terms(self, step: str, *batch: torch.Tensor) -> dict[str, torch.Tensor]:
