@@ -109,3 +109,26 @@ def write_lambda_search(curves: pd.DataFrame, chosen: dict[str, float], run_dir:
                              notes=f"{field} = {candidate:g}{' (chosen)' if candidate == value else ''}; 1-NN on "
                              f"pseudo-unseen seen classes after the last epoch; chooses the λ of notebooks 06/07"))
     return out
+
+
+def run_lambda_search(data: PreparedDataset, rows: TrialRows, candidates: dict[str, list[float]], train: dict,
+                      seeds: list[int], run_dir: Path, *, profile: str, n_val_classes: int, max_train_rows: int | None,
+                      sentences_per_class: int, reference_videos_per_class: int) -> list[ResultRow]:
+    """Notebook 05's λ search (:func:`mmar.experiments.balance.lambda_search`): prints the last epoch per
+    candidate and the choice, draws the figure, saves the choice for 06/07 and returns the result rows."""
+    from mmar import plots
+    from mmar.experiments.balance import lambda_search
+    from mmar.studies.display import print_table
+
+    (field, _), = candidates.items()
+    curves, chosen = lambda_search(data, rows.unseen_classes, candidates, train, seeds,
+                                   run_dir / "checkpoints" / "05_lambda_search", n_val_classes=n_val_classes,
+                                   max_train_rows=max_train_rows, sentences_per_class=sentences_per_class,
+                                   reference_videos_per_class=reference_videos_per_class)
+    print_table(f"λ search, last epoch (mean over seeds {list(seeds)}) [{data.data_source}]",
+                lambda_search_summary(curves, field))
+    print(f"chosen: {chosen}")
+    plots.lambda_search(curves, field, chosen[field], data.data_source, run_dir / "figures" / "05_lambda_search.png")
+    return write_lambda_search(curves, chosen, run_dir, data_source=data.data_source, profile=profile,
+                               seeds=list(seeds), settings={"train": train, "max_train_rows": max_train_rows,
+                                                            "n_val_classes": n_val_classes})
