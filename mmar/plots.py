@@ -260,15 +260,23 @@ def ablation_bars(families: dict[str, Sequence[Any]], results: Sequence[dict[str
 
 def lambda_search(curves: pd.DataFrame, field: str, chosen: float, data_source: str, path: str | Path) -> None:
     """Left: validation zero-shot accuracy (pseudo-unseen seen classes) per epoch, one line per λ
-    (mean over seeds, band = min..max); right: each term's share of the encoder gradient at the last
+    (mean over seeds, band = min..max); middle: each held-out loss term of the chosen λ relative to its
+    value before training (epoch 0); right: each term's share of the encoder gradient at the last
     epoch per λ. ``curves``: :func:`mmar.experiments.balance.lambda_search`."""
-    fig, (acc, share) = plt.subplots(1, 2, figsize=(11, 3.6))
+    fig, (acc, terms, share) = plt.subplots(1, 3, figsize=(15, 3.6))
     for value, group in curves.groupby(field):
         stats = group.groupby("epoch")["probe_zero_shot"].agg(["mean", "min", "max"])
         line, = acc.plot(stats.index, stats["mean"], marker=".", label=f"{field} = {value:g}"
                          + (" (chosen)" if value == chosen else ""))
         acc.fill_between(stats.index, stats["min"], stats["max"], color=line.get_color(), alpha=0.15)
     acc.set_xlabel("epoch"); acc.set_ylabel("validation zero-shot 1-NN accuracy (%)"); acc.legend(fontsize=7)
+    picked = curves[curves[field] == chosen].groupby("epoch").mean(numeric_only=True)
+    for column in [c for c in picked.columns if c.startswith("probe_val_") and c != "probe_val_total_paired"]:
+        terms.plot(picked.index, picked[column] / picked[column].iloc[0], marker=".",
+                   label=column.removeprefix("probe_val_"))
+    terms.axhline(1.0, color="grey", lw=0.8, ls=":")
+    terms.set_xlabel("epoch (0: before training)"); terms.set_ylabel("held-out term / its value before training")
+    terms.set_title(f"{field} = {chosen:g} (chosen)", fontsize=8); terms.legend(fontsize=7)
     last = curves[curves["epoch"] == curves["epoch"].max()]
     columns = [c for c in last.columns if c.startswith("grad_share_")]
     shares = last.groupby(field)[columns].mean()

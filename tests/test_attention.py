@@ -104,3 +104,22 @@ def test_lstm_pooling_unchanged_by_padding() -> None:
     x = torch.randn(1, 4, 3)
     padded = torch.cat([x, torch.randn(1, 3, 3)], dim=1)
     torch.testing.assert_close(pool(padded, _mask([4], 7)), pool(x, _mask([4], 4)))
+
+
+def test_the_text_decoder_has_its_own_number_of_filters():
+    import torch
+
+    from mmar.models.autoencoders import MultimodalAutoencoder
+    from mmar.training import TrainConfig, build_model
+
+    model = MultimodalAutoencoder(6, 3, embed_dim=4, hidden_dim=8, n_filters=4, text_decoder_filters=12)
+    assert model.text_decoder.n_cols == 12 and model.text_decoder.unpool.n_filters == 12
+    assert model.video_decoder.n_cols == 4 and model.text_encoder.pool.n_filters == 4
+    out = model.decode_text(torch.randn(2, 4), 13)
+    assert out.shape == (2, 13, 3)
+    assert MultimodalAutoencoder(6, 3, embed_dim=4, hidden_dim=8, n_filters=4).text_decoder.n_cols == 4  # None: the mirror
+    literal, _ = build_model(TrainConfig(text_decoder_filters=None), 6, 3)
+    assert literal.text_decoder.n_cols == 4
+    assert build_model(TrainConfig(), 6, 3)[0].text_decoder.n_cols == 12  # ours by default
+    with pytest.raises(ValueError, match="text_decoder_filters"):
+        TrainConfig(text_decoder_filters=0)

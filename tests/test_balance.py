@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmar.experiments.balance import _validation_classes, gradient_shares, lambda_search
+from mmar.experiments.balance import _validation_classes, gradient_shares, lambda_search, term_progress
 from mmar.training import SegmentSource, TrainConfig, build_model
 
 TINY = dict(embed_dim=8, hidden_dim=16, batch_size=8, epochs=2, optimizer="adam", lr=0.01, max_frames=None)
@@ -42,7 +42,8 @@ def test_lambda_search_holds_out_seen_classes_only(tiny_prepared, tmp_path):
                                    n_val_classes=2, max_train_rows=None, val_pairs=4, sentences_per_class=2,
                                    reference_videos_per_class=2)
     assert chosen["lambda_joint"] in (1.0, 10.0)
-    assert len(curves) == 2 * 2  # 2 candidates x 2 epochs
+    assert len(curves) == 2 * 3  # 2 candidates x (before training + 2 epochs)
+    assert sorted(curves["epoch"].unique()) == [0, 1, 2]
     last = curves[curves["epoch"] == 2]
     best = last.loc[last["probe_zero_shot"] == last["probe_zero_shot"].max(), "lambda_joint"]
     assert chosen["lambda_joint"] == best.min()  # the best validation accuracy; ties: the smallest λ
@@ -50,3 +51,19 @@ def test_lambda_search_holds_out_seen_classes_only(tiny_prepared, tmp_path):
     np.testing.assert_allclose(shares, 1.0, rtol=1e-5)
     with pytest.raises(ValueError, match="one λ field"):
         lambda_search(data, unseen, {"lambda_joint": [1.0], "lambda_cross": [1.0]}, TINY, [0], tmp_path)
+
+
+def test_term_progress_compares_the_last_epoch_with_the_untrained_networks():
+    import pandas as pd
+
+    curves = pd.DataFrame([
+        {"lambda_joint": 1.0, "seed": 0, "epoch": 0, "probe_val_joint": 2.0, "probe_val_recons": 10.0, "probe_val_total_paired": 12.0},
+        {"lambda_joint": 1.0, "seed": 1, "epoch": 0, "probe_val_joint": 4.0, "probe_val_recons": 10.0, "probe_val_total_paired": 14.0},
+        {"lambda_joint": 1.0, "seed": 0, "epoch": 2, "probe_val_joint": 1.0, "probe_val_recons": 11.0, "probe_val_total_paired": 12.0},
+        {"lambda_joint": 1.0, "seed": 1, "epoch": 2, "probe_val_joint": 2.0, "probe_val_recons": 11.0, "probe_val_total_paired": 13.0},
+    ])
+    table = term_progress(curves, "lambda_joint").set_index("term")
+    assert list(table.index) == ["joint", "recons"]  # the weighted total is not a term
+    assert table.loc["joint", "initial"] == 3.0 and table.loc["joint", "last epoch"] == 1.5
+    assert table.loc["joint", "last / initial"] == 0.5 and table.loc["joint", "trains"]
+    assert table.loc["recons", "last / initial"] == pytest.approx(1.1) and not table.loc["recons", "trains"]

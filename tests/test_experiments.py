@@ -222,6 +222,7 @@ def test_curves_record_each_epoch_and_end_at_the_final_evaluation(tiny_prepared,
     results = ex.run_grid(data, cells, settings, tmp_path, progress=False)
     for record in results:
         curve = [h["probe_zero_shot"] for h in record["history"]]
-        assert len(curve) == 3 and all(0.0 <= v <= 100.0 for v in curve)
+        assert len(curve) == 1 + 3 and all(0.0 <= v <= 100.0 for v in curve)  # before training, then 3 epochs
+        assert record["history"][0]["epoch"] == 0 and record["history"][0]["phase"] == "init"
         assert curve[-1] == pytest.approx(record["zero_shot"]["nn_accuracy"])  # same queries, refs, model
         assert all(h["probe_val_joint"] >= 0.0 for h in record["history"])

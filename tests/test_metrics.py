@@ -263,3 +263,18 @@ def test_zero_shot_and_discovery_on_a_labelled_store(tmp_path):
         zero_shot_on_store(_MeanModel(), reader, labels, {"golf": "club"}, glove)
     found = discovery_on_store(_MeanModel(), reader, labels)
     assert found["embedding"]["accuracy"] == 100.0 and found["baseline"]["accuracy"] == 100.0
+
+
+def test_best_column_fit_is_exact_with_one_column_per_word_and_the_mean_with_one_column():
+    from mmar.evaluation.captioning import best_column_fit
+
+    rng = np.random.default_rng(0)
+    target = rng.normal(size=(5, 3)).astype(np.float32)
+    np.testing.assert_allclose(best_column_fit(np.eye(5), target), target, atol=1e-6)
+    one = best_column_fit(np.ones((5, 1)), target)  # every step the same blend: the least-squares column is the mean
+    np.testing.assert_allclose(one, np.repeat(target.mean(0, keepdims=True), 5, axis=0), atol=1e-6)
+    # two columns, steps 0-1 pure column 0, steps 2-4 pure column 1: each block gets its own mean
+    w = np.array([[1, 0], [1, 0], [0, 1], [0, 1], [0, 1]], dtype=np.float32)
+    fit = best_column_fit(w, target)
+    np.testing.assert_allclose(fit[:2], np.repeat(target[:2].mean(0, keepdims=True), 2, axis=0), atol=1e-6)
+    np.testing.assert_allclose(fit[2:], np.repeat(target[2:].mean(0, keepdims=True), 3, axis=0), atol=1e-6)

@@ -78,6 +78,17 @@ def collapse_repeats(words: Sequence[str]) -> list[str]:
     return [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]
 
 
+def best_column_fit(weights: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """The closest output a decoder with these transposed filters can produce for one sentence: the
+    least-squares columns ``Y = argmin |W Y - X|^2`` for ``weights`` W (L, N) and ``target`` X (L, D),
+    returned as ``W Y`` (L, D). Every output step of such a decoder is a blend of its N columns, so
+    with N much smaller than L no decoder output, however well trained, reproduces every word."""
+    w = torch.as_tensor(np.asarray(weights, dtype=np.float64))
+    x = torch.as_tensor(np.asarray(target, dtype=np.float64))
+    columns = torch.linalg.lstsq(w, x, driver="gelsd").solution
+    return (w @ columns).numpy().astype(np.float32)
+
+
 def top_word_share(captions: Sequence[str]) -> float:
     """The share of the most frequent token among all tokens of ``captions`` (0-1); a caption set
     where one word is over half of the tokens is degenerate."""

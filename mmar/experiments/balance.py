@@ -63,6 +63,25 @@ class GradientShareProbe:
             trainer.histories[i][-1].update({f"grad_share_{k}": v for k, v in shares.items()})
 
 
+def term_progress(curves: pd.DataFrame, field: str) -> pd.DataFrame:
+    """Per candidate λ and held-out loss term (mean over seeds): its value before training (epoch 0),
+    after the last epoch, the ratio, and whether it fell (``trains``: last < initial).
+    ``curves``: :func:`lambda_search` (with its epoch-0 row)."""
+    columns = [c for c in curves.columns if c.startswith("probe_val_") and c != "probe_val_total_paired"]
+    first, last = curves["epoch"].min(), curves["epoch"].max()
+    table = []
+    for value, group in curves.groupby(field):
+        start = group[group["epoch"] == first][columns].mean()
+        end = group[group["epoch"] == last][columns].mean()
+        for column in columns:
+            if np.isnan(start[column]):
+                continue
+            table.append({field: value, "term": column.removeprefix("probe_val_"), "initial": start[column],
+                          "last epoch": end[column], "last / initial": end[column] / start[column],
+                          "trains": bool(end[column] < start[column])})
+    return pd.DataFrame(table)
+
+
 def _validation_classes(data: PreparedDataset, unseen: Sequence[str], n_val_classes: int, seed: int) -> list[str]:
     seen = [c for c in data.classes if c not in set(unseen)]
     rng = np.random.default_rng([seed, 104729])
@@ -82,7 +101,7 @@ def lambda_search(data: PreparedDataset, unseen: Sequence[str], candidates: dict
     ``max_train_rows`` pairs). ``curves`` has one row per member and epoch: the λ value, seed, the
     validation zero-shot accuracy, the held-out loss terms and each term's gradient share;
     ``chosen`` maps the field to the value with the best mean final validation accuracy (ties: the
-    smallest value).
+    smallest value). Epoch 0 holds the untrained networks' values.
     """
     if len(candidates) != 1:
         raise ValueError(f"search one λ field at a time, got {sorted(candidates)}")

@@ -136,11 +136,13 @@ class MultimodalAutoencoder(nn.Module):
 
     ``encode_video(v (B, T, C), mask (B, T)) -> (B, E)``, ``encode_text(t (B, L, D), mask (B, L)) -> (B, E)``,
     ``decode_video(z (B, E), length) -> (B, T, C)``, ``decode_text(z, length) -> (B, L, D)``, where
-    ``length`` is an int, per-sample lengths (B,), or a (B, T) bool mask.
+    ``length`` is an int, per-sample lengths (B,), or a (B, T) bool mask. ``n_filters`` is N of both
+    encoders and the video decoder; ``text_decoder_filters`` N of the text decoder (None: ``n_filters``).
     """
 
     def __init__(self, video_dim: int, text_dim: int, *, embed_dim: int, hidden_dim: int, pooling: str = "attention",
-                 n_filters: int = 4, kernel: str = "gaussian", activation: str = "relu") -> None:
+                 n_filters: int = 4, kernel: str = "gaussian", activation: str = "relu",
+                 text_decoder_filters: int | None = None) -> None:
         super().__init__()
         kw = dict(embed_dim=embed_dim, hidden_dim=hidden_dim, pooling=pooling, n_filters=n_filters, kernel=kernel,
                   activation=activation)
@@ -149,7 +151,7 @@ class MultimodalAutoencoder(nn.Module):
         self.video_encoder = SequenceEncoder(video_dim, **kw)
         self.text_encoder = SequenceEncoder(text_dim, **kw)
         self.video_decoder = SequenceDecoder(video_dim, **kw)
-        self.text_decoder = SequenceDecoder(text_dim, **kw)
+        self.text_decoder = SequenceDecoder(text_dim, **{**kw, "n_filters": text_decoder_filters or n_filters})
 
     def set_standardization(self, kind: str, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Make the ``kind`` ("video" | "text") encoder see ``(x - mean) / std`` and its decoder

@@ -11,7 +11,8 @@ import pandas as pd
 import torch
 
 from mmar.data.prepared import PreparedDataset
-from mmar.evaluation.captioning import decoder_centre, nearest_words
+from mmar.evaluation.captioning import best_column_fit, decoder_centre, nearest_words
+from mmar.models.autoencoders import length_mask
 from mmar.results import ResultRow
 from mmar.studies.trial import TrialRows, capped
 from mmar.training import SegmentSource, TrainResult, reconstruct_rows
@@ -94,36 +95,67 @@ def text_reconstruction(result: TrainResult, data: PreparedDataset, groups: dict
                         ) -> tuple[pd.DataFrame, dict[str, list[tuple[str, str]]]]:
     """Per row group: n, text reconstruction MSE, the mean-word-vector baseline, the word accuracy
     (% of positions whose reconstructed column's nearest vocabulary word, by the captioning read-out
-    :func:`mmar.evaluation.captioning.nearest_words`, is the original word) and its chance line (%
-    of positions holding the group's most frequent word: always emitting that word scores this);
-    and per group the (original, decoded) sentences as words."""
+    :func:`mmar.evaluation.captioning.nearest_words`, is the original word), its chance line (% of
+    positions holding the group's most frequent word: always emitting that word scores this) and the
+    best fit of the decoder's filters (the word accuracy of the closest output its transposed
+    attention filters can produce, :func:`mmar.evaluation.captioning.best_column_fit`; NaN without
+    attention filters); and per group the (original, decoded) sentences as words."""
     vectors, words = data.vocab_vectors, data.vocab_words
     mean_vector = vectors[1:].mean(0)
+    centre = decoder_centre(result.model)
+    unpool = result.model.text_decoder.unpool
     table, examples = [], {}
     for name, rows in groups.items():
         errors, kept = reconstruct_rows(result.model, data, rows, "text", keep=len(rows))
-        hits = total = 0
+        hits = fit_hits = total = 0
         decoded, targets = [], []
         for original, recon in kept:
-            got = nearest_words(recon[None], vectors, words, centre=decoder_centre(result.model))[0]
+            got = nearest_words(recon[None], vectors, words, centre=centre)[0]
             want = nearest_words(original[None], vectors, words)[0]
             hits += sum(a == b for a, b in zip(got, want))
+            if hasattr(unpool, "weights") and hasattr(unpool, "n_filters"):
+                with torch.no_grad():
+                    w = unpool.weights(length_mask(len(original), 1))[0].numpy()
+                fit = nearest_words(best_column_fit(w, original)[None], vectors, words, centre=centre)[0]
+                fit_hits += sum(a == b for a, b in zip(fit, want))
             total += len(want)
             targets += want
             decoded.append((" ".join(want), " ".join(got)))
         examples[name] = decoded
         baseline = float(np.mean([((o - mean_vector) ** 2).mean() for o, _ in kept]))
         chance = 100.0 * np.unique(targets, return_counts=True)[1].max() / max(total, 1) if targets else float("nan")
+        best_fit = 100.0 * fit_hits / max(total, 1) if hasattr(unpool, "n_filters") else float("nan")
         table.append({"rows": name, "n": len(rows), "mse": float(errors.mean()), "mean-vector baseline": baseline,
-                      "word accuracy %": 100.0 * hits / max(total, 1), "chance %": chance})
+                      "word accuracy %": 100.0 * hits / max(total, 1), "chance %": chance,
+                      "best fit of the filters %": best_fit})
     return pd.DataFrame(table), examples
 
 
-def decoded_examples(examples: dict[str, list[tuple[str, str]]], n_examples: int) -> pd.DataFrame:
-    """The first ``n_examples`` decoded val and unseen sentences beside their originals."""
-    shown = [("val (seen)", *pair) for pair in examples["val (seen classes)"][:n_examples]]
-    shown += [("unseen", *pair) for pair in examples["unseen classes"][:n_examples]]
-    return pd.DataFrame(shown, columns=["rows", "original (nearest words of its vectors)", "decoded G_T(E_T(t))"])
+def text_reconstruction_table(results: dict[str, TrainResult], data: PreparedDataset, groups: dict[str, np.ndarray]
+                              ) -> tuple[pd.DataFrame, dict[str, dict[str, list[tuple[str, str]]]]]:
+    """:func:`text_reconstruction` of every variant: one table with columns ``variant, text decoder N``
+    first, and the decoded sentences per variant."""
+    tables, examples = [], {}
+    for variant, result in results.items():
+        table, examples[variant] = text_reconstruction(result, data, groups)
+        config = result.config
+        table.insert(0, "text decoder N", config.text_decoder_filters or config.n_filters)
+        table.insert(0, "variant", variant)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True), examples
+
+
+def decoded_examples(examples: dict[str, dict[str, list[tuple[str, str]]]], n_examples: int) -> pd.DataFrame:
+    """The first ``n_examples`` decoded val and unseen sentences beside their originals, one column of
+    decoded sentences G_T(E_T(t)) per variant."""
+    frames = []
+    for group, label in (("val (seen classes)", "val (seen)"), ("unseen classes", "unseen")):
+        first = next(iter(examples.values()))[group][:n_examples]
+        frame = pd.DataFrame({"rows": label, "original (nearest words of its vectors)": [o for o, _ in first]})
+        for variant, by_group in examples.items():
+            frame[f"decoded: {variant}"] = [d for _, d in by_group[group][:n_examples]]
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True)
 
 
 def _slug(group: str) -> str:
@@ -144,20 +176,26 @@ def video_autoencoder_rows(table: pd.DataFrame, results: dict[str, TrainResult],
     return out
 
 
-def text_autoencoder_rows(table: pd.DataFrame, result: TrainResult, rows: TrialRows, data_source: str, *,
+def text_autoencoder_rows(table: pd.DataFrame, results: dict[str, TrainResult], rows: TrialRows, data_source: str, *,
                           profile: str, run_dir: Path, seed: int) -> list[ResultRow]:
-    """Result rows of notebook 04: ``reconstruction_mse_<group>`` and ``word_accuracy_<group>``."""
-    config: dict[str, Any] = result.config.to_dict() | {"unseen_k": rows.unseen_k, "trial": rows.trial}
-    common = dict(data_source=data_source, profile=profile, run_path=str(run_dir), config=config, seeds=[seed])
+    """Result rows of notebook 04, per variant: ``reconstruction_mse_<group>``, ``word_accuracy_<group>``
+    and ``word_accuracy_best_fit_<group>`` (the filters' best fit, when the decoder has attention filters)."""
     out = []
     for record in table.to_dict("records"):
-        slug = _slug(record["rows"])
-        note = f"{record['n']} sentences; mean-vector baseline {record['mean-vector baseline']:.4f}"
+        result = results[record["variant"]]
+        config: dict[str, Any] = result.config.to_dict() | {"unseen_k": rows.unseen_k, "trial": rows.trial}
+        common = dict(data_source=data_source, profile=profile, run_path=str(run_dir), config=config, seeds=[seed])
+        slug, decoder = _slug(record["rows"]), f"text decoder N = {record['text decoder N']}"
+        note = f"{decoder}; {record['n']} sentences; mean-vector baseline {record['mean-vector baseline']:.4f}"
         out.append(ResultRow(experiment="text_autoencoder", metric=f"reconstruction_mse_{slug}", values=[record["mse"]],
                              notes=note, **common))
         out.append(ResultRow(experiment="text_autoencoder", metric=f"word_accuracy_{slug}", unit="%",
                              values=[record["word accuracy %"]], chance=record["chance %"],
-                             notes="nearest vocabulary word (centred cosine) of each reconstructed column vs the "
-                             "original word; chance: always the most frequent word", **common))
+                             notes=f"{decoder}; nearest vocabulary word (centred cosine) of each reconstructed column "
+                             "vs the original word; chance: always the most frequent word", **common))
+        if not np.isnan(record["best fit of the filters %"]):
+            out.append(ResultRow(experiment="text_autoencoder", metric=f"word_accuracy_best_fit_{slug}", unit="%",
+                                 values=[record["best fit of the filters %"]], chance=record["chance %"],
+                                 notes=f"{decoder}; the same read-out of the least-squares best output of the "
+                                 "decoder's learned transposed filters (its ceiling)", **common))
     return out
-

@@ -164,6 +164,20 @@ def ablation_families(paper_tables: Sequence[str], ablations: dict[str, Sequence
     return families
 
 
+def ablations_not_run(results: Sequence[dict[str, Any]], rows: Sequence[Any], paper_tables: Sequence[str],
+                      path: Path | None = None) -> pd.DataFrame:
+    """``results/07_not_run.csv`` of notebook 07: the paper's ablation tables (6, 7, 8) outside this
+    profile's ``paper_tables``, and every failed cell with its error. Written to ``path`` when given."""
+    skipped = [table for table in ("Table 6", "Table 7", "Table 8") if table not in paper_tables]
+    missing = [(table, "", "") for table in skipped]
+    reasons = ["not among this profile's paper_tables (the paper profile runs Tables 6-8)"] * len(skipped)
+    failed, why = ex.failure_not_run(results, rows)
+    table = ex.not_run_table(missing + failed, reasons + why, include_datasets=False)
+    if path is not None:
+        table.to_csv(path, index=False)
+    return table
+
+
 def ablation_table(families: dict[str, tuple], results: Sequence[dict[str, Any]], data_source: str) -> pd.DataFrame:
     """Per family and row: 1-NN accuracy "mean ± std (n)", the paired / unpaired row counts, the paper's value."""
     done, paper = finished(results), paper_results()

@@ -3,6 +3,7 @@ one split, the embedding map's points, and the result rows."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -108,6 +109,22 @@ def write_lambda_search(curves: pd.DataFrame, chosen: dict[str, float], run_dir:
                              seeds=group["seed"].tolist(),
                              notes=f"{field} = {candidate:g}{' (chosen)' if candidate == value else ''}; 1-NN on "
                              f"pseudo-unseen seen classes after the last epoch; chooses the λ of notebooks 06/07"))
+    first = curves[curves["epoch"] == curves["epoch"].min()].set_index([field, "seed"])
+    for column in [c for c in curves.columns if c.startswith("probe_val_") and c != "probe_val_total_paired"]:
+        for candidate, group in last.groupby(field):
+            group = group.sort_values("seed")
+            start = first.loc[[(candidate, s) for s in group["seed"]], column].to_numpy()
+            if np.isnan(start).any():
+                continue
+            term = column.removeprefix("probe_val_")
+            out.append(ResultRow(experiment="lambda_search", metric=f"heldout_{term}_last_over_initial",
+                                 values=(group[column].to_numpy() / start).tolist(), data_source=data_source,
+                                 profile=profile, run_path=str(run_dir),
+                                 config={field: float(candidate), "chosen": value, **settings},
+                                 seeds=group["seed"].tolist(),
+                                 notes=f"{field} = {candidate:g}{' (chosen)' if candidate == value else ''}; the {term} "
+                                 "term on held-out seen-class pairs after the last epoch over its value before training "
+                                 "(below 1: the term trains)"))
     return out
 
 
@@ -117,17 +134,21 @@ def run_lambda_search(data: PreparedDataset, rows: TrialRows, candidates: dict[s
     """Notebook 05's λ search (:func:`mmar.experiments.balance.lambda_search`): prints the last epoch per
     candidate and the choice, draws the figure, saves the choice for 06/07 and returns the result rows."""
     from mmar import plots
-    from mmar.experiments.balance import lambda_search
+    from mmar.experiments.balance import lambda_search, term_progress
     from mmar.studies.display import print_table
 
     (field, _), = candidates.items()
-    curves, chosen = lambda_search(data, rows.unseen_classes, candidates, train, seeds,
-                                   run_dir / "checkpoints" / "05_lambda_search", n_val_classes=n_val_classes,
+    out_dir = run_dir / "checkpoints" / "05_lambda_search"
+    if out_dir.exists():
+        shutil.rmtree(out_dir)  # a notebook run always trains afresh (as train_variants)
+    curves, chosen = lambda_search(data, rows.unseen_classes, candidates, train, seeds, out_dir, n_val_classes=n_val_classes,
                                    max_train_rows=max_train_rows, sentences_per_class=sentences_per_class,
                                    reference_videos_per_class=reference_videos_per_class)
     print_table(f"λ search, last epoch (mean over seeds {list(seeds)}) [{data.data_source}]",
                 lambda_search_summary(curves, field))
     print(f"chosen: {chosen}")
+    print_table("held-out loss terms before training (epoch 0) and after the last epoch, mean over seeds",
+                term_progress(curves, field), index=False)
     plots.lambda_search(curves, field, chosen[field], data.data_source, run_dir / "figures" / "05_lambda_search.png")
     return write_lambda_search(curves, chosen, run_dir, data_source=data.data_source, profile=profile,
                                seeds=list(seeds), settings={"train": train, "max_train_rows": max_train_rows,

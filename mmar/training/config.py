@@ -31,7 +31,11 @@ class TrainConfig:
         also has to be in ``losses`` to be used. Default all three (Algorithm 1: reconstruction and
         cycle need no pairs, the adversarial rows add Eq. 8 on unpaired batches).
     pooling / kernel / n_filters: temporal pooling (paper: attention filters, N = 4, Gaussian; see
-        :mod:`mmar.models.attention`).
+        :mod:`mmar.models.attention`) of both encoders and of the video decoder.
+    text_decoder_filters: N of the text decoder's transposed attention bank (None: ``n_filters``, the
+        literal mirror of the encoder). Ours: 12. Each output word is a blend of the decoder's N
+        columns, so with N = 4 a 13-word sentence comes back as about 4 words repeated; notebook 04
+        compares both (word accuracy and the best fit any N-column output can reach).
     embed_dim / hidden_dim / activation: embedding size, width of the 3 hidden FC layers (and of the
         discriminators), non-linearity. Ours: 128 / 256 / relu (chosen for speed on 2 CPU cores).
     lambda_joint / lambda_cross / lambda_cycle: λ1-λ3 of Eq. 6; lambda_adv weighs Eq. 8. Ours: 1.
@@ -64,6 +68,7 @@ class TrainConfig:
     pooling: str = "attention"
     kernel: str = "gaussian"
     n_filters: int = 4
+    text_decoder_filters: int | None = 12
     embed_dim: int = 128
     hidden_dim: int = 256
     activation: str = "relu"
@@ -105,6 +110,8 @@ class TrainConfig:
         for name, allowed in checks:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"TrainConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
+        if self.text_decoder_filters is not None and self.text_decoder_filters < 1:
+            raise ValueError(f"text_decoder_filters must be >= 1 or None, got {self.text_decoder_filters}")
         if not 0.0 <= self.unpaired_fraction <= 1.0:
             raise ValueError(f"unpaired_fraction must be in [0, 1], got {self.unpaired_fraction}")
         if self.batch_size < 2 or self.epochs < 0 or self.pretrain_epochs < 0 or self.lr_step_epochs < 1:

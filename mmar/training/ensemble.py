@@ -78,7 +78,7 @@ def build_model(config: TrainConfig, video_dim: int, text_dim: int) -> tuple[Mul
     torch.manual_seed(config.seed)
     model = MultimodalAutoencoder(video_dim, text_dim, embed_dim=config.embed_dim, hidden_dim=config.hidden_dim,
                                   pooling=config.pooling, n_filters=config.n_filters, kernel=config.kernel,
-                                  activation=config.activation)
+                                  activation=config.activation, text_decoder_filters=config.text_decoder_filters)
     discs = None
     if config.adversarial:
         discs = Discriminators(video_dim, text_dim, config.embed_dim, config.hidden_dim, pooling=config.pooling,
@@ -390,7 +390,8 @@ def train_ensemble(configs: Sequence[TrainConfig], data: PreparedDataset, train_
     ``executor`` see :func:`choose_executor`; ``memory`` "auto" holds the rows in memory on the
     device when they fit. ``stop_after_epoch`` stops once that many epochs are complete (an
     interruption, for tests). ``epoch_callback(epoch, trainer)`` runs after every epoch (e.g. to
-    evaluate :meth:`EnsembleTrainer.member_networks`).
+    evaluate :meth:`EnsembleTrainer.member_networks`), and on a fresh start once before training
+    with ``epoch = -1``; what it adds then goes to a first history row ``{"epoch": 0, "phase": "init"}``.
     """
     started = time.perf_counter()
     if not configs:
@@ -436,6 +437,10 @@ def train_ensemble(configs: Sequence[TrainConfig], data: PreparedDataset, train_
             start_epoch = trainer.load_state(load_checkpoint(checkpoint, torch_device))
         elif config.standardize:
             trainer.set_standardization()
+        if epoch_callback is not None and start_epoch == 0:  # the untrained networks: where every curve starts
+            for history in trainer.histories:
+                history.append({"epoch": 0, "phase": "init"})
+            epoch_callback(-1, trainer)
         schedule = phases(config)
         for epoch in range(start_epoch, len(schedule)):
             if stop_after_epoch is not None and epoch >= stop_after_epoch:
