@@ -155,3 +155,13 @@ def test_dict_parameters_merge_and_dotted_overrides(tmp_path) -> None:
         parse_override("09.train.epochs=1")
     with pytest.raises(Exception, match=r"\[notebook.\]key\[.field\]"):
         parse_override("05.train.a.b=1")
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_papermill_reads_every_parameter(name: str) -> None:
+    """papermill's own reading of the parameters cell (which it uses to describe and inject them) finds
+    every variable the cell assigns: a line it cannot parse would be silently left out."""
+    import papermill
+
+    declared = papermill.inspect_notebook(str(NOTEBOOKS_DIR / f"{name}.ipynb"))
+    assert sorted(declared) == sorted(_parameters(name)), name
