@@ -196,6 +196,28 @@ def paired_losses(model: MultimodalAutoencoder, video: torch.Tensor, video_mask:
     return out
 
 
+#: The halves of Eqs. 1, 4, 5, each named by the term and the modality it reconstructs.
+TERM_HALVES = {"recons": ("recons_video", "recons_text"), "cross": ("cross_video", "cross_text"),
+               "cycle": ("cycle_video", "cycle_text")}
+
+
+def term_halves(model: MultimodalAutoencoder, video: torch.Tensor, video_mask: torch.Tensor, text: torch.Tensor,
+                text_mask: torch.Tensor, terms: tuple[str, ...], reduction: str = "mean") -> dict[str, torch.Tensor]:
+    """The video and text halves of the sequence terms among ``terms`` (see :data:`TERM_HALVES`) on a
+    paired batch: ``recons_video`` = |G_V(E_V(v)) - v|^2, ``cross_text`` = |G_T(E_V(v)) - t|^2,
+    ``cycle_text`` = |G_T(E_V(G_V(E_T(t)))) - t|^2, and so on; each half of a term sums to the term."""
+    fp = ForwardPass(model, video, video_mask, text, text_mask, reduction)
+    out: dict[str, torch.Tensor] = {}
+    if "recons" in terms:
+        out["recons_video"], out["recons_text"] = fp.recons_video(), fp.recons_text()
+    if "cross" in terms:
+        out["cross_video"] = fp.error("video", fp.decode("video", "text"))
+        out["cross_text"] = fp.error("text", fp.decode("text", "video"))
+    if "cycle" in terms:
+        out["cycle_text"], out["cycle_video"] = fp.cycle_halves()
+    return out
+
+
 def _log_d(logit: torch.Tensor) -> torch.Tensor:
     """log D = log sigmoid(logit), per sample."""
     return F.logsigmoid(logit)

@@ -271,9 +271,12 @@ def lambda_search(curves: pd.DataFrame, field: str, chosen: float, data_source: 
         acc.fill_between(stats.index, stats["min"], stats["max"], color=line.get_color(), alpha=0.15)
     acc.set_xlabel("epoch"); acc.set_ylabel("validation zero-shot 1-NN accuracy (%)"); acc.legend(fontsize=7)
     picked = curves[curves[field] == chosen].groupby("epoch").mean(numeric_only=True)
-    for column in [c for c in picked.columns if c.startswith("probe_val_") and c != "probe_val_total_paired"]:
+    columns = [c for c in picked.columns if c.startswith("probe_val_") and c != "probe_val_total_paired"]
+    if any(c.endswith(("_video", "_text")) for c in columns):  # the halves say more than their sums
+        columns = [c for c in columns if c.endswith(("_video", "_text", "_joint"))]
+    for column in columns:
         terms.plot(picked.index, picked[column] / picked[column].iloc[0], marker=".",
-                   label=column.removeprefix("probe_val_"))
+                   ls="--" if column.endswith("_video") else "-", label=column.removeprefix("probe_val_"))
     terms.axhline(1.0, color="grey", lw=0.8, ls=":")
     terms.set_xlabel("epoch (0: before training)"); terms.set_ylabel("held-out term / its value before training")
     terms.set_title(f"{field} = {chosen:g} (chosen)", fontsize=8); terms.legend(fontsize=7)

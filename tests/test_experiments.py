@@ -226,3 +226,15 @@ def test_curves_record_each_epoch_and_end_at_the_final_evaluation(tiny_prepared,
         assert record["history"][0]["epoch"] == 0 and record["history"][0]["phase"] == "init"
         assert curve[-1] == pytest.approx(record["zero_shot"]["nn_accuracy"])  # same queries, refs, model
         assert all(h["probe_val_joint"] >= 0.0 for h in record["history"])
+
+
+def test_curves_can_be_limited_to_some_rows(tiny_prepared, tmp_path):
+    data = tiny_prepared
+    full, joint = ex.TABLE1_BY_LABEL["Paired: joint + recons + cross + cycle"], ex.TABLE1_BY_LABEL["Paired: joint"]
+    settings = ex.GridSettings(**{**TINY_GRID.__dict__, "curves": (joint.label,), "curve_val_pairs": 4})
+    assert settings.curves_for(joint.label) and not settings.curves_for(full.label)
+    results = ex.run_grid(data, ex.make_cells(data, [full, joint], [2], 1, settings), settings, tmp_path, progress=False)
+    by_row = {r["row"]: r for r in results}
+    assert "probe_zero_shot" in by_row[joint.label]["history"][-1]
+    assert not any("probe_zero_shot" in h for h in by_row[full.label]["history"])
+    assert by_row[full.label]["history"][0]["epoch"] == 1  # no probe: no row for the untrained networks

@@ -139,3 +139,19 @@ def test_discriminator_loss_gives_no_gradient_to_generators() -> None:
     sum(discriminator_losses(discs, model, *_batch(4)).values()).backward()
     assert all(p.grad is None for p in model.parameters())
     assert all(p.grad is not None for p in discs.parameters())
+
+
+def test_term_halves_add_up_to_their_terms_and_match_the_definitions() -> None:
+    from mmar.losses import paired_losses, sequence_sq_error, term_halves
+
+    v, vm, x, tm = _batch()
+    model = _model()
+    terms = paired_losses(model, v, vm, x, tm, ("recons", "cross", "cycle"), "sum")
+    halves = term_halves(model, v, vm, x, tm, ("recons", "cross", "cycle"), "sum")
+    for term in ("recons", "cross", "cycle"):
+        total = halves[f"{term}_video"] + halves[f"{term}_text"]
+        assert total.item() == pytest.approx(terms[term].item(), rel=1e-5)
+    # the text half of Eq. 4 from its definition, on dense tensors: |G_T(E_V(v)) - t|^2
+    direct = sequence_sq_error(model.decode_text(model.encode_video(v, vm), tm), x, tm, "sum")
+    assert halves["cross_text"].item() == pytest.approx(direct.item(), rel=1e-5)
+    assert set(term_halves(model, v, vm, x, tm, ("joint",), "sum")) == set()

@@ -278,3 +278,39 @@ def test_best_column_fit_is_exact_with_one_column_per_word_and_the_mean_with_one
     fit = best_column_fit(w, target)
     np.testing.assert_allclose(fit[:2], np.repeat(target[:2].mean(0, keepdims=True), 2, axis=0), atol=1e-6)
     np.testing.assert_allclose(fit[2:], np.repeat(target[2:].mean(0, keepdims=True), 3, axis=0), atol=1e-6)
+
+
+def test_round_trip_word_accuracy_of_a_perfect_and_a_constant_decoder(tiny_prepared):
+    import torch
+
+    from mmar.evaluation.captioning import round_trip_word_accuracy
+
+    class Echo(torch.nn.Module):
+        """A 'model' whose text round trip returns the sentence itself (or a constant vector)."""
+
+        def __init__(self, constant=None):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+            self.text_decoder = torch.nn.Module()
+            self.text_decoder.register_buffer("shift", torch.zeros(tiny_prepared.word_dim))
+            self.constant = constant
+
+        def encode_text(self, x, mask):
+            self.last = x
+            return x
+
+        def decode_text(self, z, mask):
+            return self.last if self.constant is None else self.constant.expand_as(self.last) * mask[:, :, None]
+
+    data, rows = tiny_prepared, tiny_prepared.rows(subset="val")[:6]
+    vectors, words = data.vocab_vectors, data.vocab_words
+    perfect = round_trip_word_accuracy(Echo(), data, rows, vectors=vectors, words=words)
+    assert perfect["word_accuracy"] == 100.0
+    # chance: the most frequent word's share of all positions, counted here from the token ids
+    tokens = [w for r in rows for w in str(data.sentences.at[int(r), "token_ids"]).split()]
+    assert perfect["chance"] == pytest.approx(100.0 * max(tokens.count(t) for t in set(tokens)) / len(tokens))
+    word = torch.as_tensor(vectors[5], dtype=torch.float32)  # always word 5 (one of the most frequent here)
+    constant = round_trip_word_accuracy(Echo(word), data, rows, vectors=vectors, words=words)
+    share = 100.0 * sum(t == "5" for t in tokens) / len(tokens)
+    assert share > 0
+    assert constant["word_accuracy"] == pytest.approx(share)

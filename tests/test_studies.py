@@ -144,6 +144,18 @@ def test_ablation_families_refuse_unknown_tables() -> None:
         grid_tables.ablation_families(["Table 9"], {})
 
 
+def test_ablations_not_run_lists_the_tables_left_out_and_the_failed_cells(tmp_path: Path) -> None:
+    families = grid_tables.ablation_families(["Table 6"], {})
+    rows = families["Table 6"]
+    results = [{"row": rows[0].label, "k": 5, "trial": 1, "error": "boom"}]
+    table = grid_tables.ablations_not_run(results, rows, ["Table 6"], tmp_path / "07_not_run.csv")
+    assert list(table["paper_table"][:2]) == ["Table 7", "Table 8"]
+    assert table["reason"].str.contains("paper_tables").sum() == 2
+    assert table["reason"].str.contains("boom").sum() == 1 and len(table) == 3
+    assert pd.read_csv(tmp_path / "07_not_run.csv").shape[0] == 3
+    assert grid_tables.ablations_not_run([], rows, ["Table 6", "Table 7", "Table 8"]).empty
+
+
 # -- figures -----------------------------------------------------------------------------------------
 def test_figures_name_their_data_source(tmp_path: Path, monkeypatch) -> None:
     titles = []

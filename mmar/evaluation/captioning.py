@@ -78,11 +78,13 @@ def collapse_repeats(words: Sequence[str]) -> list[str]:
     return [w for i, w in enumerate(words) if i == 0 or w != words[i - 1]]
 
 
-def best_column_fit(weights: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """The closest output a decoder with these transposed filters can produce for one sentence: the
-    least-squares columns ``Y = argmin |W Y - X|^2`` for ``weights`` W (L, N) and ``target`` X (L, D),
-    returned as ``W Y`` (L, D). Every output step of such a decoder is a blend of its N columns, so
-    with N much smaller than L no decoder output, however well trained, reproduces every word."""
+def best_column_fit(weights: np.ndarray | torch.Tensor, target: np.ndarray | torch.Tensor) -> np.ndarray:
+    """The closest output a decoder with these transposed filters can produce: the least-squares
+    columns ``Y = argmin |W Y - X|^2`` for ``weights`` W (..., L, N) and ``target`` X (..., L, D),
+    returned as ``W Y`` (..., L, D) (batched over leading dimensions; rows of W and X that are zero,
+    e.g. padding, do not change the fit). Every output step of such a decoder is a blend of its N
+    columns, so with N much smaller than L no decoder output, however well trained, reproduces
+    every word."""
     w = torch.as_tensor(np.asarray(weights, dtype=np.float64))
     x = torch.as_tensor(np.asarray(target, dtype=np.float64))
     columns = torch.linalg.lstsq(w, x, driver="gelsd").solution
@@ -119,6 +121,25 @@ def decode_captions(model, data: PreparedDataset, rows: Sequence[int], *, length
         for caption in nearest_words(text, vectors, words, metric=metric, centre=centre):
             captions.append(" ".join(collapse_repeats(caption) if collapse else caption))
     return captions
+
+
+@torch.no_grad()
+def round_trip_word_accuracy(model, data: PreparedDataset, rows: Sequence[int], *, vectors: np.ndarray,
+                             words: Sequence[str]) -> dict[str, float]:
+    """How well the text decoder says a sentence back: ``{"word_accuracy", "chance"}`` (%), the share of
+    word positions of the sentences ``rows`` whose G_T(E_T(t)) column reads out (the captioning
+    read-out, :func:`nearest_words`) as the original word, and the share of the most frequent word
+    (what always emitting it scores). A caption can only be as good as this round trip."""
+    from mmar.training import reconstruct_rows
+
+    _, kept = reconstruct_rows(model, data, np.asarray(rows), "text", keep=len(rows))
+    if not kept:
+        return {"word_accuracy": float("nan"), "chance": float("nan")}
+    want = nearest_words(np.concatenate([o for o, _ in kept])[None], vectors, words)[0]
+    got = nearest_words(np.concatenate([r for _, r in kept])[None], vectors, words, centre=decoder_centre(model))[0]
+    counts = np.unique(want, return_counts=True)[1]
+    return {"word_accuracy": 100.0 * float(np.mean(np.asarray(got) == np.asarray(want))),
+            "chance": 100.0 * float(counts.max() / len(want))}
 
 
 def decoder_centre(model) -> np.ndarray | None:

@@ -64,10 +64,11 @@ class GradientShareProbe:
 
 
 def term_progress(curves: pd.DataFrame, field: str) -> pd.DataFrame:
-    """Per candidate λ and held-out loss term (mean over seeds): its value before training (epoch 0),
-    after the last epoch, the ratio, and whether it fell (``trains``: last < initial).
+    """Per candidate λ and held-out loss term or half of a term (mean over seeds): its value before
+    training (epoch 0), after the last epoch, the ratio, and whether it fell (``trains``: last < initial).
     ``curves``: :func:`lambda_search` (with its epoch-0 row)."""
     columns = [c for c in curves.columns if c.startswith("probe_val_") and c != "probe_val_total_paired"]
+    columns = sorted(columns, key=lambda c: [t in c for t in ("joint", "recons", "cross", "cycle")], reverse=True)
     first, last = curves["epoch"].min(), curves["epoch"].max()
     table = []
     for value, group in curves.groupby(field):
@@ -124,7 +125,7 @@ def lambda_search(data: PreparedDataset, unseen: Sequence[str], candidates: dict
             tests.append(test)
             val_rows.append(val)
             labels.append({field: value, "seed": seed, "n_train": len(chosen_rows)})
-    probe = HeldOutProbe(data, tests, val_rows, labels)
+    probe = HeldOutProbe(data, tests, val_rows, labels, halves=True)
     shares = GradientShareProbe(data, val_rows, configs[0])
 
     def callback(epoch: int, trainer: EnsembleTrainer) -> None:

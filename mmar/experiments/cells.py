@@ -27,9 +27,11 @@ class GridSettings:
     ``sentences_per_class`` reference sentences; the class's other videos are the queries, so no
     query's own caption is ever a reference.
 
-    ``curves``: after every epoch, record each cell's zero-shot accuracy on its unseen classes and its
-    loss terms on ``curve_val_pairs`` held-out pairs of its seen classes (the val subset), in the
-    cell's ``history`` (:class:`mmar.experiments.convergence.HeldOutProbe`); for convergence figures.
+    ``curves``: before training and after every epoch, record each cell's zero-shot accuracy on its
+    unseen classes and its loss terms on ``curve_val_pairs`` held-out pairs of its seen classes (the
+    val subset), in the cell's ``history`` (:class:`mmar.experiments.convergence.HeldOutProbe`); for
+    convergence figures. True: every row; a tuple of row labels: those rows only (the probes cost
+    about a fifth of a short training).
     """
 
     train: dict[str, Any] = field(default_factory=dict)
@@ -44,9 +46,13 @@ class GridSettings:
     caption_length: int | None = None
     caption_max_videos: int = 200
     word_source: str = "prepared"
-    curves: bool = False
+    curves: bool | tuple[str, ...] = False
     curve_val_pairs: int = 128
     seed: int = 0
+
+    def curves_for(self, row_label: str) -> bool:
+        """Whether cells of the row ``row_label`` record curves."""
+        return self.curves is True or (isinstance(self.curves, (tuple, list)) and row_label in self.curves)
 
     def eval_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if k not in ("train", "max_train_rows", "max_unpaired_rows",

@@ -18,18 +18,21 @@ import torch
 
 from mmar.data.prepared import PreparedDataset
 from mmar.evaluation.zero_shot import ZeroShotTest, zero_shot_scores
+from mmar.losses import TERM_HALVES, term_halves
 from mmar.training import FIXED_TEXT, EnsembleTrainer, SegmentSource, embed_rows
 
 
 @dataclass
 class HeldOutProbe:
     """Per member i: ``tests[i]`` (the held-out classes' queries and references) and ``val_rows[i]``
-    (held-out pairs of its training classes). ``labels[i]`` names the member in :attr:`records`."""
+    (held-out pairs of its training classes). ``labels[i]`` names the member in :attr:`records`.
+    ``halves``: also the video and text halves of the sequence terms (:func:`mmar.losses.term_halves`)."""
 
     data: PreparedDataset
     tests: Sequence[ZeroShotTest]
     val_rows: Sequence[np.ndarray]
     labels: Sequence[dict[str, Any]]
+    halves: bool = False
     records: list[dict[str, Any]] = field(default_factory=list)
 
     def __call__(self, epoch: int, trainer: EnsembleTrainer) -> None:
@@ -41,7 +44,9 @@ class HeldOutProbe:
             scores = zero_shot_scores(videos["video"], videos["class_index"], sentences["text"],
                                       sentences["class_index"])
             values = {"probe_zero_shot": scores["nn_accuracy"], "probe_prototype": scores["prototype_accuracy"],
-                      **{f"probe_val_{k}": float(v[i]) for k, v in terms.items()}}
+                      **{f"probe_val_{k}": float(v[i]) for k, v in terms.items()},
+                      **({f"probe_val_{k}": v for k, v in self._halves(trainer, model, i).items()}
+                         if self.halves else {})}
             trainer.histories[i][-1].update(values)
             self.records.append({**self.labels[i], "epoch": epoch + 1, **values})
 
@@ -61,6 +66,18 @@ class HeldOutProbe:
         else:
             return {}
         return {k: v.cpu() for k, v in terms.items()}
+
+    @torch.no_grad()
+    def _halves(self, trainer: EnsembleTrainer, model, i: int) -> dict[str, float]:
+        """Member i's :func:`mmar.losses.term_halves` on its validation pairs (which modality each
+        sequence term reconstructs: the video halves sit near the features' unpredictable part)."""
+        c = trainer.members[i].config
+        if c.losses == (FIXED_TEXT,) or not set(c.losses) & set(TERM_HALVES):
+            return {}
+        source = SegmentSource(self.data, pairing=c.pairing, max_frames=c.max_frames, max_words=c.max_words)
+        rows = np.asarray(self.val_rows[i])
+        halves = term_halves(model, *source.videos(rows), *source.texts(rows), tuple(c.losses), c.recon_reduction)
+        return {k: float(v) for k, v in halves.items()}
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.records)

@@ -59,10 +59,15 @@ def _vocabulary(data: PreparedDataset, word_source: str) -> tuple[np.ndarray, li
     return _WORKER["glove"]
 
 
+#: Unseen-class sentences per cell whose text round trip G_T(E_T(t)) is read out (captions' upper bound).
+ROUND_TRIP_SENTENCES = 300
+
+
 def evaluate_model(model, data: PreparedDataset, unseen: Sequence[str], trial: int, settings: GridSettings,
                    pairing: str, caption_length: int) -> dict[str, Any]:
-    """Every protocol on the unseen classes of one trial: zero-shot, discovery, retrieval, captions."""
-    from mmar.evaluation.captioning import decode_captions, references
+    """Every protocol on the unseen classes of one trial: zero-shot, discovery, retrieval, captions, and
+    the text decoder's round trip of unseen-class sentences (word accuracy, with its chance)."""
+    from mmar.evaluation.captioning import decode_captions, references, round_trip_word_accuracy
     from mmar.evaluation.discovery import discovery_scores
     from mmar.evaluation.retrieval import retrieval_scores
     from mmar.evaluation.zero_shot import zero_shot_scores, zero_shot_test
@@ -90,6 +95,8 @@ def evaluate_model(model, data: PreparedDataset, unseen: Sequence[str], trial: i
         "zero_shot": zero_shot_scores(videos["video"], videos["class_index"], sentences, sentence_labels),
         "discovery": discovery_scores(videos["video"], videos["class_index"], k=len(unseen), seed=trial),
         "retrieval": retrieval_scores(pairs["video"], pairs["text"]),
+        "text_round_trip": round_trip_word_accuracy(model, data, unseen_rows[:ROUND_TRIP_SENTENCES], vectors=vectors,
+                                                    words=words),
         "captions": {
             "video_ids": [str(v) for v in data.sentences["video_id"].to_numpy()[caption_rows]],
             "classes": [str(c) for c in data.sentences["class_name"].to_numpy()[caption_rows]],
@@ -173,7 +180,8 @@ def run_ensemble(data_root: str, plan: EnsemblePlan, settings: GridSettings, cac
     folder = Path(cache_dir) / "ensembles" / plan.key
     cpu, tic = time.process_time(), time.perf_counter()
     try:
-        probe = _probe(data, plan, settings) if settings.curves else None
+        curves = any(settings.curves_for(c.row.label) for c in plan.cells)
+        probe = _probe(data, plan, settings) if curves else None
         result = train_ensemble(configs, data, [c.train_rows for c in plan.cells], folder,
                                 unpaired_rows=[c.unpaired_rows for c in plan.cells], device=device,
                                 executor=executor, progress=False, epoch_callback=probe)

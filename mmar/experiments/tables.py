@@ -182,6 +182,7 @@ def caption_rows(results: Sequence[dict[str, Any]], k: int, context: ResultConte
             ids = [f"{v}#{i}" for i, v in enumerate(c["video_ids"])]
             scores = caption_scores(dict(zip(ids, c["references"])), dict(zip(ids, c["hypotheses"])), meteor)
             per_trial.append(scores | {"top_word_share": top_word_share(c["hypotheses"])})
+        round_trip = [r.get("text_round_trip") for r in records]
         length = records[0]["captions"]["length"]
         for metric in per_trial[0]:
             paper = ("Table 5", table5_row, metric) if metric in ("METEOR", "CIDEr") and k == paper_k else ("", "", "")
@@ -196,6 +197,12 @@ def caption_rows(results: Sequence[dict[str, Any]], k: int, context: ResultConte
                          f"set is flagged degenerate above 50{degenerate}")
             out.append(_row(context, records, "captioning", metric, [100.0 * s[metric] for s in per_trial],
                             unit="x100", paper=paper, notes=notes, variant=table5_row))
+        if all(round_trip):
+            out.append(_row(context, records, "captioning", "text_round_trip_word_accuracy",
+                            [t["word_accuracy"] for t in round_trip], unit="%", variant=table5_row,
+                            chance=float(np.mean([t["chance"] for t in round_trip])),
+                            notes=f"{table5_row}: % of word positions of unseen-class sentences that G_T(E_T(t)) says "
+                            "back (the captions' read-out); chance: always the most frequent word"))
     return out
 
 

@@ -104,31 +104,42 @@ def text_reconstruction(result: TrainResult, data: PreparedDataset, groups: dict
     mean_vector = vectors[1:].mean(0)
     centre = decoder_centre(result.model)
     unpool = result.model.text_decoder.unpool
+    has_filters = hasattr(unpool, "weights") and hasattr(unpool, "n_filters")
     table, examples = [], {}
     for name, rows in groups.items():
         errors, kept = reconstruct_rows(result.model, data, rows, "text", keep=len(rows))
-        hits = fit_hits = total = 0
-        decoded, targets = [], []
-        for original, recon in kept:
-            got = nearest_words(recon[None], vectors, words, centre=centre)[0]
-            want = nearest_words(original[None], vectors, words)[0]
-            hits += sum(a == b for a, b in zip(got, want))
-            if hasattr(unpool, "weights") and hasattr(unpool, "n_filters"):
-                with torch.no_grad():
-                    w = unpool.weights(length_mask(len(original), 1))[0].numpy()
-                fit = nearest_words(best_column_fit(w, original)[None], vectors, words, centre=centre)[0]
-                fit_hits += sum(a == b for a, b in zip(fit, want))
-            total += len(want)
-            targets += want
-            decoded.append((" ".join(want), " ".join(got)))
-        examples[name] = decoded
+        lengths = [len(original) for original, _ in kept]
+        # every sentence's columns read out in one call (one (1, sum of lengths, D) sequence), then split
+        want = _split(nearest_words(np.concatenate([o for o, _ in kept])[None], vectors, words)[0], lengths)
+        got = _split(nearest_words(np.concatenate([r for _, r in kept])[None], vectors, words, centre=centre)[0],
+                     lengths)
+        total = sum(lengths)
+        hits = sum(a == b for g, w in zip(got, want) for a, b in zip(g, w))
+        best_fit = float("nan")
+        if has_filters and kept:
+            mask = length_mask(torch.tensor(lengths), len(lengths))
+            target = np.zeros((len(kept), mask.shape[1], kept[0][0].shape[1]), np.float32)
+            for i, (original, _) in enumerate(kept):
+                target[i, :len(original)] = original
+            with torch.no_grad():
+                fits = best_column_fit(unpool.weights(mask), target)
+            fit = _split(nearest_words(np.concatenate([f[:n] for f, n in zip(fits, lengths)])[None], vectors, words,
+                                       centre=centre)[0], lengths)
+            best_fit = 100.0 * sum(a == b for f, w in zip(fit, want) for a, b in zip(f, w)) / max(total, 1)
+        examples[name] = [(" ".join(w), " ".join(g)) for w, g in zip(want, got)]
+        targets = [t for w in want for t in w]
         baseline = float(np.mean([((o - mean_vector) ** 2).mean() for o, _ in kept]))
         chance = 100.0 * np.unique(targets, return_counts=True)[1].max() / max(total, 1) if targets else float("nan")
-        best_fit = 100.0 * fit_hits / max(total, 1) if hasattr(unpool, "n_filters") else float("nan")
         table.append({"rows": name, "n": len(rows), "mse": float(errors.mean()), "mean-vector baseline": baseline,
                       "word accuracy %": 100.0 * hits / max(total, 1), "chance %": chance,
                       "best fit of the filters %": best_fit})
     return pd.DataFrame(table), examples
+
+
+def _split(items: list[str], lengths: list[int]) -> list[list[str]]:
+    """``items`` cut into consecutive pieces of ``lengths``."""
+    ends = np.cumsum(lengths)
+    return [items[end - n:end] for n, end in zip(lengths, ends)]
 
 
 def text_reconstruction_table(results: dict[str, TrainResult], data: PreparedDataset, groups: dict[str, np.ndarray]

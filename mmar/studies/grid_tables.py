@@ -93,9 +93,13 @@ def discovery_table(results: Sequence[dict[str, Any]], baseline: Sequence[dict[s
 
 
 def caption_table(caption_results: Sequence[Any]) -> pd.DataFrame:
-    """Captioning metrics (x100, mean over trials) per Table 5 model."""
-    return pd.DataFrame([{"model": r.config["variant"], "metric": r.metric, "mean (x100)": float(np.mean(r.values))}
-                         for r in caption_results]).pivot(index="model", columns="metric", values="mean (x100)")
+    """Captioning metrics (x100, mean over trials) per Table 5 model, with the chance line of the text
+    round trip's word accuracy (``text_round_trip_chance``)."""
+    entries = [{"model": r.config["variant"], "metric": r.metric, "mean (x100)": float(np.mean(r.values))}
+               for r in caption_results]
+    entries += [{"model": r.config["variant"], "metric": "text_round_trip_chance", "mean (x100)": r.chance}
+                for r in caption_results if r.metric == "text_round_trip_word_accuracy"]
+    return pd.DataFrame(entries).pivot(index="model", columns="metric", values="mean (x100)")
 
 
 def example_captions(results: Sequence[dict[str, Any]], unseen_k: int, csv_path: Path, n_classes: int = 8
@@ -204,6 +208,11 @@ def results_summary(table: pd.DataFrame) -> pd.DataFrame:
 
 #: The rows of notebook 06's convergence figure: the full model and two others.
 CONVERGENCE_ROWS = ("Paired: joint + recons + cross + cycle", "Paired: joint", "Paired: recons + cross (Ngiam-style baseline)")
+
+
+def curve_rows(curves: bool) -> tuple[str, ...]:
+    """The rows whose cells record per-epoch curves: those of the convergence figure when ``curves``."""
+    return CONVERGENCE_ROWS if curves else ()
 
 
 def grid_train(train: dict[str, Any], run_dir: Path) -> dict[str, Any]:
