@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from mmar.experiments.balance import _validation_classes, gradient_shares, lambda_search, term_progress
+from mmar.experiments.balance import gradient_shares, lambda_search, term_progress, validation_classes
 from mmar.training import SegmentSource, TrainConfig, build_model
 
 TINY = dict(embed_dim=8, hidden_dim=16, batch_size=8, epochs=2, optimizer="adam", lr=0.01, max_frames=None)
@@ -36,7 +36,7 @@ def test_gradient_shares_sum_to_one_and_scale_with_lambda(tiny_prepared):
 def test_lambda_search_holds_out_seen_classes_only(tiny_prepared, tmp_path):
     data = tiny_prepared
     unseen = data.splits[2][0]
-    held_out = _validation_classes(data, unseen, 2, seed=0)
+    held_out = validation_classes(data, unseen, 2, seed=0)
     assert not set(held_out) & set(unseen) and len(held_out) == 2
     curves, chosen = lambda_search(data, unseen, {"lambda_joint": [1.0, 10.0]}, TINY, seeds=[0], out_dir=tmp_path,
                                    n_val_classes=2, max_train_rows=None, val_pairs=4, sentences_per_class=2,

@@ -83,7 +83,9 @@ def term_progress(curves: pd.DataFrame, field: str) -> pd.DataFrame:
     return pd.DataFrame(table)
 
 
-def _validation_classes(data: PreparedDataset, unseen: Sequence[str], n_val_classes: int, seed: int) -> list[str]:
+def validation_classes(data: PreparedDataset, unseen: Sequence[str], n_val_classes: int, seed: int) -> list[str]:
+    """``n_val_classes`` seen classes (never one of ``unseen``), drawn with ``seed``: the pseudo-unseen
+    validation classes of the λ search."""
     seen = [c for c in data.classes if c not in set(unseen)]
     rng = np.random.default_rng([seed, 104729])
     return sorted(rng.choice(seen, size=n_val_classes, replace=False).tolist())
@@ -111,7 +113,7 @@ def lambda_search(data: PreparedDataset, unseen: Sequence[str], candidates: dict
         raise ValueError(f"{field!r} is not a λ field of TrainConfig")
     configs, rows, tests, val_rows, labels = [], [], [], [], []
     for seed in seeds:
-        held_out = _validation_classes(data, unseen, n_val_classes, seed)
+        held_out = validation_classes(data, unseen, n_val_classes, seed)
         excluded = list(unseen) + held_out
         pool = seen_training_rows(data, excluded, "train")
         rng = np.random.default_rng([seed, 15485863])
