@@ -10,6 +10,8 @@ classes. Printed, for the validation classes: zero-shot 1-NN accuracy (disjoint 
 the text round trip's word accuracy (:func:`mmar.evaluation.captioning.round_trip_word_accuracy`)
 beside its chance line, the top-word share of the captions, and a few captions. The split's unseen
 classes are never looked at. A measurement for choosing a setting, not a result of the report.
+Each run appends one row, labelled with the data source and seed, to
+``<RUN_DIR>/benchmarks/text_round_trip.csv``.
 """
 
 from __future__ import annotations
@@ -21,12 +23,14 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from mmar.data.prepared import PreparedDataset
 from mmar.evaluation.captioning import decode_captions, round_trip_word_accuracy, top_word_share
 from mmar.evaluation.zero_shot import seen_training_rows, zero_shot_scores, zero_shot_test
 from mmar.experiments.balance import validation_classes
+from mmar.provenance import code_fingerprint
 from mmar.training import TrainConfig, embed_rows, train
 
 SCHEDULE = {"optimizer": "adam", "lr": 0.001, "batch_size": 128, "epochs": 3}
@@ -42,7 +46,17 @@ def main() -> None:
     parser.add_argument("--n-val-classes", type=int, default=5)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    overrides = {k: json.loads(v) for k, v in (item.split("=", 1) for item in args.set)}
+    overrides = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            overrides[key] = json.loads(value)
+        except json.JSONDecodeError:
+            parser.error(f"--set {item!r}: the value must be JSON (strings in double quotes)")
+    if not (args.run_dir / "data").is_dir():
+        parser.error(f"{args.run_dir / 'data'}: no prepared dataset (run notebook 01 for this run first)")
     data = PreparedDataset.load(args.run_dir / "data")
     unseen = data.splits[5][args.seed]
     held_out = validation_classes(data, unseen, args.n_val_classes, args.seed)
@@ -66,6 +80,15 @@ def main() -> None:
           f"{top_word_share(captions):.2f}")
     for caption in captions[:4]:
         print("   ", caption)
+    record = {"setting": json.dumps(overrides, sort_keys=True), "seed": args.seed, "data_source": data.data_source,
+              "pairs": len(rows), "train_seconds": round(seconds, 1), "zero_shot": scores["nn_accuracy"],
+              "prototype": scores["prototype_accuracy"], "round_trip_word_accuracy": round_trip["word_accuracy"],
+              "round_trip_chance": round_trip["chance"], "caption_top_word_share": top_word_share(captions),
+              "code_fingerprint": code_fingerprint()}
+    out = args.run_dir / "benchmarks" / "text_round_trip.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame([record]).to_csv(out, mode="a", header=not out.is_file(), index=False)
+    print(f"appended to {out}")
 
 
 if __name__ == "__main__":

@@ -189,3 +189,14 @@ def test_unseen_ks_to_run(tiny_prepared) -> None:
     assert grid_tables.unseen_ks_to_run(tiny_prepared, [2, 3, 5], 3) == [2, 3]
     with pytest.raises(ValueError, match="unseen_k = 5 must be one of the K values run"):
         grid_tables.unseen_ks_to_run(tiny_prepared, [2, 5], 5)
+
+
+def test_evaluation_cells_refuse_unknown_table1_rows(tiny_prepared, tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown rows \\['Paired: nonsense'\\]"):
+        grid_tables.evaluation_cells(tiny_prepared, tmp_path, unseen_ks=[2], unseen_k=2, n_trials=1,
+                                     table1_rows=["Paired: nonsense"], train={}, curves=False)
+    settings, ks, rows, cells = grid_tables.evaluation_cells(
+        tiny_prepared, tmp_path, unseen_ks=[2], unseen_k=2, n_trials=1, table1_rows=["Paired: joint"], train={},
+        curves=True, max_train_rows=8)
+    assert ks == [2] and [r.label for r in rows] == ["Paired: joint"] and len(cells) == 1
+    assert settings.curves_for("Paired: joint") and settings.max_train_rows == 8

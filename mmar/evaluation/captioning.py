@@ -123,23 +123,47 @@ def decode_captions(model, data: PreparedDataset, rows: Sequence[int], *, length
     return captions
 
 
+def read_out_pairs(pairs: Sequence[tuple[np.ndarray, np.ndarray]], vectors: np.ndarray, words: Sequence[str],
+                   centre: np.ndarray | None) -> tuple[list[list[str]], list[list[str]]]:
+    """``(originals, decoded)`` as words for (original (L, D), decoded (L, D)) pairs of one sentence
+    each: the nearest word of every original column (around the vocabulary mean) and of every decoded
+    column (the captioning read-out, around ``centre``, :func:`decoder_centre`). All columns are read
+    in one :func:`nearest_words` call per side."""
+    lengths = [len(original) for original, _ in pairs]
+    if not pairs:
+        return [], []
+    originals = nearest_words(np.concatenate([o for o, _ in pairs])[None], vectors, words)[0]
+    decoded = nearest_words(np.concatenate([d for _, d in pairs])[None], vectors, words, centre=centre)[0]
+    return split_words(originals, lengths), split_words(decoded, lengths)
+
+
+def split_words(items: Sequence[str], lengths: Sequence[int]) -> list[list[str]]:
+    """``items`` cut into consecutive pieces of ``lengths``."""
+    ends = np.cumsum(lengths)
+    return [list(items[end - n:end]) for n, end in zip(lengths, ends)]
+
+
+def word_accuracy(originals: Sequence[Sequence[str]], decoded: Sequence[Sequence[str]]) -> dict[str, float]:
+    """``{"word_accuracy", "chance"}`` (%): the share of positions where the decoded word is the
+    original one, and the share of the most frequent original word (what always emitting it scores)."""
+    want = [w for sentence in originals for w in sentence]
+    if not want:
+        return {"word_accuracy": float("nan"), "chance": float("nan")}
+    hits = sum(a == b for o, d in zip(originals, decoded) for a, b in zip(o, d))
+    counts = np.unique(want, return_counts=True)[1]
+    return {"word_accuracy": 100.0 * hits / len(want), "chance": 100.0 * float(counts.max() / len(want))}
+
+
 @torch.no_grad()
 def round_trip_word_accuracy(model, data: PreparedDataset, rows: Sequence[int], *, vectors: np.ndarray,
                              words: Sequence[str]) -> dict[str, float]:
-    """How well the text decoder says a sentence back: ``{"word_accuracy", "chance"}`` (%), the share of
-    word positions of the sentences ``rows`` whose G_T(E_T(t)) column reads out (the captioning
-    read-out, :func:`nearest_words`) as the original word, and the share of the most frequent word
-    (what always emitting it scores). A caption can only be as good as this round trip."""
+    """How well the text decoder says a sentence back: :func:`word_accuracy` of G_T(E_T(t)) read out
+    as captions are (:func:`read_out_pairs`) on the sentences ``rows``. A caption can only be as good
+    as this round trip."""
     from mmar.training import reconstruct_rows
 
     _, kept = reconstruct_rows(model, data, np.asarray(rows), "text", keep=len(rows))
-    if not kept:
-        return {"word_accuracy": float("nan"), "chance": float("nan")}
-    want = nearest_words(np.concatenate([o for o, _ in kept])[None], vectors, words)[0]
-    got = nearest_words(np.concatenate([r for _, r in kept])[None], vectors, words, centre=decoder_centre(model))[0]
-    counts = np.unique(want, return_counts=True)[1]
-    return {"word_accuracy": 100.0 * float(np.mean(np.asarray(got) == np.asarray(want))),
-            "chance": 100.0 * float(counts.max() / len(want))}
+    return word_accuracy(*read_out_pairs(kept, vectors, words, decoder_centre(model)))
 
 
 def decoder_centre(model) -> np.ndarray | None:

@@ -34,6 +34,7 @@ class HeldOutProbe:
     labels: Sequence[dict[str, Any]]
     halves: bool = False
     records: list[dict[str, Any]] = field(default_factory=list)
+    _val_batches: dict[int, tuple[torch.Tensor, ...]] = field(default_factory=dict, repr=False)
 
     def __call__(self, epoch: int, trainer: EnsembleTrainer) -> None:
         terms = self._validation_terms(trainer)
@@ -74,9 +75,11 @@ class HeldOutProbe:
         c = trainer.members[i].config
         if c.losses == (FIXED_TEXT,) or not set(c.losses) & set(TERM_HALVES):
             return {}
-        source = SegmentSource(self.data, pairing=c.pairing, max_frames=c.max_frames, max_words=c.max_words)
-        rows = np.asarray(self.val_rows[i])
-        halves = term_halves(model, *source.videos(rows), *source.texts(rows), tuple(c.losses), c.recon_reduction)
+        if i not in self._val_batches:  # read once, used after every epoch
+            source = SegmentSource(self.data, pairing=c.pairing, max_frames=c.max_frames, max_words=c.max_words)
+            rows = np.asarray(self.val_rows[i])
+            self._val_batches[i] = (*source.videos(rows), *source.texts(rows))
+        halves = term_halves(model, *self._val_batches[i], tuple(c.losses), c.recon_reduction)
         return {k: float(v) for k, v in halves.items()}
 
     def frame(self) -> pd.DataFrame:

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 
 from mmar.data.prepared import PreparedDataset
-from mmar.evaluation.captioning import best_column_fit, decoder_centre, nearest_words
+from mmar.evaluation.captioning import best_column_fit, decoder_centre, read_out_pairs, word_accuracy
 from mmar.models.autoencoders import length_mask
 from mmar.results import ResultRow
 from mmar.studies.trial import TrialRows, capped
@@ -109,12 +109,8 @@ def text_reconstruction(result: TrainResult, data: PreparedDataset, groups: dict
     for name, rows in groups.items():
         errors, kept = reconstruct_rows(result.model, data, rows, "text", keep=len(rows))
         lengths = [len(original) for original, _ in kept]
-        # every sentence's columns read out in one call (one (1, sum of lengths, D) sequence), then split
-        want = _split(nearest_words(np.concatenate([o for o, _ in kept])[None], vectors, words)[0], lengths)
-        got = _split(nearest_words(np.concatenate([r for _, r in kept])[None], vectors, words, centre=centre)[0],
-                     lengths)
-        total = sum(lengths)
-        hits = sum(a == b for g, w in zip(got, want) for a, b in zip(g, w))
+        want, got = read_out_pairs(kept, vectors, words, centre)
+        scores = word_accuracy(want, got)
         best_fit = float("nan")
         if has_filters and kept:
             mask = length_mask(torch.tensor(lengths), len(lengths))
@@ -123,23 +119,14 @@ def text_reconstruction(result: TrainResult, data: PreparedDataset, groups: dict
                 target[i, :len(original)] = original
             with torch.no_grad():
                 fits = best_column_fit(unpool.weights(mask), target)
-            fit = _split(nearest_words(np.concatenate([f[:n] for f, n in zip(fits, lengths)])[None], vectors, words,
-                                       centre=centre)[0], lengths)
-            best_fit = 100.0 * sum(a == b for f, w in zip(fit, want) for a, b in zip(f, w)) / max(total, 1)
+            _, fit = read_out_pairs([(o, f[:len(o)]) for (o, _), f in zip(kept, fits)], vectors, words, centre)
+            best_fit = word_accuracy(want, fit)["word_accuracy"]
         examples[name] = [(" ".join(w), " ".join(g)) for w, g in zip(want, got)]
-        targets = [t for w in want for t in w]
         baseline = float(np.mean([((o - mean_vector) ** 2).mean() for o, _ in kept]))
-        chance = 100.0 * np.unique(targets, return_counts=True)[1].max() / max(total, 1) if targets else float("nan")
         table.append({"rows": name, "n": len(rows), "mse": float(errors.mean()), "mean-vector baseline": baseline,
-                      "word accuracy %": 100.0 * hits / max(total, 1), "chance %": chance,
+                      "word accuracy %": scores["word_accuracy"], "chance %": scores["chance"],
                       "best fit of the filters %": best_fit})
     return pd.DataFrame(table), examples
-
-
-def _split(items: list[str], lengths: list[int]) -> list[list[str]]:
-    """``items`` cut into consecutive pieces of ``lengths``."""
-    ends = np.cumsum(lengths)
-    return [items[end - n:end] for n, end in zip(lengths, ends)]
 
 
 def text_reconstruction_table(results: dict[str, TrainResult], data: PreparedDataset, groups: dict[str, np.ndarray]

@@ -12,6 +12,8 @@ import pandas as pd
 
 from mmar import experiments as ex
 from mmar.paths import REPORT_SOURCE_DIR
+from mmar.results import write_results
+from mmar.studies.display import print_table
 
 PAPER_RESULTS = REPORT_SOURCE_DIR / "paper_results.csv"
 
@@ -254,3 +256,42 @@ def meteor(wanted: bool) -> tuple[Any, str]:
     scorer, reason = meteor_scorer() if wanted else (None, "METEOR not computed: meteor = False in this profile")
     print(reason or "METEOR 1.5 (pycocoevalcap, Java) is running")
     return scorer, reason
+
+
+def evaluation_cells(data, run_dir: Path, *, unseen_ks: Sequence[int], unseen_k: int, n_trials: int,
+                     table1_rows: Sequence[str] | None, train: dict[str, Any], curves: bool, **settings: Any
+                     ) -> tuple[ex.GridSettings, list[int], tuple, list[ex.Cell]]:
+    """Notebook 06's grid: ``(settings, K values run, Table 1 rows, cells)``. ``settings`` are the
+    other :class:`mmar.experiments.GridSettings` fields; ``train`` may say "selected" (notebook 05's
+    λ); ``curves`` records per-epoch curves for the rows of the convergence figure; ``table1_rows``
+    None runs every Table 1 row. Prints the cell count."""
+    unknown = sorted(set(table1_rows or ()) - set(ex.TABLE1_BY_LABEL))
+    if unknown:
+        raise ValueError(f"table1_rows: unknown rows {unknown}; Table 1 rows: {list(ex.TABLE1_BY_LABEL)}")
+    grid_settings = ex.GridSettings(train=grid_train(train, run_dir), curves=curve_rows(curves), **settings)
+    ks_run = unseen_ks_to_run(data, unseen_ks, unseen_k)
+    rows = ex.TABLE1 if table1_rows is None else tuple(ex.TABLE1_BY_LABEL[label] for label in table1_rows)
+    cells = ex.make_cells(data, rows, ks_run, n_trials, grid_settings)
+    print(f"{len(cells)} cells: {len(rows)} Table 1 rows x K in {ks_run} x {n_trials} trial(s)")
+    return grid_settings, ks_run, rows, cells
+
+
+def captioning(results: Sequence[dict[str, Any]], unseen_k: int, context: ex.ResultContext, scorer, run_dir: Path
+               ) -> list[Any]:
+    """Notebook 06's captioning: the result rows of the Table 5 models at ``unseen_k``; prints their
+    table and example captions (all of them written to ``<run_dir>/captions/06_example_captions.csv``)."""
+    caption_results = ex.caption_rows(results, unseen_k, context, meteor=scorer)
+    print_table("captioning (x100, mean over trials)", caption_table(caption_results))
+    print_table("example captions", example_captions(results, unseen_k, run_dir / "captions" / "06_example_captions.csv"))
+    return caption_results
+
+
+def write_evaluation(rows: Sequence[Any], results: Sequence[dict[str, Any]], ks_run: Sequence[int], unseen_k: int,
+                     data, meteor_reason: str | None, grid_rows: Sequence[Any], run_dir: Path) -> pd.DataFrame:
+    """Write notebook 06's ``results/06_evaluation.csv`` (``rows``) and ``results/not_run.csv``
+    (:func:`evaluation_not_run`); print their sizes and the rows per experiment and metric."""
+    table = write_results(rows, run_dir / "results" / "06_evaluation.csv")
+    not_run = evaluation_not_run(results, ks_run, unseen_k, data, meteor_reason, grid_rows, run_dir / "results" / "not_run.csv")
+    print(f"{len(table)} result rows, {len(not_run)} not-run entries; data source {data.data_source}")
+    print_table("result rows per experiment and metric", results_summary(table), index=False)
+    return table
