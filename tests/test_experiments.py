@@ -94,6 +94,11 @@ def test_tiny_grid_end_to_end_with_cache(tiny_prepared, tmp_path):
     assert 0.0 <= first["zero_shot"]["nn_accuracy"] <= 100.0
     assert len(first["captions"]["hypotheses"]) == 4
     assert all(1 <= len(h.split()) <= 4 for h in first["captions"]["hypotheses"])  # 4 columns, repeats collapsed
+    # a Table 5 model also gets the sentence read-out: one 4-word sentence per video, and the prior's own
+    sentences = first["captions"]["sentence_hypotheses"]
+    assert len(sentences) == 4 and all(len(h.split()) == 4 for h in sentences)
+    assert len(first["captions"]["prior_sentence"].split()) == 4 and first["captions"]["sentence_beta"] > 0
+    assert "sentence_hypotheses" not in results[1]["captions"]       # a Table 6 row: its captions are not scored
     cached = tmp_path / "cache" / "cells" / f"{cells[0].key}.json"
     assert cached.is_file() and not list((tmp_path / "cache" / "ensembles").glob("*/checkpoint.pt"))
     stamp = cached.stat().st_mtime_ns
@@ -110,6 +115,13 @@ def test_tiny_grid_end_to_end_with_cache(tiny_prepared, tmp_path):
     assert paper["chance"].iloc[0] == pytest.approx(50.0)
     assert json.loads(paper["values"].iloc[0]) == [pytest.approx(first["zero_shot"]["nn_accuracy"])]
     assert set(table.loc[table["metric"] == "prototype_accuracy", "paper_table"].fillna("")) == {""}
+
+    captions = pd.DataFrame([r.__dict__ | {"variant": r.config["variant"]} for r in ex.caption_rows(results, 2, context)])
+    readouts = {"All (paired)", "All (paired) · sentence read-out", ex.PRIOR_VARIANT}
+    assert set(captions["variant"]) == readouts
+    for variant in readouts:
+        assert {"BLEU-1", "CIDEr", "top_word_share"} <= set(captions.loc[captions["variant"] == variant, "metric"])
+    assert set(captions["paper_table"]) == {""}                      # K = 2, not the paper's 10
 
 
 def test_not_run_table_lists_dataset_tables():

@@ -102,25 +102,33 @@ def top_word_share(captions: Sequence[str]) -> float:
 
 
 @torch.no_grad()
-def decode_captions(model, data: PreparedDataset, rows: Sequence[int], *, length: int, vectors: np.ndarray,
-                    words: Sequence[str], pairing: str = "video", batch_size: int = 128,
-                    max_frames: int | None = None, metric: str = "centred_cosine",
-                    collapse: bool = True) -> list[str]:
-    """Captions G_T(E_V(v)) of the videos of sentence ``rows`` (whole video or segment): the nearest
-    word of each of ``length`` output columns (``metric``, :func:`nearest_words`, centred on
-    :func:`decoder_centre`), immediate repetitions dropped when ``collapse``."""
+def caption_columns(model, data: PreparedDataset, rows: Sequence[int], *, length: int, pairing: str = "video",
+                    batch_size: int = 128, max_frames: int | None = None) -> np.ndarray:
+    """The text decoder's output G_T(E_V(v)) (B, ``length``, D) for the videos of sentence ``rows``
+    (whole video or segment), in word-vector units."""
     from mmar.data.prepared import PairDataset, collate_pairs
 
     dataset = PairDataset(data, rows, pairing=pairing, max_frames=max_frames)
-    centre = decoder_centre(model)
-    captions: list[str] = []
+    out = [np.zeros((0, length, data.word_dim), np.float32)]
     for start in range(0, len(dataset), batch_size):
         batch = collate_pairs([dataset[i] for i in range(start, min(start + batch_size, len(dataset)))])
-        z = model.encode_video(batch["video"], batch["video_mask"])
-        text = model.decode_text(z, length).cpu().numpy()
-        for caption in nearest_words(text, vectors, words, metric=metric, centre=centre):
-            captions.append(" ".join(collapse_repeats(caption) if collapse else caption))
-    return captions
+        out.append(model.decode_text(model.encode_video(batch["video"], batch["video_mask"]), length).cpu().numpy())
+    return np.concatenate(out)
+
+
+def decode_captions(model, data: PreparedDataset, rows: Sequence[int], *, length: int, vectors: np.ndarray,
+                    words: Sequence[str], pairing: str = "video", batch_size: int = 128,
+                    max_frames: int | None = None, metric: str = "centred_cosine",
+                    collapse: bool = True, columns: np.ndarray | None = None) -> list[str]:
+    """Captions G_T(E_V(v)) of the videos of sentence ``rows`` (whole video or segment): the nearest
+    word of each of ``length`` output columns (``metric``, :func:`nearest_words`, centred on
+    :func:`decoder_centre`), immediate repetitions dropped when ``collapse``. ``columns``: the
+    already computed :func:`caption_columns` of these rows."""
+    if columns is None:
+        columns = caption_columns(model, data, rows, length=length, pairing=pairing, batch_size=batch_size,
+                                  max_frames=max_frames)
+    read = nearest_words(columns, vectors, words, metric=metric, centre=decoder_centre(model)) if len(columns) else []
+    return [" ".join(collapse_repeats(caption) if collapse else caption) for caption in read]
 
 
 def read_out_pairs(pairs: Sequence[tuple[np.ndarray, np.ndarray]], vectors: np.ndarray, words: Sequence[str],

@@ -30,11 +30,13 @@ from tqdm.auto import tqdm
 
 from mmar.data.prepared import PreparedDataset
 from mmar.experiments.cells import Cell, GridSettings
-from mmar.experiments.rows import GridRow
+from mmar.experiments.rows import TABLE5_MODELS, GridRow
 
 DISPATCHES = ("auto", "inline", "processes", "slurm", "submitit-local")
 
-_WORKER: dict[str, Any] = {}
+_WORKER: dict[Any, Any] = {}
+#: Rows whose captions are scored (Table 5): they also get the sentence read-out.
+TABLE5_LABELS = frozenset(TABLE5_MODELS.values())
 
 
 def _dataset(root: str) -> PreparedDataset:
@@ -63,11 +65,36 @@ def _vocabulary(data: PreparedDataset, word_source: str) -> tuple[np.ndarray, li
 ROUND_TRIP_SENTENCES = 300
 
 
+def _seen_prior(data: PreparedDataset, unseen: Sequence[str]):
+    """The bigram prior of the seen classes' training sentences (cached per unseen set)."""
+    from mmar.evaluation.sentence_readout import seen_prior
+    from mmar.evaluation.zero_shot import seen_training_rows
+
+    key = ("prior", tuple(sorted(unseen)))
+    if key not in _WORKER:
+        _WORKER[key] = seen_prior(data, seen_training_rows(data, unseen, "train"))
+    return _WORKER[key]
+
+
+def sentence_captions(model, data: PreparedDataset, unseen: Sequence[str], columns: np.ndarray) -> dict[str, Any]:
+    """The sentence read-out (:mod:`mmar.evaluation.sentence_readout`, ours) of caption ``columns``
+    (B, L, D), fitted on the seen classes' training sentences: its captions, the prior's own sentence
+    (what every video would get without the decoder) and the fitted emission weight."""
+    from mmar.evaluation.sentence_readout import SentenceReadout
+    from mmar.evaluation.zero_shot import seen_training_rows
+
+    readout = SentenceReadout.fit(model, data, seen_training_rows(data, unseen, "train"),
+                                  prior=_seen_prior(data, unseen))
+    return {"sentence_hypotheses": readout.sentences(columns), "prior_sentence": readout.prior_sentence(columns.shape[1]),
+            "sentence_beta": readout.beta}
+
+
 def evaluate_model(model, data: PreparedDataset, unseen: Sequence[str], trial: int, settings: GridSettings,
-                   pairing: str, caption_length: int) -> dict[str, Any]:
-    """Every protocol on the unseen classes of one trial: zero-shot, discovery, retrieval, captions, and
-    the text decoder's round trip of unseen-class sentences (word accuracy, with its chance)."""
-    from mmar.evaluation.captioning import decode_captions, references, round_trip_word_accuracy
+                   pairing: str, caption_length: int, sentence_readout: bool = False) -> dict[str, Any]:
+    """Every protocol on the unseen classes of one trial: zero-shot, discovery, retrieval, captions
+    (and, when ``sentence_readout``, their :func:`sentence_captions`), and the text decoder's round
+    trip of unseen-class sentences (word accuracy, with its chance)."""
+    from mmar.evaluation.captioning import caption_columns, decode_captions, references, round_trip_word_accuracy
     from mmar.evaluation.discovery import discovery_scores
     from mmar.evaluation.retrieval import retrieval_scores
     from mmar.evaluation.zero_shot import zero_shot_scores, zero_shot_test
@@ -83,10 +110,15 @@ def evaluate_model(model, data: PreparedDataset, unseen: Sequence[str], trial: i
     sentence_index = np.array([position[int(r)] for r in test.sentence_rows])
     videos = embed_rows(model, data, test.video_rows, pairing=video_pairing, max_frames=settings.eval_max_frames)
     sentences, sentence_labels = pairs["text"][sentence_index], pairs["class_index"][sentence_index]
-    caption_rows = test.video_rows[: settings.caption_max_videos]
+    # at most caption_max_videos queries, evenly spaced over the (class-ordered) queries: every class has captions
+    caption_rows = test.video_rows[np.unique(np.linspace(0, len(test.video_rows) - 1,
+                                                         min(settings.caption_max_videos, len(test.video_rows))).astype(int))]
     vectors, words = _vocabulary(data, settings.word_source)
+    columns = caption_columns(model, data, caption_rows, length=caption_length, pairing=video_pairing,
+                              max_frames=settings.eval_max_frames)
     captions = decode_captions(model, data, caption_rows, length=caption_length, vectors=vectors, words=words,
-                               pairing=video_pairing, max_frames=settings.eval_max_frames)
+                               columns=columns)
+    read_as_sentences = sentence_captions(model, data, unseen, columns) if sentence_readout else {}
     return {
         "n_test_videos": int(len(test.video_rows)),
         "reference_videos": test.reference_videos,
@@ -104,6 +136,7 @@ def evaluate_model(model, data: PreparedDataset, unseen: Sequence[str], trial: i
             "references": references(data, caption_rows, unit=settings.video_unit),
             "length": int(caption_length),
             "word_source": settings.word_source,
+            **read_as_sentences,
         },
     }
 
@@ -199,7 +232,7 @@ def run_ensemble(data_root: str, plan: EnsemblePlan, settings: GridSettings, cac
             model = result.models[i]
             length = settings.caption_length or default_length(data, cell.train_rows)
             evaluation = evaluate_model(model.cpu(), data, cell.unseen, cell.trial, settings, configs[i].pairing,
-                                        length)
+                                        length, sentence_readout=cell.row.label in TABLE5_LABELS)
         except Exception as error:
             records.append(_error(cell, error))
             continue

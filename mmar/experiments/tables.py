@@ -161,48 +161,88 @@ def baseline_discovery(data: PreparedDataset, k: int, trials: int, settings: Gri
     return out
 
 
+#: Caption read-outs scored per Table 5 model: (key in a cell's "captions", variant suffix, how it reads).
+CAPTION_READOUTS = (
+    ("hypotheses", "", "nearest {source} word per decoder column (centred cosine), repeats collapsed (the paper's)"),
+    ("sentence_hypotheses", " · sentence read-out",
+     "most probable sentence under a bigram prior of seen-class training sentences given the decoder columns "
+     "(ours, mmar.evaluation.sentence_readout)"),
+)
+#: Variant of the captions that give every video the seen-class prior's own sentence (no decoder).
+PRIOR_VARIANT = "seen-class prior alone (no video)"
+
+
+def _caption_scores(records, hypotheses, meteor) -> list[dict[str, float]]:
+    """Per trial: BLEU/CIDEr/(METEOR) and the top-word share of ``hypotheses(record)`` (one caption per video)."""
+    from mmar.evaluation.captioning import caption_scores, top_word_share
+
+    out = []
+    for r in records:
+        c, hyps = r["captions"], hypotheses(r)
+        ids = [f"{v}#{i}" for i, v in enumerate(c["video_ids"])]
+        out.append(caption_scores(dict(zip(ids, c["references"])), dict(zip(ids, hyps)), meteor)
+                   | {"top_word_share": top_word_share(hyps)})
+    return out
+
+
+def _caption_metric_rows(context: ResultContext, records, per_trial, variant: str, how: str, paper_row: str,
+                         k: int, paper_k: int) -> list[ResultRow]:
+    out = []
+    shares = [s["top_word_share"] for s in per_trial]
+    degenerate = (f"; DEGENERATE caption set: one word is {100 * max(shares):.0f}% of all caption tokens"
+                  if max(shares) > 0.5 else "")
+    length = records[0]["captions"]["length"]
+    for metric in per_trial[0]:
+        paper = ("Table 5", paper_row, metric) if paper_row and metric in ("METEOR", "CIDEr") and k == paper_k \
+            else ("", "", "")
+        notes = f"{variant}; {k} unseen classes; captions of {length} columns, {how}; x100{degenerate}"
+        if metric == "top_word_share":
+            notes = (f"{variant}: share of the most frequent word among all caption tokens (x100); a caption "
+                     f"set is flagged degenerate above 50{degenerate}")
+        out.append(_row(context, records, "captioning", metric, [100.0 * s[metric] for s in per_trial],
+                        unit="x100", paper=paper, notes=notes, variant=variant))
+    return out
+
+
 def caption_rows(results: Sequence[dict[str, Any]], k: int, context: ResultContext, meteor=None,
                  paper_k: int = 10) -> list[ResultRow]:
     """METEOR and CIDEr (x100, the paper's Table 5 scale as we read it) and BLEU-1..4 (x100) of the
-    captions of the Table 5 models at ``k`` unseen classes, scored per trial over its test videos.
-    ``meteor``: a scorer from :func:`mmar.evaluation.captioning.meteor_scorer`, or None to leave
-    METEOR out (list it with :func:`not_run_table`). Rows carry Table 5's labels only at the paper's
-    ``paper_k`` = 10 unseen classes."""
-    from mmar.evaluation.captioning import caption_scores, top_word_share
-
+    captions of the Table 5 models at ``k`` unseen classes, scored per trial over its test videos, for
+    each read-out of :data:`CAPTION_READOUTS` that the cells recorded, and of the seen-class prior's
+    own sentence given to every video (:data:`PRIOR_VARIANT`, the floor a caption must beat to say
+    something about its video). ``meteor``: a scorer from
+    :func:`mmar.evaluation.captioning.meteor_scorer`, or None to leave METEOR out (list it with
+    :func:`not_run_table`). Only the paper's read-out carries Table 5's labels, and only at the
+    paper's ``paper_k`` = 10 unseen classes."""
     groups = _groups(results)
     out = []
+    prior_records = {}
     for table5_row, label in TABLE5_MODELS.items():
         records = sorted(groups.get((label, k), []), key=lambda r: r["trial"])
         if not records:
             continue
-        per_trial = []
-        for r in records:
-            c = r["captions"]
-            ids = [f"{v}#{i}" for i, v in enumerate(c["video_ids"])]
-            scores = caption_scores(dict(zip(ids, c["references"])), dict(zip(ids, c["hypotheses"])), meteor)
-            per_trial.append(scores | {"top_word_share": top_word_share(c["hypotheses"])})
+        source = records[0]["captions"]["word_source"]
+        for key, suffix, how in CAPTION_READOUTS:
+            if all(key in r["captions"] for r in records):
+                per_trial = _caption_scores(records, lambda r: r["captions"][key], meteor)
+                out += _caption_metric_rows(context, records, per_trial, table5_row + suffix,
+                                            how.format(source=source) + f" (model of Table 1 row '{label}')",
+                                            table5_row if not suffix else "", k, paper_k)
+        prior_records.update({r["trial"]: r for r in records if "prior_sentence" in r["captions"]})
         round_trip = [r.get("text_round_trip") for r in records]
-        length = records[0]["captions"]["length"]
-        for metric in per_trial[0]:
-            paper = ("Table 5", table5_row, metric) if metric in ("METEOR", "CIDEr") and k == paper_k else ("", "", "")
-            shares = [s["top_word_share"] for s in per_trial]
-            degenerate = (f"; DEGENERATE caption set: one word is {100 * max(shares):.0f}% of all caption tokens"
-                          if max(shares) > 0.5 else "")
-            notes = (f"{table5_row} (model of Table 1 row '{label}'); {k} unseen classes; captions of {length} "
-                     f"columns, nearest {records[0]['captions']['word_source']} word per decoder column "
-                     f"(centred cosine), repeats collapsed; x100{degenerate}")
-            if metric == "top_word_share":
-                notes = (f"{table5_row}: share of the most frequent word among all caption tokens (x100); a caption "
-                         f"set is flagged degenerate above 50{degenerate}")
-            out.append(_row(context, records, "captioning", metric, [100.0 * s[metric] for s in per_trial],
-                            unit="x100", paper=paper, notes=notes, variant=table5_row))
         if all(round_trip):
             out.append(_row(context, records, "captioning", "text_round_trip_word_accuracy",
                             [t["word_accuracy"] for t in round_trip], unit="%", variant=table5_row,
                             chance=float(np.mean([t["chance"] for t in round_trip])),
                             notes=f"{table5_row}: % of word positions of unseen-class sentences that G_T(E_T(t)) says "
                             "back (the captions' read-out); chance: always the most frequent word"))
+    if prior_records:
+        records = [prior_records[t] for t in sorted(prior_records)]
+        per_trial = _caption_scores(records, lambda r: [r["captions"]["prior_sentence"]] * len(r["captions"]["video_ids"]),
+                                    meteor)
+        out += _caption_metric_rows(context, records, per_trial, PRIOR_VARIANT,
+                                    "the same sentence for every video: the bigram prior's most probable one", "", k,
+                                    paper_k)
     return out
 
 

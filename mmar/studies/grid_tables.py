@@ -106,17 +106,20 @@ def caption_table(caption_results: Sequence[Any]) -> pd.DataFrame:
 
 def example_captions(results: Sequence[dict[str, Any]], unseen_k: int, csv_path: Path, n_classes: int = 8
                      ) -> pd.DataFrame:
-    """Generated captions of the "All (paired + unpaired)" model at ``unseen_k`` (first trial): all
-    of them with a reference written to ``csv_path``; returned, one per class for ``n_classes``
-    classes. Empty when that cell did not finish."""
+    """Generated captions of the "All (paired + unpaired)" model at ``unseen_k`` (first trial), by the
+    paper's read-out and (when recorded) the sentence read-out: all of them with a reference written
+    to ``csv_path``; returned, one per class for ``n_classes`` classes. Empty when that cell did not
+    finish."""
     label = ex.TABLE5_MODELS["All (paired + unpaired)"]
     example = next((r for r in finished(results) if r["row"] == label and r["k"] == unseen_k), None)
     if example is None:
         print(f"no finished cell of {label!r} at K = {unseen_k}")
         return pd.DataFrame(columns=["class", "generated caption", "a reference"])
     captions = example["captions"]
-    examples = pd.DataFrame({"class": captions["classes"], "generated caption": captions["hypotheses"],
-                             "a reference": [refs[0] for refs in captions["references"]]})
+    examples = pd.DataFrame({"class": captions["classes"], "generated caption": captions["hypotheses"]}
+                            | ({"sentence read-out": captions["sentence_hypotheses"]}
+                               if "sentence_hypotheses" in captions else {})
+                            | {"a reference": [refs[0] for refs in captions["references"]]})
     csv_path.parent.mkdir(parents=True, exist_ok=True)
     examples.to_csv(csv_path, index=False)
     return examples.drop_duplicates("class").head(n_classes).reset_index(drop=True)
@@ -282,6 +285,11 @@ def captioning(results: Sequence[dict[str, Any]], unseen_k: int, context: ex.Res
     table and example captions (all of them written to ``<run_dir>/captions/06_example_captions.csv``)."""
     caption_results = ex.caption_rows(results, unseen_k, context, meteor=scorer)
     print_table("captioning (x100, mean over trials)", caption_table(caption_results))
+    priors = sorted({(r["trial"], r["captions"]["prior_sentence"]) for r in finished(results)
+                     if r["k"] == unseen_k and "prior_sentence" in r["captions"]})
+    for trial, sentence in priors[:1]:
+        print(f"the seen-class prior's own sentence (trial {trial}), every video's caption in '{ex.PRIOR_VARIANT}': "
+              f"{sentence!r}")
     print_table("example captions", example_captions(results, unseen_k, run_dir / "captions" / "06_example_captions.csv"))
     return caption_results
 

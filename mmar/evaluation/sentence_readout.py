@@ -1,0 +1,187 @@
+"""A sentence read-out of the text decoder: the most probable sentence given its columns.
+
+The paper reads a caption G_T(E_V(v)) column by column, each column replaced by its nearest GloVe word
+(:func:`mmar.evaluation.captioning.nearest_words`). A decoder trained with squared errors outputs, in
+every column, the *mean* word vector of the sentences it cannot tell apart; when those sentences
+word their content differently (a subject of one or three words shifts every later word), the mean
+is near no word of any of them and the column-wise read-out is a list of words, not a sentence.
+
+This read-out (ours, not the paper's) decodes the sentence w_1..w_L maximising
+
+    sum_t  beta * s(x_t, w_t)  +  log p(w_t | w_{t-1})  (+ log p(end | w_L))
+
+by beam search, where ``s(x, w) = ((x - c) / sigma) . ((v_w - c) / sigma)`` is the agreement of
+column x with word vector v_w, both standardised by the text decoder's own statistics (c, sigma), and
+p is a bigram prior (:class:`BigramPrior`, Witten-Bell smoothed) of the *seen-class* training
+sentences. ``beta`` is fitted by maximum likelihood on the decoder's round trips of seen-class
+training sentences (:func:`fit_emission_weight`), so nothing of the unseen classes is used.
+
+The prior alone (beta = 0, :meth:`SentenceReadout.prior_sentence`) gives one fluent sentence for
+every video: captions of this read-out are only informative where they score above it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+from scipy import sparse
+
+#: Emission weights tried by :func:`fit_emission_weight` (log-spaced).
+BETA_GRID = np.logspace(-3, 1, 41)
+
+
+@dataclass
+class BigramPrior:
+    """p(next | previous) over a vocabulary of V words (index 0, padding, never follows).
+
+    ``counts`` (V + 1, V + 1) sparse: rows are the previous word (row V: the sentence start), columns
+    the next word (column V: the sentence end). ``unigram`` (V + 1,): add-one word (and end)
+    probabilities, the back-off of Witten-Bell smoothing:
+    ``p(w | u) = (c(u, w) + T(u) p_1(w)) / (c(u) + T(u))`` with T(u) the number of distinct followers.
+    """
+
+    counts: sparse.csr_matrix
+    unigram: np.ndarray
+    _log_table: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def vocab_size(self) -> int:
+        return len(self.unigram) - 1
+
+    @classmethod
+    def fit(cls, sentences: Sequence[np.ndarray], vocab_size: int) -> "BigramPrior":
+        """Counts of ``sentences`` (each a (L,) array of word indices in 1..V-1)."""
+        end = vocab_size
+        previous, following = [], []
+        for ids in sentences:
+            ids = np.asarray(ids, dtype=np.int64)
+            if len(ids) and (ids.min() < 1 or ids.max() >= vocab_size):
+                raise ValueError(f"word indices must be in 1..{vocab_size - 1} (0 is the padding word)")
+            previous.append(np.concatenate([[end], ids]))
+            following.append(np.concatenate([ids, [end]]))
+        prev, nxt = (np.concatenate(previous), np.concatenate(following)) if previous else (np.zeros(0, int),) * 2
+        counts = sparse.csr_matrix((np.ones(len(prev)), (prev, nxt)), shape=(vocab_size + 1, vocab_size + 1))
+        counts.sum_duplicates()
+        unigram = np.bincount(nxt, minlength=vocab_size + 1).astype(np.float64) + 1.0
+        unigram[0] = 0.0
+        return cls(counts=counts, unigram=unigram / unigram.sum())
+
+    def log_table(self) -> np.ndarray:
+        """log p(next | previous) for every previous word (V + 1, V + 1), computed once (dense: for
+        vocabularies of a prepared dataset, thousands of words, not GloVe's 400k)."""
+        if self._log_table is None:
+            self._log_table = self.log_next(np.arange(self.vocab_size + 1))
+        return self._log_table
+
+    def log_next(self, previous: np.ndarray) -> np.ndarray:
+        """log p(next | previous) (H, V + 1) for ``previous`` (H,) word indices (V: the start)."""
+        rows = self.counts[np.asarray(previous)]
+        total = np.asarray(rows.sum(1)).ravel()
+        types = np.diff(rows.indptr).astype(np.float64)
+        dense = rows.toarray() + types[:, None] * self.unigram[None, :]
+        denominator = np.where(total > 0, total + types, 1.0)
+        probs = np.where((total > 0)[:, None], dense / denominator[:, None], self.unigram[None, :])
+        with np.errstate(divide="ignore"):
+            return np.log(probs)
+
+
+def emission_scores(columns: np.ndarray, vectors: np.ndarray, centre: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """s(x, w) (B, L, V) of decoder ``columns`` (B, L, D) against word ``vectors`` (V, D), both
+    standardised by ``centre`` and ``scale`` (D,)."""
+    x = (np.asarray(columns, np.float32) - centre) / scale
+    w = (np.asarray(vectors, np.float32) - centre) / scale
+    return x @ w.T
+
+
+def fit_emission_weight(scores: np.ndarray, targets: np.ndarray, prior: BigramPrior,
+                        grid: np.ndarray = BETA_GRID) -> float:
+    """The beta of ``grid`` maximising the mean log-likelihood of the true words ``targets`` (n,) under
+    ``softmax(beta * scores + log p_1)`` for ``scores`` (n, V) of the columns that should say them."""
+    log_unigram = np.log(np.maximum(prior.unigram[:-1], 1e-300))
+    log_unigram[0] = -np.inf
+    best, best_ll = float(grid[0]), -np.inf
+    for beta in grid:
+        logits = beta * scores + log_unigram[None, :]
+        top = logits.max(1, keepdims=True)
+        log_z = top[:, 0] + np.log(np.exp(logits - top).sum(1))
+        ll = float(np.mean(logits[np.arange(len(targets)), targets] - log_z))
+        if ll > best_ll:
+            best, best_ll = float(beta), ll
+    return best
+
+
+def beam_decode(scores: np.ndarray, prior: BigramPrior, beta: float, beam: int = 8) -> list[list[int]]:
+    """The word indices (L,) of the best sentence of each caption's ``scores`` (B, L, V) (see the
+    module docstring), by a beam search of width ``beam`` run on all B captions at once; the padding
+    word 0 is never chosen."""
+    scores = np.asarray(scores, dtype=np.float64)
+    n, length, vocab = scores.shape
+    if vocab != prior.vocab_size:
+        raise ValueError(f"scores have {vocab} words, the prior {prior.vocab_size}")
+    table = prior.log_table()
+    last = np.full((n, 1), vocab)                                  # the sentence start
+    totals = np.zeros((n, 1))
+    paths = np.zeros((n, 1, 0), dtype=np.int64)
+    for t in range(length):
+        candidates = totals[:, :, None] + table[last][:, :, :vocab] + beta * scores[:, t, None, :]
+        candidates[:, :, 0] = -np.inf
+        flat = candidates.reshape(n, -1)
+        keep = np.argpartition(-flat, min(beam, flat.shape[1]) - 1, axis=1)[:, :beam]
+        keep = np.take_along_axis(keep, np.argsort(-np.take_along_axis(flat, keep, 1), axis=1, kind="stable"), 1)
+        source, words = np.divmod(keep, vocab)
+        paths = np.concatenate([np.take_along_axis(paths, source[:, :, None], 1), words[:, :, None]], axis=2)
+        totals, last = np.take_along_axis(flat, keep, 1), words
+    best = np.argmax(totals + table[last][:, :, vocab], axis=1)
+    return [list(map(int, paths[i, best[i]])) for i in range(n)]
+
+
+def seen_prior(data, seen_rows: np.ndarray) -> BigramPrior:
+    """The :class:`BigramPrior` of the sentences ``seen_rows`` of the prepared dataset ``data``."""
+    return BigramPrior.fit([data.token_ids(int(r)) for r in seen_rows], len(data.vocab_words))
+
+
+@dataclass
+class SentenceReadout:
+    """A bigram prior, the emission weight ``beta`` and the decoder's standardisation: reads decoder
+    columns as sentences of ``words``."""
+
+    prior: BigramPrior
+    beta: float
+    centre: np.ndarray
+    scale: np.ndarray
+    vectors: np.ndarray
+    words: Sequence[str]
+    beam: int = 8
+
+    @classmethod
+    def fit(cls, model, data, seen_rows: np.ndarray, *, prior: BigramPrior | None = None, fit_rows: int = 100,
+            beam: int = 8) -> "SentenceReadout":
+        """Prior from the sentences of ``seen_rows`` (seen classes, training subset) of the prepared
+        dataset ``data``, in its vocabulary (or the given ``prior``, fitted so); beta from the round
+        trips G_T(E_T(t)) of ``fit_rows`` of them, evenly spaced."""
+        from mmar.training import reconstruct_rows
+
+        seen_rows = np.asarray(seen_rows)
+        if prior is None:
+            prior = seen_prior(data, seen_rows)
+        centre = model.text_decoder.shift.detach().cpu().numpy()
+        scale = model.text_decoder.scale.detach().cpu().numpy()
+        fit = seen_rows[np.linspace(0, len(seen_rows) - 1, min(fit_rows, len(seen_rows))).astype(int)]
+        _, kept = reconstruct_rows(model, data, fit, "text", keep=len(fit))
+        targets = np.concatenate([data.token_ids(int(r))[:len(decoded)] for r, (_, decoded) in zip(fit, kept)])
+        decoded = np.concatenate([d for _, d in kept])
+        scores = emission_scores(decoded[None], data.vocab_vectors, centre, scale)[0]
+        beta = fit_emission_weight(scores, targets, prior)
+        return cls(prior, beta, centre, scale, np.asarray(data.vocab_vectors), list(data.vocab_words), beam)
+
+    def sentences(self, columns: np.ndarray) -> list[str]:
+        """One sentence per caption of decoder ``columns`` (B, L, D)."""
+        scores = emission_scores(columns, self.vectors, self.centre, self.scale)
+        return [" ".join(self.words[i] for i in ids) for ids in beam_decode(scores, self.prior, self.beta, self.beam)]
+
+    def prior_sentence(self, length: int) -> str:
+        """The prior's own best sentence of ``length`` words (no decoder input): what every video would get."""
+        ids = beam_decode(np.zeros((1, length, len(self.words)), np.float32), self.prior, 0.0, self.beam)[0]
+        return " ".join(self.words[i] for i in ids)

@@ -1,0 +1,65 @@
+"""The sentence read-out: the bigram prior's probabilities by hand, beam search against known
+answers (the prior alone, a decoder that names every word), and the emission weight's fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmar.evaluation.sentence_readout import BigramPrior, SentenceReadout, beam_decode, emission_scores, \
+    fit_emission_weight
+
+# vocabulary: 0 <pad>, 1 a, 2 man, 3 runs, 4 dog, 5 walks
+WORDS = ["<pad>", "a", "man", "runs", "dog", "walks"]
+CORPUS = [np.array(s) for s in ([1, 2, 3], [1, 2, 3], [1, 2, 3], [1, 4, 5])]
+
+
+def test_witten_bell_probabilities_by_hand():
+    prior = BigramPrior.fit(CORPUS, len(WORDS))
+    # next-word counts (words 1..5 and the end, index 6): a 4, man 3, runs 3, dog 1, walks 1, end 4;
+    # add-one: 5, 4, 4, 2, 2, 5 over 22; the padding word gets nothing
+    assert prior.unigram == pytest.approx(np.array([0, 5, 4, 4, 2, 2, 5]) / 22)
+    log_next = prior.log_next(np.array([1, 6, 3, 2]))        # after "a", at the start, after "runs", after "man"
+    probs = np.exp(log_next)
+    # after "a": c = 4, T = 2 (man 3, dog 1): p(man) = (3 + 2 p1(man)) / 6
+    assert probs[0, 2] == pytest.approx((3 + 2 * 4 / 22) / 6)
+    assert probs[0, 3] == pytest.approx((0 + 2 * 4 / 22) / 6)
+    assert probs[1, 1] == pytest.approx((4 + 1 * 5 / 22) / 5)  # the start: always "a" (c = 4, T = 1)
+    assert probs[2, 6] == pytest.approx((3 + 5 / 22) / 4)      # "runs" ends every sentence it is in
+    assert np.allclose(probs.sum(1), 1.0) and (probs[:, 0] == 0).all()
+
+
+def test_prior_rejects_padding_and_unknown_indices():
+    with pytest.raises(ValueError, match="1..5"):
+        BigramPrior.fit([np.array([1, 0, 2])], len(WORDS))
+    with pytest.raises(ValueError, match="1..5"):
+        BigramPrior.fit([np.array([1, 6])], len(WORDS))
+
+
+def test_beam_without_emission_gives_the_priors_best_sentence():
+    prior = BigramPrior.fit(CORPUS, len(WORDS))
+    assert beam_decode(np.zeros((1, 3, len(WORDS))), prior, beta=0.0) == [[1, 2, 3]]
+
+
+def test_beam_follows_a_decoder_that_names_its_words():
+    prior = BigramPrior.fit(CORPUS, len(WORDS))
+    vectors = np.eye(len(WORDS), 8, dtype=np.float32)           # orthonormal: a column scores 1 with its word only
+    centre, scale = np.zeros(8, np.float32), np.ones(8, np.float32)
+    columns = vectors[[1, 4, 5]][None]                      # exactly "a dog walks", the rarer sentence
+    scores = emission_scores(columns, vectors, centre, scale)
+    assert scores.shape == (1, 3, len(WORDS))
+    assert beam_decode(scores, prior, beta=0.0) == [[1, 2, 3]]
+    assert beam_decode(np.concatenate([scores, 0 * scores]), prior, beta=5.0) == [[1, 4, 5], [1, 2, 3]]
+    readout = SentenceReadout(prior, 5.0, centre, scale, vectors, WORDS)
+    assert readout.sentences(columns) == ["a dog walks"]
+    assert readout.prior_sentence(3) == "a man runs"
+
+
+def test_emission_weight_fit_follows_how_informative_the_scores_are():
+    prior = BigramPrior.fit(CORPUS, len(WORDS))
+    targets = np.array([1, 2, 3, 4, 5] * 20)
+    informative = np.eye(len(WORDS))[targets] * 3.0           # the true word scores 3, every other 0
+    uninformative = np.random.default_rng(1).normal(size=(len(targets), len(WORDS)))
+    strong = fit_emission_weight(informative, targets, prior)
+    weak = fit_emission_weight(uninformative, targets, prior)
+    assert strong > 1.0 and weak < 0.1
