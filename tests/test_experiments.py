@@ -120,7 +120,10 @@ def test_tiny_grid_end_to_end_with_cache(tiny_prepared, tmp_path):
     readouts = {"All (paired)", "All (paired) · sentence read-out", ex.PRIOR_VARIANT}
     assert set(captions["variant"]) == readouts
     for variant in readouts:
-        assert {"BLEU-1", "CIDEr", "top_word_share"} <= set(captions.loc[captions["variant"] == variant, "metric"])
+        assert {"BLEU-1", "CIDEr", "top_word_share", "distinct_captions"} <= set(
+            captions.loc[captions["variant"] == variant, "metric"])
+    prior = captions[(captions["variant"] == ex.PRIOR_VARIANT) & (captions["metric"] == "distinct_captions")]
+    assert list(prior["values"].iloc[0]) == [pytest.approx(100 / 4)]  # one sentence for all 4 videos
     assert set(captions["paper_table"]) == {""}                      # K = 2, not the paper's 10
 
 

@@ -314,3 +314,13 @@ def test_round_trip_word_accuracy_of_a_perfect_and_a_constant_decoder(tiny_prepa
     share = 100.0 * sum(t == "5" for t in tokens) / len(tokens)
     assert share > 0
     assert constant["word_accuracy"] == pytest.approx(share)
+
+
+def test_class_word_share_counts_captions_that_name_their_class():
+    from mmar.evaluation.captioning import class_word_share
+
+    captions = ["a man is blow drying his hair", "a man plays the drums", "a boy puts on shoes", "the man runs"]
+    classes = ["Blow-drying hair", "Playing guitarra", "Putting on shoes", "Running a marathon"]
+    # "hair" (and "blow" of "blow-drying") names the first; "shoes" the third; "a" and "on" never count
+    assert class_word_share(captions, classes) == pytest.approx(2 / 4)
+    assert class_word_share([], []) == 0.0

@@ -18,15 +18,30 @@ def test_witten_bell_probabilities_by_hand():
     prior = BigramPrior.fit(CORPUS, len(WORDS))
     # next-word counts (words 1..5 and the end, index 6): a 4, man 3, runs 3, dog 1, walks 1, end 4;
     # add-one: 5, 4, 4, 2, 2, 5 over 22; the padding word gets nothing
-    assert prior.unigram == pytest.approx(np.array([0, 5, 4, 4, 2, 2, 5]) / 22)
-    log_next = prior.log_next(np.array([1, 6, 3, 2]))        # after "a", at the start, after "runs", after "man"
-    probs = np.exp(log_next)
+    assert np.exp(prior.log_unigram()) == pytest.approx(np.array([0, 5, 4, 4, 2, 2, 5]) / 22)
+    probs = np.exp(prior.log_table()[[1, 6, 3, 2]])          # after "a", at the start, after "runs", after "man"
     # after "a": c = 4, T = 2 (man 3, dog 1): p(man) = (3 + 2 p1(man)) / 6
     assert probs[0, 2] == pytest.approx((3 + 2 * 4 / 22) / 6)
     assert probs[0, 3] == pytest.approx((0 + 2 * 4 / 22) / 6)
     assert probs[1, 1] == pytest.approx((4 + 1 * 5 / 22) / 5)  # the start: always "a" (c = 4, T = 1)
     assert probs[2, 6] == pytest.approx((3 + 5 / 22) / 4)      # "runs" ends every sentence it is in
     assert np.allclose(probs.sum(1), 1.0) and (probs[:, 0] == 0).all()
+
+
+def test_open_words_share_one_token_by_hand():
+    open_words = np.array([False, False, False, False, True, True])  # "dog" and "walks"
+    prior = BigramPrior.fit(CORPUS, len(WORDS), open_words=open_words)
+    # tokens: a man runs (x3), a OPEN OPEN; next-token counts a 4, man 3, runs 3, OPEN 2, end 4,
+    # add-one over those five: 5, 4, 4, 3, 5 = 21; an open word gets half of OPEN's share
+    assert np.exp(prior.log_unigram()) == pytest.approx(np.array([0, 5, 4, 4, 1.5, 1.5, 5]) / 21)
+    table = np.exp(prior.log_table())
+    open_after_a = (1 + 2 * 3 / 21) / 6                        # c(a) = 4, T(a) = 2 (man, OPEN)
+    assert table[1, 4] == pytest.approx(open_after_a / 2) == pytest.approx(table[1, 5])
+    open_after_open = (1 + 2 * 3 / 21) / 4                     # after OPEN: OPEN once, the end once
+    assert table[4, 5] == pytest.approx(open_after_open / 2) == pytest.approx(table[5, 4])
+    assert np.allclose(table.sum(1), 1.0)
+    with pytest.raises(ValueError, match="padding"):
+        BigramPrior.fit(CORPUS, len(WORDS), open_words=np.array([True] + [False] * 5))
 
 
 def test_prior_rejects_padding_and_unknown_indices():
@@ -63,3 +78,13 @@ def test_emission_weight_fit_follows_how_informative_the_scores_are():
     strong = fit_emission_weight(informative, targets, prior)
     weak = fit_emission_weight(uninformative, targets, prior)
     assert strong > 1.0 and weak < 0.1
+
+
+def test_open_words_let_a_decoder_say_a_word_no_training_sentence_has():
+    words = WORDS + ["cat"]                                     # "cat" is in no training sentence
+    vectors = np.eye(len(words), 8, dtype=np.float32)
+    scores = emission_scores(vectors[[1, 6, 5]][None], vectors, np.zeros(8, np.float32), np.ones(8, np.float32))
+    closed = BigramPrior.fit(CORPUS, len(words))
+    opened = BigramPrior.fit(CORPUS, len(words), open_words=np.array([False] * 4 + [True] * 3))
+    assert beam_decode(scores, opened, beta=3.0) == [[1, 6, 5]]    # "a cat walks"
+    assert beam_decode(scores, closed, beta=3.0)[0][1] != 6         # counted as never seen: not said

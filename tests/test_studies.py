@@ -200,3 +200,29 @@ def test_evaluation_cells_refuse_unknown_table1_rows(tiny_prepared, tmp_path: Pa
         curves=True, max_train_rows=8)
     assert ks == [2] and [r.label for r in rows] == ["Paired: joint"] and len(cells) == 1
     assert settings.curves_for("Paired: joint") and settings.max_train_rows == 8
+
+
+def test_caption_floor_pairs_trials_and_decides_by_the_interval() -> None:
+    from mmar import experiments as ex
+    from mmar.results import ResultRow
+
+    def row(variant: str, values: list[float], seeds: list[int], metric: str = "METEOR") -> ResultRow:
+        return ResultRow("captioning", metric, values, "stand-in", "test", "runs/x", config={"variant": variant},
+                         seeds=seeds)
+
+    seeds = [0, 1, 2, 3, 4]
+    floor = [10.0, 20.0, 30.0, 40.0, 50.0]                 # large spread across trials, removed by pairing
+    rows = [row(ex.PRIOR_VARIANT, floor, seeds),
+            row("Joint", [f + d for f, d in zip(floor, [1.0, 2.0, 1.0, 2.0, 1.5])], seeds),
+            row("Joint · sentence read-out", [f + d for f, d in zip(floor, [1.0, -1.0, 2.0, -2.0, 0.5])], seeds),
+            row("All (paired)", [f - 3.0 for f in floor], seeds),
+            row("Fixed", [1.0, 2.0], [0, 1]),
+            row("Joint", [5.0] * 5, seeds, metric="BLEU-1")]   # not a compared metric
+    table = grid_tables.caption_floor(rows).set_index("model · read-out")
+    assert list(table.index) == ["Joint", "Joint · sentence read-out", "All (paired)", "Fixed"]
+    assert table.loc["Joint", "mean difference"] == pytest.approx(1.5)
+    assert table.loc["Joint", "verdict"] == "above the prior"
+    assert table.loc["Joint · sentence read-out", "verdict"] == "inconclusive"
+    assert table.loc["All (paired)", "verdict"] == "below the prior"
+    assert table.loc["Fixed", "verdict"] == "too few trials" and table.loc["Fixed", "trials"] == 2
+    assert table.loc["Fixed", "mean difference"] == pytest.approx((1 - 10 + 2 - 20) / 2)

@@ -101,6 +101,24 @@ def top_word_share(captions: Sequence[str]) -> float:
     return float(counts.max() / len(tokens))
 
 
+#: Words of class names that do not name the activity ("Playing rubik cube", "Putting on shoes").
+NAME_FUNCTION_WORDS = frozenset("a an the and of in on up with to out off into at for by s 's".split())
+
+
+def class_word_share(captions: Sequence[str], class_names: Sequence[str]) -> float:
+    """The share of ``captions`` (0-1) containing a word of their own class's name (its tokens, hyphenated
+    parts included, function words excluded): does a caption name the unseen activity?"""
+    from mmar.data.classes import class_tokens
+
+    if not captions:
+        return 0.0
+    hits = 0
+    for caption, name in zip(captions, class_names):
+        tokens = {part for token in class_tokens(name) for part in [token, *token.split("-")] if part}
+        hits += bool((tokens - NAME_FUNCTION_WORDS) & set(caption.split()))
+    return hits / len(captions)
+
+
 @torch.no_grad()
 def caption_columns(model, data: PreparedDataset, rows: Sequence[int], *, length: int, pairing: str = "video",
                     batch_size: int = 128, max_frames: int | None = None) -> np.ndarray:

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
+import pandas as pd
 from scipy import sparse
 
 #: Emission weights tried by :func:`fit_emission_weight` (log-spaced).
@@ -36,47 +37,86 @@ BETA_GRID = np.logspace(-3, 1, 41)
 class BigramPrior:
     """p(next | previous) over a vocabulary of V words (index 0, padding, never follows).
 
-    ``counts`` (V + 1, V + 1) sparse: rows are the previous word (row V: the sentence start), columns
-    the next word (column V: the sentence end). ``unigram`` (V + 1,): add-one word (and end)
-    probabilities, the back-off of Witten-Bell smoothing:
-    ``p(w | u) = (c(u, w) + T(u) p_1(w)) / (c(u) + T(u))`` with T(u) the number of distinct followers.
+    The prior works on *tokens*: every word is its own token, except the ``open`` words, which share
+    one token OPEN (V + 1) and split its probability evenly: ``p(w | u) = p(OPEN | u) / n_open``. The
+    open words are those a seen-class prior cannot know: words of at most one seen class (class names,
+    class-specific objects) and words never seen. Their share after a context (e.g. "during the ___")
+    is learned from the seen classes, so an unseen class's own words are as likely there as a seen
+    class's were, instead of as unlikely as a word never counted.
+
+    ``counts`` (V + 2, V + 2) sparse: rows are the previous token (row V: the sentence start), columns
+    the next token (column V: the sentence end). ``unigram`` (V + 2,): add-one next-token probabilities,
+    the back-off of Witten-Bell smoothing ``p(w | u) = (c(u, w) + T(u) p_1(w)) / (c(u) + T(u))``, T(u)
+    the number of distinct followers. ``token_of`` (V,): each word's token.
     """
 
     counts: sparse.csr_matrix
     unigram: np.ndarray
+    token_of: np.ndarray
     _log_table: np.ndarray | None = field(default=None, repr=False)
 
     @property
     def vocab_size(self) -> int:
-        return len(self.unigram) - 1
+        return len(self.token_of)
+
+    @property
+    def open_words(self) -> np.ndarray:
+        """(V,) bool: the words that share the OPEN token."""
+        return self.token_of == self.vocab_size + 1
 
     @classmethod
-    def fit(cls, sentences: Sequence[np.ndarray], vocab_size: int) -> "BigramPrior":
-        """Counts of ``sentences`` (each a (L,) array of word indices in 1..V-1)."""
+    def fit(cls, sentences: Sequence[np.ndarray], vocab_size: int,
+            open_words: np.ndarray | None = None) -> "BigramPrior":
+        """Counts of ``sentences`` (each a (L,) array of word indices in 1..V-1); ``open_words`` (V,)
+        bool marks the words that share the OPEN token (None: none)."""
         end = vocab_size
+        token_of = np.arange(vocab_size)
+        if open_words is not None:
+            open_words = np.asarray(open_words, dtype=bool)
+            if open_words.shape != (vocab_size,) or open_words[0]:
+                raise ValueError(f"open_words must be ({vocab_size},) bool, and the padding word 0 is never open")
+            token_of[open_words] = vocab_size + 1
         previous, following = [], []
         for ids in sentences:
             ids = np.asarray(ids, dtype=np.int64)
             if len(ids) and (ids.min() < 1 or ids.max() >= vocab_size):
                 raise ValueError(f"word indices must be in 1..{vocab_size - 1} (0 is the padding word)")
-            previous.append(np.concatenate([[end], ids]))
-            following.append(np.concatenate([ids, [end]]))
+            tokens = token_of[ids]
+            previous.append(np.concatenate([[end], tokens]))
+            following.append(np.concatenate([tokens, [end]]))
         prev, nxt = (np.concatenate(previous), np.concatenate(following)) if previous else (np.zeros(0, int),) * 2
-        counts = sparse.csr_matrix((np.ones(len(prev)), (prev, nxt)), shape=(vocab_size + 1, vocab_size + 1))
+        counts = sparse.csr_matrix((np.ones(len(prev)), (prev, nxt)), shape=(vocab_size + 2, vocab_size + 2))
         counts.sum_duplicates()
-        unigram = np.bincount(nxt, minlength=vocab_size + 1).astype(np.float64) + 1.0
-        unigram[0] = 0.0
-        return cls(counts=counts, unigram=unigram / unigram.sum())
+        unigram = np.bincount(nxt, minlength=vocab_size + 2).astype(np.float64) + 1.0
+        unigram[0] = 0.0                                              # the padding word
+        unigram[np.flatnonzero(token_of != np.arange(vocab_size))] = 0.0  # open words are counted as OPEN
+        if not (token_of == vocab_size + 1).any():
+            unigram[vocab_size + 1] = 0.0
+        return cls(counts=counts, unigram=unigram / unigram.sum(), token_of=token_of)
+
+    def _word_space(self, log_tokens: np.ndarray) -> np.ndarray:
+        """Token log-probabilities (..., V + 2) as word log-probabilities (..., V + 1) (column V: the end)."""
+        vocab = self.vocab_size
+        out = log_tokens[..., np.concatenate([self.token_of, [vocab]])]
+        if self.open_words.any():
+            out[..., :vocab][..., self.open_words] -= np.log(self.open_words.sum())
+        return out
+
+    def log_unigram(self) -> np.ndarray:
+        """log p_1 of every word (V + 1,) (index V: the end)."""
+        with np.errstate(divide="ignore"):
+            return self._word_space(np.log(self.unigram))
 
     def log_table(self) -> np.ndarray:
-        """log p(next | previous) for every previous word (V + 1, V + 1), computed once (dense: for
-        vocabularies of a prepared dataset, thousands of words, not GloVe's 400k)."""
+        """log p(next | previous) of words (V + 1, V + 1), row V the sentence start, column V its end;
+        computed once (dense: for the vocabulary of a prepared dataset, not GloVe's 400k words)."""
         if self._log_table is None:
-            self._log_table = self.log_next(np.arange(self.vocab_size + 1))
+            tokens = self.log_next(np.concatenate([self.token_of, [self.vocab_size]]))
+            self._log_table = self._word_space(tokens)
         return self._log_table
 
     def log_next(self, previous: np.ndarray) -> np.ndarray:
-        """log p(next | previous) (H, V + 1) for ``previous`` (H,) word indices (V: the start)."""
+        """log p(next token | previous token) (H, V + 2) for ``previous`` (H,) tokens (V: the start)."""
         rows = self.counts[np.asarray(previous)]
         total = np.asarray(rows.sum(1)).ravel()
         types = np.diff(rows.indptr).astype(np.float64)
@@ -99,8 +139,7 @@ def fit_emission_weight(scores: np.ndarray, targets: np.ndarray, prior: BigramPr
                         grid: np.ndarray = BETA_GRID) -> float:
     """The beta of ``grid`` maximising the mean log-likelihood of the true words ``targets`` (n,) under
     ``softmax(beta * scores + log p_1)`` for ``scores`` (n, V) of the columns that should say them."""
-    log_unigram = np.log(np.maximum(prior.unigram[:-1], 1e-300))
-    log_unigram[0] = -np.inf
+    log_unigram = prior.log_unigram()[:-1]
     best, best_ll = float(grid[0]), -np.inf
     for beta in grid:
         logits = beta * scores + log_unigram[None, :]
@@ -137,9 +176,18 @@ def beam_decode(scores: np.ndarray, prior: BigramPrior, beta: float, beam: int =
     return [list(map(int, paths[i, best[i]])) for i in range(n)]
 
 
-def seen_prior(data, seen_rows: np.ndarray) -> BigramPrior:
-    """The :class:`BigramPrior` of the sentences ``seen_rows`` of the prepared dataset ``data``."""
-    return BigramPrior.fit([data.token_ids(int(r)) for r in seen_rows], len(data.vocab_words))
+def seen_prior(data, seen_rows: np.ndarray, min_classes: int = 2) -> BigramPrior:
+    """The :class:`BigramPrior` of the sentences ``seen_rows`` of the prepared dataset ``data``; words
+    in the sentences of fewer than ``min_classes`` of their classes (and words in none) are open."""
+    seen_rows = np.asarray(seen_rows)
+    sentences = [data.token_ids(int(r)) for r in seen_rows]
+    classes = data.sentences["class_name"].to_numpy()[seen_rows]
+    pairs = np.unique(np.concatenate([np.stack([ids, np.full(len(ids), c)], 1) for ids, c in
+                                      zip(sentences, pd.factorize(classes)[0])]), axis=0)
+    classes_per_word = np.bincount(pairs[:, 0], minlength=len(data.vocab_words))
+    open_words = classes_per_word < min_classes
+    open_words[0] = False
+    return BigramPrior.fit(sentences, len(data.vocab_words), open_words=open_words)
 
 
 @dataclass

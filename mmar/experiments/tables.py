@@ -173,15 +173,17 @@ PRIOR_VARIANT = "seen-class prior alone (no video)"
 
 
 def _caption_scores(records, hypotheses, meteor) -> list[dict[str, float]]:
-    """Per trial: BLEU/CIDEr/(METEOR) and the top-word share of ``hypotheses(record)`` (one caption per video)."""
-    from mmar.evaluation.captioning import caption_scores, top_word_share
+    """Per trial: BLEU/CIDEr/(METEOR), the top-word share, the share of distinct captions and the share
+    of captions naming their class of ``hypotheses(record)`` (one caption per video)."""
+    from mmar.evaluation.captioning import caption_scores, class_word_share, top_word_share
 
     out = []
     for r in records:
         c, hyps = r["captions"], hypotheses(r)
         ids = [f"{v}#{i}" for i, v in enumerate(c["video_ids"])]
         out.append(caption_scores(dict(zip(ids, c["references"])), dict(zip(ids, hyps)), meteor)
-                   | {"top_word_share": top_word_share(hyps)})
+                   | {"top_word_share": top_word_share(hyps), "distinct_captions": len(set(hyps)) / max(1, len(hyps)),
+                      "class_word_share": class_word_share(hyps, c["classes"])})
     return out
 
 
@@ -199,6 +201,10 @@ def _caption_metric_rows(context: ResultContext, records, per_trial, variant: st
         if metric == "top_word_share":
             notes = (f"{variant}: share of the most frequent word among all caption tokens (x100); a caption "
                      f"set is flagged degenerate above 50{degenerate}")
+        if metric == "distinct_captions":
+            notes = f"{variant}: distinct captions as a share of the captioned videos (x100)"
+        if metric == "class_word_share":
+            notes = f"{variant}: share of captions containing a word of their unseen class's name (x100)"
         out.append(_row(context, records, "captioning", metric, [100.0 * s[metric] for s in per_trial],
                         unit="x100", paper=paper, notes=notes, variant=variant))
     return out

@@ -104,6 +104,31 @@ def caption_table(caption_results: Sequence[Any]) -> pd.DataFrame:
     return pd.DataFrame(entries).pivot(index="model", columns="metric", values="mean (x100)")
 
 
+def caption_floor(caption_results: Sequence[Any], metrics: Sequence[str] = ("METEOR", "CIDEr")) -> pd.DataFrame:
+    """Each read-out of each Table 5 model against the seen-class prior's own sentence (the floor,
+    :data:`mmar.experiments.PRIOR_VARIANT`): the mean per-trial difference of ``metrics`` (x100) with its
+    95% t-interval, paired by trial seed; "above the prior" / "below the prior" when the interval
+    excludes 0, "inconclusive" when it does not, "too few trials" below 5 paired trials."""
+    from mmar.report.claims import MIN_TRIALS, t_interval
+
+    by_key = {(r.config["variant"], r.metric): dict(zip(r.seeds, r.values)) for r in caption_results}
+    entries = []
+    for (variant, metric), values in by_key.items():
+        floor = by_key.get((ex.PRIOR_VARIANT, metric))
+        if variant == ex.PRIOR_VARIANT or metric not in metrics or floor is None:
+            continue
+        seeds = sorted(set(values) & set(floor))
+        diffs = [values[s] - floor[s] for s in seeds]
+        mean, low, high = t_interval(diffs) if len(diffs) >= 2 else (float(np.mean(diffs)), np.nan, np.nan)
+        verdict = ("too few trials" if len(diffs) < MIN_TRIALS else "above the prior" if low > 0
+                   else "below the prior" if high < 0 else "inconclusive")
+        entries.append({"model · read-out": variant, "metric": metric, "trials": len(diffs),
+                        "mean difference": round(mean, 2), "95% interval": f"[{low:.2f}, {high:.2f}]",
+                        "verdict": verdict})
+    return pd.DataFrame(entries, columns=["model · read-out", "metric", "trials", "mean difference", "95% interval",
+                                          "verdict"])
+
+
 def example_captions(results: Sequence[dict[str, Any]], unseen_k: int, csv_path: Path, n_classes: int = 8
                      ) -> pd.DataFrame:
     """Generated captions of the "All (paired + unpaired)" model at ``unseen_k`` (first trial), by the
@@ -290,6 +315,8 @@ def captioning(results: Sequence[dict[str, Any]], unseen_k: int, context: ex.Res
     for trial, sentence in priors[:1]:
         print(f"the seen-class prior's own sentence (trial {trial}), every video's caption in '{ex.PRIOR_VARIANT}': "
               f"{sentence!r}")
+    print_table("each read-out minus the prior alone (x100; paired by trial)", caption_floor(caption_results),
+                index=False)
     print_table("example captions", example_captions(results, unseen_k, run_dir / "captions" / "06_example_captions.csv"))
     return caption_results
 
