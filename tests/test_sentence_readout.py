@@ -88,3 +88,19 @@ def test_open_words_let_a_decoder_say_a_word_no_training_sentence_has():
     opened = BigramPrior.fit(CORPUS, len(words), open_words=np.array([False] * 4 + [True] * 3))
     assert beam_decode(scores, opened, beta=3.0) == [[1, 6, 5]]    # "a cat walks"
     assert beam_decode(scores, closed, beta=3.0)[0][1] != 6         # counted as never seen: not said
+
+
+def test_seen_prior_opens_the_words_of_fewer_than_two_seen_classes(tiny_prepared):
+    from mmar.evaluation.sentence_readout import seen_prior
+
+    data = tiny_prepared                                      # each class has its own five words...
+    data.sentences["token_ids"] = "1 " + data.sentences["token_ids"]  # ...and now every sentence starts with word 1
+    rows = data.rows(subset="train")
+    prior = seen_prior(data, rows)
+    classes_of = {}
+    for r in rows:
+        for word in data.token_ids(int(r)):
+            classes_of.setdefault(int(word), set()).add(data.sentences.at[int(r), "class_name"])
+    expected = np.array([w > 0 and len(classes_of.get(w, ())) < 2 for w in range(len(data.vocab_words))])
+    assert (prior.open_words == expected).all() and not expected[1] and expected[2:].all()
+    assert np.allclose(np.exp(prior.log_table()).sum(1), 1.0)

@@ -30,7 +30,7 @@ import pandas as pd
 from scipy import sparse
 
 #: Emission weights tried by :func:`fit_emission_weight` (log-spaced).
-BETA_GRID = np.logspace(-3, 1, 41)
+BETA_GRID = np.logspace(-3, 1, 21)
 
 
 @dataclass
@@ -180,14 +180,16 @@ def seen_prior(data, seen_rows: np.ndarray, min_classes: int = 2) -> BigramPrior
     """The :class:`BigramPrior` of the sentences ``seen_rows`` of the prepared dataset ``data``; words
     in the sentences of fewer than ``min_classes`` of their classes (and words in none) are open."""
     seen_rows = np.asarray(seen_rows)
-    sentences = [data.token_ids(int(r)) for r in seen_rows]
-    classes = data.sentences["class_name"].to_numpy()[seen_rows]
-    pairs = np.unique(np.concatenate([np.stack([ids, np.full(len(ids), c)], 1) for ids, c in
-                                      zip(sentences, pd.factorize(classes)[0])]), axis=0)
-    classes_per_word = np.bincount(pairs[:, 0], minlength=len(data.vocab_words))
-    open_words = classes_per_word < min_classes
+    texts = data.sentences["token_ids"].to_numpy()[seen_rows]
+    lengths = np.array([len(t.split()) for t in texts], dtype=np.int64)
+    tokens = np.array(" ".join(texts).split(), dtype=np.int64)
+    classes = pd.factorize(data.sentences["class_name"].to_numpy()[seen_rows])[0]
+    incidence = sparse.csr_matrix((np.ones(len(tokens)), (tokens, np.repeat(classes, lengths))),
+                                  shape=(len(data.vocab_words), classes.max(initial=-1) + 1))
+    incidence.sum_duplicates()
+    open_words = incidence.getnnz(axis=1) < min_classes
     open_words[0] = False
-    return BigramPrior.fit(sentences, len(data.vocab_words), open_words=open_words)
+    return BigramPrior.fit(np.split(tokens, np.cumsum(lengths)[:-1]), len(data.vocab_words), open_words=open_words)
 
 
 @dataclass
