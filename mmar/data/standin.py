@@ -34,6 +34,7 @@ video, 13.48 words per sentence, mean video 117.6 s, a segment about a third of 
 
 from __future__ import annotations
 
+import functools
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,7 @@ from typing import Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.signal import lfilter
 from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
@@ -240,8 +242,9 @@ class StandinVideoGenerator:
         steps = rng.normal(size=(n_steps, dim)) * (scale * self.step_noise / np.sqrt(dim))
         rho = self.step_correlation
         innovation = np.sqrt(1.0 - rho * rho)
-        for t in range(1, n_steps):  # AR(1): temporally smooth, like overlapping I3D windows
-            steps[t] = rho * steps[t - 1] + innovation * steps[t]
+        # AR(1), temporally smooth like overlapping I3D windows: steps[t] = rho steps[t-1] + innovation steps[t]
+        steps[1:] *= innovation
+        steps = lfilter([1.0], [1.0, -rho], steps, axis=0)
         latent = content + video_offset[None, :] + steps
         pre = latent.astype(np.float32) @ self.projection.T + self.bias[None, :]
         pre += rng.standard_normal(size=pre.shape, dtype=np.float32) * np.float32(scale * self.feature_noise)
@@ -287,6 +290,12 @@ class StandinData:
     params: dict[str, object]
 
 
+@functools.lru_cache(maxsize=None)
+def _n_tokens(text: str) -> int:
+    """Number of tokens of a sentence part (parts joined by spaces have the sum of their counts)."""
+    return len(tokenize(text))
+
+
 def _sentence(rng: np.random.Generator, info: ClassInfo, word: str, position: int, n_words: int) -> str:
     """One template sentence about sub-event ``word`` of ``info``'s class, about ``n_words`` words."""
     parts: list[str] = []
@@ -299,9 +308,9 @@ def _sentence(rng: np.random.Generator, info: ClassInfo, word: str, position: in
         parts.append(str(rng.choice(_NOUN_ACTIONS)).format(w=word))
     parts.append(str(rng.choice(_CLASS_PHRASES)).format(c=info.name.lower()) if rng.random() < 0.6
                  else str(rng.choice(_RELATED_PHRASES)).format(r=rng.choice(info.related)))
-    length = len(tokenize(" ".join(parts)))
+    length = sum(_n_tokens(part) for part in parts)
     for extra in [str(rng.choice(_PLACES))] + [str(f) for f in rng.permutation(_FILLERS)]:
-        extra_length = len(tokenize(extra))
+        extra_length = _n_tokens(extra)
         if length + extra_length <= n_words + 1:
             parts.append(extra)
             length += extra_length
