@@ -253,3 +253,13 @@ def test_curves_can_be_limited_to_some_rows(tiny_prepared, tmp_path):
     assert "probe_zero_shot" in by_row[joint.label]["history"][-1]
     assert not any("probe_zero_shot" in h for h in by_row[full.label]["history"])
     assert by_row[full.label]["history"][0]["epoch"] == 1  # no probe: no row for the untrained networks
+
+
+def test_work_estimate_counts_loss_terms(tiny_prepared):
+    from mmar.experiments.run import pair_epochs, work_estimate
+
+    settings = ex.GridSettings(train={"epochs": 2}, max_train_rows=10)
+    joint, full = (ex.make_cell(tiny_prepared, ex.TABLE1_BY_LABEL[label], 2, 0, settings)
+                   for label in ("Paired: joint", "Paired: joint + recons + cross + cycle"))
+    assert pair_epochs(joint) == pair_epochs(full) == 10 * 2
+    assert work_estimate(joint) == 20 * 2 and work_estimate(full) == 20 * 5

@@ -177,6 +177,13 @@ def pair_epochs(cell: Cell) -> int:
     return (len(cell.train_rows) + len(cell.unpaired_rows)) * len(phases(TrainConfig.from_dict(cell.config)))
 
 
+def work_estimate(cell: Cell) -> float:
+    """A cell's relative cost for scheduling: :func:`pair_epochs` times (1 + its number of loss
+    terms). Each term adds forward and backward passes: measured per 15,000 pair-epochs on the
+    default stand-in, joint 14.5 s, joint + recons 20.8 s, recons + cross 24.2 s, all four 33.6 s."""
+    return pair_epochs(cell) * (1 + len(cell.config.get("losses", ())))
+
+
 def _cell_path(cache_dir: str | Path, key: str) -> Path:
     return Path(cache_dir) / "cells" / f"{key}.json"
 
@@ -313,7 +320,7 @@ def run_grid(data: PreparedDataset, cells: Sequence[Cell], settings: GridSetting
     plans = plan_ensembles(cells, members)
     pending = [p for p in plans if not all(_cell_path(cache_dir, c.key).is_file() for c in p.cells)]
     # longest first, so that the last ensemble to start is a short one (workers finish together)
-    pending.sort(key=lambda p: -sum(pair_epochs(c) for c in p.cells))
+    pending.sort(key=lambda p: -sum(work_estimate(c) for c in p.cells))
     root = str(data.root)
     total = len({c.key for c in cells})
     bar = tqdm(total=total, initial=total - sum(len(p.cells) for p in pending), desc="grid cells",
