@@ -65,26 +65,19 @@ def _vocabulary(data: PreparedDataset, word_source: str) -> tuple[np.ndarray, li
 ROUND_TRIP_SENTENCES = 300
 
 
-def _seen_prior(data: PreparedDataset, unseen: Sequence[str]):
-    """The bigram prior of the seen classes' training sentences (cached per unseen set)."""
-    from mmar.evaluation.sentence_readout import seen_prior
-    from mmar.evaluation.zero_shot import seen_training_rows
-
-    key = ("prior", tuple(sorted(unseen)))
-    if key not in _WORKER:
-        _WORKER[key] = seen_prior(data, seen_training_rows(data, unseen, "train"))
-    return _WORKER[key]
-
-
 def sentence_captions(model, data: PreparedDataset, unseen: Sequence[str], columns: np.ndarray) -> dict[str, Any]:
     """The sentence read-out (:mod:`mmar.evaluation.sentence_readout`, ours) of caption ``columns``
-    (B, L, D), fitted on the seen classes' training sentences: its captions, the prior's own sentence
-    (what every video would get without the decoder) and the fitted emission weight."""
-    from mmar.evaluation.sentence_readout import SentenceReadout
+    (B, L, D), fitted on the seen classes' training sentences (their prior cached per unseen set): its
+    captions, the prior's own sentence (what every video would get without the decoder) and the
+    fitted emission weight."""
+    from mmar.evaluation.sentence_readout import SentenceReadout, seen_prior
     from mmar.evaluation.zero_shot import seen_training_rows
 
-    readout = SentenceReadout.fit(model, data, seen_training_rows(data, unseen, "train"),
-                                  prior=_seen_prior(data, unseen))
+    seen = seen_training_rows(data, unseen, "train")
+    key = ("prior", tuple(sorted(unseen)))
+    if key not in _WORKER:
+        _WORKER[key] = seen_prior(data, seen)
+    readout = SentenceReadout.fit(model, data, seen, prior=_WORKER[key])
     return {"sentence_hypotheses": readout.sentences(columns), "prior_sentence": readout.prior_sentence(columns.shape[1]),
             "sentence_beta": readout.beta}
 
