@@ -228,9 +228,7 @@ def _log_1m_d(logit: torch.Tensor) -> torch.Tensor:
     return F.logsigmoid(-logit)
 
 
-def _generated(model: MultimodalAutoencoder, video: torch.Tensor, video_mask: torch.Tensor, text: torch.Tensor,
-               text_mask: torch.Tensor) -> dict[str, torch.Tensor | Decoded]:
-    fp = ForwardPass(model, video, video_mask, text, text_mask)
+def _generated(fp: ForwardPass) -> dict[str, torch.Tensor | Decoded]:
     return {"z_video": fp.z("video"), "z_text": fp.z("text"), "fake_video": fp.decode("video", "text"),
             "fake_text": fp.decode("text", "video")}
 
@@ -241,7 +239,7 @@ def discriminator_losses(discs: Discriminators, model: MultimodalAutoencoder, vi
     ``d_t = -log D_T(t) - log(1 - D_T(G_T(E_V(v))))``, batch means. Generator outputs are detached,
     so only the discriminators receive gradients."""
     with torch.no_grad():
-        gen = _generated(model, video, video_mask, text, text_mask)
+        gen = _generated(ForwardPass(model, video, video_mask, text, text_mask))
     return {
         "d_z": -(_log_d(discs.z(gen["z_text"])) + _log_1m_d(discs.z(gen["z_video"]))).mean(),
         "d_v": -(_log_d(discs.video(video, video_mask)) + _log_1m_d(discs.video(gen["fake_video"], video_mask))).mean(),
@@ -250,17 +248,21 @@ def discriminator_losses(discs: Discriminators, model: MultimodalAutoencoder, vi
 
 
 def generator_losses(discs: Discriminators, model: MultimodalAutoencoder, video: torch.Tensor, video_mask: torch.Tensor,
-                     text: torch.Tensor, text_mask: torch.Tensor, form: str = "saturating") -> dict[str, torch.Tensor]:
+                     text: torch.Tensor, text_mask: torch.Tensor, form: str = "saturating",
+                     forward: ForwardPass | None = None) -> dict[str, torch.Tensor]:
     """Eq. 8, minimised by the encoders/decoders (batch means):
 
     ``saturating`` (the paper): ``g_z = log D_z(E_T(t)) + log(1 - D_z(E_V(v)))``,
     ``g_v = log(1 - D_V(G_V(E_T(t))))``, ``g_t = log(1 - D_T(G_T(E_V(v))))``.
     ``non_saturating`` (Goodfellow et al. 2014's practical form): the labels flipped,
     ``g_z = -log(1 - D_z(E_T(t))) - log D_z(E_V(v))``, ``g_v = -log D_V(G_V(E_T(t)))``, ``g_t = -log D_T(G_T(E_V(v)))``.
+
+    ``forward``: a :class:`ForwardPass` of the same model and batches whose embeddings and decodes
+    other terms of the step already use (they are computed once).
     """
     if form not in ADVERSARIAL_FORMS:
         raise ValueError(f"adversarial form must be one of {ADVERSARIAL_FORMS}, got {form!r}")
-    gen = _generated(model, video, video_mask, text, text_mask)
+    gen = _generated(forward or ForwardPass(model, video, video_mask, text, text_mask))
     zt, zv = discs.z(gen["z_text"]), discs.z(gen["z_video"])
     fv, ft = discs.video(gen["fake_video"], video_mask), discs.text(gen["fake_text"], text_mask)
     if form == "saturating":

@@ -2,7 +2,7 @@
 
 ``python -m mmar run --profile NAME [--only 01,02] [--out runs/NAME] [--set key=value ...]``
 
-Each notebook runs in a child process (so its peak memory can be measured), gets the profile's
+Each notebook runs in a child process (:func:`run_child`, so that its peak memory can be measured), gets the profile's
 parameters that its ``parameters`` cell declares plus ``profile`` and ``run_dir``, and is written
 executed to ``<run_dir>/notebooks/``. Timings and peak memory go to ``<run_dir>/timings.json``. A
 failing notebook stops the run with its name and the failing cell's error; earlier outputs stay.
@@ -17,11 +17,11 @@ mixes runs; prepared data and caches stay, as their keys say what produced them.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import platform
 import resource
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -138,7 +138,6 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
         "notebooks": notebooks, "python": sys.version.split()[0], "platform": platform.platform(),
         "cpu_count": os.cpu_count(), **provenance,
     }, indent=1))
-    child_env = {**os.environ, RUN_ID_ENV: provenance["run_id"]}
     print(f"mmar run --profile {profile_name} -> {run_dir} (run {provenance['run_id']}, commit "
           f"{provenance['commit'][:10]}{' + uncommitted changes' if provenance['dirty'] else ''})", flush=True)
     if moved is not None:
@@ -151,19 +150,13 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
                        if k in declared[notebook]})
         print(f"[{index}/{len(notebooks)}] {notebook} ...", end="", flush=True)
         start = time.perf_counter()
-        child = subprocess.run(
-            [sys.executable, "-m", "mmar.runner", notebook, str(run_dir), json.dumps(params), str(notebooks_dir)],
-            capture_output=True, text=True, env=child_env,
-        )
+        outcome = run_child(notebook, run_dir, params, notebooks_dir, provenance["run_id"])
         seconds = time.perf_counter() - start
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-        if child.returncode != 0:
+        if "error" in outcome:
             print(f" FAILED after {seconds:.1f}s", flush=True)
             _record_timing(run_dir, notebook, {"seconds": seconds, "status": "failed"})
-            message = child.stderr.strip().splitlines()
-            tail = [line for line in message if "NotebookFailed" in line or "failed in cell" in line]
-            raise NotebookFailed(tail[-1] if tail else "\n".join(message[-15:]))
-        peak = json.loads(child.stdout.strip().splitlines()[-1]).get("peak_rss_mb", peak_mb)
+            raise NotebookFailed(outcome["error"])
+        peak = outcome["peak_rss_mb"]
         _record_timing(run_dir, notebook, {"seconds": round(seconds, 2), "peak_rss_mb": round(peak, 1),
                                            "status": "ok", "parameters": params})
         print(f" done in {seconds:.1f}s (peak memory {peak:.0f} MB)", flush=True)
@@ -179,18 +172,47 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
     return run_dir
 
 
-def _child_main(argv: list[str]) -> int:
-    notebook, run_dir, params, notebooks_dir = argv[0], Path(argv[1]), json.loads(argv[2]), Path(argv[3])
+def run_child(notebook: str, run_dir: Path, parameters: dict[str, Any], notebooks_dir: Path,
+              run_id: str) -> dict[str, Any]:
+    """Execute one notebook in a child process; ``{"peak_rss_mb": ...}`` or ``{"error": message}``.
+
+    The child is forked where the platform allows (it starts with papermill already imported: about
+    2.5 s less per notebook than a fresh interpreter), else spawned. Its output (papermill's and the
+    kernel's log lines) goes to ``<run_dir>/notebooks/<notebook>.log``, whose tail a failure shows.
+    """
+    log = run_dir / "notebooks" / f"{notebook}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    context = multiprocessing.get_context(method)
+    receive, send = context.Pipe(duplex=False)
+    child = context.Process(target=_child_main, args=(notebook, run_dir, parameters, notebooks_dir, run_id, log, send))
+    child.start()
+    send.close()
     try:
-        execute_one(notebook, run_dir, params, notebooks_dir)
+        outcome = receive.recv()
+    except EOFError:  # the child died without a word (killed, out of memory)
+        child.join()
+        lines = log.read_text(errors="replace").strip().splitlines()
+        outcome = {"error": f"{notebook}: its process ended with no result (exit code {child.exitcode}); "
+                            f"the end of {log}:\n" + "\n".join(lines[-15:])}
+    child.join()
+    return outcome
+
+
+def _child_main(notebook: str, run_dir: Path, parameters: dict[str, Any], notebooks_dir: Path, run_id: str,
+                log: Path, send) -> None:
+    """The child of :func:`run_child`: run the notebook, send back its kernel's peak memory or the error."""
+    with open(log, "w") as stream:
+        os.dup2(stream.fileno(), 1)
+        os.dup2(stream.fileno(), 2)
+    os.environ[RUN_ID_ENV] = run_id  # the kernel inherits it: result rows carry the run id
+    try:
+        execute_one(notebook, run_dir, parameters, notebooks_dir)
     except NotebookFailed as error:
-        print(f"NotebookFailed: {error}", file=sys.stderr)
-        return 1
+        send.send({"error": str(error)})
+        return
+    except Exception as error:  # a kernel that did not start, a notebook that cannot be read, ...
+        send.send({"error": f"{notebook}: {type(error).__name__}: {error}"})
+        return
     # The kernel is a child of this process: its peak resident memory is in RUSAGE_CHILDREN.
-    kernel_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
-    print(json.dumps({"peak_rss_mb": kernel_peak}))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(_child_main(sys.argv[1:]))
+    send.send({"peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024})

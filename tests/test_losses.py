@@ -155,3 +155,31 @@ def test_term_halves_add_up_to_their_terms_and_match_the_definitions() -> None:
     direct = sequence_sq_error(model.decode_text(model.encode_video(v, vm), tm), x, tm, "sum")
     assert halves["cross_text"].item() == pytest.approx(direct.item(), rel=1e-5)
     assert set(term_halves(model, v, vm, x, tm, ("joint",), "sum")) == set()
+
+
+def test_unpaired_step_shares_one_forward_pass_without_changing_its_terms() -> None:
+    """Algorithm 1's unpaired step (recons, cycle, Eq. 8 on one batch) computes each embedding and
+    decode once; its terms and their gradients equal those of the three losses computed apart."""
+    from mmar.training import TrainConfig
+    from mmar.training.ensemble import Networks
+
+    v, vm, t, tm = _batch(7)
+    model = _model()
+    torch.manual_seed(8)
+    discs = Discriminators(5, 3, 4, 8)
+    config = TrainConfig(losses=("joint", "recons", "cross", "cycle", "adv"), recon_reduction="sum")
+    weights = torch.tensor([1.0, 1.0, 2.0, 3.0])  # λ_joint, λ_cross, λ_cycle, λ_adv
+    shared = Networks(model, discs, config)("unpaired", weights, v, vm, t, tm)
+    shared["total_unpaired"].backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    apart = {"cycle_unpaired": sum(cycle_halves(model, v, vm, t, tm, "sum")),
+             "recons_unpaired": paired_losses(model, v, vm, t, tm, ("recons",), "sum")["recons"],
+             **generator_losses(discs, model, v, vm, t, tm)}
+    total = 2.0 * apart["cycle_unpaired"] + apart["recons_unpaired"] + 3.0 * (apart["g_z"] + apart["g_v"] + apart["g_t"])
+    total.backward()
+    for name, value in apart.items():
+        torch.testing.assert_close(shared[name], value)
+    torch.testing.assert_close(shared["total_unpaired"], total)
+    for shared_grad, p in zip(grads, model.parameters()):
+        torch.testing.assert_close(shared_grad, p.grad)

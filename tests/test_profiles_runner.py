@@ -138,3 +138,16 @@ def test_code_fingerprint_follows_the_result_code(tmp_path: Path) -> None:
     (copy / "models" / "extra.py").unlink()
     (copy / "report" / "render.py").write_text("# reworded\n")  # presentation only: unchanged
     assert code_fingerprint(copy) == original
+
+
+def test_runner_reports_a_kernel_that_died(tmp_path: Path) -> None:
+    """A kernel that exits mid-notebook stops the run with the notebook's name and the kind of failure,
+    and the notebook's log (papermill's and the kernel's output) is kept beside it."""
+    notebooks = tmp_path / "nbs"
+    notebooks.mkdir()
+    _notebook(notebooks / "01_data.ipynb", "import os\nos._exit(3)")
+    run_dir = tmp_path / "run"
+    with pytest.raises(NotebookFailed, match="01_data: DeadKernelError"):
+        run_profile("smoke", only="01", out=run_dir, notebooks_dir=notebooks, build_report=False)
+    assert (run_dir / "notebooks" / "01_data.log").is_file()
+    assert json.loads((run_dir / "timings.json").read_text())["01_data"]["status"] == "failed"

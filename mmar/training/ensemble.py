@@ -51,7 +51,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
 from mmar.data.prepared import PreparedDataset
-from mmar.losses import (cycle_halves, decoded_sq_error, discriminator_losses, generator_losses, joint_loss,
+from mmar.losses import (ForwardPass, decoded_sq_error, discriminator_losses, generator_losses, joint_loss,
                          paired_losses)
 from mmar.models.autoencoders import MultimodalAutoencoder
 from mmar.models.discriminators import Discriminators
@@ -112,17 +112,18 @@ class Networks(nn.Module):
     def _unpaired(self, weights: torch.Tensor, v, vm, t, tm) -> dict[str, torch.Tensor]:
         c = self.config
         use = unpaired_terms_used(c)
+        fp = ForwardPass(self.model, v, vm, t, tm, c.recon_reduction)  # embeddings and decodes shared by the terms
         out: dict[str, torch.Tensor] = {}
         parts = []
         if "cycle" in use:
-            text_half, video_half = cycle_halves(self.model, v, vm, t, tm, c.recon_reduction)
+            text_half, video_half = fp.cycle_halves()
             out["cycle_unpaired"] = text_half + video_half
             parts.append(weights[2] * out["cycle_unpaired"])
         if "recons" in use:
-            out["recons_unpaired"] = paired_losses(self.model, v, vm, t, tm, ("recons",), c.recon_reduction)["recons"]
+            out["recons_unpaired"] = fp.recons()
             parts.append(out["recons_unpaired"])
         if "adv" in use and self.discs is not None:
-            gen = generator_losses(self.discs, self.model, v, vm, t, tm, form=c.adversarial_form)
+            gen = generator_losses(self.discs, self.model, v, vm, t, tm, form=c.adversarial_form, forward=fp)
             out.update(gen)
             parts.append(weights[3] * sum(gen.values()))
         out["total_unpaired"] = sum(parts)
