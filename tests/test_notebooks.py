@@ -19,7 +19,7 @@ from mmar.studies.settings import checked_train, variant_configs
 from mmar.training import TrainConfig
 
 #: Code lines (non-blank) a notebook may hold, parameters cell included ("about 60").
-MAX_CODE_LINES = 75
+MAX_CODE_LINES = 65
 #: Absolute paths of a particular machine (home folders, temporary or work folders, Windows drives).
 MACHINE_PATH = re.compile(r"(?<![\w.])(/home/|/root/|/Users/|/tmp/|/work/|/private/|/var/folders/|[A-Z]:\\\\)")
 TRAINING_NOTEBOOKS = ("03_video_autoencoder", "04_text_autoencoder", "05_joint_training", "06_evaluation",

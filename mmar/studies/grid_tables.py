@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 
 from mmar import experiments as ex
-from mmar.paths import REPORT_SOURCE_DIR
+from mmar.data.prepared import PreparedDataset
+from mmar.paths import REPORT_SOURCE_DIR, resolve_run_dir
 from mmar.results import write_results
 from mmar.studies.display import print_table
 
@@ -20,6 +21,15 @@ PAPER_RESULTS = REPORT_SOURCE_DIR / "paper_results.csv"
 
 class FailedCells(RuntimeError):
     """Grid cells raised and the profile does not allow failures."""
+
+
+def open_run(run_dir: str | Path) -> tuple[Path, PreparedDataset]:
+    """The run folder (a relative path starts at the repository root) and its prepared data; prints
+    the data source, class and sentence counts."""
+    run_dir = resolve_run_dir(run_dir)
+    data = PreparedDataset.load(run_dir / "data")
+    print(f"data source: {data.data_source} ({len(data.classes)} classes, {len(data.sentences)} sentences)")
+    return run_dir, data
 
 
 def check_failed_cells(results: Sequence[dict[str, Any]], allow_failures: bool) -> list[dict[str, Any]]:
