@@ -10,12 +10,13 @@ from mmar.experiments.cells import Cell, GridSettings, dataset_identity, make_ce
 from mmar.experiments.rows import (ALL_PAIRED, ALL_TERMS, DISCOVERY_MODELS, EXTRA, PAIRED, PAIRED_UNPAIRED, RATIO,
                                    TABLE1, TABLE1_BY_LABEL, TABLE5_MODELS, TABLE6, TABLE7, TABLE8, GridRow,
                                    our_ablation, unpaired_terms_table)
-from mmar.experiments.run import (DISPATCHES, EnsemblePlan, default_processes, evaluate_model, failed_cells,
-                                  failure_not_run, plan_ensembles, run_ensemble, run_grid)
+from mmar.experiments.run import (DISPATCHES, EnsemblePlan, evaluate_model, failed_cells, failure_not_run,
+                                  plan_ensembles, run_ensemble, run_grid)
 from mmar.experiments.tables import (CAPTION_READOUTS, DATASET_NOT_RUN, NOT_RUN_COLUMNS, PRIOR_VARIANT, ResultContext,
                                      baseline_discovery,
                                      caption_rows, discovery_rows, missing_paper_cells, not_run_table,
                                      retrieval_rows, summary_table, zero_shot_rows)
+from mmar.training.parallel import default_processes
 
 __all__ = ["ALL_PAIRED", "ALL_TERMS", "CAPTION_READOUTS", "DATASET_NOT_RUN", "DISCOVERY_MODELS", "DISPATCHES", "EXTRA", "NOT_RUN_COLUMNS",
            "PAIRED", "PAIRED_UNPAIRED", "PRIOR_VARIANT", "RATIO", "TABLE1", "TABLE1_BY_LABEL", "TABLE5_MODELS", "TABLE6", "TABLE7",

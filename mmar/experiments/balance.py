@@ -6,12 +6,13 @@ magnitude larger than the joint term (Eq. 3 of unit-length embeddings is at most
 leaves the joint term a small share of the gradient; a large λ1 collapses the embedding (the joint
 loss has no negatives: all embeddings at one point minimise it). The search holds out
 ``n_val_classes`` *seen* classes of a split as pseudo-unseen validation classes (never the split's
-unseen classes), trains one ensemble whose members differ only in λ and seed, and chooses the
+unseen classes), trains one ensemble per seed whose members differ only in λ, and chooses the
 candidate with the best mean zero-shot accuracy on the validation classes after the last epoch.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -20,11 +21,12 @@ import pandas as pd
 import torch
 
 from mmar.data.prepared import PreparedDataset
-from mmar.evaluation.zero_shot import seen_training_rows, zero_shot_test
+from mmar.evaluation.zero_shot import ZeroShotTest, seen_training_rows, zero_shot_test
 from mmar.experiments.convergence import HeldOutProbe
 from mmar.losses import paired_losses
 from mmar.models.autoencoders import MultimodalAutoencoder
 from mmar.training import EnsembleTrainer, SegmentSource, TrainConfig, train_ensemble
+from mmar.training.parallel import map_processes, worker_dataset
 
 #: The Eq. 6 weight of each paired term (recons has none).
 TERM_WEIGHTS = {"recons": None, "joint": "lambda_joint", "cross": "lambda_cross", "cycle": "lambda_cycle"}
@@ -94,24 +96,25 @@ def validation_classes(data: PreparedDataset, unseen: Sequence[str], n_val_class
 def lambda_search(data: PreparedDataset, unseen: Sequence[str], candidates: dict[str, Sequence[float]],
                   train: dict[str, Any], seeds: Sequence[int], out_dir: str | Path, *, n_val_classes: int = 5,
                   max_train_rows: int | None = 5000, val_pairs: int = 128, sentences_per_class: int = 20,
-                  reference_videos_per_class: int = 4, device: str = "auto",
+                  reference_videos_per_class: int = 4, device: str = "auto", processes: int | None = None,
                   progress: bool = False) -> tuple[pd.DataFrame, dict[str, float]]:
-    """Train one ensemble over every (seed, candidate) and return ``(curves, chosen)``.
+    """Train one ensemble per seed over every candidate and return ``(curves, chosen)``.
 
     ``candidates`` maps one λ field (e.g. ``"lambda_joint"``) to its values; ``train`` holds the other
     TrainConfig values. Per seed, ``n_val_classes`` seen classes of the split (``unseen`` excluded)
     become validation classes; members train on the remaining seen classes' train subset (up to
-    ``max_train_rows`` pairs). ``curves`` has one row per member and epoch: the λ value, seed, the
-    validation zero-shot accuracy, the held-out loss terms and each term's gradient share;
-    ``chosen`` maps the field to the value with the best mean final validation accuracy (ties: the
-    smallest value). Epoch 0 holds the untrained networks' values.
+    ``max_train_rows`` pairs). The seeds' ensembles train side by side in ``processes`` worker
+    processes (None: one per core, at most 2). ``curves`` has one row per member and epoch: the λ
+    value, seed, the validation zero-shot accuracy, the held-out loss terms and each term's gradient
+    share; ``chosen`` maps the field to the value with the best mean final validation accuracy (ties:
+    the smallest value). Epoch 0 holds the untrained networks' values.
     """
     if len(candidates) != 1:
         raise ValueError(f"search one λ field at a time, got {sorted(candidates)}")
     (field, values), = candidates.items()
     if field not in TrainConfig.__dataclass_fields__ or not field.startswith("lambda_"):
         raise ValueError(f"{field!r} is not a λ field of TrainConfig")
-    configs, rows, tests, val_rows, labels = [], [], [], [], []
+    jobs = []
     for seed in seeds:
         held_out = validation_classes(data, unseen, n_val_classes, seed)
         excluded = list(unseen) + held_out
@@ -121,27 +124,50 @@ def lambda_search(data: PreparedDataset, unseen: Sequence[str], candidates: dict
         test = zero_shot_test(data, held_out, sentences_per_class=sentences_per_class, seed=seed,
                               reference_videos_per_class=reference_videos_per_class)
         val = np.sort(rng.permutation(seen_training_rows(data, excluded, "val"))[:val_pairs])
-        for value in values:
-            configs.append(TrainConfig(**{**train, field: value, "seed": seed}))
-            rows.append(chosen_rows)
-            tests.append(test)
-            val_rows.append(val)
-            labels.append({field: value, "seed": seed, "n_train": len(chosen_rows)})
-    probe = HeldOutProbe(data, tests, val_rows, labels, halves=True)
-    shares = GradientShareProbe(data, val_rows, configs[0])
+        jobs.append(_SeedSearch(str(Path(data.root).resolve()), field, list(values), train, seed, chosen_rows, test,
+                                val, Path(out_dir) / f"seed_{seed}", device, progress))
+    curves = pd.DataFrame([row for rows in map_processes(_search_one_seed, jobs, processes, data=data) for row in rows])
+    last = curves[curves["epoch"] == curves["epoch"].max()]
+    means = last.groupby(field)["probe_zero_shot"].mean()
+    best = float(means.index[means.to_numpy() == means.max()].min())
+    return curves, {field: best}
+
+
+@dataclass
+class _SeedSearch:
+    """One seed of :func:`lambda_search`: its training rows, validation classes' test and held-out pairs."""
+
+    root: str
+    field: str
+    values: list[float]
+    train: dict[str, Any]
+    seed: int
+    rows: np.ndarray
+    test: ZeroShotTest
+    val: np.ndarray
+    out_dir: Path
+    device: str
+    progress: bool
+
+
+def _search_one_seed(job: _SeedSearch) -> list[dict[str, Any]]:
+    """Train the candidates of one seed as one ensemble, with the held-out and gradient-share probes
+    after every epoch; one curve row per member and epoch."""
+    data = worker_dataset(job.root)
+    configs = [TrainConfig(**{**job.train, job.field: value, "seed": job.seed}) for value in job.values]
+    labels = [{job.field: value, "seed": job.seed, "n_train": len(job.rows)} for value in job.values]
+    probe = HeldOutProbe(data, [job.test] * len(configs), [job.val] * len(configs), labels, halves=True)
+    shares = GradientShareProbe(data, [job.val] * len(configs), configs[0])
 
     def callback(epoch: int, trainer: EnsembleTrainer) -> None:
         shares(epoch, trainer)
         probe(epoch, trainer)
 
-    result = train_ensemble(configs, data, rows, out_dir, device=device, progress=progress, epoch_callback=callback)
+    result = train_ensemble(configs, data, [job.rows] * len(configs), job.out_dir, device=job.device,
+                            progress=job.progress, epoch_callback=callback)
     curves = []
     for label, history in zip(labels, result.histories):
         for _, epoch in history.iterrows():
             curves.append({**label, **{k: v for k, v in epoch.items() if k == "epoch" or k.startswith(("probe_",
                                                                                                           "grad_share_"))}})
-    curves = pd.DataFrame(curves)
-    last = curves[curves["epoch"] == curves["epoch"].max()]
-    means = last.groupby(field)["probe_zero_shot"].mean()
-    best = float(means.index[means.to_numpy() == means.max()].min())
-    return curves, {field: best}
+    return curves

@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import multiprocessing
-import os
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -386,10 +385,3 @@ def failure_not_run(results: Sequence[dict[str, Any]], rows: Sequence[GridRow]) 
         cells.append((table, paper_row or r["row"], column or f"{r['k']} unseen"))
         reasons.append(f"trial {r['trial']} failed: {r['error']}")
     return cells, reasons
-
-
-def default_processes() -> int:
-    """2 worker processes when the machine has 2 or more cores, else 1."""
-    return 2 if (os.cpu_count() or 1) >= 2 else 1
-
-

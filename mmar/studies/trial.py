@@ -1,8 +1,9 @@
 """One zero-shot trial as the single-split notebooks (03, 04, 05) use it: its rows and trainings.
 
 :func:`trial_rows` picks the seen-class training rows (capped with the seed) and held-out rows of
-seen (val) and unseen classes; :func:`train_variants` trains one model per config afresh, with its
-checkpoints under ``<run_dir>/checkpoints/<name>/`` and its per-epoch losses in ``<run_dir>/logs/<name>.csv``.
+seen (val) and unseen classes; :func:`train_variants` trains one model per config afresh, side by
+side over the machine's cores, with its checkpoints under ``<run_dir>/checkpoints/<name>/`` and its
+per-epoch losses in ``<run_dir>/logs/<name>.csv``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import numpy as np
 import pandas as pd
 
 from mmar.data.prepared import PreparedDataset
-from mmar.training import TrainConfig, TrainResult, train
+from mmar.training import TrainConfig, TrainResult, phases, train
+from mmar.training.parallel import map_processes, worker_dataset
 
 
 def capped(rows: np.ndarray, n: int | None, seed: int) -> np.ndarray:
@@ -68,24 +70,42 @@ def trial_rows(data: PreparedDataset, unseen_k: int, trial: int, *, seed: int, m
 
 
 def train_variants(configs: dict[str, TrainConfig], data: PreparedDataset, train_rows: np.ndarray,
-                   run_dir: Path, names: dict[str, str]) -> dict[str, TrainResult]:
+                   run_dir: Path, names: dict[str, str], processes: int | None = None) -> dict[str, TrainResult]:
     """Train each config afresh (an old checkpoint folder is removed first) and log its losses.
 
-    ``names[variant]`` is the folder / log name, e.g. ``"05_full_adv"``. Prints one line per variant.
+    ``names[variant]`` is the folder / log name, e.g. ``"05_full_adv"``. The variants train side by
+    side in ``processes`` worker processes (None: one per core, at most 2; see
+    :mod:`mmar.training.parallel`), the costliest first. Prints one line per variant.
     """
-    results = {}
-    for variant, config in configs.items():
-        out = run_dir / "checkpoints" / names[variant]
+    outs = {variant: run_dir / "checkpoints" / names[variant] for variant in configs}
+    for out in outs.values():
         if out.exists():
             shutil.rmtree(out)  # a notebook run always trains afresh
-        result = train(config, data, train_rows, out, progress=False)
+    root = str(Path(data.root).resolve())
+    order = sorted(configs, key=lambda v: -training_cost(configs[v]))
+    trained = map_processes(_train_one, [(configs[v], root, train_rows, outs[v]) for v in order], processes, data=data)
+    results = {}
+    for variant in configs:
+        result = trained[order.index(variant)]
         (run_dir / "logs").mkdir(parents=True, exist_ok=True)
         result.history.to_csv(run_dir / "logs" / f"{names[variant]}.csv", index=False)
         extra = result.extra
-        print(f"{variant}: losses {list(config.losses)}, {extra.get('n_paired', len(train_rows))} paired / "
+        print(f"{variant}: losses {list(configs[variant].losses)}, {extra.get('n_paired', len(train_rows))} paired / "
               f"{extra.get('n_unpaired', 0)} unpaired rows, {len(result.history)} epochs")
         results[variant] = result
     return results
+
+
+def training_cost(config: TrainConfig) -> int:
+    """A config's relative training cost per row, for scheduling: epochs (all phases) times (1 + its
+    loss terms)."""
+    return len(phases(config)) * (1 + len(config.losses))
+
+
+def _train_one(job: tuple[TrainConfig, str, np.ndarray, Path]) -> TrainResult:
+    """One variant of :func:`train_variants` (in a worker process or inline)."""
+    config, root, train_rows, out = job
+    return train(config, worker_dataset(root), train_rows, out, progress=False)
 
 
 def final_losses(results: dict[str, TrainResult]) -> pd.DataFrame:
