@@ -8,6 +8,7 @@ Sub-packages and modules, one job each:
 - ``mmar.models`` / ``mmar.losses`` / ``mmar.training``: the paper's networks, losses and training.
 - ``mmar.evaluation``: zero-shot classification, activity discovery, captioning, retrieval.
 - ``mmar.runner`` / ``mmar.profiles``: papermill execution of the notebooks.
+- ``mmar.parallel``: independent jobs (trainings, stand-in videos) over local worker processes.
 - ``mmar.report``: the compiled reproducibility report.
 """
 

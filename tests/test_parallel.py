@@ -1,4 +1,4 @@
-"""Trainings side by side in worker processes (mmar.training.parallel) give what the same trainings
+"""Trainings side by side in worker processes (mmar.parallel) give what the same trainings
 give one after another in this process: the reference is the inline run."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from mmar.data.prepared import PreparedDataset
 from mmar.experiments.balance import lambda_search
 from mmar.studies.trial import train_variants
 from mmar.training import TrainConfig
-from mmar.training.parallel import map_processes
+from mmar.parallel import map_processes
 
 TINY = dict(embed_dim=8, hidden_dim=16, batch_size=8, epochs=2, pretrain_epochs=1, optimizer="adam", lr=0.01,
             max_frames=None)

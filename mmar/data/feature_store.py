@@ -60,7 +60,9 @@ class FeatureStoreWriter:
             if not store.contains("v_abc"):
                 store.write("v_abc", feats)       # feats: (T, 1024)
 
-    An existing file is reopened for appending; its attributes must match the ones given.
+    An existing file is reopened for appending; its attributes must match the ones given. Each entry
+    is flushed to disk as it is written, so that an interrupted extraction keeps every finished video;
+    ``flush_each=False`` leaves that to ``close`` (for a store that is only ever written whole).
     """
 
     def __init__(
@@ -73,8 +75,10 @@ class FeatureStoreWriter:
         feature_dim: int,
         dtype: str = "float16",
         source: str = "",
+        flush_each: bool = True,
     ) -> None:
         self.path = Path(path)
+        self.flush_each = flush_each
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.dtype = np.dtype(dtype)
         self.feature_dim = int(feature_dim)
@@ -124,7 +128,8 @@ class FeatureStoreWriter:
         if key in final:
             del final[key]
         self._file.move(f"{_INCOMPLETE}/{key}", f"{_FEATURES}/{key}")
-        self._file.flush()
+        if self.flush_each:
+            self._file.flush()
 
     def close(self) -> None:
         if self._file.id.valid:

@@ -120,6 +120,15 @@ class GloveVectors:
             raise ValueError(f"none of {list(tokens)} is in {self.source}")
         return self.vectors[rows].mean(axis=0)
 
+    def subset(self, words: Iterable[str]) -> "GloveVectors":
+        """The table restricted to the known ones of ``words`` (in vocabulary order): the same vectors
+        and unit vectors (bit for bit: normalising a few rows alone can round differently), kilobytes
+        instead of the whole table when shipped to another process."""
+        rows = sorted({self._index[w] for w in words if w in self._index})
+        subset = GloveVectors([self.words[i] for i in rows], self.vectors[rows], self.source)
+        subset._unit = self.unit_vectors()[rows]
+        return subset
+
     def unit_vectors(self) -> np.ndarray:
         """Rows scaled to unit L2 norm, (V, D) (computed once)."""
         if self._unit is None:

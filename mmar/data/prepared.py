@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -47,6 +47,7 @@ class PreparedDataset:
     vocab_words: np.ndarray
     vocab_vectors: np.ndarray
     splits: dict[int, list[list[str]]]
+    _store: FeatureStoreReader | None = field(default=None, init=False, repr=False, compare=False)
 
     @classmethod
     def load(cls, root: str | Path) -> "PreparedDataset":
@@ -84,7 +85,11 @@ class PreparedDataset:
         return path if path.is_absolute() else self.root / path
 
     def feature_store(self) -> FeatureStoreReader:
-        return FeatureStoreReader(self.features_path)
+        """The feature store's reader, opened once per dataset object (listing a store's entries takes
+        tens of milliseconds; every embedding and batch source asks for it)."""
+        if self._store is None or self._store.path != self.features_path:
+            self._store = FeatureStoreReader(self.features_path)
+        return self._store
 
     def class_index(self, names: Sequence[str]) -> np.ndarray:
         lookup = {name: i for i, name in enumerate(self.classes)}

@@ -207,9 +207,12 @@ def references(data: PreparedDataset, rows: Sequence[int], unit: str = "video") 
         return [[str(texts[int(r)])] for r in rows]
     if unit != "video":
         raise ValueError(f"unit must be 'video' or 'segment', got {unit!r}")
-    by_video = data.sentences.groupby("video_id")["text"].apply(list).to_dict()
     video_ids = data.sentences["video_id"].to_numpy()
-    return [list(map(str, by_video[video_ids[int(r)]])) for r in rows]
+    wanted = video_ids[np.asarray(rows, dtype=np.int64)]
+    by_video: dict[str, list[str]] = {}
+    for video_id, text in zip(video_ids[np.isin(video_ids, wanted)], texts[np.isin(video_ids, wanted)]):
+        by_video.setdefault(video_id, []).append(str(text))  # in table order, as a groupby gives them
+    return [by_video[v] for v in wanted]
 
 
 def default_length(data: PreparedDataset, rows: Sequence[int]) -> int:

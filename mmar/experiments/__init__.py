@@ -16,7 +16,7 @@ from mmar.experiments.tables import (CAPTION_READOUTS, DATASET_NOT_RUN, NOT_RUN_
                                      baseline_discovery,
                                      caption_rows, discovery_rows, missing_paper_cells, not_run_table,
                                      retrieval_rows, summary_table, zero_shot_rows)
-from mmar.training.parallel import default_processes
+from mmar.parallel import default_processes
 
 __all__ = ["ALL_PAIRED", "ALL_TERMS", "CAPTION_READOUTS", "DATASET_NOT_RUN", "DISCOVERY_MODELS", "DISPATCHES", "EXTRA", "NOT_RUN_COLUMNS",
            "PAIRED", "PAIRED_UNPAIRED", "PRIOR_VARIANT", "RATIO", "TABLE1", "TABLE1_BY_LABEL", "TABLE5_MODELS", "TABLE6", "TABLE7",

@@ -26,7 +26,7 @@ from mmar.experiments.convergence import HeldOutProbe
 from mmar.losses import paired_losses
 from mmar.models.autoencoders import MultimodalAutoencoder
 from mmar.training import EnsembleTrainer, SegmentSource, TrainConfig, train_ensemble
-from mmar.training.parallel import map_processes, worker_dataset
+from mmar.parallel import map_processes, worker_dataset
 
 #: The Eq. 6 weight of each paired term (recons has none).
 TERM_WEIGHTS = {"recons": None, "joint": "lambda_joint", "cross": "lambda_cross", "cycle": "lambda_cycle"}
@@ -124,7 +124,7 @@ def lambda_search(data: PreparedDataset, unseen: Sequence[str], candidates: dict
         test = zero_shot_test(data, held_out, sentences_per_class=sentences_per_class, seed=seed,
                               reference_videos_per_class=reference_videos_per_class)
         val = np.sort(rng.permutation(seen_training_rows(data, excluded, "val"))[:val_pairs])
-        jobs.append(_SeedSearch(str(Path(data.root).resolve()), field, list(values), train, seed, chosen_rows, test,
+        jobs.append(_SeedSearch(str(data.root), field, list(values), train, seed, chosen_rows, test,
                                 val, Path(out_dir) / f"seed_{seed}", device, progress))
     curves = pd.DataFrame([row for rows in map_processes(_search_one_seed, jobs, processes, data=data) for row in rows])
     last = curves[curves["epoch"] == curves["epoch"].max()]

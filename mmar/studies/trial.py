@@ -17,7 +17,7 @@ import pandas as pd
 
 from mmar.data.prepared import PreparedDataset
 from mmar.training import TrainConfig, TrainResult, phases, train
-from mmar.training.parallel import map_processes, worker_dataset
+from mmar.parallel import map_processes, worker_dataset
 
 
 def capped(rows: np.ndarray, n: int | None, seed: int) -> np.ndarray:
@@ -75,13 +75,13 @@ def train_variants(configs: dict[str, TrainConfig], data: PreparedDataset, train
 
     ``names[variant]`` is the folder / log name, e.g. ``"05_full_adv"``. The variants train side by
     side in ``processes`` worker processes (None: one per core, at most 2; see
-    :mod:`mmar.training.parallel`), the costliest first. Prints one line per variant.
+    :mod:`mmar.parallel`), the costliest first. Prints one line per variant.
     """
     outs = {variant: run_dir / "checkpoints" / names[variant] for variant in configs}
     for out in outs.values():
         if out.exists():
             shutil.rmtree(out)  # a notebook run always trains afresh
-    root = str(Path(data.root).resolve())
+    root = str(data.root)
     order = sorted(configs, key=lambda v: -training_cost(configs[v]))
     trained = map_processes(_train_one, [(configs[v], root, train_rows, outs[v]) for v in order], processes, data=data)
     results = {}

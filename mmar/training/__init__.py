@@ -5,8 +5,7 @@
 - :mod:`mmar.training.optim`: SGD / Adam over stacked member parameters;
 - :mod:`mmar.training.ensemble`: M models trained at once (Algorithm 1 per member, checkpoints);
 - :mod:`mmar.training.api`: :func:`train` (one model = an ensemble of one) and :func:`load_model`;
-- :mod:`mmar.training.inference`: embeddings and reconstruction errors of a trained model;
-- :mod:`mmar.training.parallel`: independent trainings over local worker processes.
+- :mod:`mmar.training.inference`: embeddings and reconstruction errors of a trained model.
 """
 
 from mmar.training.api import TrainResult, load_model, train
