@@ -2,9 +2,9 @@
 
 ``python -m mmar run --profile NAME [--only 01,02] [--out runs/NAME] [--set key=value ...]``
 
-Each notebook runs in a child process (:func:`run_child`, so that its peak memory can be measured), gets the profile's
-parameters that its ``parameters`` cell declares plus ``profile`` and ``run_dir``, and is written
-executed to ``<run_dir>/notebooks/``. Timings and peak memory go to ``<run_dir>/timings.json``. A
+Each notebook runs in a child process (:func:`run_child`, so that its peak memory can be measured),
+gets the profile's parameters that its ``parameters`` cell declares plus ``profile`` and ``run_dir``,
+and is written executed to ``<run_dir>/notebooks/``. Timings and peak memory go to ``<run_dir>/timings.json``. A
 failing notebook stops the run with its name and the failing cell's error; earlier outputs stay.
 
 Every invocation is one run with its own run id (:mod:`mmar.provenance`): ``run.json`` records it with

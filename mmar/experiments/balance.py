@@ -168,6 +168,6 @@ def _search_one_seed(job: _SeedSearch) -> list[dict[str, Any]]:
     curves = []
     for label, history in zip(labels, result.histories):
         for _, epoch in history.iterrows():
-            curves.append({**label, **{k: v for k, v in epoch.items() if k == "epoch" or k.startswith(("probe_",
-                                                                                                          "grad_share_"))}})
+            kept = {k: v for k, v in epoch.items() if k == "epoch" or k.startswith(("probe_", "grad_share_"))}
+            curves.append({**label, **kept})
     return curves
