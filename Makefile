@@ -1,29 +1,68 @@
 # The two set-up-and-go commands (see README.md):
-#   make report   # venv + install, run every notebook on the default profile, build the report
-#   make test     # venv + install, nbval on the notebooks (smoke profile), then the unit tests
+#   make report   # venv + locked install, run every notebook on the default profile, build the report
+#   make test     # venv + locked install, nbval on the notebooks (smoke profile), then the unit tests
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= default
+LOCK := requirements.lock
+# torch stays outside the lock (its file differs by machine: CPU build here, CUDA elsewhere): its exact pin.
+TORCH := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
+NEWEST := .venv-newest
+TOOLS := .venv-tools
+OLDEST := .venv-oldest
 
-.PHONY: report test install refresh-notebooks expected
+.PHONY: report test install refresh-notebooks expected lock test-newest tolerances
 
 install: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# The locked install: torch from its pin, then exactly the lock (hashes required, no resolution), then the
+# project without dependencies; `mmar lock --check` fails the install if anything differs from the lock.
+$(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet --no-deps --require-hashes -r $(LOCK)
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	$(BIN)/python -m mmar lock --check
 	touch $@
 
 report: install
 	$(BIN)/python -m mmar run --profile $(PROFILE)
 
 # nbval first: it leaves runs/nbval-smoke, on which tests/test_report.py builds a real report.
-# --nbval-lax: the cells marked `# NBVAL_CHECK_OUTPUT` (the key numbers) are compared, the rest only run.
+# --nbval-lax: the cells marked `# NBVAL_CHECK_OUTPUT` (the key numbers) are compared, the rest only run;
+# notebooks/conftest.py compares their numbers within the measured tolerances (tests/expected/tolerances.json).
 test: install
 	$(BIN)/python -m pytest --nbval-lax notebooks --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 	$(BIN)/python -m pytest tests
+
+# The same tests in a second venv with the newest versions pyproject.toml's ranges allow (no lock), so that
+# dependency drift shows in CI before users see it. .ci/run runs it after `make test`.
+test-newest:
+	rm -rf $(NEWEST)
+	$(PYTHON) -m venv $(NEWEST)
+	$(NEWEST)/bin/pip install --quiet --upgrade pip
+	$(NEWEST)/bin/pip install --quiet --upgrade --upgrade-strategy eager -e .
+	$(NEWEST)/bin/python -m mmar lock || true
+	$(NEWEST)/bin/python -m pytest --nbval-lax notebooks --nbval-sanitize-with notebooks/nbval_sanitize.cfg
+	$(NEWEST)/bin/python -m pytest tests
+
+# Refresh the lock from pyproject.toml's ranges (pip-tools, hashes for every file); review the diff, then
+# `make expected` and `make refresh-notebooks` if the numbers moved.
+lock:
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet "pip-tools==7.7.0"
+	$(TOOLS)/bin/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url --no-emit-find-links \
+	    --unsafe-package torch --upgrade -o $(LOCK) pyproject.toml
+
+# Measure the checks' tolerances again (about 10 minutes): the smoke notebooks under each perturbation of
+# mmar/tolerances.py, one of them a venv with the oldest versions the ranges allow.
+tolerances: install
+	$(PYTHON) -m venv $(OLDEST)
+	$(BIN)/python -c "import re, tomllib; print('\n'.join(re.sub(r'\s*>=\s*', '==', d) for d in tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > $(OLDEST)/constraints.txt
+	$(OLDEST)/bin/pip install --quiet -c $(OLDEST)/constraints.txt -e .
+	$(BIN)/python -m mmar tolerances --measure --oldest-python $(OLDEST)/bin/python
 
 # Re-execute the notebooks in place at their smoke defaults, so the stored outputs nbval compares are fresh.
 refresh-notebooks: install

@@ -1,4 +1,4 @@
-"""Command line: ``python -m mmar {run,report,extract,bench,expected} ...``."""
+"""Command line: ``python -m mmar {run,report,extract,bench,expected,lock,tolerances} ...``."""
 
 from __future__ import annotations
 
@@ -30,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
 
     sub.add_parser("extract", add_help=False, help="extract I3D features of a video folder (see --help)")
     sub.add_parser("bench", add_help=False, help="run a benchmark: i3d, training")
+    sub.add_parser("lock", add_help=False, help="compare the installed packages with requirements.lock (--check: exit 1 if they differ)")
+    sub.add_parser("tolerances", add_help=False,
+                   help="print the checks' measured tolerances (--measure: measure them again under perturbations)")
     sub.add_parser("expected", add_help=False,
                    help="compare the smoke run's key metrics with tests/expected (--update: rewrite them, print the diff)")
 
@@ -45,6 +48,14 @@ def main(argv: list[str] | None = None) -> int:
         except FileNotFoundError as error:
             print(f"error: {error}", file=sys.stderr)
             return 1
+    if argv and argv[0] == "lock":
+        from mmar.lock import main as lock_main
+
+        return lock_main(argv[1:])
+    if argv and argv[0] == "tolerances":
+        from mmar.tolerances import main as tolerances_main
+
+        return tolerances_main(argv[1:])
     if argv and argv[0] == "bench":
         if len(argv) < 2:
             names = sorted(p.stem.removeprefix("bench_") for p in (PROJECT_ROOT / "benchmarks").glob("bench_*.py"))

@@ -6,9 +6,10 @@
 intended change of results is a reviewed commit of the file, not a silent drift.
 
 A metric is one result row (``results/*.csv``, not-run files excluded), keyed by file, experiment,
-metric, paper cell, data source and the start of its note (plus ``#2``, ``#3`` ... for rows that
-would share a key). Its ``mean`` must agree within ``atol + rtol·|expected|`` and its ``n_trials``
-exactly; a metric that is missing or new is a difference too.
+metric, paper cell, data source and the start of its note with its numbers masked (plus ``#2``, ``#3`` ... for rows that
+would share a key). Its ``mean`` must agree within its family's measured tolerance
+(``tests/expected/tolerances.json``, :mod:`mmar.tolerances`) and its ``n_trials`` exactly; a metric
+that is missing or new is a difference too.
 """
 
 from __future__ import annotations
@@ -23,20 +24,18 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from mmar.paths import NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_ROOT
+from mmar.paths import NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_ROOT, REPORT_SOURCE_DIR
+from mmar.tolerances import FLOOR_RTOL, TOLERANCE_FILE, load_tolerances, metric_tolerance
 
 EXPECTED_FILE = PROJECT_ROOT / "tests" / "expected" / "smoke_metrics.json"
 SMOKE_RUN = PROJECT_ROOT / "runs" / "nbval-smoke"
-#: Training is seeded and runs single-machine deterministic on CPU; the tolerances absorb float
-#: summation-order noise only (a changed loss weight moves losses by far more, a flipped query moves an
-#: accuracy by at least 1/(queries) of 100%).
-RTOL = 1e-4
-ATOL = 1e-6
 NOTE_CHARS = 60
+#: Numbers inside a note (e.g. "probability=0.3553") are masked in the key: they are values, not names.
+NOTE_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 NOT_RUN_FILES = ("not_run.csv",)
 
 
@@ -83,7 +82,7 @@ def key_metrics(run_dir: str | Path) -> dict[str, dict[str, float | int]]:
                 continue
             parts = [csv.stem, row["experiment"], row["metric"], _text(row.get("paper_table")),
                      _text(row.get("paper_row")), _text(row.get("paper_column")), _text(row.get("data_source")),
-                     _text(row.get("notes"))[:NOTE_CHARS]]
+                     NOTE_NUMBER.sub("#", _text(row.get("notes")))[:NOTE_CHARS]]
             base = " | ".join(parts)
             key, n = base, 1
             while key in metrics:
@@ -93,15 +92,20 @@ def key_metrics(run_dir: str | Path) -> dict[str, dict[str, float | int]]:
     return metrics
 
 
-def compare(expected: Mapping[str, Mapping], actual: Mapping[str, Mapping], *, rtol: float = RTOL,
-            atol: float = ATOL, files: Sequence[str] | None = None, exclude_sources: Sequence[str] = ()
-            ) -> list[Difference]:
-    """Differences between expected and actual metrics; ``files``: compare only keys of these result-file
-    stems (e.g. when only some notebooks ran); ``exclude_sources``: leave out keys of these data sources
-    (e.g. the real annotations on a machine without them)."""
+def compare(expected: Mapping[str, Mapping], actual: Mapping[str, Mapping], *,
+            tolerances: Mapping[str, Any] | None = None, files: Sequence[str] | None = None,
+            exclude_sources: Sequence[str] = ()) -> list[Difference]:
+    """Differences between expected and actual metrics, each within its family's tolerance (``tolerances``:
+    the content of the tolerance file; None: the floor, :data:`mmar.tolerances.FLOOR_RTOL` of the value,
+    alone); ``files``: compare only keys of these result-file stems (e.g. when only some notebooks ran);
+    ``exclude_sources``: leave out keys of these data sources (e.g. the real annotations on a machine
+    without them)."""
     def wanted(key: str) -> bool:
         parts = key.split(" | ")
         return (files is None or parts[0] in files) and (len(parts) < 7 or parts[6] not in exclude_sources)
+
+    def tolerance(key: str, value: float) -> float:
+        return FLOOR_RTOL * abs(value) if tolerances is None else metric_tolerance(tolerances, key, value)
 
     differences = []
     for key, want in expected.items():
@@ -111,7 +115,7 @@ def compare(expected: Mapping[str, Mapping], actual: Mapping[str, Mapping], *, r
         if got is None:
             differences.append(Difference(key, "missing", want, None))
         elif (got["n_trials"] != want["n_trials"]
-              or not abs(got["mean"] - want["mean"]) <= atol + rtol * abs(want["mean"])):
+              or not abs(got["mean"] - want["mean"]) <= tolerance(key, want["mean"])):
             differences.append(Difference(key, "changed", want, got))
     differences += [Difference(key, "added", None, got) for key, got in actual.items()
                     if key not in expected and wanted(key)]
@@ -119,7 +123,7 @@ def compare(expected: Mapping[str, Mapping], actual: Mapping[str, Mapping], *, r
 
 
 def load_expected(path: str | Path = EXPECTED_FILE) -> dict:
-    """The committed expected values: ``{"tolerance": {"rtol", "atol"}, "metrics": {...}, ...}``."""
+    """The committed expected values: ``{"about": ..., "metrics": {key: {"mean", "n_trials"}}}``."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no expected values (make them with `python -m mmar expected --update`)")
@@ -127,11 +131,10 @@ def load_expected(path: str | Path = EXPECTED_FILE) -> dict:
 
 
 def write_expected(run_dir: str | Path = SMOKE_RUN, path: str | Path = EXPECTED_FILE) -> dict:
-    """Write the run's key metrics as the expected values (tolerances: :data:`RTOL`, :data:`ATOL`)."""
+    """Write the run's key metrics as the expected values."""
     data = {
         "about": "Key metrics of the smoke run (pytest --nbval notebooks -> runs/nbval-smoke), checked by "
                  "tests/test_regression.py. Regenerate with `python -m mmar expected --update` and review the diff.",
-        "tolerance": {"rtol": RTOL, "atol": ATOL},
         "metrics": key_metrics(run_dir),
     }
     path = Path(path)
@@ -145,21 +148,21 @@ REAL_ANNOTATION_SOURCES = ("activitynet", "activitynet annotations")
 
 
 def check_run(run_dir: str | Path = SMOKE_RUN, path: str | Path = EXPECTED_FILE,
-              files: Sequence[str] | None = None, exclude_sources: Sequence[str] = ()) -> list[Difference]:
-    """The differences of a run from the expected values, with the file's tolerances."""
-    expected = load_expected(path)
-    tolerance = expected.get("tolerance", {})
-    return compare(expected["metrics"], key_metrics(run_dir), rtol=tolerance.get("rtol", RTOL),
-                   atol=tolerance.get("atol", ATOL), files=files, exclude_sources=exclude_sources)
+              files: Sequence[str] | None = None, exclude_sources: Sequence[str] = (),
+              tolerance_file: str | Path = TOLERANCE_FILE) -> list[Difference]:
+    """The differences of a run from the expected values, within the measured tolerances."""
+    return compare(load_expected(path)["metrics"], key_metrics(run_dir), tolerances=load_tolerances(tolerance_file),
+                   files=files, exclude_sources=exclude_sources)
 
 
 # -- behaviour changes on a copy of the project -------------------------------------------------------
 def mutated_copy(dest: str | Path, mutations: Sequence[tuple[str, str, str]]) -> Path:
-    """Copy the package and the notebooks to ``dest`` and apply ``(file under mmar/, regex, replacement)``
-    edits, each of which must match exactly once. Returns ``dest``."""
+    """Copy the package, the notebooks and the report's sources (the paper's numbers) to ``dest`` and apply
+    ``(file under mmar/, regex, replacement)`` edits, each of which must match exactly once. Returns ``dest``."""
     dest = Path(dest)
     shutil.copytree(PACKAGE_DIR, dest / "mmar", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(NOTEBOOKS_DIR, dest / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shutil.copytree(REPORT_SOURCE_DIR, dest / "report")
     for relative, pattern, replacement in mutations:
         path = dest / "mmar" / relative
         text, count = re.subn(pattern, replacement, path.read_text())
@@ -170,22 +173,28 @@ def mutated_copy(dest: str | Path, mutations: Sequence[tuple[str, str, str]]) ->
     return dest
 
 
-def run_notebooks(project: str | Path, notebooks: Sequence[str], timeout: float = 600) -> Path:
+def run_notebooks(project: str | Path, notebooks: Sequence[str], timeout: float = 600,
+                  env: Mapping[str, str] | None = None, python: str | None = None) -> Path:
     """Execute ``notebooks`` (names without .ipynb) of the copy ``project`` at their defaults, as nbval does,
-    with ``project``'s package first on the path. Returns the run folder they wrote (``runs/nbval-smoke``)."""
+    with ``project``'s package first on the path, ``env`` added to the environment and ``python`` (another
+    venv's interpreter; default this one) running papermill and the kernel. The executed notebooks go to
+    ``<project>/executed/``. Returns the run folder they wrote (``runs/nbval-smoke``)."""
     project = Path(project)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(project), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    env = {**os.environ, **(env or {}),
+           "PYTHONPATH": os.pathsep.join([str(project), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     shared = PROJECT_ROOT.parent / "shared" / "data"
     if "MMAR_SHARED_DATA" not in env and shared.is_dir():
         env["MMAR_SHARED_DATA"] = str(shared)  # the copy lives elsewhere: point it at the same real data
     env.pop("MMAR_RUN_ID", None)
+    if python:  # its kernel must be its own: put its venv first on the PATH
+        env["PATH"] = os.pathsep.join([str(Path(python).parent), env.get("PATH", "")])
     for name in notebooks:
         source = project / "notebooks" / f"{name}.ipynb"
         output = project / "executed" / f"{name}.ipynb"
         output.parent.mkdir(exist_ok=True)
         code = ("import papermill, sys; papermill.execute_notebook(sys.argv[1], sys.argv[2], cwd=sys.argv[3], "
                 "progress_bar=False, kernel_name='python3')")
-        done = subprocess.run([sys.executable, "-c", code, str(source), str(output), str(source.parent)],
+        done = subprocess.run([python or sys.executable, "-c", code, str(source), str(output), str(source.parent)],
                               env=env, capture_output=True, text=True, timeout=timeout)
         if done.returncode != 0:
             raise RuntimeError(f"{name} failed on the copy:\n{done.stderr[-2000:]}")
@@ -199,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--file", default=str(EXPECTED_FILE), help=f"expected values (default {EXPECTED_FILE})")
     args = parser.parse_args(argv)
     old = load_expected(args.file)["metrics"] if Path(args.file).is_file() else {}
-    differences = compare(old, key_metrics(args.run))
+    differences = compare(old, key_metrics(args.run), tolerances=load_tolerances())
     for difference in differences:
         print(difference)
     if args.update:

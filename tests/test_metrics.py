@@ -73,10 +73,45 @@ def test_ranks_recall_and_median_rank_hand_example():
     assert median_rank(ranks) == 2.0
 
 
-def test_ties_count_against_the_query():
+def test_tied_ranks_take_the_mean_of_their_places():
+    # Collapsed embeddings: all 5 items tie, each target takes the mean of places 1..5 = 3 (chance).
     collapsed = np.ones((5, 3))
     ranks = target_ranks(collapsed, collapsed, np.arange(5))
-    assert list(ranks) == [5] * 5
+    assert list(ranks) == [3.0] * 5
+    assert median_rank(ranks) == 3.0 and recall_at_k(ranks, 2) == 0.0 and recall_at_k(ranks, 3) == 1.0
+    # Gallery items 1 and 2 are equal: query (1.2) is at d^2 1.44 from item 0 (0.0), 0.04 from items 1, 2
+    # (1.0, 1.0) and 3.24 from item 3 (3.0). Target 1 ties with item 2 for places 1-2 -> 1.5; target 3 -> 4.
+    gallery = np.array([[0.0], [1.0], [1.0], [3.0]])
+    query = np.array([[1.2], [1.2]])
+    assert list(target_ranks(query, gallery, np.array([1, 3]))) == [1.5, 4.0]
+
+
+def test_equal_embeddings_tie_exactly_in_a_large_product():
+    # 300 copies of one row among random rows: a blocked matrix product may round copies at different
+    # positions differently; the distances must still be equal, so the tie rule (not the order) decides.
+    rng = np.random.default_rng(1)
+    row = rng.normal(size=(1, 128)).astype(np.float32)
+    gallery = np.concatenate([rng.normal(size=(200, 128)), np.repeat(row, 300, 0), rng.normal(size=(37, 128))])
+    queries = rng.normal(size=(64, 128))
+    from mmar.evaluation.metrics import squared_distances
+
+    d = squared_distances(queries, gallery)
+    assert (d[:, 200:500] == d[:, [200]]).all()
+    ranks = target_ranks(queries, gallery, np.full(64, 250))
+    tied_block = (d < d[:, [250]]).sum(1) + (300 + 1) / 2
+    np.testing.assert_array_equal(ranks, tied_block)
+
+
+def test_nearest_neighbour_ties_share_the_credit():
+    # The query is equally near a key of its class A and a key of class B: half a hit, whatever the order.
+    keys = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 5.0]])
+    query = np.array([[0.0, 0.0], [0.9, 0.0]])
+    labels = np.array(["A", "A"])
+    for order in ([0, 1, 2], [1, 0, 2]):
+        assert nn_accuracy(query, labels, keys[order], np.array(["A", "B", "C"])[order]) == pytest.approx(0.75)
+    # Two equal keys of the query's own class and one of another, all three tied: 2/3.
+    keys = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    assert nn_accuracy(np.array([[1.0, 1.0]]), np.array([0]), keys, np.array([0, 0, 1])) == pytest.approx(2 / 3)
 
 
 def test_retrieval_scores_on_perfect_and_shuffled_pairs():

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import warnings
 from pathlib import Path
 
 import pytest
 
+from mmar.data.classes import activitynet_classes
 from mmar.data.glove import GloveVectors
 from mmar.data.prepare import prepare_standin
 from mmar.data.prepared import PreparedDataset
@@ -79,3 +82,27 @@ def test_no_unseen_sentence_or_video_reaches_training_rows(standin: PreparedData
 
 def test_splits_survive_the_round_trip(standin: PreparedDataset, tmp_path: Path) -> None:
     assert PreparedDataset.load(standin.root).splits == standin.splits
+
+
+# Recorded from make_splits before the unseen_pool keyword existed: without a pool (or with a pool
+# of all classes) the splits must stay these, draw for draw.
+RECORDED_ACTIVITYNET_SHA256 = {
+    0: "ab20db757aa9ddcfa9ac0d6131ac26ff9f0cc46fcd4099ab0a7ab82b3abfaabb",
+    1: "3b29497303b5702b5b0bf3f5e554d3cc81efcbc5b01d132d9e91fb21ee594504",
+    7: "367e8c646e32603ece81c33b42677c4d2ce8e2142977f3c32050ff9fafa42bbf",
+}
+
+
+@pytest.mark.parametrize("pool", [None, "all"])
+def test_splits_without_a_pool_are_unchanged(pool: str | None) -> None:
+    def picks(classes: list[str], *args: int) -> dict[int, list[list[int]]]:
+        splits = make_splits(classes, *args, unseen_pool=classes if pool == "all" else None)
+        return {k: [[classes.index(c) for c in trial] for trial in trials] for k, trials in splits.items()}
+
+    assert picks(CLASSES, (3,), 3, 2) == {3: [[7, 10, 26], [1, 5, 15], [17, 23, 29]]}
+    assert picks(CLASSES, (2, 5), 2, 11) == {2: [[3, 26], [11, 29]], 5: [[1, 2, 5, 11, 23], [3, 16, 23, 27, 29]]}
+    names = activitynet_classes()
+    for seed, digest in RECORDED_ACTIVITYNET_SHA256.items():
+        splits = make_splits(names, seed=seed, unseen_pool=names if pool == "all" else None)
+        text = json.dumps({str(k): v for k, v in splits.items()})
+        assert hashlib.sha256(text.encode()).hexdigest() == digest

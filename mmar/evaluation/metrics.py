@@ -39,17 +39,26 @@ def l2_normalize(x: np.ndarray, eps: float = 1e-12) -> np.ndarray:
 
 
 def squared_distances(queries: np.ndarray, keys: np.ndarray) -> np.ndarray:
-    """Squared Euclidean distances (n, m) between ``queries`` (n, E) and ``keys`` (m, E)."""
+    """Squared Euclidean distances (n, m) between ``queries`` (n, E) and ``keys`` (m, E).
+
+    Equal keys get bit-identical distances (so they tie exactly): the distances are computed to the
+    distinct key rows only and then spread back, since a matrix product may round the same row
+    differently at different positions.
+    """
     q = _as_2d("queries", queries)
     k = _as_2d("keys", keys)
     if q.shape[1] != k.shape[1]:
         raise ValueError(f"queries have {q.shape[1]} dims but keys have {k.shape[1]}")
-    d = (q * q).sum(1)[:, None] + (k * k).sum(1)[None, :] - 2.0 * q @ k.T
-    return np.maximum(d, 0.0)
+    distinct, inverse = np.unique(k, axis=0, return_inverse=True)
+    d = (q * q).sum(1)[:, None] + (distinct * distinct).sum(1)[None, :] - 2.0 * q @ distinct.T
+    return np.maximum(d, 0.0)[:, inverse.reshape(-1)]
 
 
 def nearest_neighbours(queries: np.ndarray, keys: np.ndarray, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
-    """Index (n,) of each query's nearest key by L2 distance; ties go to the lowest key index."""
+    """Index (n,) of each query's nearest key by L2 distance; ties go to the lowest key index.
+
+    Scores should not depend on that choice: :func:`nn_accuracy` shares the credit among tied keys.
+    """
     q = _as_2d("queries", queries)
     out = np.empty(len(q), dtype=np.int64)
     for start in range(0, len(q), batch_size):
@@ -62,14 +71,21 @@ def nn_accuracy(queries: np.ndarray, query_labels: np.ndarray, keys: np.ndarray,
     """1-NN accuracy: each query (n, E) takes the label of its nearest key (m, E).
 
     In zero-shot classification the queries are video embeddings and the keys sentence embeddings
-    of the unseen classes (paper Sec. 4.2).
+    of the unseen classes (paper Sec. 4.2). Tie rule: when several keys are nearest (exactly equal
+    distances, e.g. equal embeddings), the query scores the share of them that carry its label, the
+    expected accuracy of breaking the tie at random; so no key order decides a score.
     """
     q = _as_2d("queries", queries)
     k = _as_2d("keys", keys)
     query_labels = _as_labels("query_labels", query_labels, len(q))
     key_labels = _as_labels("key_labels", key_labels, len(k))
-    predicted = key_labels[nearest_neighbours(q, k, batch_size)]
-    return float(np.mean(predicted == query_labels))
+    credit = np.empty(len(q))
+    for start in range(0, len(q), batch_size):
+        d = squared_distances(q[start:start + batch_size], k)
+        nearest = d == d.min(1, keepdims=True)
+        correct = key_labels[None, :] == query_labels[start:start + batch_size, None]
+        credit[start:start + batch_size] = (nearest & correct).sum(1) / nearest.sum(1)
+    return float(credit.mean())
 
 
 def class_prototypes(keys: np.ndarray, key_labels: np.ndarray, normalize: bool = True
@@ -134,25 +150,26 @@ def target_ranks(queries: np.ndarray, gallery: np.ndarray, targets: np.ndarray,
                  batch_size: int = DEFAULT_BATCH) -> np.ndarray:
     """Rank (n,) of each query's target item in the gallery sorted by L2 distance, 1 = closest.
 
-    ``targets[i]`` is the gallery index of query i's correct item. Ties count against the query:
-    the rank is the number of gallery items at distance <= the target's (so a collapsed embedding
-    scores the worst rank, not the best).
+    ``targets[i]`` is the gallery index of query i's correct item. Tie rule: items at exactly the
+    target's distance share their places, and the target takes the mean of them: rank = (items
+    closer) + (tied items, the target included, + 1) / 2. So a rank can end in .5; a collapsed
+    embedding (every distance equal) scores the chance rank (n + 1) / 2, neither the best nor the worst.
     """
     q = _as_2d("queries", queries)
     g = _as_2d("gallery", gallery)
     targets = _as_labels("targets", targets, len(q)).astype(np.int64)
     if targets.min() < 0 or targets.max() >= len(g):
         raise ValueError(f"targets must index the gallery of {len(g)} items")
-    ranks = np.empty(len(q), dtype=np.int64)
+    ranks = np.empty(len(q), dtype=np.float64)
     for start in range(0, len(q), batch_size):
         d = squared_distances(q[start:start + batch_size], g)
-        own = d[np.arange(len(d)), targets[start:start + batch_size]]
-        ranks[start:start + batch_size] = (d <= own[:, None]).sum(1)
+        own = d[np.arange(len(d)), targets[start:start + batch_size]][:, None]
+        ranks[start:start + batch_size] = (d < own).sum(1) + ((d == own).sum(1) + 1) / 2.0
     return ranks
 
 
 def recall_at_k(ranks: np.ndarray, k: int) -> float:
-    """Fraction of queries whose target is within the top ``k``."""
+    """Fraction of queries whose target is within the top ``k`` (a tied rank counts if it is <= k)."""
     ranks = np.asarray(ranks)
     return float(np.mean(ranks <= k))
 

@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass
 from importlib import metadata
 
+from mmar.lock import lock_status
 from mmar.provenance import git_commit
 from mmar.report.rundata import RunData
 
@@ -63,6 +64,8 @@ def environment(run: RunData) -> list[tuple[str, str]]:
         ("python (run)", str(info.get("python", "not recorded"))),
         ("platform (run)", str(info.get("platform", "not recorded"))),
         ("CPU count (run)", str(info.get("cpu_count", "not recorded"))),
+        ("packages (run)", str(info.get("lock", "not recorded"))),
+        ("packages (report build)", lock_status()),
         ("python (report build)", sys.version.split()[0]),
         ("platform (report build)", platform.platform()),
         ("CPU count (report build)", str(os.cpu_count())),

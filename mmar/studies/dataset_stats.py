@@ -83,8 +83,11 @@ def statistics(data: PreparedDataset, real: pd.DataFrame | None = None) -> dict[
 
 
 def statistics_table(stats: dict[str, dict[str, float]]) -> pd.DataFrame:
-    """Statistics as a table: rows named by :data:`mmar.data.stats.STAT_NAMES`, one column per source."""
-    return pd.DataFrame(stats).rename(index=STAT_NAMES)
+    """Statistics as a table: rows named by :data:`mmar.data.stats.STAT_NAMES` and in its order (pandas
+    versions order the union of the sources' keys differently), one column per source."""
+    table = pd.DataFrame(stats)
+    order = [name for name in STAT_NAMES if name in table.index] + [n for n in table.index if n not in STAT_NAMES]
+    return table.loc[order].rename(index=STAT_NAMES)
 
 
 def video_table(data: PreparedDataset) -> pd.DataFrame:

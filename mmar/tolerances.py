@@ -1,0 +1,343 @@
+"""Tolerances of the checks, measured against the noise of other machines and installs.
+
+Two checks compare a fresh smoke run with values stored in the repository: ``tests/test_regression.py``
+compares every result row (``tests/expected/smoke_metrics.json``, full precision) and nbval compares
+the printed numbers of the notebook cells marked ``# NBVAL_CHECK_OUTPUT``. Neither may fail on a
+machine or install other than the one that stored the values, and both must fail when behaviour
+changes. So each tolerance comes from a measurement (``python -m mmar tolerances --measure``, or
+``make tolerances``): the smoke notebooks run on copies of the project under perturbations that
+stand for another machine or install (:data:`PERTURBATIONS`), and every number is compared with an
+unperturbed run of the same code:
+
+* a result-row *family* (result file | experiment | metric, e.g. ``06_evaluation | retrieval |
+  v2t_R@1``: all rows of one metric, pooled so that a flip seen in one row of a metric counts for
+  all) gets ``atol = MARGIN x`` the largest deviation of any of its rows under any perturbation,
+  at least :data:`FLOOR_RTOL` of its largest value (float32 rounding, for families that never moved);
+* a compared notebook *cell* gets ``atol = MARGIN x`` the largest deviation of its printed numbers,
+  and each printed number may in any case differ by one unit of its last printed digit (a value on a
+  rounding boundary flips it).
+
+Discrete metrics are why these are not float-noise tolerances: a retrieval or accuracy score moves
+by one query (0.7 points at the smoke size) when a near-tie between two distances (1e-7 apart)
+flips, which a change of kernels or library versions does (see :mod:`mmar.evaluation.metrics` for
+the rules for exact ties).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from mmar.paths import PROJECT_ROOT
+
+TOLERANCE_FILE = PROJECT_ROOT / "tests" / "expected" / "tolerances.json"
+#: Measured spread times this is the tolerance: five perturbations see only part of the tail.
+MARGIN = 4.0
+#: Smallest relative tolerance of a result-row family (about 100 float32 rounding steps).
+FLOOR_RTOL = 1e-5
+#: Environment variable read by :meth:`mmar.data.glove.GloveVectors.load_default`: move every input
+#: word vector by this many units in the last place (float32), a stand-in for last-bit differences of
+#: the inputs on another machine.
+PERTURB_ULPS_ENV = "MMAR_PERTURB_ULPS"
+
+
+@dataclass(frozen=True)
+class Perturbation:
+    """One way another machine or install could differ: environment variables, or another interpreter."""
+
+    name: str
+    description: str
+    env: Mapping[str, str]
+    python: str | None = None  # another venv's interpreter (None: this one)
+
+
+_ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+_TWO_THREADS = {"OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2", "OPENBLAS_NUM_THREADS": "2"}
+
+#: The perturbations measured (``oldest-deps`` needs ``--oldest-python``: a venv with the lowest
+#: versions that pyproject.toml's ranges allow, made by ``make tolerances``).
+PERTURBATIONS = (
+    Perturbation("threads-1", "1 thread for OpenMP / MKL / OpenBLAS (the reference run uses 2)", _ONE_THREAD),
+    Perturbation("avx2", "ATEN_CPU_CAPABILITY=avx2 (PyTorch's AVX2 kernels instead of AVX-512), 1 thread",
+                 {"ATEN_CPU_CAPABILITY": "avx2", **_ONE_THREAD}),
+    Perturbation("ulp+1", "every GloVe input vector one float32 unit in the last place up", {PERTURB_ULPS_ENV: "1"}),
+    Perturbation("ulp-1", "every GloVe input vector one float32 unit in the last place down", {PERTURB_ULPS_ENV: "-1"}),
+    Perturbation("oldest-deps", "the oldest versions pyproject.toml allows (numpy 1.26.0, pandas 2.1.0, scipy 1.11.0, "
+                 "scikit-learn 1.4.0, ...) instead of the lock", {}, python="oldest"),
+)
+REFERENCE_ENV = _TWO_THREADS
+
+
+def perturb_ulps(values: np.ndarray, ulps: int) -> np.ndarray:
+    """``values`` (any shape, float32) moved by ``ulps`` units in the last place (up if > 0)."""
+    values = np.asarray(values, dtype=np.float32)
+    target = np.float32(np.inf if ulps > 0 else -np.inf)
+    for _ in range(abs(int(ulps))):
+        values = np.nextafter(values, target)
+    return values
+
+
+# -- numbers printed in notebook cells -----------------------------------------------------------------
+#: A number standing alone (not part of a word such as ``R@1``, ``N12`` or ``t2v``).
+NUMBER = re.compile(r"(?<![\w@.])[-+]?(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w@])")
+
+
+def last_digit_unit(token: str) -> float:
+    """One unit of the last printed digit of a number token: ``"0.6944"`` -> 1e-4, ``"8.848e+04"`` -> 10.
+
+    A token without a decimal point or exponent (``"74"``, ``"0"``) may be a rounded float printed at 4
+    significant digits or a count: its unit is that of the 4th significant digit, at most 1, and 0 for
+    ``"0"`` (so that ``"0"`` against ``"0.6944"`` is a real difference, not a rounding flip).
+    """
+    mantissa, _, exponent = token.lower().partition("e")
+    if "." in mantissa or exponent:
+        decimals = len(mantissa.split(".")[1]) if "." in mantissa else 0
+        return 10.0 ** (int(exponent or 0) - decimals)
+    value = abs(int(mantissa))
+    return 0.0 if value == 0 else min(1.0, 10.0 ** (math.floor(math.log10(value)) - 3))
+
+
+def split_numbers(text: str) -> tuple[list[str], list[str]]:
+    """``(skeleton, numbers)``: the text between numbers (whitespace runs collapsed, so that table columns
+    that widen do not count) and the number tokens."""
+    numbers = NUMBER.findall(text)
+    skeleton = [re.sub(r"\s+", " ", part) for part in NUMBER.split(text)]
+    return skeleton, numbers
+
+
+def number_deviations(test: str, reference: str) -> list[tuple[float, float, float]] | None:
+    """``[(|test - reference|, reference, last-digit unit of reference)]`` per number, or None when the two
+    texts differ in more than their numbers."""
+    test_skeleton, test_numbers = split_numbers(test)
+    ref_skeleton, ref_numbers = split_numbers(reference)
+    if test_skeleton != ref_skeleton or len(test_numbers) != len(ref_numbers):
+        return None
+    return [(abs(float(t) - float(r)), float(r), last_digit_unit(r)) for t, r in zip(test_numbers, ref_numbers)]
+
+
+def within(test: str, reference: str, atol: float) -> bool:
+    """Whether ``test`` equals ``reference`` but for numbers that differ by at most ``atol`` or one unit
+    of the reference's last printed digit."""
+    deviations = number_deviations(test, reference)
+    return deviations is not None and all(d <= max(atol, unit) * (1 + 1e-9) for d, _, unit in deviations)
+
+
+def texts_of(outputs: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The compared text of a cell's outputs: each stream's text joined by stream name, then each
+    ``text/plain`` result, in order (figures and other MIME types are not compared here)."""
+    streams: dict[str, str] = {}
+    plain = []
+    for output in outputs:
+        if output.get("output_type") == "stream":
+            streams[output.get("name", "stdout")] = streams.get(output.get("name", "stdout"), "") + _text(output["text"])
+        elif "text/plain" in output.get("data", {}):
+            plain.append(_text(output["data"]["text/plain"]))
+    return [streams[name] for name in sorted(streams)] + plain
+
+
+def _text(value: str | Sequence[str]) -> str:
+    return value if isinstance(value, str) else "".join(value)
+
+
+def compared_cells(notebook: Mapping[str, Any]) -> dict[str, list[str]]:
+    """``{cell id: [text, ...]}`` of the cells whose outputs nbval compares (``# NBVAL_CHECK_OUTPUT``)."""
+    cells = {}
+    for index, cell in enumerate(notebook["cells"]):
+        if cell["cell_type"] == "code" and "NBVAL_CHECK_OUTPUT" in _text(cell["source"]):
+            cells[str(cell.get("id", index))] = texts_of(cell.get("outputs", []))
+    return cells
+
+
+def cell_key(notebook_name: str, cell_id: str) -> str:
+    return f"{notebook_name}::{cell_id}"
+
+
+# -- the measurement ----------------------------------------------------------------------------------
+def family(metric_key: str) -> str:
+    """A result-row key's family: its result file, experiment and metric."""
+    return " | ".join(metric_key.split(" | ")[:3])
+
+
+def metric_spreads(reference: Mapping[str, Mapping], perturbed: Mapping[str, Mapping[str, Mapping]]
+                   ) -> dict[str, dict[str, Any]]:
+    """Per family: the largest absolute deviation from ``reference`` of any row under any perturbation
+    (``perturbed``: name -> key metrics), which perturbation gave it, and the family's largest value."""
+    spreads: dict[str, dict[str, Any]] = {}
+    for key, want in reference.items():
+        entry = spreads.setdefault(family(key), {"spread": 0.0, "by": None, "scale": 0.0, "rows": 0})
+        entry["rows"] += 1
+        entry["scale"] = max(entry["scale"], abs(want["mean"]))
+        for name, metrics in perturbed.items():
+            got = metrics.get(key)
+            deviation = math.inf if got is None else abs(got["mean"] - want["mean"])
+            if deviation > entry["spread"] or (math.isnan(deviation) and not math.isnan(entry["spread"])):
+                entry["spread"], entry["by"] = deviation, name
+    return spreads
+
+
+def cell_spreads(reference: Mapping[str, Mapping], perturbed: Mapping[str, Mapping[str, Mapping]]
+                 ) -> dict[str, dict[str, Any]]:
+    """Per compared cell (``reference``: notebook name -> notebook JSON; ``perturbed``: name -> the same):
+    the largest deviation of a printed number beyond one unit of its last digit, and which perturbation
+    gave it. A cell whose text changed beyond its numbers has an infinite spread."""
+    spreads: dict[str, dict[str, Any]] = {}
+    for notebook_name, notebook in reference.items():
+        for cell_id, texts in compared_cells(notebook).items():
+            entry = spreads.setdefault(cell_key(notebook_name, cell_id), {"spread": 0.0, "by": None})
+            for name, notebooks in perturbed.items():
+                other = compared_cells(notebooks[notebook_name]).get(cell_id, [])
+                for got, want in zip(other, texts) if len(other) == len(texts) else [("", "x")]:
+                    deviations = number_deviations(got, want)
+                    worst = math.inf if deviations is None else max(
+                        [d for d, _, unit in deviations if d > unit * (1 + 1e-9)], default=0.0)
+                    if worst > entry["spread"]:
+                        entry["spread"], entry["by"] = worst, name
+    return spreads
+
+
+def tolerances_from(metrics: Mapping[str, Mapping[str, Any]], cells: Mapping[str, Mapping[str, Any]],
+                    perturbations: Iterable[Perturbation], margin: float = MARGIN) -> dict[str, Any]:
+    """The tolerance file's content from measured spreads."""
+    return {
+        "about": "Tolerances of tests/test_regression.py (metrics: per result-row family) and of nbval (cells: per "
+                 "compared cell), each MARGIN x the largest deviation measured under the perturbations. "
+                 "Remeasure with `make tolerances` (python -m mmar tolerances --measure); see mmar/tolerances.py.",
+        "margin": margin,
+        "floor_rtol": FLOOR_RTOL,
+        "perturbations": {p.name: p.description for p in perturbations},
+        "metrics": {name: {**entry, "atol": max(margin * entry["spread"], FLOOR_RTOL * entry["scale"])}
+                    for name, entry in sorted(metrics.items())},
+        "cells": {name: {**entry, "atol": margin * entry["spread"]} for name, entry in sorted(cells.items())},
+    }
+
+
+def load_tolerances(path: str | Path = TOLERANCE_FILE) -> dict[str, Any]:
+    """The measured tolerances (see :func:`tolerances_from`); an error names the file if it is missing."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no measured tolerances (measure them with `make tolerances`)")
+    data = json.loads(path.read_text())
+    for name, entry in [*data["metrics"].items(), *data["cells"].items()]:
+        if not math.isfinite(entry["atol"]):
+            raise ValueError(f"{path}: {name} has no finite tolerance (it changed beyond its numbers under "
+                             f"{entry['by']}): make its output stable, then remeasure")
+    return data
+
+
+def metric_tolerance(tolerances: Mapping[str, Any], metric_key: str, value: float) -> float:
+    """The absolute tolerance of one result row; a family not measured gets the floor."""
+    entry = tolerances["metrics"].get(family(metric_key))
+    return entry["atol"] if entry is not None else FLOOR_RTOL * abs(value)
+
+
+def cell_tolerance(tolerances: Mapping[str, Any], notebook_name: str, cell_id: str) -> float:
+    """The absolute tolerance of a compared cell's printed numbers (0 if not measured: last digit only)."""
+    entry = tolerances["cells"].get(cell_key(notebook_name, cell_id))
+    return entry["atol"] if entry is not None else 0.0
+
+
+def notebook_differences(executed: Mapping[str, Any], stored: Mapping[str, Any], notebook_name: str,
+                         tolerances: Mapping[str, Any]) -> list[str]:
+    """Compared cells of ``executed`` whose text differs from ``stored`` beyond their tolerance (their ids)."""
+    got = compared_cells(executed)
+    differing = []
+    for cell_id, texts in compared_cells(stored).items():
+        other = got.get(cell_id)
+        atol = cell_tolerance(tolerances, notebook_name, cell_id)
+        if other is None or len(other) != len(texts) or not all(within(t, r, atol) for t, r in zip(other, texts)):
+            differing.append(cell_id)
+    return differing
+
+
+def table(tolerances: Mapping[str, Any]) -> str:
+    """A Markdown table of the measured spreads and tolerances (families and cells that moved)."""
+    lines = ["| compared | largest deviation measured | under | tolerance |", "|---|---|---|---|"]
+    for kind in ("metrics", "cells"):
+        for name, entry in tolerances[kind].items():
+            if entry["spread"] > 0:
+                lines.append(f"| {name} | {entry['spread']:.3g} | {entry['by']} | {entry['atol']:.3g} |")
+    still = [name for kind in ("metrics", "cells") for name, e in tolerances[kind].items() if e["spread"] == 0]
+    lines.append(f"\n{len(still)} families and cells did not move under any perturbation (tolerance: "
+                 f"{tolerances['floor_rtol']:g} of the value for result rows, the last printed digit for cells).")
+    return "\n".join(lines)
+
+
+def notebook_names() -> list[str]:
+    from mmar.paths import NOTEBOOKS_DIR
+
+    return sorted(p.stem for p in NOTEBOOKS_DIR.glob("0*.ipynb"))
+
+
+def _run_copy(workdir: Path, name: str, env: Mapping[str, str], python: str | None) -> None:
+    """Run every smoke notebook on a fresh copy of the project in ``workdir/name``."""
+    import shutil
+
+    from mmar.regression import mutated_copy, run_notebooks
+
+    project = workdir / name
+    if project.exists():
+        shutil.rmtree(project)
+    run_notebooks(mutated_copy(project, []), notebook_names(), env=env, python=python)
+
+
+def _outputs(project: Path) -> tuple[dict, dict]:
+    """A measured copy's key metrics and executed notebooks."""
+    from mmar.regression import key_metrics
+
+    executed = {f"{nb}.ipynb": json.loads((project / "executed" / f"{nb}.ipynb").read_text()) for nb in notebook_names()}
+    return key_metrics(project / "runs" / "nbval-smoke"), executed
+
+
+def measure(workdir: str | Path, oldest_python: str | None, path: str | Path = TOLERANCE_FILE,
+            margin: float = MARGIN, rerun: bool = True) -> dict[str, Any]:
+    """Run the reference and every perturbation (:data:`PERTURBATIONS`; ``oldest-deps`` only with
+    ``oldest_python``) in ``workdir`` (``rerun=False``: use the copies already there), write the
+    tolerance file and return its content."""
+    import time
+
+    from tqdm.auto import tqdm
+
+    workdir = Path(workdir)
+    chosen = [p for p in PERTURBATIONS if p.python != "oldest" or oldest_python or not rerun]
+    if rerun:
+        for perturbation in tqdm([None, *chosen], desc="smoke runs", unit="run"):
+            start = time.perf_counter()
+            name = "reference" if perturbation is None else perturbation.name
+            env = {**REFERENCE_ENV, **(perturbation.env if perturbation else {})}
+            python = oldest_python if perturbation is not None and perturbation.python == "oldest" else None
+            _run_copy(workdir, name, env, python)
+            tqdm.write(f"{name}: {time.perf_counter() - start:.0f} s")
+    chosen = [p for p in chosen if (workdir / p.name / "executed").is_dir()]
+    reference_metrics, reference_notebooks = _outputs(workdir / "reference")
+    outputs = {p.name: _outputs(workdir / p.name) for p in chosen}
+    data = tolerances_from(metric_spreads(reference_metrics, {n: o[0] for n, o in outputs.items()}),
+                           cell_spreads(reference_notebooks, {n: o[1] for n, o in outputs.items()}), chosen, margin)
+    Path(path).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    return data
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m mmar tolerances", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--measure", action="store_true",
+                        help="run the smoke notebooks under every perturbation and rewrite the tolerance file")
+    parser.add_argument("--workdir", default=str(PROJECT_ROOT / "runs" / "tolerances"),
+                        help="where the copies of the project run (default runs/tolerances)")
+    parser.add_argument("--summarise", action="store_true",
+                        help="rewrite the tolerance file from the copies already measured in --workdir")
+    parser.add_argument("--oldest-python", help="interpreter of a venv with the oldest allowed versions")
+    parser.add_argument("--file", default=str(TOLERANCE_FILE), help=f"tolerance file (default {TOLERANCE_FILE})")
+    args = parser.parse_args(argv)
+    if args.measure or args.summarise:
+        data = measure(args.workdir, args.oldest_python, args.file, rerun=args.measure)
+    else:
+        data = load_tolerances(args.file)
+    print(table(data))
+    return 0

@@ -1,0 +1,124 @@
+"""The measured tolerances: number comparison of printed text, spreads and tolerances by hand, the nbval
+plugin (notebooks/conftest.py) on a tiny notebook, and the tolerance file itself."""
+
+from __future__ import annotations
+
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from mmar.paths import NOTEBOOKS_DIR
+from mmar.tolerances import (FLOOR_RTOL, PERTURBATIONS, cell_spreads, last_digit_unit, load_tolerances,
+                             metric_spreads, notebook_differences, perturb_ulps, split_numbers, tolerances_from,
+                             within)
+
+
+def test_last_digit_unit() -> None:
+    assert last_digit_unit("0.6944") == pytest.approx(1e-4)
+    assert last_digit_unit("8.848e+04") == pytest.approx(10.0)
+    assert last_digit_unit("71.5") == pytest.approx(0.1)
+    assert last_digit_unit("74") == pytest.approx(0.01)       # 4 significant digits of a rounded float
+    assert last_digit_unit("123456") == 1.0                   # a count: exact
+    assert last_digit_unit("0") == 0.0                         # "0" against "0.6944" is a real difference
+
+
+def test_numbers_are_tokens_standing_alone() -> None:
+    skeleton, numbers = split_numbers("t2v_R@1   73.5 N12 K=5 -0.5e-3")
+    assert numbers == ["73.5", "5", "-0.5e-3"]
+    assert skeleton == ["t2v_R@1 ", " N12 K=", " ", ""]
+
+
+def test_within_by_hand() -> None:
+    stored = "row a   74  0.6944\nrow b  4.861   3.472"
+    assert within(stored, stored, 0.0)
+    # one query moved (median 74 -> 73.5, R@1 0.6944 -> 0): the columns narrow, the text is otherwise equal
+    moved = "row a 73.5       0\nrow b  4.861   3.472"
+    assert not within(moved, stored, 0.0) and not within(moved, stored, 0.6)
+    assert within(moved, stored, 0.7)
+    assert within("row a   74  0.6945\nrow b  4.862   3.472", stored, 0.0)       # one unit of the last digit
+    assert not within("row a   74  0.6946\nrow b  4.861   3.472", stored, 0.0)   # two units
+    assert not within("row c   74  0.6944\nrow b  4.861   3.472", stored, 10.0)  # words never pass
+    assert not within("row a   74  0.6944\nrow b  4.861", stored, 10.0)          # nor a missing number
+
+
+def test_perturb_ulps_moves_by_units_in_the_last_place() -> None:
+    x = np.array([1.0, -2.5, 1e-3, 0.0], dtype=np.float32)
+    up = perturb_ulps(x, 1)
+    np.testing.assert_array_equal(up - x, np.spacing(x))
+    np.testing.assert_array_equal(perturb_ulps(up, -1), x)
+    assert perturb_ulps(x, 3).dtype == np.float32 and (perturb_ulps(x, 3) > up).all()
+
+
+def _metrics(**means: float) -> dict:
+    return {key.replace("_", " | "): {"mean": mean, "n_trials": 1} for key, mean in means.items()}
+
+
+def test_metric_spreads_pool_a_family_by_hand() -> None:
+    reference = _metrics(f_e_a_r1=10.0, f_e_a_r2=20.0, f_e_b=3.0)
+    perturbed = {"p1": _metrics(f_e_a_r1=10.5, f_e_a_r2=20.0, f_e_b=3.0),
+                 "p2": _metrics(f_e_a_r1=10.0, f_e_a_r2=19.0, f_e_b=3.0)}
+    spreads = metric_spreads(reference, perturbed)
+    assert spreads["f | e | a"] == {"spread": 1.0, "by": "p2", "scale": 20.0, "rows": 2}
+    assert spreads["f | e | b"] == {"spread": 0.0, "by": None, "scale": 3.0, "rows": 1}
+    data = tolerances_from(spreads, {}, PERTURBATIONS, margin=4.0)
+    assert data["metrics"]["f | e | a"]["atol"] == 4.0
+    assert data["metrics"]["f | e | b"]["atol"] == pytest.approx(FLOOR_RTOL * 3.0)
+    missing = metric_spreads(reference, {"p3": _metrics(f_e_a_r1=10.0, f_e_b=3.0)})
+    assert missing["f | e | a"]["spread"] == math.inf          # a row that disappears has no tolerance
+
+
+def _notebook(*texts: str) -> dict:
+    cells = [nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(x)", id=f"c{i}",
+                                       outputs=[nbformat.v4.new_output("stream", name="stdout", text=text)])
+             for i, text in enumerate(texts)]
+    return nbformat.v4.new_notebook(cells=cells)
+
+
+def test_cell_spreads_and_notebook_differences_by_hand() -> None:
+    reference = {"n.ipynb": _notebook("a 74 0.6944", "loss 1.234")}
+    perturbed = {"p1": {"n.ipynb": _notebook("a 73.5 0", "loss 1.235")},     # 0.6944 beyond; 1.235 a last digit
+                 "p2": {"n.ipynb": _notebook("a 74 0.6944", "loss 1.234")}}
+    spreads = cell_spreads(reference, perturbed)
+    assert spreads["n.ipynb::c0"] == {"spread": pytest.approx(0.6944), "by": "p1"}
+    assert spreads["n.ipynb::c1"] == {"spread": 0.0, "by": None}
+    assert cell_spreads(reference, {"p3": {"n.ipynb": _notebook("b 74 0.6944", "loss 1.234")}})["n.ipynb::c0"][
+        "spread"] == math.inf
+    tolerances = tolerances_from({}, spreads, PERTURBATIONS, margin=2.0)
+    assert tolerances["cells"]["n.ipynb::c0"]["atol"] == pytest.approx(1.3888)
+    assert notebook_differences(perturbed["p1"]["n.ipynb"], reference["n.ipynb"], "n.ipynb", tolerances) == []
+    worse = _notebook("a 72 0", "loss 1.236")
+    assert notebook_differences(worse, reference["n.ipynb"], "n.ipynb", tolerances) == ["c0", "c1"]
+
+
+def test_the_tolerance_file_covers_every_compared_cell() -> None:
+    tolerances = load_tolerances()
+    assert set(tolerances["perturbations"]) == {p.name for p in PERTURBATIONS}
+    for path in sorted(NOTEBOOKS_DIR.glob("0*.ipynb")):
+        notebook = nbformat.read(path, as_version=4)
+        for cell in notebook.cells:
+            if cell.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in cell.source:
+                assert f"{path.name}::{cell.id}" in tolerances["cells"], f"{path.name} cell {cell.id} not measured"
+
+
+def test_the_nbval_plugin_passes_noise_and_fails_changes(tmp_path: Path) -> None:
+    """nbval with notebooks/conftest.py on a tiny notebook: a stored value one unit of its last digit away
+    from the printed one passes, two units away fails (the cell is not in the tolerance file: atol 0)."""
+    shutil.copy(NOTEBOOKS_DIR / "conftest.py", tmp_path / "conftest.py")
+
+    def nbval(stored: str) -> int:
+        cell = nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(f'loss {0.3:.4f} n 96')", id="c0",
+                                         outputs=[nbformat.v4.new_output("stream", name="stdout", text=stored)])
+        nbformat.write(nbformat.v4.new_notebook(cells=[cell]), tmp_path / "tiny.ipynb")
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+                               "tiny.ipynb"], cwd=tmp_path, capture_output=True, text=True).returncode
+
+    assert nbval("loss 0.3000 n 96\n") == 0
+    assert nbval("loss 0.3001 n 96\n") == 0
+    assert nbval("loss 0.3002 n 96\n") == 1
+    assert nbval("loss 0.3000 n 97\n") == 1
