@@ -50,7 +50,7 @@ def test_within_by_hand() -> None:
 def test_perturb_ulps_moves_by_units_in_the_last_place() -> None:
     x = np.array([1.0, -2.5, 1e-3, 0.0], dtype=np.float32)
     up = perturb_ulps(x, 1)
-    np.testing.assert_array_equal(up - x, np.spacing(x))
+    np.testing.assert_array_equal(up - x, np.abs(np.spacing(x)))  # np.spacing is negative below 0
     np.testing.assert_array_equal(perturb_ulps(up, -1), x)
     assert perturb_ulps(x, 3).dtype == np.float32 and (perturb_ulps(x, 3) > up).all()
 
@@ -113,6 +113,7 @@ def test_the_nbval_plugin_passes_noise_and_fails_changes(tmp_path: Path) -> None
 
     def nbval(stored: str) -> int:
         cell = nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(f'loss {0.3:.4f} n 96')", id="c0",
+                                         execution_count=1,
                                          outputs=[nbformat.v4.new_output("stream", name="stdout", text=stored)])
         nbformat.write(nbformat.v4.new_notebook(cells=[cell]), tmp_path / "tiny.ipynb")
         return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
