@@ -315,3 +315,31 @@ def convergence(results: Sequence[dict[str, Any]], rows: Sequence[str], data_sou
                 ax.set_xlabel("epoch")
     fig.suptitle(f"Convergence of grid cells (each trial its own split) — data source: {data_source}")
     _finish(fig, path)
+
+
+def difficulty_sweep(table: pd.DataFrame, unseen_k: int, data_source: str, path: str | Path) -> None:
+    """One panel per claim of :func:`mmar.studies.difficulty.claim_differences`' ``table``: its mean paired
+    difference (points) with the 95 % interval against the nuisance knob, each trial a dot, 0 as a line;
+    the x labels also give the raw-feature k-means accuracy of each dataset."""
+    claims = list(dict.fromkeys(table["claim"]))
+    if not claims:
+        return
+    fig, axes = plt.subplots(1, len(claims), figsize=(4 * len(claims), 3.4), squeeze=False)
+    for ax, claim in zip(axes[0], claims):
+        part = table[table["claim"] == claim].sort_values("nuisance")
+        x = np.arange(len(part))
+        mean = part["mean difference"].to_numpy()
+        below = np.nan_to_num(mean - part["low"].to_numpy())
+        above = np.nan_to_num(part["high"].to_numpy() - mean)
+        ax.errorbar(x, mean, yerr=[below, above], fmt="o", color="#3182bd", capsize=4, label="mean, 95 % interval")
+        for i, trials in enumerate(part["per trial"]):
+            ax.plot([i + 0.08] * len(trials), trials, "k.", markersize=3)
+        ax.axhline(0, color="k", linewidth=0.8)
+        ax.set_xticks(x)
+        ax.set_xticklabels([f"nuisance {n:g}\nraw k-means {r:.0f}%" for n, r in
+                            zip(part["nuisance"], part["raw k-means accuracy (%)"])], fontsize=7)
+        ax.set_title(f"{claim}: {part['difference'].iloc[0]}", fontsize=7)
+        ax.set_ylabel("paired difference (points)")
+    fig.suptitle(f"difficulty sweep at K = {unseen_k}: each claim's paired difference by trial — data source: "
+                 f"{data_source} (v2)", fontsize=9)
+    _finish(fig, path)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from mmar.data.glove import GloveVectors
-from mmar.data.kinetics import default_matches, kinetics_disjoint, match_kinetics, normalised_words
+from mmar.data.kinetics import (default_matches, kinetics_counts, kinetics_disjoint, match_kinetics, normalised_words,
+                                protocol_splits, unseen_counterparts)
+from mmar.data.prepare import prepare_activitynet, prepare_standin
 from mmar.data.splits import make_splits
 from mmar.i3d import kinetics400_labels
 
@@ -148,3 +151,85 @@ def test_pool_errors_and_skips() -> None:
     with pytest.warns(UserWarning, match="skipping K=7 unseen classes: the unseen pool has only 6 classes"):
         splits = make_splits(CLASSES, (2, 7), n_trials=2, unseen_pool=POOL)
     assert sorted(splits) == [2]
+
+
+# -- a run's splits beside Kinetics-400 --------------------------------------------------------------
+def _hand_made_matches() -> pd.DataFrame:
+    """A match table as match_kinetics gives it: "Sumo" names a Kinetics class but is no counterpart."""
+    return pd.DataFrame({
+        "activitynet_class": ["Archery", "Ballet", "Sumo", "Tug of war"],
+        "kinetics_class": ["archery", "dancing ballet", "wrestling", None],
+        "same_name": [True, False, False, False], "word_overlap": [1.0, 1.0, 0.0, 0.0],
+        "glove_cosine": [math.nan] * 4, "counterpart": [True, True, False, False]})
+
+
+def test_kinetics_counts_of_a_hand_made_table() -> None:
+    assert kinetics_counts(_hand_made_matches()) == {"classes": 4, "same_name": 1, "counterpart": 2,
+                                                     "kinetics_disjoint": 2}
+
+
+def test_unseen_counterparts_per_trial() -> None:
+    splits = {3: [["Archery", "Ballet", "Sumo"]], 2: [["Archery", "Sumo"], ["Sumo", "Tug of war"]]}
+    table = unseen_counterparts(splits, _hand_made_matches())
+    expected = pd.DataFrame([
+        {"unseen_k": 2, "trial": 0, "n_unseen": 2, "n_counterpart": 1, "counterpart_share": 0.5,
+         "counterparts": "Archery = archery"},
+        {"unseen_k": 2, "trial": 1, "n_unseen": 2, "n_counterpart": 0, "counterpart_share": 0.0, "counterparts": ""},
+        {"unseen_k": 3, "trial": 0, "n_unseen": 3, "n_counterpart": 2, "counterpart_share": 2 / 3,
+         "counterparts": "Archery = archery; Ballet ~ dancing ballet"},
+    ])
+    pd.testing.assert_frame_equal(table, expected)
+    assert list(unseen_counterparts({}, _hand_made_matches()).columns) == list(expected.columns)
+    with pytest.raises(ValueError, match=r"without a row in the match table: \['Surfing'\]"):
+        unseen_counterparts({1: [["Surfing"]]}, _hand_made_matches())
+
+
+# Of these real ActivityNet classes Sumo, Tug of war and Ping-pong have no Kinetics-400 counterpart
+# (test_real_lists checks them one by one).
+PROTOCOL_CLASSES = ["Archery", "Capoeira", "Ping-pong", "Sumo", "Tug of war"]
+
+
+def test_protocol_splits_draw_from_the_kinetics_disjoint_classes() -> None:
+    assert protocol_splits(PROTOCOL_CLASSES, (2, 3), 4, 1, "all") == make_splits(PROTOCOL_CLASSES, (2, 3), 4, 1)
+    with pytest.warns(UserWarning, match=r"skipping K=4 unseen classes: the Kinetics-disjoint unseen pool \(classes "
+                                         r"without a Kinetics-400 counterpart\) has only 3 classes"):
+        splits = protocol_splits(PROTOCOL_CLASSES, (2, 4), 3, 1, "kinetics_disjoint")
+    assert sorted(splits) == [2]
+    assert sorted(splits[2]) == [["Ping-pong", "Sumo"], ["Ping-pong", "Tug of war"], ["Sumo", "Tug of war"]]
+
+
+def test_an_unknown_unseen_pool_is_refused_with_the_allowed_values() -> None:
+    with pytest.raises(ValueError, match=r"unseen_pool must be one of \('all', 'kinetics_disjoint'\), got 'truze'"):
+        protocol_splits(PROTOCOL_CLASSES, (2,), 3, 0, "truze")
+
+
+def test_prepare_standin_records_and_uses_the_pool(tmp_path: Path, glove: GloveVectors) -> None:
+    # the first 13 ActivityNet classes; only BMX, Baton twirling and Blow-drying hair lack a Kinetics counterpart
+    # ("Blow-drying hair" / "balloon blowing" share one word of three)
+    with pytest.warns(UserWarning, match="skipping K=4 unseen classes: the Kinetics-disjoint unseen pool .* has only 3"):
+        data = prepare_standin(tmp_path / "data", n_classes=13, class_selection="first", videos_per_class=3,
+                               feature_dim=8, glove=glove, unseen_ks=(2, 4), n_trials=3, progress=False,
+                               unseen_pool="kinetics_disjoint")
+    assert data.meta["unseen_pool"] == "kinetics_disjoint" and data.meta["unseen_ks"] == [2]
+    assert sorted(data.splits[2]) == [["BMX", "Baton twirling"], ["BMX", "Blow-drying hair"],
+                                      ["Baton twirling", "Blow-drying hair"]]
+
+
+def test_prepare_activitynet_on_the_real_files_with_the_pool(anet_dir: Path, tmp_path: Path,
+                                                             glove: GloveVectors) -> None:
+    classes = ["Archery", "Capoeira", "Ping-pong", "Playing polo", "Sumo", "Tug of war"]  # the last four: no counterpart
+    common = dict(annotations_dir=anet_dir, glove=glove, classes=classes, max_videos_per_class=1, n_trials=3,
+                  feature_dim=8, progress=False)
+    with pytest.warns(UserWarning, match="skipping K=5 unseen classes: the Kinetics-disjoint unseen pool .* has only 4"):
+        data = prepare_activitynet(tmp_path / "disjoint", unseen_ks=(2, 5), unseen_pool="kinetics_disjoint", **common)
+    assert data.classes == classes and data.meta["unseen_pool"] == "kinetics_disjoint"
+    assert sorted(data.splits) == [2] and len(data.splits[2]) == 3
+    for unseen in data.splits[2]:
+        assert set(unseen) <= {"Ping-pong", "Sumo", "Tug of war", "Playing polo"}
+    paper = prepare_activitynet(tmp_path / "all", unseen_ks=(2, 5), **common)
+    assert paper.meta["unseen_pool"] == "all" and paper.splits == make_splits(classes, (2, 5), 3, 0)
+
+
+def test_prepare_activitynet_refuses_an_unknown_pool_before_reading(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"unseen_pool must be one of \('all', 'kinetics_disjoint'\), got 'none'"):
+        prepare_activitynet(tmp_path / "data", annotations_dir=tmp_path / "absent", unseen_pool="none")

@@ -41,6 +41,21 @@ def _row(table: str, row: str, column: str, values: list[float], source: str, ru
                      chance=chance, config={"embed_dim": 64}, seeds=list(range(len(values))), notes=notes)
 
 
+#: The synthetic run's classes: the first four have a Kinetics-400 counterpart ("Ballet" / "dancing ballet" shares its
+#: one word; the others have the same name), the last five have none (as tests/test_kinetics.py checks).
+KINETICS_CLASSES = ["Archery", "Ballet", "Bungee jumping", "Capoeira",
+                    "Doing karate", "Ping-pong", "Playing polo", "Sumo", "Tug of war"]
+#: Its zero-shot splits: six trials at K = 5, of which Table 1's rows (5 trials each) use the first five, and one at K = 2,
+#: which Table 1 does not use; a comment per trial counts its unseen classes with a counterpart.
+KINETICS_SPLITS = {2: [["Archery", "Sumo"]],
+                   5: [["Archery", "Ballet", "Ping-pong", "Sumo", "Tug of war"],                # 2
+                       ["Doing karate", "Ping-pong", "Playing polo", "Sumo", "Tug of war"],    # 0
+                       ["Archery", "Ballet", "Bungee jumping", "Capoeira", "Sumo"],            # 4
+                       ["Bungee jumping", "Doing karate", "Ping-pong", "Playing polo", "Sumo"],  # 1
+                       ["Archery", "Ballet", "Bungee jumping", "Doing karate", "Tug of war"],  # 3
+                       ["Archery", "Ballet", "Bungee jumping", "Capoeira", "Tug of war"]]}    # 4, not in Table 1
+
+
 def make_synthetic_run(run_dir: Path, *, seed: int = 0,
                        sources: tuple[str, ...] = (STANDIN, ANET_TEXT_STANDIN_VIDEO)) -> Path:
     """A smoke-like run folder: result rows for Tables 1, 5-8 (stand-in) and Table 1 (anet-text) on the given
@@ -79,8 +94,10 @@ def make_synthetic_run(run_dir: Path, *, seed: int = 0,
     }))
     (run_dir / "data").mkdir(parents=True, exist_ok=True)
     (run_dir / "data" / "dataset.json").write_text(json.dumps({
-        "data_source": STANDIN, "description": "synthetic test folder", "classes": ["a", "b"], "word_dim": 50,
-        "fps": 25.0, "stride_frames": 8}))
+        "data_source": STANDIN, "description": "synthetic test folder", "classes": KINETICS_CLASSES, "word_dim": 50,
+        "fps": 25.0, "stride_frames": 8, "video_is_generated": True, "unseen_pool": "all"}))
+    (run_dir / "data" / "splits.json").write_text(json.dumps({"seed": 0, "trials": {
+        str(k): trials for k, trials in KINETICS_SPLITS.items()}}))
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -244,6 +261,25 @@ def test_real_smoke_run_if_present(tmp_path: Path) -> None:
     assert "not recorded" not in choices_section
     for shown in ("optimizer = ", "train.optimizer = ", "lr = ", "epochs = ", "batch_size = "):
         assert shown in choices_section, shown  # the training settings of every notebook, as run
+
+
+def test_kinetics_overlap_of_the_unseen_classes(built: tuple[Path, Path, float]) -> None:
+    _, html, _ = built
+    text = html.read_text(encoding="utf-8")
+    section = text[text.index('id="kinetics-overlap"'):text.index('id="results"')]
+    plain = " ".join(re.sub(r"<[^>]+>", " ", section).split())
+    assert "4 of this run's 9 ActivityNet classes have a Kinetics-400 counterpart (3 of the same name) and 5 are " \
+           "Kinetics-disjoint" in plain
+    assert "it did not exclude the classes that Kinetics-400 also has" in plain and "TruZe" in plain
+    assert "This run, like the paper, drew them from all its classes" in plain
+    assert "concerns the class names only: its video features are generated, not I3D features" in plain
+    # Table 1's trials only: K = 5, trials 0-4 (counted by hand in KINETICS_SPLITS)
+    assert "Per trial of Table 1 in this run" in plain and "K = 5: 2.0 of 5 per trial on average (5 trials)" in plain
+    table = section[section.index('id="kinetics-trials"'):section.index("</table>")].split("<tbody>")[1]
+    cells = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)]
+    assert [c.split()[:5] for c in cells] == [["5", str(t), str(n), "of", "5"] for t, n in enumerate([2, 0, 4, 1, 3])]
+    assert cells[0].endswith("Archery = archery; Ballet ~ dancing ballet")
+    assert "Archery = archery · Ballet ~ dancing ballet · Bungee jumping = bungee jumping · Capoeira = capoeira" in plain
 
 
 def test_not_run_tables_and_reasons(built: tuple[Path, Path, float]) -> None:

@@ -11,10 +11,12 @@ import pytest
 import torch
 
 from mmar import plots
+from mmar.data.prepared import PreparedDataset
 from mmar.paths import PROJECT_ROOT, display_path, resolve_run_dir
+from mmar.results import STANDIN
 from mmar.studies import autoencoders as ae
 from mmar.studies import grid_tables, i3d_sanity
-from mmar.studies.dataset_stats import splits_table
+from mmar.studies.dataset_stats import kinetics_overlap, kinetics_rows, splits_table
 from mmar.studies.display import number, table_text
 from mmar.studies.settings import SINGLE, checked_train, variant_configs
 from mmar.studies.trial import capped, trial_rows
@@ -77,6 +79,29 @@ def test_splits_table_counts(tiny_prepared) -> None:
     first = table.iloc[0]
     # 6 classes x 4 videos (3 train, 1 val) x 2 sentences: 4 seen classes x 3 x 2 train sentences, 2 x 4 x 2 unseen
     assert first["train sentences (seen classes)"] == 24 and first["unseen sentences"] == 16
+
+
+def test_kinetics_overlap_of_hand_picked_classes(tmp_path: Path) -> None:
+    # Archery and Capoeira have a Kinetics-400 class of the same name, Ballet shares its word with "dancing ballet",
+    # Sumo and Tug of war have no counterpart (tests/test_kinetics.py checks each on the real lists)
+    classes = ["Archery", "Ballet", "Capoeira", "Sumo", "Tug of war"]
+    splits = {2: [["Archery", "Sumo"], ["Sumo", "Tug of war"], ["Ballet", "Capoeira"]]}
+    meta = {"data_source": STANDIN, "classes": classes, "unseen_pool": "all", "split_seed": 4}
+    data = PreparedDataset(tmp_path, meta, pd.DataFrame(), np.array(["<pad>"]), np.zeros((1, 2), np.float32), splits)
+    overlap = kinetics_overlap(data)
+    assert overlap.counts == {"classes": 5, "same_name": 2, "counterpart": 3, "kinetics_disjoint": 2}
+    assert overlap.matches["activitynet_class"].tolist() == classes
+    assert overlap.per_trial["n_counterpart"].tolist() == [1, 0, 2]
+    assert overlap.summary() == (
+        "Kinetics-400 counterparts of this run's 5 class names: 2 of the same name, 3 with a counterpart (same name or "
+        "half the words), 2 Kinetics-disjoint; unseen classes drawn from: all\n"
+        "K=2: 1 of 2 unseen classes per trial have a counterpart (trials: 1, 0, 2)")
+    rows = kinetics_rows(overlap, data, profile="smoke", run_dir=tmp_path)
+    assert {r.metric: list(r.values) for r in rows} == {
+        "kinetics_same_name_classes": [2], "kinetics_counterpart_classes": [3], "kinetics_disjoint_classes": [2],
+        "unseen_classes_with_kinetics_counterpart_k2": [1, 0, 2]}
+    assert {(r.experiment, r.data_source, r.config["unseen_pool"], tuple(r.seeds)) for r in rows} == {
+        ("kinetics_overlap", STANDIN, "all", (4,))}
 
 
 # -- autoencoder baselines ---------------------------------------------------------------------------

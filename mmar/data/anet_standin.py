@@ -41,7 +41,7 @@ from mmar.results import ANET_TEXT_STANDIN_VIDEO
 
 FPS = 25.0
 STRIDE_FRAMES = 8
-EXTRACTOR = "generated: mmar.data.standin.StandinVideoGenerator conditioned on real ActivityNet annotations (NOT I3D)"
+EXTRACTOR = "generated: mmar.data.standin stand-in generator conditioned on real ActivityNet annotations (NOT I3D)"
 _CONFIG_ATTR = "standin_config"
 
 
@@ -119,7 +119,8 @@ def build_standin_store(path: str | Path, videos: Sequence[AnnotatedVideo], gene
     """
     path = Path(path)
     config = {"seed": int(seed), "feature_dim": int(generator.feature_dim), "generator": _generator_name(generator),
-              "generator_seed": getattr(generator, "seed", None), "noise": getattr(generator, "noise", None)}
+              "generator_seed": getattr(generator, "seed", None), "noise": getattr(generator, "noise", None),
+              "nuisance": getattr(generator, "nuisance", None)}
     _claim_config(path, config)
     start_time = time.perf_counter()
     written = present = steps_written = 0

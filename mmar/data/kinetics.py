@@ -17,18 +17,24 @@ meets "belly dancing". Word matching cannot see synonyms ("Playing ten pins" / "
 table by eye, but only the words decide ``counterpart``. The rule errs towards counterparts (half
 of a two-word name suffices: "Fixing bicycle" / "fixing hair"), which only shrinks the unseen
 pool; a missed counterpart would let a class the features were trained on pass as unseen.
+
+The preparers (:mod:`mmar.data.prepare`) take ``unseen_pool`` (:data:`UNSEEN_POOLS`): ``"all"``, the
+paper's protocol, or ``"kinetics_disjoint"``; :func:`protocol_splits` draws the splits for either.
+For a run's splits, :func:`unseen_counterparts` counts per trial the unseen classes that have a
+counterpart, and :func:`kinetics_counts` summarises a class list.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
 from mmar.data.classes import TOKEN_GLOSSES, activitynet_classes, class_name_words
 from mmar.data.glove import GloveVectors
+from mmar.data.splits import make_splits
 
 #: Function words dropped from class names before matching.
 STOP_WORDS = frozenset(
@@ -47,6 +53,10 @@ SPELLING_FIXES = {token: gloss[0] for token, gloss in TOKEN_GLOSSES.items() if l
 
 #: A counterpart shares at least this share of the ActivityNet class's content words.
 MIN_COUNTERPART_OVERLAP = 0.5
+
+#: Where a run's unseen classes are drawn from: every class (the paper's protocol), or only the classes
+#: without a Kinetics-400 counterpart (:func:`kinetics_disjoint`; TruZe's idea).
+UNSEEN_POOLS = ("all", "kinetics_disjoint")
 
 _QUALIFIER = re.compile(r"\([^)]*\)")  # Kinetics' "(sport)", "(not slalom or crosscountry)"
 _WORD = re.compile(r"[a-z0-9]+")
@@ -168,8 +178,75 @@ def kinetics_disjoint(activitynet: Sequence[str], kinetics: Sequence[str]) -> li
     return matches.loc[~matches["counterpart"], "activitynet_class"].tolist()
 
 
-def default_matches(glove: GloveVectors | None = None) -> pd.DataFrame:
-    """:func:`match_kinetics` of the 200 ActivityNet v1.3 classes and the 400 Kinetics-400 labels."""
+def default_matches(glove: GloveVectors | None = None, classes: Sequence[str] | None = None) -> pd.DataFrame:
+    """:func:`match_kinetics` of ActivityNet classes (``classes``; None: the 200 ActivityNet v1.3 classes)
+    and the 400 Kinetics-400 labels."""
     from mmar.i3d import kinetics400_labels  # imported here: mmar.i3d imports torch
 
-    return match_kinetics(activitynet_classes(), kinetics400_labels(), glove)
+    return match_kinetics(activitynet_classes() if classes is None else classes, kinetics400_labels(), glove)
+
+
+def check_unseen_pool(unseen_pool: str) -> None:
+    """ValueError naming :data:`UNSEEN_POOLS` unless ``unseen_pool`` is one of them."""
+    if unseen_pool not in UNSEEN_POOLS:
+        raise ValueError(f"unseen_pool must be one of {UNSEEN_POOLS}, got {unseen_pool!r}")
+
+
+def protocol_splits(classes: Sequence[str], unseen_ks: Sequence[int], n_trials: int, seed: int,
+                    unseen_pool: str) -> dict[int, list[list[str]]]:
+    """:func:`mmar.data.splits.make_splits` of ``classes`` with unseen classes drawn from ``unseen_pool``.
+
+    ``"all"``: from every class (the paper's protocol); ``"kinetics_disjoint"``: only from
+    :func:`kinetics_disjoint` of ``classes`` and the Kinetics-400 labels (the seen classes are still
+    all the others). A K larger than that pool is skipped with make_splits' warning, which says how
+    many Kinetics-disjoint classes there are. ValueError for another ``unseen_pool``.
+    """
+    check_unseen_pool(unseen_pool)
+    if unseen_pool == "all":
+        return make_splits(classes, unseen_ks, n_trials, seed)
+    from mmar.i3d import kinetics400_labels  # imported here: mmar.i3d imports torch
+
+    return make_splits(classes, unseen_ks, n_trials, seed, unseen_pool=kinetics_disjoint(classes, kinetics400_labels()),
+                       pool_name="the Kinetics-disjoint unseen pool (classes without a Kinetics-400 counterpart)")
+
+
+def kinetics_counts(matches: pd.DataFrame) -> dict[str, int]:
+    """How many classes of a :func:`match_kinetics` table match Kinetics-400.
+
+    ``{"classes": rows, "same_name": classes with a same-name Kinetics class, "counterpart": classes
+    with a counterpart (same-name ones included), "kinetics_disjoint": classes without one}``.
+    """
+    counterparts = int(matches["counterpart"].sum())
+    return {"classes": len(matches), "same_name": int(matches["same_name"].sum()), "counterpart": counterparts,
+            "kinetics_disjoint": len(matches) - counterparts}
+
+
+def counterpart_pair(match: pd.Series) -> str:
+    """A :func:`match_kinetics` row as text: "Archery = archery" (same name), "Ballet ~ dancing ballet"
+    (another counterpart)."""
+    return f"{match['activitynet_class']} {'=' if match['same_name'] else '~'} {match['kinetics_class']}"
+
+
+def unseen_counterparts(splits: Mapping[int, Sequence[Sequence[str]]], matches: pd.DataFrame) -> pd.DataFrame:
+    """Per zero-shot trial, the unseen classes that have a Kinetics-400 counterpart.
+
+    ``splits``: ``{K: [[unseen class names of trial 0], [trial 1], ...]}`` (as
+    :attr:`mmar.data.prepared.PreparedDataset.splits`); ``matches``: a :func:`match_kinetics` table
+    with a row for every unseen class (ValueError naming those without one). One row per (K, trial),
+    K ascending, with columns ``unseen_k``, ``trial`` (0-based), ``n_unseen`` (classes in the trial),
+    ``n_counterpart`` (of them with a counterpart), ``counterpart_share`` (``n_counterpart /
+    n_unseen``, 0..1) and ``counterparts`` (their :func:`counterpart_pair` texts in the trial's
+    order, joined by "; ").
+    """
+    by_class = matches.set_index("activitynet_class", drop=False)
+    unknown = sorted({c for trials in splits.values() for unseen in trials for c in unseen} - set(by_class.index))
+    if unknown:
+        raise ValueError(f"unseen_counterparts: unseen classes without a row in the match table: {unknown}")
+    rows = []
+    for k, trials in sorted(splits.items()):
+        for trial, unseen in enumerate(trials):
+            pairs = [counterpart_pair(by_class.loc[c]) for c in unseen if by_class.loc[c, "counterpart"]]
+            rows.append({"unseen_k": int(k), "trial": trial, "n_unseen": len(unseen), "n_counterpart": len(pairs),
+                         "counterpart_share": len(pairs) / len(unseen), "counterparts": "; ".join(pairs)})
+    return pd.DataFrame(rows, columns=["unseen_k", "trial", "n_unseen", "n_counterpart", "counterpart_share",
+                                       "counterparts"])

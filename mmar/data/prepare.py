@@ -27,8 +27,9 @@ from mmar.data.classes import activitynet_classes
 from mmar.data.feature_store import FeatureStoreReader
 from mmar.data.glove import GloveVectors, build_vocabulary
 from mmar.data.prepared import PreparedDataset
-from mmar.data.splits import PAPER_N_TRIALS, PAPER_UNSEEN_COUNTS, make_splits
-from mmar.data.standin import GENERATOR_NAME, StandinVideoGenerator, generate_standin, select_classes
+from mmar.data.kinetics import check_unseen_pool, protocol_splits
+from mmar.data.splits import PAPER_N_TRIALS, PAPER_UNSEEN_COUNTS
+from mmar.data.standin import generate_standin, make_generator, select_classes
 from mmar.results import ACTIVITYNET, ANET_TEXT_STANDIN_VIDEO, STANDIN
 
 SOURCES = ("standin", "activitynet")
@@ -47,14 +48,17 @@ def prepare_standin(out_dir: str | Path, *, n_classes: int = 200, videos_per_cla
                     class_selection: str = "random", seed: int = 0, noise: float = 1.0, feature_dim: int = 1024,
                     stride_frames: int = 64, glove: GloveVectors | str | Path | None = None,
                     unseen_ks: Sequence[int] = PAPER_UNSEEN_COUNTS, n_trials: int = PAPER_N_TRIALS,
-                    split_seed: int | None = None, pairing: str = "segment", progress: bool | None = None
-                    ) -> PreparedDataset:
+                    split_seed: int | None = None, pairing: str = "segment", progress: bool | None = None,
+                    unseen_pool: str = "all", generator: str = "v2", nuisance: float = 1.0) -> PreparedDataset:
     """Generate the stand-in dataset into ``out_dir`` (``features.h5`` + the prepared files).
 
     ``n_classes`` of the 200 ActivityNet v1.3 names (``class_selection`` ``"random"`` (seeded) or
     ``"first"``), ``videos_per_class`` videos each (2/3 train, 1/3 val); see
     :func:`mmar.data.standin.generate_standin`. ``split_seed`` (default ``seed``) fixes the
     zero-shot splits. ``pairing`` (``segment`` or ``video``) is recorded for later notebooks.
+    ``generator`` (``v2``, or ``v1`` for comparison) and ``nuisance`` (v2's difficulty knob) choose the
+    stand-in generator (:func:`mmar.data.standin.make_generator`). ``unseen_pool`` (``all`` or
+    ``kinetics_disjoint``, :func:`mmar.data.kinetics.protocol_splits`) is recorded in ``dataset.json``.
     """
     if pairing not in ("segment", "video"):
         raise ValueError(f"pairing must be 'segment' or 'video', got {pairing!r}")
@@ -63,22 +67,22 @@ def prepare_standin(out_dir: str | Path, *, n_classes: int = 200, videos_per_cla
     vectors = load_glove(glove)
     classes = select_classes(n_classes, activitynet_classes(), class_selection, seed)
     data = generate_standin(out_dir, vectors, classes, videos_per_class=videos_per_class, seed=seed, noise=noise,
-                            feature_dim=feature_dim, stride_frames=stride_frames, progress=progress)
+                            generator=generator, nuisance=nuisance, feature_dim=feature_dim, stride_frames=stride_frames, progress=progress)
     sentences = data.sentences.copy()
     vocabulary, token_ids, oov = build_vocabulary(sentences["text"].tolist(), vectors)
     sentences["token_ids"] = [" ".join(str(i) for i in ids) for ids in token_ids]
     split_seed = seed if split_seed is None else int(split_seed)
-    splits = make_splits(classes, unseen_ks, n_trials, split_seed)
+    splits = protocol_splits(classes, unseen_ks, n_trials, split_seed, unseen_pool)
     meta: dict[str, Any] = {
         "data_source": STANDIN,
         "description": ("STAND-IN data, not ActivityNet: the 200 real ActivityNet v1.3 class names (or a subset) and "
                         "real GloVe vectors, with GENERATED sentences, timestamps and I3D-like video features "
-                        f"({GENERATOR_NAME}, mmar.data.standin)"),
+                        f"({data.params['generator_name']}, mmar.data.standin)"),
         "video_is_generated": True,
         "text_is_generated": True,
         "classes": classes,
         "features": data.features_path.name,
-        "feature_extractor": GENERATOR_NAME,
+        "feature_extractor": data.params["generator_name"],
         "fps": data.fps,
         "stride_frames": data.stride_frames,
         "feature_dim": data.feature_dim,
@@ -90,6 +94,7 @@ def prepare_standin(out_dir: str | Path, *, n_classes: int = 200, videos_per_cla
         "split_seed": split_seed,
         "unseen_ks": sorted(splits),
         "n_trials": n_trials,
+        "unseen_pool": unseen_pool,
         "standin": {"class_selection": class_selection, "n_classes": n_classes, **data.params,
                     "class_facts": data.class_facts},
     }
@@ -151,7 +156,8 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
                         unseen_ks: Sequence[int] = PAPER_UNSEEN_COUNTS, n_trials: int = PAPER_N_TRIALS, seed: int = 0,
                         on_error: str = "skip", feature_dim: int = 1024, tolerance_s: float = TIMESTAMP_TOLERANCE_S,
                         split_seed: int | None = None, standin_path: str | Path | None = None,
-                        progress: bool | None = None) -> PreparedDataset:
+                        progress: bool | None = None, unseen_pool: str = "all", generator: str = "v2",
+                        nuisance: float = 1.0) -> PreparedDataset:
     """Write the prepared dataset folder (:mod:`mmar.data.prepared`) for ActivityNet Captions (read by
     :mod:`mmar.data.activitynet`).
 
@@ -170,11 +176,17 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
             recorded in ``dataset.json``; the segment times are always stored.
         unseen_ks, n_trials, split_seed: zero-shot splits (:func:`mmar.data.splits.make_splits`;
             ``split_seed`` defaults to ``seed``). ``seed`` seeds the subset and the stand-in video.
+        unseen_pool: where the unseen classes are drawn from: ``all`` (the paper's protocol) or
+            ``kinetics_disjoint`` (only classes without a Kinetics-400 counterpart,
+            :func:`mmar.data.kinetics.protocol_splits`; a K larger than that pool is skipped with a
+            warning that gives its size); recorded in ``dataset.json``.
         on_error: ``skip`` (leave bad samples out, count them in ``dataset.json["skipped"]``) or ``stop``.
-        feature_dim: C of the generated stand-in features (ignored with ``features``).
+        feature_dim, generator, nuisance: C, version and difficulty of the generated stand-in video
+            (:func:`mmar.data.standin.make_generator`; ignored with ``features``).
     """
     if pairing not in ("segment", "video"):
         raise ValueError(f"pairing must be 'segment' or 'video', got {pairing!r}")
+    check_unseen_pool(unseen_pool)  # before the annotations are read and the video store is built
     out_dir = Path(out_dir)
     root = resolve_annotations_dir(annotations_dir)
     all_videos, known, report = load_activitynet(root, splits, labels=labels, on_error=on_error, tolerance_s=tolerance_s)
@@ -210,8 +222,9 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
 
     if store is None:
         path = Path(standin_path) if standin_path is not None else out_dir / "features.h5"
-        generator = StandinVideoGenerator(class_names, vectors, feature_dim=feature_dim, seed=seed)
-        build = build_standin_store(path, videos, generator, seed=seed, progress=progress).to_dict()
+        video_generator = make_generator(generator, class_names, vectors, feature_dim=feature_dim, seed=seed,
+                                         nuisance=nuisance)
+        build = build_standin_store(path, videos, video_generator, seed=seed, progress=progress).to_dict()
         store = FeatureStoreReader(path)
         features_ref = "features.h5" if standin_path is None else str(path.resolve())
     else:
@@ -222,7 +235,7 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
     sentences = pd.DataFrame(_sentence_rows(videos))
     sentences["token_ids"] = [" ".join(str(i) for i in ids) for ids in kept_ids]
     split_seed = seed if split_seed is None else int(split_seed)
-    split_trials = make_splits(class_names, unseen_ks, n_trials, split_seed)
+    split_trials = protocol_splits(class_names, unseen_ks, n_trials, split_seed, unseen_pool)
     meta = {
         "data_source": data_source,
         "data_source_reason": data_source_reason,
@@ -257,6 +270,7 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
         "split_seed": split_seed,
         "unseen_ks": sorted(split_trials),
         "n_trials": n_trials,
+        "unseen_pool": unseen_pool,
     }
     prepared = PreparedDataset(out_dir, meta, sentences, np.asarray(vocabulary.words), vocabulary.vectors, split_trials)
     prepared.write()

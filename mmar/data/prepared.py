@@ -57,8 +57,7 @@ class PreparedDataset:
         meta = json.loads((root / "dataset.json").read_text())
         sentences = pd.read_csv(root / "sentences.csv", dtype={"token_ids": str, "video_id": str}, keep_default_na=False)
         vocab = np.load(root / "vocab.npz", allow_pickle=False)
-        split_json = json.loads((root / "splits.json").read_text())
-        splits = {int(k): trials for k, trials in split_json["trials"].items()}
+        splits = read_splits(root / "splits.json")
         return cls(root, meta, sentences, vocab["words"], vocab["vectors"].astype(np.float32), splits)
 
     def write(self) -> None:
@@ -137,6 +136,12 @@ class PreparedDataset:
         start = np.minimum(np.maximum(start, 0), lengths - 1)
         stop = np.minimum(np.maximum(stop, start + 1), lengths)
         return start, stop
+
+
+def read_splits(path: str | Path) -> dict[int, list[list[str]]]:
+    """The zero-shot splits of a ``splits.json``: ``{K: [[unseen class names of trial 0], [trial 1], ...]}``."""
+    split_json = json.loads(Path(path).read_text())
+    return {int(k): trials for k, trials in split_json["trials"].items()}
 
 
 def write_prepared(root: str | Path, meta: dict[str, Any], sentences: pd.DataFrame, vocab_words: np.ndarray,

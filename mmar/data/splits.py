@@ -19,7 +19,8 @@ PAPER_N_TRIALS = 10
 
 def make_splits(classes: Sequence[str], unseen_counts: Sequence[int] = PAPER_UNSEEN_COUNTS,
                 n_trials: int = PAPER_N_TRIALS, seed: int = 0, *,
-                unseen_pool: Sequence[str] | None = None) -> dict[int, list[list[str]]]:
+                unseen_pool: Sequence[str] | None = None, pool_name: str = "the unseen pool"
+                ) -> dict[int, list[list[str]]]:
     """Unseen-class sets: ``{K: [trial_1, ..., trial_n]}``, each trial K class names in ``classes`` order.
 
     Deterministic from ``seed``; each K draws from its own stream (``default_rng([seed, K])``) so
@@ -29,8 +30,8 @@ def make_splits(classes: Sequence[str], unseen_counts: Sequence[int] = PAPER_UNS
 
     ``unseen_pool`` restricts the unseen classes to these classes of ``classes`` (e.g.
     :func:`mmar.data.kinetics.kinetics_disjoint`); the seen classes are still all the others. K
-    larger than the pool is skipped with a warning. ``None`` and a pool of all classes give the
-    same splits (the same random draws).
+    larger than the pool is skipped with a warning that calls the pool ``pool_name``. ``None`` and a
+    pool of all classes give the same splits (the same random draws).
     """
     names = list(classes)
     if len(set(names)) != len(names):
@@ -53,7 +54,7 @@ def make_splits(classes: Sequence[str], unseen_counts: Sequence[int] = PAPER_UNS
                           f"class would be left for training", stacklevel=2)
             continue
         if k > len(pool):
-            warnings.warn(f"make_splits: skipping K={k} unseen classes: the unseen pool has only {len(pool)} "
+            warnings.warn(f"make_splits: skipping K={k} unseen classes: {pool_name} has only {len(pool)} "
                           f"classes", stacklevel=2)
             continue
         possible = math.comb(len(pool), k)

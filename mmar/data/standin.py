@@ -168,7 +168,7 @@ class StandinVideoGenerator:
     def knowing_only(self, words: Iterable[str]) -> "StandinVideoGenerator":
         """A copy (class facts kept) whose word vectors are only ``words``: enough to generate videos
         whose segments show those words, and small enough to send to a worker process."""
-        copy = object.__new__(StandinVideoGenerator)
+        copy = object.__new__(type(self))
         copy.__dict__.update(self.__dict__, glove=self.glove.subset(words))
         return copy
 
@@ -203,9 +203,9 @@ class StandinVideoGenerator:
         return np.maximum(self.projection @ content + self.bias, 0.0)
 
     # -- generation -----------------------------------------------------------------------------
-    def features(self, class_name: str, n_steps: int, segments: Sequence[tuple[int, int]],
-                 segment_words: Sequence[Sequence[str]] | None, rng: np.random.Generator) -> np.ndarray:
-        """One video's feature sequence, (n_steps, feature_dim) float32, non-negative.
+    def segment_content(self, class_name: str, n_steps: int, segments: Sequence[tuple[int, int]],
+                        segment_words: Sequence[Sequence[str]] | None) -> np.ndarray:
+        """Noise-free GloVe-space content u_t of each step, (n_steps, D) float32.
 
         Args:
             class_name: the video's class.
@@ -218,7 +218,6 @@ class StandinVideoGenerator:
                 non-stopwords (conditioning the video on real text); when None, or when a sentence
                 has no usable word, segments taken in start order walk through the class's own
                 sub-events in order (segment i of n -> sub-event round(i (S-1) / (n-1))).
-            rng: the source of per-video and per-step noise (the caller seeds it per video).
         """
         if n_steps <= 0:
             raise ValueError(f"{class_name}: n_steps must be positive, got {n_steps}")
@@ -242,8 +241,23 @@ class StandinVideoGenerator:
             content[start:stop] += self.class_weight * info.vector + self.word_weight * word_vector
             cover[start:stop] += 1.0
         background = self.background_weight * info.vector
-        content = np.where(cover[:, None] > 0, content / np.maximum(cover, 1.0)[:, None], background[None, :])
+        return np.where(cover[:, None] > 0, content / np.maximum(cover, 1.0)[:, None], background[None, :])
 
+    def draw_nuisance(self, rng: np.random.Generator) -> None:
+        """v1 has no per-video nuisance (v2 draws its scene, actor and lighting here); draws nothing."""
+        return None
+
+    def features(self, class_name: str, n_steps: int, segments: Sequence[tuple[int, int]],
+                 segment_words: Sequence[Sequence[str]] | None, rng: np.random.Generator,
+                 nuisance: None = None) -> np.ndarray:
+        """One video's feature sequence, (n_steps, feature_dim) float32, non-negative.
+
+        ``class_name``, ``n_steps``, ``segments``, ``segment_words``: as :meth:`segment_content`;
+        ``rng``: the source of per-video and per-step noise (the caller seeds it per video);
+        ``nuisance``: unused by v1 (the interface of v2's :meth:`draw_nuisance`).
+        """
+        content = self.segment_content(class_name, n_steps, segments, segment_words)
+        dim = self.glove.dim
         scale = self.noise
         video_offset = rng.normal(size=dim) * (scale * self.video_noise / np.sqrt(dim))
         steps = rng.normal(size=(n_steps, dim)) * (scale * self.step_noise / np.sqrt(dim))
@@ -258,6 +272,11 @@ class StandinVideoGenerator:
         gain = rng.uniform(*self.gain_range)
         return (np.maximum(pre, 0.0) * np.float32(gain)).astype(np.float32)
 
+
+    def sentence(self, rng: np.random.Generator, info: ClassInfo, word: str, position: int, n_words: int,
+                 nuisance: None) -> str:
+        """One template sentence about sub-event ``word`` (:func:`_sentence`; v1 has no nuisance to mention)."""
+        return _sentence(rng, info, word, position, n_words)
 
 # ------------------------------------------------------------------------------------------------
 # The stand-in dataset: videos, sentences, timestamps
@@ -388,7 +407,8 @@ def generate_video(generator: StandinVideoGenerator, class_name: str, v: int, se
     """Video ``v`` of ``class_name``, seeded by ``settings.seed`` and its id alone (so independent of
     which process generates it, and in which order): a duration from a Gamma(3, mean/3) clipped to
     [20, 240] s, T = duration * fps / stride_frames steps, one segment and one sentence per
-    sub-event of its class, features from :meth:`StandinVideoGenerator.features`."""
+    sub-event of its class, the video's nuisance (v2 only), features from the generator's
+    ``features`` and sentences from its ``sentence``."""
     info = generator.class_info(class_name)
     video_id = f"standin_{_stable_seed(class_name) % 10**6:06d}_{v:03d}"
     rng = np.random.default_rng(_stable_seed("video", settings.seed, video_id))
@@ -397,7 +417,8 @@ def generate_video(generator: StandinVideoGenerator, class_name: str, v: int, se
     duration = n_steps / settings.per_second
     segments = _layout(rng, n_steps, len(info.sub_events), settings.overlap)
     words = [[w] for w in info.sub_events]  # segment j shows sub-event j
-    features = generator.features(class_name, n_steps, segments, words, rng).astype(dtype)
+    nuisance = generator.draw_nuisance(rng)
+    features = generator.features(class_name, n_steps, segments, words, rng, nuisance).astype(dtype)
     subset = "val" if v % settings.val_every == settings.val_every - 1 else "train"
     rows = []
     for j, (word, (a, b)) in enumerate(zip(info.sub_events, segments)):
@@ -405,7 +426,7 @@ def generate_video(generator: StandinVideoGenerator, class_name: str, v: int, se
         rows.append({
             "sentence_id": f"{video_id}#{j}", "video_id": video_id, "class_name": class_name,
             "subset": subset, "start_s": round(a / settings.per_second, 3), "end_s": round(b / settings.per_second, 3),
-            "duration_s": round(duration, 3), "text": _sentence(rng, info, word, j, n_words),
+            "duration_s": round(duration, 3), "text": generator.sentence(rng, info, word, j, n_words, nuisance),
         })
     return GeneratedVideo(video_id, features, int(n_steps * settings.stride_frames), rows)
 
@@ -429,7 +450,36 @@ def _class_videos(class_name: str) -> list[GeneratedVideo]:
                 for v in range(int(_WORKER["videos_per_class"]))]  # type: ignore[call-overload]
 
 
+#: Stand-in generator versions by name: v2 (the default, :mod:`mmar.data.standin_v2`) and v1 (this module's,
+#: kept for comparison).
+GENERATORS = ("v1", "v2")
+
+
+def make_generator(version: str, class_names: Sequence[str], glove: GloveVectors, *, feature_dim: int = 1024,
+                   seed: int = 0, noise: float = 1.0, nuisance: float = 1.0) -> StandinVideoGenerator:
+    """The stand-in generator ``version`` (:data:`GENERATORS`); ``nuisance`` is v2's difficulty knob
+    (v1 has none: it must stay 1.0 there)."""
+    if version == "v1":
+        if nuisance != 1.0:
+            raise ValueError(f"stand-in generator v1 has no nuisance knob; got nuisance={nuisance}")
+        return StandinVideoGenerator(class_names, glove, feature_dim=feature_dim, seed=seed, noise=noise)
+    if version == "v2":
+        from mmar.data.standin_v2 import StandinVideoGeneratorV2
+
+        return StandinVideoGeneratorV2(class_names, glove, feature_dim=feature_dim, seed=seed, noise=noise,
+                                       nuisance=nuisance)
+    raise ValueError(f"unknown stand-in generator {version!r}; expected one of {GENERATORS}")
+
+
+def generator_name(generator: StandinVideoGenerator) -> str:
+    """The recorded name of a generator's version ("stand-in generator v1" / "... v2")."""
+    import sys
+
+    return str(sys.modules[type(generator).__module__].GENERATOR_NAME)
+
+
 def generate_standin(out_dir: str | Path, glove: GloveVectors, classes: Sequence[str], *, videos_per_class: int = 12,
+                     generator: str = "v2", nuisance: float = 1.0,
                      seed: int = 0, noise: float = 1.0, feature_dim: int = 1024, fps: float = 25.0,
                      stride_frames: int = 64, mean_duration_s: float = 117.6, overlap: float = 0.3,
                      val_every: int = 3, processes: int | None = None, progress: bool | None = None) -> StandinData:
@@ -440,6 +490,7 @@ def generate_standin(out_dir: str | Path, glove: GloveVectors, classes: Sequence
     writes them in class order; None: one per core, at most 2, from :data:`PARALLEL_FROM_VIDEOS`
     videos up, and this process alone below, where starting workers would take longer than the
     work). Every ``val_every``-th video of a class is ``val``, the rest ``train`` (2:1 for 3).
+    ``generator`` names the version (:data:`GENERATORS`), ``nuisance`` v2's difficulty knob.
     """
     from mmar.parallel import imap_processes
 
@@ -448,7 +499,9 @@ def generate_standin(out_dir: str | Path, glove: GloveVectors, classes: Sequence
     if videos_per_class < 2:
         raise ValueError(f"videos_per_class must be >= 2 (train and val), got {videos_per_class}")
     out_dir = Path(out_dir)
-    generator = StandinVideoGenerator(classes, glove, feature_dim=feature_dim, seed=seed, noise=noise)
+    version = generator
+    generator = make_generator(version, classes, glove, feature_dim=feature_dim, seed=seed, noise=noise,
+                               nuisance=nuisance)
     settings = _VideoSettings(seed, fps / stride_frames, stride_frames, mean_duration_s, overlap, val_every)
     features_path = out_dir / "features.h5"
     if features_path.exists():
@@ -459,7 +512,7 @@ def generate_standin(out_dir: str | Path, glove: GloveVectors, classes: Sequence
     videos = imap_processes(_class_videos, list(classes), processes, initializer=_start_worker,
                             initargs=(shown, settings, videos_per_class))
     try:
-        with FeatureStoreWriter(features_path, extractor=GENERATOR_NAME, fps=fps, stride_frames=stride_frames,
+        with FeatureStoreWriter(features_path, extractor=generator_name(generator), fps=fps, stride_frames=stride_frames,
                                 feature_dim=feature_dim, dtype="float16", source=STANDIN, flush_each=False) as store:
             for class_videos in tqdm(videos, total=len(classes), desc="stand-in classes",
                                      disable=None if progress is None else not progress):
@@ -470,7 +523,8 @@ def generate_standin(out_dir: str | Path, glove: GloveVectors, classes: Sequence
         _WORKER.clear()  # what the inline path left in this process
     facts = {c: {"words": generator.class_info(c).tokens, "related": generator.class_info(c).related,
                  "sub_events": generator.class_info(c).sub_events} for c in classes}
-    params = {"videos_per_class": videos_per_class, "seed": seed, "noise": noise, "mean_duration_s": mean_duration_s,
+    params = {"generator": version, "generator_name": generator_name(generator), "nuisance": nuisance,
+              "videos_per_class": videos_per_class, "seed": seed, "noise": noise, "mean_duration_s": mean_duration_s,
               "overlap": overlap, "val_every": val_every, "class_weight": generator.class_weight,
               "word_weight": generator.word_weight, "background_weight": generator.background_weight}
     return StandinData(pd.DataFrame(rows), list(classes), features_path, fps, stride_frames, feature_dim, facts, params)

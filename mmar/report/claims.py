@@ -131,10 +131,16 @@ class AuditedClaim:
     by_column: dict[Column, ClaimVerdict]
 
 
+def unseen_k_of(column: str) -> int | None:
+    """The number of unseen classes of a column like "5 unseen" (5); None when the label has no class count."""
+    match = re.fullmatch(r"(\d+) unseen", column)
+    return int(match.group(1)) if match else None
+
+
 def chance_of(column: str) -> float:
     """Chance accuracy (%) for a column like "5 unseen" (100/5); NaN when the label has no class count."""
-    match = re.fullmatch(r"(\d+) unseen", column)
-    return 100.0 / int(match.group(1)) if match else math.nan
+    k = unseen_k_of(column)
+    return math.nan if k is None else 100.0 / k
 
 
 def threshold_of(check: Check, chance: float) -> float:

@@ -18,7 +18,7 @@ import pandas as pd
 from markupsafe import Markup, escape
 
 from mmar.paths import PROJECT_ROOT, REPORT_SOURCE_DIR
-from mmar.report import appendix, choices, claims, compare, environment, figures, inconsistencies, paper
+from mmar.report import appendix, choices, claims, compare, environment, figures, inconsistencies, kinetics, paper
 from mmar.report.rundata import NotRun, RunData
 from mmar.results import ACTIVITYNET, ACTIVITYNET_ANNOTATIONS, ANET_TEXT_STANDIN_VIDEO, STANDIN, UNKNOWN_FEATURES
 
@@ -157,6 +157,7 @@ def build_context(run: RunData, *, convert_notebooks: bool = True) -> dict[str, 
         paper_sources=list(dict.fromkeys(c.source for c in run.paper_columns)),
         all_sources=run.data_sources, source_counts=run.source_counts(), set_aside=run.set_aside, runs=run.runs,
         dataset_meta=run.dataset_meta, data_situation=DATA_SITUATION, differs_mark=DIFFERS_MARK,
+        kinetics=kinetics.kinetics_section(run),
         tables=[t for t in tables if t.has_ours], paper_only=[t for t in tables if not t.has_ours],
         n_results=len(run.results), ignored_files=run.ignored_files, plots=plots, notebook_figures=captioned, gallery=gallery,
         loss_histories=figures.loss_histories(run.logs, run.run_dir, dataset_source),

@@ -8,6 +8,7 @@ A run folder (written by ``python -m mmar run``) holds::
     results/*.csv        tidy result rows (mmar.results.RESULT_COLUMNS); results/not_run.csv lists
                          experiments that were not run, with the reason
     data/dataset.json    the prepared dataset's meta (data source, description, counts)
+    data/splits.json     the zero-shot splits (unseen classes per K and trial)
     figures/*.png        figures saved by the notebooks
     logs/*.csv           loss histories
     notebooks/*.ipynb    the executed notebooks
@@ -30,6 +31,7 @@ from typing import Any, Sequence
 
 import pandas as pd
 
+from mmar.data.prepared import read_splits
 from mmar.results import DATA_SOURCES, RESULT_COLUMNS
 
 NOT_RUN_EXPERIMENT = "not_run"
@@ -75,6 +77,7 @@ class RunData:
     not_run: list[NotRun]
     ignored_files: list[str]
     dataset_meta: dict[str, Any] | None
+    splits: dict[int, list[list[str]]] | None  # data/splits.json: {K: [[unseen classes of trial 0], ...]}
     figures: list[Path] = field(default_factory=list)
     logs: list[Path] = field(default_factory=list)
     notebooks: list[Path] = field(default_factory=list)
@@ -218,6 +221,7 @@ def load_run(run_dir: str | Path, extra_runs: Sequence[str | Path] = ()) -> RunD
             raise FileNotFoundError(f"{folder}: no such run folder (run `python -m mmar run --profile smoke` first)")
     names = run_names(folders) if extra_runs else [""]
     run_info = _read_json(run_dir / "run.json")
+    split_file = run_dir / "data" / "splits.json"
     parts, not_run, ignored, set_aside = [], [], [], []
     for folder, name in zip(folders, names if extra_runs else [""]):
         info = run_info if folder == run_dir else _read_json(folder / "run.json")
@@ -247,6 +251,7 @@ def load_run(run_dir: str | Path, extra_runs: Sequence[str | Path] = ()) -> RunD
         not_run=not_run,
         ignored_files=ignored,
         dataset_meta=_read_json(run_dir / "data" / "dataset.json") or None,
+        splits=read_splits(split_file) if split_file.is_file() else None,
         figures=sorted((run_dir / "figures").glob("*.png")),
         logs=sorted((run_dir / "logs").glob("*.csv")),
         notebooks=sorted((run_dir / "notebooks").glob("*.ipynb")),

@@ -11,18 +11,25 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from mmar.data.classes import class_name_words
+from mmar.data.diagnostics import DataDiagnostics, diagnose
 from mmar.data.glove import GloveVectors
+from mmar.data.kinetics import default_matches, kinetics_counts, unseen_counterparts
 from mmar.data.prepared import PreparedDataset
+from mmar.data.standin import STOPWORDS
 from mmar.data.stats import (STAT_NAMES, annotated_videos_table, class_similarities, nearest_class_mean_accuracy,
                              per_sentence, pooled_features, sentence_stats)
 from mmar.paths import display_path
 from mmar.data.stats import REAL_ANNOTATIONS_COLUMN, statistics_rows
 from mmar.results import ResultRow
+from mmar.studies.display import number
 
 #: The parameters of notebook 01 that each data source's preparation takes (besides the shared ones).
 SOURCE_PARAMETERS = {
-    "standin": ("n_classes", "videos_per_class", "class_selection", "noise", "stride_frames", "feature_dim"),
-    "activitynet": ("annotations_dir", "features", "n_classes", "max_videos_per_class", "feature_dim", "standin_path"),
+    "standin": ("n_classes", "videos_per_class", "class_selection", "noise", "stride_frames", "feature_dim",
+                "unseen_pool", "generator", "nuisance"),
+    "activitynet": ("annotations_dir", "features", "n_classes", "max_videos_per_class", "feature_dim", "standin_path",
+                    "unseen_pool", "generator", "nuisance"),
 }
 #: The column name of the real annotations' statistics.
 REAL_ANNOTATIONS = REAL_ANNOTATIONS_COLUMN  # the statistics column of the real annotation files
@@ -136,6 +143,44 @@ def class_structure(data: PreparedDataset, videos: pd.DataFrame, glove: GloveVec
     return ClassStructure(ncm, 100 / len(data.classes), int((~is_train).sum()), name_sim, feature_sim, r)
 
 
+def class_words(classes: list[str], glove: GloveVectors) -> dict[str, set[str]]:
+    """Class -> the content words of its name (those that count as a sentence naming its class)."""
+    return {c: {w for w in class_name_words(c, glove) if w not in STOPWORDS} for c in classes}
+
+
+def data_diagnostics(data: PreparedDataset, videos: pd.DataFrame, glove: GloveVectors, draws: int = 10
+                     ) -> DataDiagnostics:
+    """:func:`mmar.data.diagnostics.diagnose` of the run's data: whole videos mean-pooled (``videos``:
+    :func:`video_table`), the probe trained on the train videos and scored on the val videos; every sentence."""
+    pooled = pooled_features(data.feature_store(), videos["video_id"])[1]
+    sentences = data.sentences
+    return diagnose(pooled, videos["class_name"].to_numpy(), (videos["subset"] == "train").to_numpy(),
+                    sentences["text"].tolist(), sentences["class_name"].to_numpy(), glove, STOPWORDS,
+                    class_words(data.classes, glove), draws=draws, seed=int(data.meta.get("split_seed", 0)))
+
+
+def diagnostics_rows(diagnostics: DataDiagnostics, data: PreparedDataset, *, profile: str, run_dir: Path,
+                     seed: int) -> list[ResultRow]:
+    """Result rows (experiment ``data_diagnostics``) of :func:`data_diagnostics`."""
+    common = dict(experiment="data_diagnostics", profile=profile, run_path=str(run_dir), seeds=[seed],
+                  data_source=data.data_source, config={"draws": diagnostics.draws,
+                                                        "generator": data.meta.get("standin", {}).get("generator")})
+    rows = [ResultRow(metric=f"raw_kmeans_accuracy_k{k}", values=[value], unit="%", chance=diagnostics.vote_floor[k],
+                      notes=f"k-means + voting on mean-pooled input features, {diagnostics.draws} draws of {k} classes; "
+                            "chance: the same clusters with shuffled labels", **common)
+            for k, value in sorted(diagnostics.raw_discovery.items())]
+    rows.append(ResultRow(metric="linear_probe_accuracy", values=[diagnostics.linear_probe], unit="%",
+                          chance=diagnostics.probe_chance, notes="ridge classifier, train videos -> val videos, all classes",
+                          **common))
+    for metric, value in (("feature_between_class_share", diagnostics.feature_between_class_share),
+                          ("sentence_between_class_share", diagnostics.sentence_between_class_share)):
+        rows.append(ResultRow(metric=metric, values=[value], notes="eta squared of mean-pooled features / sentence vectors",
+                              **common))
+    rows.append(ResultRow(metric="class_name_mention_share", values=[diagnostics.class_name_mention_share], unit="%",
+                          notes="sentences containing a word of their class's name", **common))
+    return rows
+
+
 def splits_table(data: PreparedDataset) -> pd.DataFrame:
     """One row per (unseen_k, trial): seen-class training sentences, unseen sentences, unseen classes.
     Raises if a training row of the seen classes belongs to an unseen class."""
@@ -167,4 +212,65 @@ def dataset_rows(data: PreparedDataset, stats: dict[str, dict[str, float]], stru
                               notes="nearest class mean, train videos -> val videos, all classes", **common))
     rows.append(ResultRow(metric="name_feature_similarity_correlation", values=[structure.similarity_r],
                           data_source=data.data_source, notes="Pearson r over class pairs", **common))
+    return rows
+
+
+@dataclass
+class KineticsOverlap:
+    """The run's classes beside the Kinetics-400 classes I3D was trained on (class names only,
+    :mod:`mmar.data.kinetics`).
+
+    ``counts``: :func:`~mmar.data.kinetics.kinetics_counts` of the run's classes (``classes``,
+    ``same_name``, ``counterpart``, ``kinetics_disjoint``); ``matches``: their
+    :func:`~mmar.data.kinetics.match_kinetics` table, one row per class; ``per_trial``:
+    :func:`~mmar.data.kinetics.unseen_counterparts` of the run's splits, one row per (K, trial) with
+    ``unseen_k``, ``trial``, ``n_unseen``, ``n_counterpart``, ``counterpart_share``, ``counterparts``;
+    ``unseen_pool``: where the run drew its unseen classes (``all`` or ``kinetics_disjoint``)."""
+
+    counts: dict[str, int]
+    matches: pd.DataFrame
+    per_trial: pd.DataFrame
+    unseen_pool: str
+
+    def summary(self) -> str:
+        """The counts, the unseen pool, and per K the unseen classes with a counterpart per trial."""
+        counts = self.counts
+        lines = [f"Kinetics-400 counterparts of this run's {counts['classes']} class names: {counts['same_name']} "
+                 f"of the same name, {counts['counterpart']} with a counterpart (same name or half the words), "
+                 f"{counts['kinetics_disjoint']} Kinetics-disjoint; unseen classes drawn from: {self.unseen_pool}"]
+        for k, trials in self.per_trial.groupby("unseen_k"):
+            mean = number(float(trials["n_counterpart"].mean()))
+            lines.append(f"K={k}: {mean} of {k} unseen classes per trial have a counterpart "
+                         f"(trials: {', '.join(str(n) for n in trials['n_counterpart'])})")
+        return "\n".join(lines)
+
+
+def kinetics_overlap(data: PreparedDataset, glove: GloveVectors | None = None) -> KineticsOverlap:
+    """:class:`KineticsOverlap` of the prepared dataset's classes and zero-shot splits; ``glove`` adds the
+    names' GloVe cosines to ``matches`` (for review by eye; they do not decide a counterpart)."""
+    matches = default_matches(glove, data.classes)
+    return KineticsOverlap(kinetics_counts(matches), matches, unseen_counterparts(data.splits, matches),
+                           data.meta["unseen_pool"])
+
+
+#: Result metrics of :func:`kinetics_rows` for the keys of :attr:`KineticsOverlap.counts`.
+KINETICS_COUNT_METRICS = {"same_name": "kinetics_same_name_classes", "counterpart": "kinetics_counterpart_classes",
+                          "kinetics_disjoint": "kinetics_disjoint_classes"}
+
+
+def kinetics_rows(overlap: KineticsOverlap, data: PreparedDataset, *, profile: str, run_dir: Path) -> list[ResultRow]:
+    """Result rows (experiment ``kinetics_overlap``) of :func:`kinetics_overlap`: the counts of the run's
+    classes (:data:`KINETICS_COUNT_METRICS`), then per K ``unseen_classes_with_kinetics_counterpart_k<K>``,
+    whose values are the trials' counts (so its mean is the mean per trial)."""
+    split_seed = data.meta["split_seed"]
+    common = dict(experiment="kinetics_overlap", data_source=data.data_source, profile=profile, run_path=str(run_dir),
+                  config={"unseen_pool": overlap.unseen_pool, "split_seed": split_seed}, seeds=[split_seed])
+    names_only = "class names matched by mmar.data.kinetics, not features"
+    rows = [ResultRow(metric=metric, values=[overlap.counts[key]], notes=f"of the run's classes; {names_only}",
+                      **common) for key, metric in KINETICS_COUNT_METRICS.items()]
+    for k, trials in overlap.per_trial.groupby("unseen_k"):
+        rows.append(ResultRow(metric=f"unseen_classes_with_kinetics_counterpart_k{k}",
+                              values=trials["n_counterpart"].tolist(),
+                              notes=f"per trial, of K unseen classes; unseen pool {overlap.unseen_pool}; {names_only}",
+                              **common))
     return rows
