@@ -98,7 +98,7 @@ def test_one_name_per_concept(name: str) -> None:
         assert isinstance(params["unseen_ks"], list)
 
 
-@pytest.mark.parametrize("profile", ["smoke", "default", "activitynet", "activitynet-smoke"])
+@pytest.mark.parametrize("profile", sorted(load_profiles()))
 def test_profiles_set_only_declared_parameters_and_valid_train_settings(profile: str) -> None:
     import papermill
 

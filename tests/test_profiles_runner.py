@@ -13,7 +13,10 @@ from mmar.runner import NotebookFailed, run_profile, select_notebooks
 
 
 def test_every_profile_resolves() -> None:
-    for name in ("smoke", "default", "activitynet", "activitynet-smoke"):
+    from mmar.profiles import load_profiles
+
+    assert {"smoke", "default", "paper", "activitynet", "activitynet-smoke", "activitynet-paper"} <= set(load_profiles())
+    for name in load_profiles():
         profile = resolve_profile(name)
         assert profile["description"]
         assert "seed" in profile["common"]

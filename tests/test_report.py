@@ -6,6 +6,7 @@ The synthetic run folders here are test inputs only; their numbers never go into
 
 from __future__ import annotations
 
+import html as html_text
 import json
 import math
 import os
@@ -56,8 +57,38 @@ KINETICS_SPLITS = {2: [["Archery", "Sumo"]],
                        ["Archery", "Ballet", "Bungee jumping", "Capoeira", "Tug of war"]]}    # 4, not in Table 1
 
 
+def _diagnostics_rows(run_dir: Path) -> list[ResultRow]:
+    """Notebook 01's data diagnostics: the run's (K = 5 and the probe with their no-information levels, the
+    text shares) and the real annotations' text shares."""
+    common = dict(experiment="data_diagnostics", profile="synthetic", run_path=str(run_dir), seeds=[0])
+    return [ResultRow(metric="raw_kmeans_accuracy_k5", values=[35.25], unit="%", chance=26.5, data_source=STANDIN, **common),
+            ResultRow(metric="linear_probe_accuracy", values=[88.75], unit="%", chance=0.5, data_source=STANDIN, **common),
+            ResultRow(metric="sentence_between_class_share", values=[0.172], data_source=STANDIN, **common),
+            ResultRow(metric="sentence_between_class_share", values=[0.188], data_source="activitynet annotations",
+                      **common)]
+
+
+def _sweep_rows(run_dir: Path) -> list[ResultRow]:
+    """Notebook 07's difficulty sweep at two knob values: the joint claim holds at both (differences 10 +- 1 and
+    5 +- 1), the others are near zero (inconclusive / near chance)."""
+    from mmar.experiments import GridSettings, ResultContext
+    from mmar.studies import difficulty
+
+    tables = []
+    for nuisance, raw, gain in ((1.0, 35.0, 10.0), (0.5, 70.0, 5.0)):
+        records = [{"row": row, "k": 5, "trial": t, "zero_shot": {"nn_accuracy": value}}
+                   for row, values in {difficulty.JOINT: [40 + gain + d for d in (0, 1, -1, 0.5, -0.5)],
+                                       difficulty.FIXED: [40.0] * 5, difficulty.ALL_PAIRED: [50.0, 51, 49, 50, 50],
+                                       difficulty.JOINT_RECONS: [50.0] * 5, difficulty.RECONS_CROSS: [20.0, 21, 19, 20, 20]
+                                       }.items() for t, value in enumerate(values)]
+        tables.append(difficulty.claim_differences(records, 5, nuisance, raw))
+    context = ResultContext(STANDIN, "synthetic", str(run_dir), GridSettings(), 5)
+    parameters = {"nuisance": [1.0, 0.5], "n_classes": 9, "videos_per_class": 8, "n_trials": 5, "max_train_rows": 64}
+    return difficulty.sweep_result_rows(pd.concat(tables, ignore_index=True), context, parameters, 5)
+
+
 def make_synthetic_run(run_dir: Path, *, seed: int = 0,
-                       sources: tuple[str, ...] = (STANDIN, ANET_TEXT_STANDIN_VIDEO)) -> Path:
+                       sources: tuple[str, ...] = (STANDIN, ANET_TEXT_STANDIN_VIDEO), diagnostics: bool = True) -> Path:
     """A smoke-like run folder: result rows for Tables 1, 5-8 (stand-in) and Table 1 (anet-text) on the given
     data sources, a not-run file, timings, run.json, a dataset meta, a figure, a loss log and an executed notebook."""
     rng = np.random.default_rng(seed)
@@ -78,6 +109,9 @@ def make_synthetic_run(run_dir: Path, *, seed: int = 0,
                                        notes="unpaired amounts scaled to the dataset" if cell["table"] == "Table 8" else ""))
     rows["06_evaluation"].append(_row("", "", "", [41.0, 43.5, 40.2], sources[0], run_dir, experiment="retrieval",
                                       metric="recall@5"))
+    if diagnostics:  # notebook 01's data diagnostics (with the real annotations' own column) and 07's sweep
+        rows["01_data"] = _diagnostics_rows(run_dir)
+        rows["07_ablations"] += _sweep_rows(run_dir)
     for notebook, notebook_rows in rows.items():
         write_results(notebook_rows, run_dir / "results" / f"{notebook}.csv")
     pd.DataFrame([{"experiment": "not_run", "paper_table": "Table 3", "paper_row": "", "paper_column": "",
@@ -280,6 +314,26 @@ def test_kinetics_overlap_of_the_unseen_classes(built: tuple[Path, Path, float])
     assert [c.split()[:5] for c in cells] == [["5", str(t), str(n), "of", "5"] for t, n in enumerate([2, 0, 4, 1, 3])]
     assert cells[0].endswith("Archery = archery; Ballet ~ dancing ballet")
     assert "Archery = archery · Ballet ~ dancing ballet · Bungee jumping = bungee jumping · Capoeira = capoeira" in plain
+
+
+def test_data_properties_and_difficulty_sweep(built: tuple[Path, Path, float]) -> None:
+    _, html, _ = built
+    text = html.read_text(encoding="utf-8")
+    section = text[text.index('id="data-properties"'):text.index('id="kinetics-overlap"')]
+    plain = html_text.unescape(" ".join(re.sub(r"<[^>]+>", " ", section).split()))
+    diagnostics = section[section.index('id="data-diagnostics"'):].split("<tbody>")[1].split("</tbody>")[0]
+    cells = [html_text.unescape(" ".join(re.sub(r"<[^>]+>", " ", row).split()))
+             for row in re.findall(r"<tr>(.*?)</tr>", diagnostics, re.S)]
+    assert cells == ["raw-feature k-means + voting, K = 5 (%) 35.2 26.5", "linear probe, train -> val videos (%) 88.8 0.5",
+                     "between-class share of sentence-vector variance 0.172 0.188"]
+    assert "23.4 % (Table 3), 26.8 % (Table 4, HMDB), 42.8 % (Table 4, UCF101)" in plain  # from paper_results.csv
+    # the verdicts recomputed from the per-trial differences of the result rows
+    assert ("'a joint embedding beats a fixed text representation': holds at nuisance 0.5 (+5.0 points), holds at "
+            "nuisance 1 (+10.0 points); the same verdict at every difficulty swept.") in plain
+    sweep = section[section.index('id="difficulty-sweep"'):].split("<tbody>")[1].split("</tbody>")[0]
+    rows = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in re.findall(r"<tr>(.*?)</tr>", sweep, re.S)]
+    assert len(rows) == 6 and rows[0].startswith("0.5 70.0 Paired: joint - Paired: Fixed Text Representation (baseline) 5 +5.0")
+    assert rows[0].endswith("holds") and any(r.startswith("1 35.0") and r.endswith("inconclusive") for r in rows)
 
 
 def test_not_run_tables_and_reasons(built: tuple[Path, Path, float]) -> None:
@@ -501,9 +555,10 @@ def test_chromium_renders_a_screenshot(built: tuple[Path, Path, float], tmp_path
 def test_every_run_and_data_source_keeps_its_column(tmp_path: Path) -> None:
     """``--with``: one column per (run, data source), also when two runs share a data source; every run's
     not-run entries kept."""
-    main_run = make_synthetic_run(tmp_path / "main")                                   # stand-in + anet-text
-    same = make_synthetic_run(tmp_path / "same", seed=1)                               # the same two sources
-    other = make_synthetic_run(tmp_path / "other", seed=2, sources=(ANET_TEXT_STANDIN_VIDEO,))  # one of them
+    main_run = make_synthetic_run(tmp_path / "main", diagnostics=False)                 # stand-in + anet-text
+    same = make_synthetic_run(tmp_path / "same", seed=1, diagnostics=False)             # the same two sources
+    other = make_synthetic_run(tmp_path / "other", seed=2, sources=(ANET_TEXT_STANDIN_VIDEO,),  # one of them
+                               diagnostics=False)
     pd.DataFrame([{"experiment": "not_run", "paper_table": "Table 2", "notes": "said only by the run 'same'"}]
                  ).to_csv(same / "results" / "not_run.csv", index=False)
     run = load_run(main_run, [same, other])

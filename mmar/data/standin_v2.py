@@ -39,9 +39,9 @@ Calibration targets are properties of data, never the method's results (measured
 K = 5 in the range the paper reports for real I3D features (about 23-43 %; it is measured there
 at other K and on other datasets, so only the range is a target), while a supervised linear
 probe still finds the classes well above chance; the share of sentences naming their class near
-the real ActivityNet Captions' 30.6 %, and the between-class share of sentence-vector variance
-near the real 0.185 (both measured by this project on the annotation files,
-``benchmarks/real_text_properties.py``).
+the real ActivityNet Captions' 30.2 %, and the between-class share of sentence-vector variance
+near the real 0.188 (both measured by notebook 01 on the annotation files when they are on disk;
+``results/01_data.csv``, data source ``activitynet annotations``).
 
 What it cannot tell: whether real I3D features of ActivityNet have this structure (the nuisance is
 an assumption, shaped only to match the few properties above); anything about fine motion, since
@@ -109,7 +109,7 @@ class StandinVideoGeneratorV2(StandinVideoGenerator):
         # content noise (GloVe space) and per-channel noise at noise = 1.0
         self.video_noise, self.step_noise, self.step_correlation, self.feature_noise = 0.6, 0.6, 0.7, 0.5
         # nuisance scales at nuisance = 1.0 (channel units; the content map has about unit std per channel),
-        # calibrated (benchmarks/standin_calibration.py) so that raw-feature k-means + voting at K = 5 falls
+        # calibrated (the diagnostics of 60-class x 30-video datasets at several scales) so that raw-feature k-means + voting at K = 5 falls
         # in the range of the paper's "Baseline I3D features" rows (module docstring)
         self.scene_scale, self.actor_scale, self.brightness_scale, self.camera_scale = 0.88, 0.44, 0.33, 0.275
         self.camera_correlation = 0.9

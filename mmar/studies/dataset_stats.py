@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mmar.data.classes import class_name_words
-from mmar.data.diagnostics import DataDiagnostics, diagnose
+from mmar.data.diagnostics import DataDiagnostics, diagnose, sentence_diagnostics
 from mmar.data.glove import GloveVectors
 from mmar.data.kinetics import default_matches, kinetics_counts, unseen_counterparts
 from mmar.data.prepared import PreparedDataset
@@ -20,8 +20,8 @@ from mmar.data.standin import STOPWORDS
 from mmar.data.stats import (STAT_NAMES, annotated_videos_table, class_similarities, nearest_class_mean_accuracy,
                              per_sentence, pooled_features, sentence_stats)
 from mmar.paths import display_path
-from mmar.data.stats import REAL_ANNOTATIONS_COLUMN, statistics_rows
-from mmar.results import ResultRow
+from mmar.data.stats import REAL_ANNOTATIONS_COLUMN, REAL_ANNOTATIONS_NOTE, statistics_rows
+from mmar.results import ACTIVITYNET_ANNOTATIONS, ResultRow
 from mmar.studies.display import number
 
 #: The parameters of notebook 01 that each data source's preparation takes (besides the shared ones).
@@ -148,36 +148,83 @@ def class_words(classes: list[str], glove: GloveVectors) -> dict[str, set[str]]:
     return {c: {w for w in class_name_words(c, glove) if w not in STOPWORDS} for c in classes}
 
 
-def data_diagnostics(data: PreparedDataset, videos: pd.DataFrame, glove: GloveVectors, draws: int = 10
-                     ) -> DataDiagnostics:
+@dataclass(frozen=True)
+class TextDiagnostics:
+    """The text-side diagnostics of the real annotation files: between-class share of sentence-vector
+    variance and % of sentences naming their class (:func:`mmar.data.diagnostics.sentence_diagnostics`)."""
+
+    sentence_between_class_share: float
+    class_name_mention_share: float
+    n_sentences: int
+
+
+@dataclass(frozen=True)
+class RunDiagnostics:
+    """The run's data diagnostics (``run``) and, when the annotation files are on disk, the real
+    annotations' text diagnostics (``real``)."""
+
+    run: DataDiagnostics
+    real: TextDiagnostics | None
+
+    def table(self) -> pd.DataFrame:
+        """The run's diagnostics (:meth:`DataDiagnostics.table`): what nbval compares."""
+        return self.run.table()
+
+    def beside_real(self) -> pd.DataFrame:
+        """:meth:`table` with a column of the real annotations' text diagnostics, when available."""
+        table = self.table()
+        if self.real is not None:
+            column = pd.Series(np.nan, index=table.index)
+            column["between-class share of sentence-vector variance"] = self.real.sentence_between_class_share
+            column["sentences naming their class (%)"] = self.real.class_name_mention_share
+            table[REAL_ANNOTATIONS] = column
+        return table
+
+
+def data_diagnostics(data: PreparedDataset, videos: pd.DataFrame, glove: GloveVectors, real: pd.DataFrame | None,
+                     draws: int = 10) -> RunDiagnostics:
     """:func:`mmar.data.diagnostics.diagnose` of the run's data: whole videos mean-pooled (``videos``:
-    :func:`video_table`), the probe trained on the train videos and scored on the val videos; every sentence."""
+    :func:`video_table`), the probe trained on the train videos and scored on the val videos; every sentence.
+    With ``real`` (:func:`real_annotation_sentences`), the same text diagnostics of the real annotations."""
     pooled = pooled_features(data.feature_store(), videos["video_id"])[1]
     sentences = data.sentences
-    return diagnose(pooled, videos["class_name"].to_numpy(), (videos["subset"] == "train").to_numpy(),
-                    sentences["text"].tolist(), sentences["class_name"].to_numpy(), glove, STOPWORDS,
-                    class_words(data.classes, glove), draws=draws, seed=int(data.meta.get("split_seed", 0)))
+    run = diagnose(pooled, videos["class_name"].to_numpy(), (videos["subset"] == "train").to_numpy(),
+                   sentences["text"].tolist(), sentences["class_name"].to_numpy(), glove, STOPWORDS,
+                   class_words(data.classes, glove), draws=draws, seed=int(data.meta.get("split_seed", 0)))
+    if real is None:
+        return RunDiagnostics(run, None)
+    share, mentions = sentence_diagnostics(real["text"].tolist(), real["class_name"].to_numpy(), glove, STOPWORDS,
+                                           class_words(sorted(real["class_name"].unique()), glove))
+    return RunDiagnostics(run, TextDiagnostics(share, mentions, len(real)))
 
 
-def diagnostics_rows(diagnostics: DataDiagnostics, data: PreparedDataset, *, profile: str, run_dir: Path,
+def diagnostics_rows(diagnostics: RunDiagnostics, data: PreparedDataset, *, profile: str, run_dir: Path,
                      seed: int) -> list[ResultRow]:
-    """Result rows (experiment ``data_diagnostics``) of :func:`data_diagnostics`."""
+    """Result rows (experiment ``data_diagnostics``) of :func:`data_diagnostics`: the run's data, and the real
+    annotations' text (labelled ``activitynet annotations``) when they were available."""
+    run, real = diagnostics.run, diagnostics.real
     common = dict(experiment="data_diagnostics", profile=profile, run_path=str(run_dir), seeds=[seed],
-                  data_source=data.data_source, config={"draws": diagnostics.draws,
+                  data_source=data.data_source, config={"draws": run.draws,
                                                         "generator": data.meta.get("standin", {}).get("generator")})
-    rows = [ResultRow(metric=f"raw_kmeans_accuracy_k{k}", values=[value], unit="%", chance=diagnostics.vote_floor[k],
-                      notes=f"k-means + voting on mean-pooled input features, {diagnostics.draws} draws of {k} classes; "
+    rows = [ResultRow(metric=f"raw_kmeans_accuracy_k{k}", values=[value], unit="%", chance=run.vote_floor[k],
+                      notes=f"k-means + voting on mean-pooled input features, {run.draws} draws of {k} classes; "
                             "chance: the same clusters with shuffled labels", **common)
-            for k, value in sorted(diagnostics.raw_discovery.items())]
-    rows.append(ResultRow(metric="linear_probe_accuracy", values=[diagnostics.linear_probe], unit="%",
-                          chance=diagnostics.probe_chance, notes="ridge classifier, train videos -> val videos, all classes",
-                          **common))
-    for metric, value in (("feature_between_class_share", diagnostics.feature_between_class_share),
-                          ("sentence_between_class_share", diagnostics.sentence_between_class_share)):
+            for k, value in sorted(run.raw_discovery.items())]
+    rows.append(ResultRow(metric="linear_probe_accuracy", values=[run.linear_probe], unit="%", chance=run.probe_chance,
+                          notes="ridge classifier, train videos -> val videos, all classes", **common))
+    for metric, value in (("feature_between_class_share", run.feature_between_class_share),
+                          ("sentence_between_class_share", run.sentence_between_class_share)):
         rows.append(ResultRow(metric=metric, values=[value], notes="eta squared of mean-pooled features / sentence vectors",
                               **common))
-    rows.append(ResultRow(metric="class_name_mention_share", values=[diagnostics.class_name_mention_share], unit="%",
+    rows.append(ResultRow(metric="class_name_mention_share", values=[run.class_name_mention_share], unit="%",
                           notes="sentences containing a word of their class's name", **common))
+    if real is not None:
+        common.update(data_source=ACTIVITYNET_ANNOTATIONS, config={})
+        rows.append(ResultRow(metric="sentence_between_class_share", values=[real.sentence_between_class_share],
+                              notes=f"eta squared of sentence vectors; {REAL_ANNOTATIONS_NOTE}", **common))
+        rows.append(ResultRow(metric="class_name_mention_share", values=[real.class_name_mention_share], unit="%",
+                              notes=f"sentences containing a word of their class's name; {REAL_ANNOTATIONS_NOTE}",
+                              **common))
     return rows
 
 
@@ -197,8 +244,10 @@ def splits_table(data: PreparedDataset) -> pd.DataFrame:
 
 
 def dataset_rows(data: PreparedDataset, stats: dict[str, dict[str, float]], structure: ClassStructure,
-                 params: dict[str, Any], *, profile: str, run_dir: Path, seed: int) -> list[ResultRow]:
-    """Result rows of notebook 01 (experiment ``dataset_statistics``), each labelled with its data source."""
+                 params: dict[str, Any], diagnostics: RunDiagnostics, overlap: "KineticsOverlap", *, profile: str,
+                 run_dir: Path, seed: int) -> list[ResultRow]:
+    """Result rows of notebook 01, each labelled with its data source: statistics and class structure
+    (experiment ``dataset_statistics``), then :func:`diagnostics_rows` and :func:`kinetics_rows`."""
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items() if k != "glove"}
     config["glove"] = data.meta["word_vectors"]
     common = dict(experiment="dataset_statistics", profile=profile, run_path=str(run_dir), config=config, seeds=[seed])
@@ -212,7 +261,8 @@ def dataset_rows(data: PreparedDataset, stats: dict[str, dict[str, float]], stru
                               notes="nearest class mean, train videos -> val videos, all classes", **common))
     rows.append(ResultRow(metric="name_feature_similarity_correlation", values=[structure.similarity_r],
                           data_source=data.data_source, notes="Pearson r over class pairs", **common))
-    return rows
+    return (rows + diagnostics_rows(diagnostics, data, profile=profile, run_dir=run_dir, seed=seed)
+            + kinetics_rows(overlap, data, profile=profile, run_dir=run_dir))
 
 
 @dataclass

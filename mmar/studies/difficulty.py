@@ -12,6 +12,7 @@ one that flips or fades does, and the stand-in cannot say which difficulty real 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -116,14 +117,32 @@ def raw_clustering(data: PreparedDataset, unseen_k: int) -> float:
     return float(np.mean(scores))
 
 
-def claim_differences(results: Sequence[dict[str, Any]], unseen_k: int, nuisance: float, raw: float
-                      ) -> pd.DataFrame:
-    """One row per claim at one knob value: trials, mean paired difference (points), 95 % interval and verdict
-    ("holds" / "contradicted" when the interval lies wholly on the claim's / the other side of 0, or of the
-    near-chance margin for a claim against chance; "inconclusive" otherwise; "too few trials" below 5).
-    Trials pair by their trial index (same split, same seed)."""
+def summarise(claim: SweepClaim, diffs: Sequence[float], unseen_k: int) -> tuple[float, float, float, str]:
+    """(mean, low, high, verdict) of one claim's per-trial paired differences: the 95 % t-interval and
+    "holds" / "contradicted" when it lies wholly on the claim's / the other side of 0 (of the near-chance
+    margin for a claim against chance), "inconclusive" otherwise, "too few trials" below 5 trials."""
     from mmar.report.claims import MIN_TRIALS, NEAR_CHANCE_FRACTION, t_interval
 
+    mean, low, high = t_interval(diffs) if len(diffs) >= 2 else (float(np.mean(diffs)), np.nan, np.nan)
+    # "near chance" (the claims audit's rule): within NEAR_CHANCE_FRACTION of the way from chance to 100 %
+    margin = 0.0 if claim.baseline else NEAR_CHANCE_FRACTION * (100.0 - 100.0 / unseen_k)
+    supports, opposes = (low > margin, high < margin) if claim.sign > 0 else (high < margin, low > margin)
+    verdict = ("too few trials" if len(diffs) < MIN_TRIALS else "holds" if supports
+               else "contradicted" if opposes else "inconclusive")
+    return mean, low, high, verdict
+
+
+def _entry(claim: SweepClaim, diffs: list[float], unseen_k: int, nuisance: float, raw: float) -> dict[str, Any]:
+    mean, low, high, verdict = summarise(claim, diffs, unseen_k)
+    return {"nuisance": nuisance, "raw k-means accuracy (%)": raw, "claim": claim.name,
+            "difference": f"{claim.row} - {claim.baseline or 'chance'}", "trials": len(diffs),
+            "mean difference": mean, "low": low, "high": high, "verdict": verdict, "per trial": diffs}
+
+
+def claim_differences(results: Sequence[dict[str, Any]], unseen_k: int, nuisance: float, raw: float
+                      ) -> pd.DataFrame:
+    """One row per claim at one knob value (:data:`SWEEP_COLUMNS`): trials, mean paired difference (points),
+    95 % interval and verdict (:func:`summarise`). Trials pair by their trial index (same split, same seed)."""
     accuracy = {(r["row"], r["trial"]): r["zero_shot"]["nn_accuracy"] for r in results
                 if "error" not in r and r["k"] == unseen_k}
     entries = []
@@ -132,15 +151,25 @@ def claim_differences(results: Sequence[dict[str, Any]], unseen_k: int, nuisance
                         and (claim.baseline is None or (claim.baseline, t) in accuracy))
         diffs = [accuracy[(claim.row, t)] - (accuracy[(claim.baseline, t)] if claim.baseline else 100.0 / unseen_k)
                  for t in trials]
-        mean, low, high = t_interval(diffs) if len(diffs) >= 2 else (float(np.mean(diffs)), np.nan, np.nan)
-        # "near chance" (the claims audit's rule): within NEAR_CHANCE_FRACTION of the way from chance to 100 %
-        margin = 0.0 if claim.baseline else NEAR_CHANCE_FRACTION * (100.0 - 100.0 / unseen_k)
-        supports, opposes = (low > margin, high < margin) if claim.sign > 0 else (high < margin, low > margin)
-        verdict = ("too few trials" if len(diffs) < MIN_TRIALS else "holds" if supports
-                   else "contradicted" if opposes else "inconclusive")
-        entries.append({"nuisance": nuisance, "raw k-means accuracy (%)": raw, "claim": claim.name,
-                        "difference": f"{claim.row} - {claim.baseline or 'chance'}", "trials": len(diffs),
-                        "mean difference": mean, "low": low, "high": high, "verdict": verdict, "per trial": diffs})
+        entries.append(_entry(claim, diffs, unseen_k, nuisance, raw))
+    return pd.DataFrame(entries, columns=SWEEP_COLUMNS)
+
+
+def table_from_result_rows(results: pd.DataFrame) -> pd.DataFrame:
+    """The sweep's table (:data:`SWEEP_COLUMNS`) rebuilt from the ``difficulty_sweep`` result rows of a
+    results table (as :func:`mmar.results.read_results` gives; the report reads it so); empty without them."""
+    rows = results[results["experiment"] == "difficulty_sweep"]
+    raw = {json.loads(r["config"])["nuisance"]: float(r["mean"]) for _, r in rows.iterrows()
+           if r["metric"] == "raw_kmeans_accuracy"}
+    by_name = {c.name: c for c in SWEEP_CLAIMS}
+    entries = []
+    for _, row in rows.iterrows():
+        claim = by_name.get(row["metric"].removesuffix("_difference"))
+        if claim is None:
+            continue
+        config = json.loads(row["config"])
+        entries.append(_entry(claim, [float(v) for v in json.loads(row["values"])], int(config["unseen_k"]),
+                              float(config["nuisance"]), raw.get(config["nuisance"], np.nan)))
     return pd.DataFrame(entries, columns=SWEEP_COLUMNS)
 
 
