@@ -1,5 +1,10 @@
 """The embedded stand-in dataset: ActivityNet-shaped, generated, clearly not real video.
 
+This module assembles the dataset (videos, sentences, timestamps, the feature store) and holds
+generator **v1**, described below and kept for comparison; the default generator is **v2**
+(:mod:`mmar.data.standin_v2`: nuisance shared across classes and a nonlinear class map, calibrated
+to properties of real I3D features and real captions). :func:`make_generator` picks one by name.
+
 Why: the paper trains on ActivityNet Captions (Krishna et al. 2017) with I3D features (Carreira &
 Zisserman 2017). The videos cannot be obtained here, and a user's fresh machine has no data at all,
 so the default run uses this generator. Every number computed on it is labelled ``stand-in``.
@@ -35,6 +40,7 @@ video, 13.48 words per sentence, mean video 117.6 s, a segment about a third of 
 from __future__ import annotations
 
 import functools
+import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,11 +278,11 @@ class StandinVideoGenerator:
         gain = rng.uniform(*self.gain_range)
         return (np.maximum(pre, 0.0) * np.float32(gain)).astype(np.float32)
 
-
     def sentence(self, rng: np.random.Generator, info: ClassInfo, word: str, position: int, n_words: int,
                  nuisance: None) -> str:
         """One template sentence about sub-event ``word`` (:func:`_sentence`; v1 has no nuisance to mention)."""
         return _sentence(rng, info, word, position, n_words)
+
 
 # ------------------------------------------------------------------------------------------------
 # The stand-in dataset: videos, sentences, timestamps
@@ -473,8 +479,6 @@ def make_generator(version: str, class_names: Sequence[str], glove: GloveVectors
 
 def generator_name(generator: StandinVideoGenerator) -> str:
     """The recorded name of a generator's version ("stand-in generator v1" / "... v2")."""
-    import sys
-
     return str(sys.modules[type(generator).__module__].GENERATOR_NAME)
 
 
