@@ -52,6 +52,8 @@ def test_verdict_sentences_say_whether_a_verdict_depends_on_the_data() -> None:
                          "per trial": []})
     joint, cross_cycle, no_joint = df.verdict_sentences(pd.DataFrame(rows))
     assert joint.endswith("the same verdict at every difficulty swept.")
+    undecided = pd.DataFrame(rows).assign(verdict="inconclusive")
+    assert all(s.endswith("undecided at every difficulty swept.") for s in df.verdict_sentences(undecided))
     assert "inconclusive at others" in cross_cycle and "holds at nuisance 0.5" in cross_cycle
     assert no_joint.endswith("the verdict flips with the difficulty: it depends on the data.")
 

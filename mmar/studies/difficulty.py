@@ -215,6 +215,8 @@ def verdict_sentences(table: pd.DataFrame) -> list[str]:
         decided = [v for v in verdicts if v in ("holds", "contradicted")]
         if "too few trials" in verdicts:
             depends = "too few trials to say whether it depends on the data"
+        elif set(verdicts) == {"inconclusive"}:
+            depends = "undecided at every difficulty swept"
         elif len(set(verdicts)) == 1:
             depends = "the same verdict at every difficulty swept"
         elif decided and len(set(decided)) > 1:
