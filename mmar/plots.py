@@ -319,8 +319,9 @@ def convergence(results: Sequence[dict[str, Any]], rows: Sequence[str], data_sou
 
 def difficulty_sweep(table: pd.DataFrame, unseen_k: int, data_source: str, path: str | Path) -> None:
     """One panel per claim of :func:`mmar.studies.difficulty.claim_differences`' ``table``: its mean paired
-    difference (points) with the 95 % interval against the nuisance knob, each trial a dot, 0 as a line;
-    the x labels also give the raw-feature k-means accuracy of each dataset."""
+    difference (points) with the 95 % interval against the nuisance knob, each trial a dot, 0 as a line
+    (and, for a claim against chance, the near-chance margin it is compared with, dotted); the x labels
+    also give the raw-feature k-means accuracy of each dataset."""
     claims = list(dict.fromkeys(table["claim"]))
     if not claims:
         return
@@ -335,6 +336,10 @@ def difficulty_sweep(table: pd.DataFrame, unseen_k: int, data_source: str, path:
         for i, trials in enumerate(part["per trial"]):
             ax.plot([i + 0.08] * len(trials), trials, "k.", markersize=3)
         ax.axhline(0, color="k", linewidth=0.8)
+        level = float(part["compared with"].iloc[0])
+        if level:
+            ax.axhline(level, color="k", linestyle=":", linewidth=0.8, label="near-chance margin")
+            ax.legend(fontsize=7)
         ax.set_xticks(x)
         ax.set_xticklabels([f"nuisance {n:g}\nraw k-means {r:.0f}%" for n, r in
                             zip(part["nuisance"], part["raw k-means accuracy (%)"])], fontsize=7)

@@ -55,7 +55,7 @@ SWEEP_CLAIMS = (
 
 #: The columns of the sweep's table (:func:`claim_differences`).
 SWEEP_COLUMNS = ("nuisance", "raw k-means accuracy (%)", "claim", "difference", "trials", "mean difference", "low",
-                 "high", "verdict", "per trial")
+                 "high", "compared with", "verdict", "per trial")
 
 
 @dataclass(frozen=True)
@@ -117,26 +117,28 @@ def raw_clustering(data: PreparedDataset, unseen_k: int) -> float:
     return float(np.mean(scores))
 
 
-def summarise(claim: SweepClaim, diffs: Sequence[float], unseen_k: int) -> tuple[float, float, float, str]:
-    """(mean, low, high, verdict) of one claim's per-trial paired differences: the 95 % t-interval and
-    "holds" / "contradicted" when it lies wholly on the claim's / the other side of 0 (of the near-chance
-    margin for a claim against chance), "inconclusive" otherwise, "too few trials" below 5 trials."""
+def summarise(claim: SweepClaim, diffs: Sequence[float], unseen_k: int) -> tuple[float, float, float, float, str]:
+    """(mean, low, high, level, verdict) of one claim's per-trial paired differences: the 95 % t-interval,
+    the level it is compared with (0, or for a claim against chance the near-chance margin, 10 % of the
+    way from chance to 100 %, the claims audit's rule) and "holds" / "contradicted" when the interval
+    lies wholly on the claim's / the other side of that level, "inconclusive" otherwise, "too few
+    trials" below 5 trials."""
     from mmar.report.claims import MIN_TRIALS, NEAR_CHANCE_FRACTION, t_interval
 
     mean, low, high = t_interval(diffs) if len(diffs) >= 2 else (float(np.mean(diffs)), np.nan, np.nan)
-    # "near chance" (the claims audit's rule): within NEAR_CHANCE_FRACTION of the way from chance to 100 %
-    margin = 0.0 if claim.baseline else NEAR_CHANCE_FRACTION * (100.0 - 100.0 / unseen_k)
-    supports, opposes = (low > margin, high < margin) if claim.sign > 0 else (high < margin, low > margin)
+    level = 0.0 if claim.baseline else NEAR_CHANCE_FRACTION * (100.0 - 100.0 / unseen_k)
+    supports, opposes = (low > level, high < level) if claim.sign > 0 else (high < level, low > level)
     verdict = ("too few trials" if len(diffs) < MIN_TRIALS else "holds" if supports
                else "contradicted" if opposes else "inconclusive")
-    return mean, low, high, verdict
+    return mean, low, high, level, verdict
 
 
 def _entry(claim: SweepClaim, diffs: list[float], unseen_k: int, nuisance: float, raw: float) -> dict[str, Any]:
-    mean, low, high, verdict = summarise(claim, diffs, unseen_k)
+    mean, low, high, level, verdict = summarise(claim, diffs, unseen_k)
     return {"nuisance": nuisance, "raw k-means accuracy (%)": raw, "claim": claim.name,
             "difference": f"{claim.row} - {claim.baseline or 'chance'}", "trials": len(diffs),
-            "mean difference": mean, "low": low, "high": high, "verdict": verdict, "per trial": diffs}
+            "mean difference": mean, "low": low, "high": high, "compared with": level, "verdict": verdict,
+            "per trial": diffs}
 
 
 def claim_differences(results: Sequence[dict[str, Any]], unseen_k: int, nuisance: float, raw: float
