@@ -1,0 +1,49 @@
+"""benchmarks/bench_time_profile.py reads a run's own records: checked on a hand-made run folder."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+from mmar.paths import PROJECT_ROOT
+
+
+@pytest.fixture(scope="module")
+def profile():
+    spec = importlib.util.spec_from_file_location("bench_time_profile", PROJECT_ROOT / "benchmarks" / "bench_time_profile.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _run(tmp_path: Path) -> Path:
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "timings.json").write_text(json.dumps({
+        "01_data": {"seconds": 30.0, "peak_rss_mb": 100.0}, "06_evaluation": {"seconds": 90.0, "peak_rss_mb": 200.0},
+        "profile": "not a notebook"}))
+    cells = [{"cell_type": "code", "source": ["# NBVAL_CHECK_OUTPUT\n", "results = run()\n", "show(results)\n"],
+              "metadata": {"papermill": {"duration": 80.0}}},
+             {"cell_type": "code", "source": ["x = 1\n"], "metadata": {"papermill": {"duration": 2.0}}},
+             {"cell_type": "markdown", "source": ["# title"], "metadata": {"papermill": {"duration": 50.0}}}]
+    (tmp_path / "notebooks" / "06_evaluation.ipynb").write_text(json.dumps({"cells": cells}))
+    for folder, seconds in ((tmp_path / "experiments" / "cells", (10.0, 1.0)),
+                            (tmp_path / "sweep" / "nuisance_1" / "experiments" / "cells", (4.0, 0.5))):
+        folder.mkdir(parents=True)
+        for i in range(2):
+            (folder / f"{i}.json").write_text(json.dumps({"train_seconds": seconds[0], "eval_seconds": seconds[1]}))
+    return tmp_path
+
+
+def test_time_profile_of_a_hand_made_run(profile, tmp_path: Path) -> None:
+    run = _run(tmp_path)
+    notebooks = profile.notebook_seconds(run)
+    assert notebooks["notebook"].tolist() == ["01_data", "06_evaluation"]
+    assert notebooks["share %"].tolist() == [25.0, 75.0]
+    cells = profile.costliest_cells(run, per_notebook=1)  # markdown cells do not count; comments are skipped
+    assert cells.to_dict("records") == [{"notebook": "06_evaluation", "seconds": 80.0, "cell": "results = run() (+1 lines)"}]
+    grids = profile.grid_seconds(run).set_index("grid")
+    assert grids.loc["06/07", "cells"] == 2 and grids.loc["06/07", "train CPU-s"] == 20.0
+    assert grids.loc["sweep/nuisance_1", "eval CPU-s"] == 1.0
