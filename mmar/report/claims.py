@@ -31,8 +31,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from mmar.evaluation.paired import CONFIDENCE, MIN_TRIALS, NEAR_CHANCE_FRACTION, t_interval  # noqa: F401 (re-exported)
 from mmar.report.compare import OursCell, index_results
 from mmar.report.paper import paper_cell
 from mmar.report.rundata import Column
@@ -40,9 +40,6 @@ from mmar.report.rundata import Column
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, TOO_FEW, NOT_TESTED = (
     "supported", "contradicted", "inconclusive", "too few trials", "not tested here")
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, TOO_FEW, NOT_TESTED)
-NEAR_CHANCE_FRACTION = 0.1
-MIN_TRIALS = 5
-CONFIDENCE = 0.95
 
 Key = tuple[str, str, str]  # (paper table, paper row, paper column)
 
@@ -159,16 +156,6 @@ def difference(check: Check, numbers: Sequence[float], threshold: float = math.n
     if check.kind == "near_chance":
         return threshold - numbers[0]
     raise ValueError(f"unknown check kind {check.kind!r}")
-
-
-def t_interval(diffs: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float, float]:
-    """(mean, low, high): the two-sided t-interval of the mean of ``diffs`` (needs at least 2 values)."""
-    d = np.asarray(diffs, dtype=float)
-    if len(d) < 2:
-        raise ValueError("a t-interval needs at least 2 values")
-    mean = float(d.mean())
-    half = float(stats.t.ppf(0.5 + confidence / 2, len(d) - 1) * d.std(ddof=1) / math.sqrt(len(d)))
-    return mean, mean - half, mean + half
 
 
 def paired_trials(measures: Sequence[Measure]) -> tuple[int, ...]:

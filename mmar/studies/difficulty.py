@@ -24,6 +24,8 @@ from mmar import experiments as ex
 from mmar.data.prepare import prepare_standin
 from mmar.data.prepared import PreparedDataset
 from mmar.data.stats import pooled_features
+from mmar.evaluation.discovery import discovery_scores
+from mmar.evaluation.paired import MIN_TRIALS, NEAR_CHANCE_FRACTION, t_interval
 from mmar.results import STANDIN, ResultRow
 
 FIXED, JOINT, RECONS_CROSS = ("Paired: Fixed Text Representation (baseline)", "Paired: joint",
@@ -107,8 +109,6 @@ def sweep_dataset(base: PreparedDataset, nuisance: float, sweep: SweepSettings, 
 def raw_clustering(data: PreparedDataset, unseen_k: int) -> float:
     """Mean raw-feature k-means + voting accuracy (%) over the dataset's trials' unseen classes at K = ``unseen_k``
     (all their videos, mean-pooled): the difficulty of the sweep's test sets in the paper's baseline terms."""
-    from mmar.evaluation.discovery import discovery_scores
-
     videos = data.sentences.drop_duplicates("video_id")
     pooled = pooled_features(data.feature_store(), videos["video_id"])[1]
     labels = videos["class_name"].to_numpy()
@@ -123,7 +123,6 @@ def summarise(claim: SweepClaim, diffs: Sequence[float], unseen_k: int) -> tuple
     way from chance to 100 %, the claims audit's rule) and "holds" / "contradicted" when the interval
     lies wholly on the claim's / the other side of that level, "inconclusive" otherwise, "too few
     trials" below 5 trials."""
-    from mmar.report.claims import MIN_TRIALS, NEAR_CHANCE_FRACTION, t_interval
 
     mean, low, high = t_interval(diffs) if len(diffs) >= 2 else (float(np.mean(diffs)), np.nan, np.nan)
     level = 0.0 if claim.baseline else NEAR_CHANCE_FRACTION * (100.0 - 100.0 / unseen_k)

@@ -12,6 +12,7 @@ import pandas as pd
 
 from mmar import experiments as ex
 from mmar.data.prepared import PreparedDataset
+from mmar.evaluation.paired import MIN_TRIALS, t_interval
 from mmar.paths import REPORT_SOURCE_DIR, resolve_run_dir
 from mmar.results import write_results
 from mmar.studies.display import print_table
@@ -119,7 +120,6 @@ def caption_floor(caption_results: Sequence[Any], metrics: Sequence[str] = ("MET
     :data:`mmar.experiments.PRIOR_VARIANT`): the mean per-trial difference of ``metrics`` (x100) with its
     95% t-interval, paired by trial seed; "above the prior" / "below the prior" when the interval
     excludes 0, "inconclusive" when it does not, "too few trials" below 5 paired trials."""
-    from mmar.report.claims import MIN_TRIALS, t_interval
 
     by_key = {(r.config["variant"], r.metric): dict(zip(r.seeds, r.values)) for r in caption_results}
     entries = []
