@@ -84,3 +84,26 @@ def test_the_report_rebuilds_the_sweep_from_its_result_rows(tmp_path) -> None:
     expected, got = table.sort_values(key).reset_index(drop=True), rebuilt.sort_values(key).reset_index(drop=True)
     pd.testing.assert_frame_equal(got.drop(columns="per trial"), expected.drop(columns="per trial"), check_dtype=False)
     assert df.sweep_result_rows(table.iloc[:0], context, None, 5) == []
+
+
+def test_sweep_dataset_is_reused_only_when_it_is_the_one_asked_for(tmp_path) -> None:
+    """A rerun (e.g. after an interruption) reuses a sweep dataset of the same knob, sizes and seed, and
+    regenerates it when any of them changed."""
+    import warnings
+
+    from mmar.data.prepare import prepare_standin
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        base = prepare_standin(tmp_path / "base", n_classes=6, videos_per_class=3, feature_dim=16, unseen_ks=(2,),
+                               n_trials=2, seed=4, progress=False)
+        sweep = df.SweepSettings((0.5,), n_classes=6, videos_per_class=3, n_trials=2, max_train_rows=None)
+        first = df.sweep_dataset(base, 0.5, sweep, 2, tmp_path / "sweep")
+        stamp = (tmp_path / "sweep" / "dataset.json").stat().st_mtime_ns
+        again = df.sweep_dataset(base, 0.5, sweep, 2, tmp_path / "sweep")
+        assert (tmp_path / "sweep" / "dataset.json").stat().st_mtime_ns == stamp  # reused, not rewritten
+        assert again.meta["standin"]["nuisance"] == 0.5 and again.meta["split_seed"] == 4
+        assert again.splits == first.splits and len(again.classes) == 6
+        other = df.sweep_dataset(base, 1.0, sweep, 2, tmp_path / "sweep")  # another knob value: regenerated
+    assert other.meta["standin"]["nuisance"] == 1.0
+    assert (tmp_path / "sweep" / "dataset.json").stat().st_mtime_ns != stamp

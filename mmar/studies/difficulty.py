@@ -89,8 +89,8 @@ def sweep_rows() -> list[ex.GridRow]:
 
 def sweep_dataset(base: PreparedDataset, nuisance: float, sweep: SweepSettings, unseen_k: int, folder: Path
                   ) -> PreparedDataset:
-    """The stand-in at ``nuisance`` with the base run's seed, generator v2 and the sweep's sizes (reused
-    when ``folder`` already holds it)."""
+    """The stand-in at ``nuisance`` with the base run's seed, feature size and stride, generator v2 and the
+    sweep's sizes (reused when ``folder`` already holds it)."""
     seed = int(base.meta["split_seed"])
     wanted = {"nuisance": nuisance, "n_classes": sweep.n_classes, "videos_per_class": sweep.videos_per_class,
               "n_trials": sweep.n_trials, "unseen_ks": [unseen_k], "seed": seed}
@@ -103,6 +103,7 @@ def sweep_dataset(base: PreparedDataset, nuisance: float, sweep: SweepSettings, 
             return found
     return prepare_standin(folder, n_classes=sweep.n_classes, videos_per_class=sweep.videos_per_class, seed=seed,
                            unseen_ks=[unseen_k], n_trials=sweep.n_trials, generator="v2", nuisance=nuisance,
+                           feature_dim=int(base.meta["feature_dim"]), stride_frames=int(base.meta["stride_frames"]),
                            glove=None, progress=False)
 
 
