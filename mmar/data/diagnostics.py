@@ -23,7 +23,7 @@ generator is calibrated to (never the method's results):
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
@@ -129,9 +129,6 @@ class DataDiagnostics:
                  ("between-class share of sentence-vector variance", self.sentence_between_class_share, np.nan),
                  ("sentences naming their class (%)", self.class_name_mention_share, np.nan)]
         return pd.DataFrame(rows, columns=["diagnostic", "value", "no-information level"]).set_index("diagnostic")
-
-    def as_dict(self) -> dict[str, object]:
-        return asdict(self)
 
 
 def diagnose(pooled: np.ndarray, video_labels: np.ndarray, is_train: np.ndarray, sentence_texts: Sequence[str],
