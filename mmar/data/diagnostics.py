@@ -38,6 +38,12 @@ from mmar.evaluation.metrics import cluster_vote_accuracy
 
 #: K values of the raw-feature discovery diagnostic (those of the paper's Table 1 that fit 12+ classes).
 DIAGNOSTIC_KS = (5, 10, 20)
+#: Each diagnostic's metric name (as in result rows) and the label tables show, in table order.
+DIAGNOSTIC_LABELS = {**{f"raw_kmeans_accuracy_k{k}": f"raw-feature k-means + voting, K = {k} (%)" for k in DIAGNOSTIC_KS},
+                     "linear_probe_accuracy": "linear probe, train -> val videos (%)",
+                     "feature_between_class_share": "between-class share of feature variance",
+                     "sentence_between_class_share": "between-class share of sentence-vector variance",
+                     "class_name_mention_share": "sentences naming their class (%)"}
 
 
 def between_class_share(x: np.ndarray, labels: np.ndarray) -> float:
@@ -120,14 +126,19 @@ class DataDiagnostics:
     n_videos: int
     n_sentences: int
 
+    def metrics(self) -> dict[str, tuple[float, float]]:
+        """Metric name (:data:`DIAGNOSTIC_LABELS`) -> (value, the level of no class information or NaN)."""
+        values = {f"raw_kmeans_accuracy_k{k}": (self.raw_discovery[k], self.vote_floor[k])
+                  for k in sorted(self.raw_discovery)}
+        return values | {"linear_probe_accuracy": (self.linear_probe, self.probe_chance),
+                         "feature_between_class_share": (self.feature_between_class_share, np.nan),
+                         "sentence_between_class_share": (self.sentence_between_class_share, np.nan),
+                         "class_name_mention_share": (self.class_name_mention_share, np.nan)}
+
     def table(self) -> pd.DataFrame:
-        """One row per diagnostic: ``value`` and its ``reference`` (the level of no class information)."""
-        rows = [(f"raw-feature k-means + voting, K = {k} (%)", self.raw_discovery[k], self.vote_floor[k])
-                for k in sorted(self.raw_discovery)]
-        rows += [("linear probe, train -> val videos (%)", self.linear_probe, self.probe_chance),
-                 ("between-class share of feature variance", self.feature_between_class_share, np.nan),
-                 ("between-class share of sentence-vector variance", self.sentence_between_class_share, np.nan),
-                 ("sentences naming their class (%)", self.class_name_mention_share, np.nan)]
+        """One row per diagnostic, labelled by :data:`DIAGNOSTIC_LABELS`: ``value`` and its
+        ``no-information level``."""
+        rows = [(DIAGNOSTIC_LABELS[metric], value, level) for metric, (value, level) in self.metrics().items()]
         return pd.DataFrame(rows, columns=["diagnostic", "value", "no-information level"]).set_index("diagnostic")
 
 

@@ -15,21 +15,12 @@ from math import nan
 
 import pandas as pd
 
+from mmar.data.diagnostics import DIAGNOSTIC_LABELS
 from mmar.report.figures import png_data_uri
 from mmar.report.rundata import RunData
 from mmar.results import ACTIVITYNET_ANNOTATIONS
 from mmar.studies import difficulty
 
-#: Diagnostic metrics (notebook 01's ``data_diagnostics`` rows) in the section's order, with their labels.
-DIAGNOSTIC_LABELS = {
-    "raw_kmeans_accuracy_k5": "raw-feature k-means + voting, K = 5 (%)",
-    "raw_kmeans_accuracy_k10": "raw-feature k-means + voting, K = 10 (%)",
-    "raw_kmeans_accuracy_k20": "raw-feature k-means + voting, K = 20 (%)",
-    "linear_probe_accuracy": "linear probe, train -> val videos (%)",
-    "feature_between_class_share": "between-class share of feature variance",
-    "sentence_between_class_share": "between-class share of sentence-vector variance",
-    "class_name_mention_share": "sentences naming their class (%)",
-}
 SWEEP_FIGURE = "07_difficulty_sweep.png"
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from mmar.data.classes import class_name_words
-from mmar.data.diagnostics import DataDiagnostics, diagnose, sentence_diagnostics
+from mmar.data.diagnostics import DIAGNOSTIC_LABELS, DataDiagnostics, diagnose, sentence_diagnostics
 from mmar.data.glove import GloveVectors
 from mmar.data.kinetics import default_matches, kinetics_counts, unseen_counterparts
 from mmar.data.prepared import PreparedDataset
@@ -175,8 +175,8 @@ class RunDiagnostics:
         table = self.table()
         if self.real is not None:
             column = pd.Series(np.nan, index=table.index)
-            column["between-class share of sentence-vector variance"] = self.real.sentence_between_class_share
-            column["sentences naming their class (%)"] = self.real.class_name_mention_share
+            column[DIAGNOSTIC_LABELS["sentence_between_class_share"]] = self.real.sentence_between_class_share
+            column[DIAGNOSTIC_LABELS["class_name_mention_share"]] = self.real.class_name_mention_share
             table[REAL_ANNOTATIONS] = column
         return table
 
