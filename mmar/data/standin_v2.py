@@ -109,8 +109,8 @@ class StandinVideoGeneratorV2(StandinVideoGenerator):
         # content noise (GloVe space) and per-channel noise at noise = 1.0
         self.video_noise, self.step_noise, self.step_correlation, self.feature_noise = 0.6, 0.6, 0.7, 0.5
         # nuisance scales at nuisance = 1.0 (channel units; the content map has about unit std per channel),
-        # calibrated (the diagnostics of 60-class x 30-video datasets at several scales) so that raw-feature k-means + voting at K = 5 falls
-        # in the range of the paper's "Baseline I3D features" rows (module docstring)
+        # calibrated on the diagnostics of 60-class x 30-video datasets at several scales so that raw-feature
+        # k-means + voting at K = 5 falls in the range of the paper's "Baseline I3D features" rows (module docstring)
         self.scene_scale, self.actor_scale, self.brightness_scale, self.camera_scale = 0.88, 0.44, 0.33, 0.275
         self.camera_correlation = 0.9
         self.gain_sigma = 0.2
