@@ -109,6 +109,11 @@ class MemoryBank:
         self.text_lengths = torch.tensor([len(t) for t in tokens], dtype=torch.int64, device=self.device)
         self.vectors = torch.as_tensor(vectors, dtype=torch.float32).to(self.device)
 
+    def holds(self, rows: Sequence[int]) -> bool:
+        """Whether every one of ``rows`` is in the bank."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return not rows.size or (int(rows.max()) < len(self._slot) and bool((self._slot[rows] >= 0).all()))
+
     @classmethod
     def bytes_needed(cls, source: SegmentSource, rows: Sequence[int]) -> int:
         """An estimate of the bank's size for ``rows`` without reading features (segment lengths)."""
@@ -119,7 +124,7 @@ class MemoryBank:
 
     def _slots(self, rows: np.ndarray) -> torch.Tensor:
         rows = np.asarray(rows, dtype=np.int64)
-        if rows.size and (rows.max() >= len(self._slot) or (self._slot[rows] < 0).any()):
+        if not self.holds(rows):
             raise KeyError("MemoryBank: rows outside the bank were requested")
         return torch.from_numpy(self._slot[rows]).to(self.device)
 

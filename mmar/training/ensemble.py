@@ -57,6 +57,7 @@ from mmar.models.autoencoders import MultimodalAutoencoder
 from mmar.models.discriminators import Discriminators
 from mmar.training.config import (CHECKPOINT, CONFIG_FILE, FIXED_TEXT, TrainConfig, modalities, phases,
                                   structure_key, unpaired_terms_used)
+from mmar.training.allocator import reuse_freed_memory
 from mmar.training.data import BatchSource, MemoryBank, SegmentSource, channel_statistics, draw, split_unpaired
 from mmar.training.inference import torch_threads
 from mmar.training.optim import MemberOptimizer
@@ -227,6 +228,14 @@ class EnsembleTrainer:
         self.template = networks[0].to(device)
         self.params = {k: v.detach().to(device).requires_grad_(True) for k, v in params.items()}
         self.buffers = {k: v.detach().to(device) for k, v in buffers.items()}
+        # "loop": member i's parameters are leaves of their own, views of row i of the stacked tensors, so
+        # that a member's backward writes only its own gradient (the backward of a slice ``params[k][i]``
+        # would fill a zero (M, ...) tensor per member and parameter); :meth:`_stack_gradients` then
+        # gathers the members' gradients into the stacked ones that the optimisers read.
+        self.member_params = ([{k: v.detach()[i].requires_grad_(True) for k, v in self.params.items()}
+                               for i in range(len(self.members))] if executor == "loop" else [])
+        self.member_buffers = [{k: v[i] for k, v in self.buffers.items()} for i in range(len(self.members))]
+        self._gradients: dict[str, torch.Tensor] = {}
         c = self.config
         self.ae_names = [k for k in self.params if k.startswith("model.")]
         self.disc_names = [k for k in self.params if k.startswith("discs.")]
@@ -299,8 +308,8 @@ class EnsembleTrainer:
         call = functools.partial(self._member_call, step)
         if self.executor == "vmap":
             return vmap(call)(self.params, self.buffers, self.weights, *batch)
-        outs = [call({k: v[i] for k, v in self.params.items()}, {k: v[i] for k, v in self.buffers.items()},
-                     self.weights[i], *(b[i] for b in batch)) for i in range(len(self.members))]
+        outs = [call(self.member_params[i], self.member_buffers[i], self.weights[i], *(b[i] for b in batch))
+                for i in range(len(self.members))]
         return {k: torch.stack([o[k] for o in outs]) for k in outs[0]}
 
     def _member_call(self, step: str, params, buffers, weights, *batch):
@@ -314,9 +323,26 @@ class EnsembleTrainer:
         terms = self._terms(step, *batch)
         weight = active.to(terms[total].dtype)
         (terms[total] * weight).sum().backward()
+        if self.member_params:
+            self._stack_gradients()
         optimizer.step(self._lr, active)
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + v.detach() * weight
+
+    def _stack_gradients(self) -> None:
+        """Loop executor: each stacked parameter's gradient (M, ...) from its members' leaves (None when
+        no member's loss reached it, as PyTorch leaves it), and the members' gradients cleared."""
+        for k, stacked in self.params.items():
+            grads = [member[k].grad for member in self.member_params]
+            if all(g is None for g in grads):
+                stacked.grad = None
+                continue
+            if k not in self._gradients:  # kept from step to step: no fresh allocation per step
+                self._gradients[k] = torch.empty_like(stacked)
+            stacked.grad = torch.stack([torch.zeros_like(stacked[0]) if g is None else g for g in grads],
+                                       out=self._gradients[k])
+            for member in self.member_params:
+                member[k].grad = None
 
     def run_epoch(self, epoch: int, phase: str, phase_epoch: int, progress: bool) -> None:
         c = self.config
@@ -365,6 +391,27 @@ class EnsembleTrainer:
                                       "lr": self._lr})
 
 
+#: The last memory bank built in this process, kept for the next ensemble when :func:`keep_memory_banks`
+#: was called (grid worker processes): ``(identity, bank)``.
+_KEPT_BANK: list[tuple[tuple, MemoryBank]] = []
+_KEEP_BANKS = [False]
+
+
+def keep_memory_banks() -> None:
+    """From now on this process keeps its last memory bank and serves a later ensemble from it when the
+    bank holds all of that ensemble's rows (same dataset files, pairing and crops). Called in grid worker
+    processes, whose ensembles mostly share their rows (e.g. one Table 1 row's trials are the next row's):
+    reading the rows from the feature store took about 5 s per ensemble of the default grid."""
+    _KEEP_BANKS[0] = True
+
+
+def _bank_identity(data: PreparedDataset, config: TrainConfig, device: torch.device) -> tuple:
+    """What a memory bank's content depends on besides its rows: the dataset's files, pairing, crops, device."""
+    files = [data.root / name for name in ("sentences.csv", "vocab.npz")] + [data.feature_store().path]
+    stamps = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists())
+    return stamps, config.pairing, config.max_frames, config.max_words, str(device)
+
+
 def _make_source(data: PreparedDataset, members: Sequence[Member], config: TrainConfig, device: torch.device,
                  memory: str) -> BatchSource:
     """The in-memory bank when ``memory`` is "bank" or ("auto" and the rows fit in 2 GB), else streaming."""
@@ -375,7 +422,14 @@ def _make_source(data: PreparedDataset, members: Sequence[Member], config: Train
     rows = np.unique(np.concatenate([np.concatenate([m.paired, m.unpaired]) for m in members]))
     if memory == "stream" or (memory == "auto" and MemoryBank.bytes_needed(source, rows) > 2 * 2**30):
         return source
-    return MemoryBank(source, rows, data.vocab_vectors, max_words=config.max_words, device=device)
+    identity = _bank_identity(data, config, device) if _KEEP_BANKS[0] else None
+    if _KEPT_BANK and _KEPT_BANK[0][0] == identity and _KEPT_BANK[0][1].holds(rows):
+        return _KEPT_BANK[0][1]
+    _KEPT_BANK.clear()  # the old bank is freed before the new one is built
+    bank = MemoryBank(source, rows, data.vocab_vectors, max_words=config.max_words, device=device)
+    if identity is not None:
+        _KEPT_BANK.append((identity, bank))
+    return bank
 
 
 def train_ensemble(configs: Sequence[TrainConfig], data: PreparedDataset, train_rows: Sequence[np.ndarray],
@@ -413,6 +467,8 @@ def train_ensemble(configs: Sequence[TrainConfig], data: PreparedDataset, train_
         members.append(Member(config, paired, np.concatenate([unpaired, extra])))
     config = configs[0]
     torch_device = resolve_device(device if device != "auto" else config.device)
+    if torch_device.type == "cpu":
+        reuse_freed_memory()
     chosen = choose_executor(executor, config, torch_device)
     video_dim = data.feature_store().feature_dim
     saved = {"members": [{"config": c.to_dict(), "train_rows": _rows_digest(r),

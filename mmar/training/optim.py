@@ -11,7 +11,6 @@ A parameter without a gradient (no term of this step reached it) is skipped, as 
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
@@ -81,18 +80,14 @@ class MemberOptimizer:
         torch._foreach_add_(params, grads, alpha=-lr)
 
     def _adam_all(self, indices: list[int], lr: float, count: int) -> None:
-        """Every member active and at the same step: PyTorch's Adam, in place over a list of tensors."""
+        """Every member active and at the same step: PyTorch's Adam in its fused form (one pass over each
+        tensor; the same update as ``torch.optim.Adam(fused=True)``)."""
         beta1, beta2 = self.betas
-        params, grads = [self.params[i] for i in indices], [self.params[i].grad for i in indices]
-        ms, vs = [self.first[i] for i in indices], [self.second[i] for i in indices]
-        torch._foreach_lerp_(ms, grads, 1 - beta1)
-        torch._foreach_mul_(vs, beta2)
-        torch._foreach_addcmul_(vs, grads, grads, 1 - beta2)
-        step_size = lr / (1 - beta1**count)
-        denom = torch._foreach_sqrt(vs)
-        torch._foreach_div_(denom, math.sqrt(1 - beta2**count))
-        torch._foreach_add_(denom, self.eps)
-        torch._foreach_addcdiv_(params, ms, denom, -step_size)
+        params = [self.params[i] for i in indices]
+        steps = [torch.tensor(float(count), device=params[0].device) for _ in indices]  # read, not advanced
+        torch._fused_adam_(params, [p.grad for p in params], [self.first[i] for i in indices],
+                           [self.second[i] for i in indices], [], steps, lr=lr, beta1=beta1, beta2=beta2,
+                           weight_decay=0.0, eps=self.eps, amsgrad=False, maximize=False)
 
     def _sgd(self, i: int, p: torch.Tensor, lr: float, keep: torch.Tensor | None) -> None:
         g, buf = p.grad, self.first[i]
