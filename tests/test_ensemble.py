@@ -13,9 +13,8 @@ import torch
 
 from mmar.data.prepared import PreparedDataset
 from mmar.training import TrainConfig, train, train_ensemble
-from mmar.training import ensemble
 from mmar.training.allocator import reuse_freed_memory
-from mmar.training.ensemble import Member, _make_source, load_checkpoint
+from mmar.training.ensemble import load_checkpoint
 from mmar.training.optim import MemberOptimizer
 
 # text_decoder_filters=None (4 columns): with 12, one adversarial member's video attention widths (4 values
@@ -108,28 +107,6 @@ def test_interrupted_ensemble_resumes_to_the_same_weights(tiny_prepared: Prepare
     for a, b in zip(whole.models + whole.discriminators, resumed.models + resumed.discriminators):
         _close(a, b, rtol=0.0)
     assert len(resumed.histories[1]) == 3
-
-
-def test_a_kept_memory_bank_serves_later_ensembles_of_its_rows_only(tiny_prepared: PreparedDataset,
-                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ensemble, "_KEPT_BANK", [])
-    config, cpu = TrainConfig(**TINY), torch.device("cpu")
-    train, val = tiny_prepared.rows(subset="train"), tiny_prepared.rows(subset="val")
-
-    def source(rows: np.ndarray, config: TrainConfig = config):
-        return _make_source(tiny_prepared, [Member(config, rows, rows[:0])], config, cpu, "bank")
-
-    assert source(train) is not source(train)  # not asked to keep banks: each ensemble builds its own
-    monkeypatch.setattr(ensemble, "_KEEP_BANKS", [True])
-    first = source(train)
-    assert source(train[::2]) is first  # a subset of its rows: served from the kept bank
-    wider = source(np.concatenate([train, val]))  # rows it lacks: a new bank, which is kept instead
-    assert wider is not first and source(val) is wider
-    assert source(val, TrainConfig(**{**TINY, "max_frames": 4})) is not wider  # another crop
-    fresh = ensemble.MemoryBank(ensemble.SegmentSource(tiny_prepared, max_frames=None), val,
-                                tiny_prepared.vocab_vectors, max_words=config.max_words)
-    for kept_tensor, fresh_tensor in zip(wider.videos(val[None, :3]), fresh.videos(val[None, :3])):
-        assert torch.equal(kept_tensor, fresh_tensor)
 
 
 def test_the_allocator_setting_is_taken_on_glibc_and_changes_no_value() -> None:

@@ -327,10 +327,8 @@ def run_grid(data: PreparedDataset, cells: Sequence[Cell], settings: GridSetting
 
     kwargs = {"device": device, "executor": executor, "threads": threads}
     if dispatch == "processes" and len(pending) > 1:
-        from mmar.training.ensemble import keep_memory_banks
-
         context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=processes, mp_context=context, initializer=keep_memory_banks) as pool:
+        with ProcessPoolExecutor(max_workers=processes, mp_context=context) as pool:
             futures = [pool.submit(run_ensemble, root, p, settings, str(cache_dir), **kwargs) for p in pending]
             for future in as_completed(futures):
                 collect(future.result())

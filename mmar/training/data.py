@@ -9,6 +9,8 @@ call, so all members share one padded shape (padded steps are masked everywhere 
 
 from __future__ import annotations
 
+import mmap
+
 from typing import Protocol, Sequence
 
 import numpy as np
@@ -176,7 +178,7 @@ def _bank_steps(source: SegmentSource, rows: np.ndarray, progress: bool) -> tupl
     starts, stops = _cropped_ranges(source, rows, _video_lengths(source, video_ids))
     lengths = stops - starts
     offsets = np.concatenate([[0], np.cumsum(lengths)])
-    steps = torch.zeros(int(offsets[-1]) + 1, items.store.feature_dim, dtype=torch.float32)
+    steps = _zeros_outside_heap(int(offsets[-1]) + 1, items.store.feature_dim)
     order = np.argsort(video_ids, kind="stable")
     bounds = np.flatnonzero(np.r_[True, video_ids[order][1:] != video_ids[order][:-1], True])
     for a, b in tqdm(list(zip(bounds[:-1], bounds[1:])), desc="rows to memory", disable=not progress, leave=False):
@@ -184,6 +186,16 @@ def _bank_steps(source: SegmentSource, rows: np.ndarray, progress: bool) -> tupl
         for i in order[a:b]:
             steps[offsets[i]:offsets[i + 1]] = features[starts[i]:stops[i]]
     return steps, lengths
+
+
+def _zeros_outside_heap(n_rows: int, n_columns: int) -> torch.Tensor:
+    """A float32 zero tensor (n_rows, n_columns) in an anonymous memory map of its own, returned to the
+    system as soon as it is freed. Training makes the heap keep freed memory for reuse
+    (:mod:`mmar.training.allocator`); a bank (about 1 GB in the default grid) is kept out of it, so that a
+    freed bank does not stay resident beside the next one."""
+    count = n_rows * n_columns
+    buffer = mmap.mmap(-1, max(count * 4, 1))  # zero-filled by the system
+    return torch.from_numpy(np.frombuffer(buffer, dtype=np.float32, count=count).reshape(n_rows, n_columns))
 
 
 def split_unpaired(train_rows: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

@@ -391,27 +391,6 @@ class EnsembleTrainer:
                                       "lr": self._lr})
 
 
-#: The last memory bank built in this process, kept for the next ensemble when :func:`keep_memory_banks`
-#: was called (grid worker processes): ``(identity, bank)``.
-_KEPT_BANK: list[tuple[tuple, MemoryBank]] = []
-_KEEP_BANKS = [False]
-
-
-def keep_memory_banks() -> None:
-    """From now on this process keeps its last memory bank and serves a later ensemble from it when the
-    bank holds all of that ensemble's rows (same dataset files, pairing and crops). Called in grid worker
-    processes, whose ensembles mostly share their rows (e.g. one Table 1 row's trials are the next row's):
-    reading the rows from the feature store took about 5 s per ensemble of the default grid."""
-    _KEEP_BANKS[0] = True
-
-
-def _bank_identity(data: PreparedDataset, config: TrainConfig, device: torch.device) -> tuple:
-    """What a memory bank's content depends on besides its rows: the dataset's files, pairing, crops, device."""
-    files = [data.root / name for name in ("sentences.csv", "vocab.npz")] + [data.feature_store().path]
-    stamps = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files if f.exists())
-    return stamps, config.pairing, config.max_frames, config.max_words, str(device)
-
-
 def _make_source(data: PreparedDataset, members: Sequence[Member], config: TrainConfig, device: torch.device,
                  memory: str) -> BatchSource:
     """The in-memory bank when ``memory`` is "bank" or ("auto" and the rows fit in 2 GB), else streaming."""
@@ -422,14 +401,7 @@ def _make_source(data: PreparedDataset, members: Sequence[Member], config: Train
     rows = np.unique(np.concatenate([np.concatenate([m.paired, m.unpaired]) for m in members]))
     if memory == "stream" or (memory == "auto" and MemoryBank.bytes_needed(source, rows) > 2 * 2**30):
         return source
-    identity = _bank_identity(data, config, device) if _KEEP_BANKS[0] else None
-    if _KEPT_BANK and _KEPT_BANK[0][0] == identity and _KEPT_BANK[0][1].holds(rows):
-        return _KEPT_BANK[0][1]
-    _KEPT_BANK.clear()  # the old bank is freed before the new one is built
-    bank = MemoryBank(source, rows, data.vocab_vectors, max_words=config.max_words, device=device)
-    if identity is not None:
-        _KEPT_BANK.append((identity, bank))
-    return bank
+    return MemoryBank(source, rows, data.vocab_vectors, max_words=config.max_words, device=device)
 
 
 def train_ensemble(configs: Sequence[TrainConfig], data: PreparedDataset, train_rows: Sequence[np.ndarray],
