@@ -57,7 +57,7 @@ from mmar.models.autoencoders import MultimodalAutoencoder
 from mmar.models.discriminators import Discriminators
 from mmar.training.config import (CHECKPOINT, CONFIG_FILE, FIXED_TEXT, TrainConfig, modalities, phases,
                                   structure_key, unpaired_terms_used)
-from mmar.training.allocator import reuse_freed_memory
+from mmar.training.allocator import return_freed_memory, reuse_freed_memory
 from mmar.training.data import BatchSource, MemoryBank, SegmentSource, channel_statistics, draw, split_unpaired
 from mmar.training.inference import torch_threads
 from mmar.training.optim import MemberOptimizer
@@ -483,7 +483,11 @@ def train_ensemble(configs: Sequence[TrainConfig], data: PreparedDataset, train_
                 epoch_callback(epoch, trainer)
             _atomic_save(trainer.state(epoch + 1, epoch + 1 == len(schedule)), checkpoint)
         networks = [trainer.member_networks(i) for i in range(len(members))]
+    source_kind, histories = type(source).__name__, [pd.DataFrame(h) for h in trainer.histories]
+    del trainer, source  # the rows in memory and the optimiser states: freed before the heap is trimmed
+    if torch_device.type == "cpu":
+        return_freed_memory()
     return EnsembleResult(models=[n.model for n in networks], discriminators=[n.discs for n in networks],
-                          histories=[pd.DataFrame(h) for h in trainer.histories], members=members, out_dir=out_dir,
+                          histories=histories, members=members, out_dir=out_dir,
                           seconds=time.perf_counter() - started, executor=chosen, device=str(torch_device),
-                          extra={"source": type(source).__name__})
+                          extra={"source": source_kind})
