@@ -6,8 +6,9 @@ training vs evaluation seconds. Reads what every run records; trains nothing.
 Sources: ``<run>/timings.json`` (seconds and peak memory per notebook, written by the runner), the
 executed notebooks' papermill metadata (each cell's duration) and the grid's cell records
 (``experiments/cells/*.json`` and the difficulty sweep's ``sweep/*/experiments/cells/*.json``:
-``train_seconds`` and ``eval_seconds`` per cell, summed over the worker processes, so CPU seconds
-rather than wall-clock seconds when the grid ran in two processes).
+``train_seconds``, ``eval_seconds``, row counts and epochs per cell, summed over the worker processes,
+so CPU seconds rather than wall-clock seconds when the grid ran in two processes). A grid's end-to-end
+rate is its pair-epochs over its cell's wall-clock seconds (the costliest cells).
 """
 
 from __future__ import annotations
@@ -43,16 +44,28 @@ def costliest_cells(run_dir: Path, per_notebook: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def pair_epochs(record: dict) -> int:
+    """Training pairs times trained epochs of one cell record (the history's "init" row is no epoch)."""
+    epochs = sum(1 for h in record.get("history", []) if h.get("phase") != "init")
+    return (record.get("n_paired", 0) + record.get("n_unpaired", 0)) * epochs
+
+
 def grid_seconds(run_dir: Path) -> pd.DataFrame:
-    """Per cell cache (the main grid, each sweep dataset's): cells, summed training and evaluation seconds."""
+    """Per cell cache (the main grid, each sweep dataset's): cells, summed training and evaluation seconds,
+    training pair-epochs and pair-epochs per training CPU-second (setup, i.e. reading the rows into memory,
+    included)."""
     rows = []
     for folder in sorted([run_dir / "experiments" / "cells", *(run_dir / "sweep").glob("*/experiments/cells")]):
         records = [json.loads(p.read_text()) for p in folder.glob("*.json")]
         if records:
             rows.append({"grid": str(folder.relative_to(run_dir).parent.parent) if "sweep" in folder.parts else "06/07",
                          "cells": len(records), "train CPU-s": sum(r.get("train_seconds", 0.0) for r in records),
-                         "eval CPU-s": sum(r.get("eval_seconds", 0.0) for r in records)})
-    return pd.DataFrame(rows)
+                         "eval CPU-s": sum(r.get("eval_seconds", 0.0) for r in records),
+                         "pair-epochs": sum(pair_epochs(r) for r in records)})
+    table = pd.DataFrame(rows)
+    if len(table):
+        table["pair-epochs per train CPU-s"] = table["pair-epochs"] / table["train CPU-s"]
+    return table
 
 
 def main() -> None:

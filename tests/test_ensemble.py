@@ -4,7 +4,6 @@ weights. References: PyTorch's own optimisers, and the same training run with on
 
 from __future__ import annotations
 
-import platform
 from pathlib import Path
 
 import numpy as np
@@ -12,8 +11,7 @@ import pytest
 import torch
 
 from mmar.data.prepared import PreparedDataset
-from mmar.training import TrainConfig, train, train_ensemble
-from mmar.training.allocator import reuse_freed_memory
+from mmar.training import MemoryBank, SegmentSource, TrainConfig, train, train_ensemble
 from mmar.training.ensemble import load_checkpoint
 from mmar.training.optim import MemberOptimizer
 
@@ -109,12 +107,28 @@ def test_interrupted_ensemble_resumes_to_the_same_weights(tiny_prepared: Prepare
     assert len(resumed.histories[1]) == 3
 
 
-def test_the_allocator_setting_is_taken_on_glibc_and_changes_no_value() -> None:
-    torch.manual_seed(0)
-    a, b = torch.randn(300, 5000), torch.randn(5000, 40)
-    before = a @ b
-    assert reuse_freed_memory() == (platform.libc_ver()[0] == "glibc")
-    assert torch.equal(before, a @ b)
+def test_batches_gathered_into_kept_memory_train_as_streamed_batches(tiny_prepared: PreparedDataset,
+                                                                     tmp_path: Path) -> None:
+    # adversarial members with unpaired rows: both batch slots ("paired", "unpaired") live in one iteration
+    configs = [TrainConfig(**TINY, losses=("joint", "recons", "cross", "cycle", "adv"), unpaired_fraction=0.4,
+                           seed=s) for s in range(2)]
+    rows = _member_rows(tiny_prepared)[:2]
+    kept = train_ensemble(configs, tiny_prepared, rows, tmp_path / "bank", memory="bank", progress=False)
+    streamed = train_ensemble(configs, tiny_prepared, rows, tmp_path / "stream", memory="stream", progress=False)
+    assert (kept.extra["source"], streamed.extra["source"]) == ("MemoryBank", "SegmentSource")
+    for a, b in zip(kept.models + kept.discriminators, streamed.models + streamed.discriminators):
+        _close(a, b, rtol=1e-6)
+
+
+def test_a_bank_gathers_into_a_kept_tensor_of_any_batch_size(tiny_prepared: PreparedDataset) -> None:
+    rows = tiny_prepared.rows(subset="train")
+    bank = MemoryBank(SegmentSource(tiny_prepared), rows, tiny_prepared.vocab_vectors, max_words=None)
+    kept = torch.empty(0)
+    for batch in (rows[None, :6], rows[None, 2:4], rows[None, :9]):  # grows, shrinks, grows
+        video, mask = bank.videos(batch, out=kept)
+        fresh_video, fresh_mask = bank.videos(batch)
+        assert torch.equal(video, fresh_video) and torch.equal(mask, fresh_mask)
+        assert video.data_ptr() == kept.data_ptr()
 
 
 def test_members_of_different_structure_are_refused(tiny_prepared: PreparedDataset, tmp_path: Path) -> None:

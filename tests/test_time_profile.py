@@ -33,7 +33,9 @@ def _run(tmp_path: Path) -> Path:
                             (tmp_path / "sweep" / "nuisance_1" / "experiments" / "cells", (4.0, 0.5))):
         folder.mkdir(parents=True)
         for i in range(2):
-            (folder / f"{i}.json").write_text(json.dumps({"train_seconds": seconds[0], "eval_seconds": seconds[1]}))
+            history = [{"epoch": 0, "phase": "init"}, {"epoch": 1, "phase": "main"}, {"epoch": 2, "phase": "main"}]
+            (folder / f"{i}.json").write_text(json.dumps({"train_seconds": seconds[0], "eval_seconds": seconds[1],
+                                                          "n_paired": 30, "n_unpaired": 10, "history": history}))
     return tmp_path
 
 
@@ -47,3 +49,5 @@ def test_time_profile_of_a_hand_made_run(profile, tmp_path: Path) -> None:
     grids = profile.grid_seconds(run).set_index("grid")
     assert grids.loc["06/07", "cells"] == 2 and grids.loc["06/07", "train CPU-s"] == 20.0
     assert grids.loc["sweep/nuisance_1", "eval CPU-s"] == 1.0
+    assert grids.loc["06/07", "pair-epochs"] == 2 * 40 * 2  # two cells, 40 rows, two epochs (init is none)
+    assert grids.loc["sweep/nuisance_1", "pair-epochs per train CPU-s"] == 160 / 8.0

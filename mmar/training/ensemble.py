@@ -57,7 +57,6 @@ from mmar.models.autoencoders import MultimodalAutoencoder
 from mmar.models.discriminators import Discriminators
 from mmar.training.config import (CHECKPOINT, CONFIG_FILE, FIXED_TEXT, TrainConfig, modalities, phases,
                                   structure_key, unpaired_terms_used)
-from mmar.training.allocator import return_freed_memory, reuse_freed_memory
 from mmar.training.data import BatchSource, MemoryBank, SegmentSource, channel_statistics, draw, split_unpaired
 from mmar.training.inference import torch_threads
 from mmar.training.optim import MemberOptimizer
@@ -236,6 +235,7 @@ class EnsembleTrainer:
                                for i in range(len(self.members))] if executor == "loop" else [])
         self.member_buffers = [{k: v[i] for k, v in self.buffers.items()} for i in range(len(self.members))]
         self._gradients: dict[str, torch.Tensor] = {}
+        self._gathered: dict[str, torch.Tensor] = {}  # per batch slot, the video batch's memory (see _batch)
         c = self.config
         self.ae_names = [k for k in self.params if k.startswith("model.")]
         self.disc_names = [k for k in self.params if k.startswith("discs.")]
@@ -286,18 +286,22 @@ class EnsembleTrainer:
         return networks.to(self.device).eval()
 
     # -- batches ----------------------------------------------------------------------------------
-    def _batch(self, kind: str, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+    def _batch(self, kind: str, rows: np.ndarray, slot: str = "paired") -> tuple[torch.Tensor, torch.Tensor]:
         """``(x (M, B, T, C), mask (M, B, T))`` of ``kind`` ("video" | "text") for ``rows`` (M, B); one
-        zero step per row for a modality that no requested term reads (not loaded)."""
+        zero step per row for a modality that no requested term reads (not loaded). From a memory bank,
+        videos are gathered into the tensor kept for ``slot`` ("paired" | "unpaired"): a batch is valid
+        until the next batch of its slot, i.e. for one iteration of :meth:`run_epoch`."""
         if kind not in modalities(self.config):
             dim = self.video_dim if kind == "video" else self.text_dim
             return (torch.zeros(*rows.shape, 1, dim, device=self.device),
                     torch.ones(*rows.shape, 1, dtype=torch.bool, device=self.device))
+        if kind == "video" and isinstance(self.source, MemoryBank):
+            return self.source.videos(rows, out=self._gathered.setdefault(slot, torch.empty(0, device=self.device)))
         x, mask = (self.source.videos if kind == "video" else self.source.texts)(rows)
         return x.to(self.device, non_blocking=True), mask.to(self.device, non_blocking=True)
 
-    def _videos(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        return self._batch("video", rows)
+    def _videos(self, rows: np.ndarray, slot: str = "paired") -> tuple[torch.Tensor, torch.Tensor]:
+        return self._batch("video", rows, slot)
 
     def _texts(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         return self._batch("text", rows)
@@ -376,8 +380,8 @@ class EnsembleTrainer:
                     continue
             unpaired_batch = None
             if n_unpaired_batch:
-                unpaired_batch = (*self._videos(np.stack([draw(o[1], it, n_unpaired_batch) for o in orders])),
-                                  *self._texts(np.stack([draw(o[2], it, n_unpaired_batch) for o in orders])))
+                video_rows, text_rows = (np.stack([draw(o[k], it, n_unpaired_batch) for o in orders]) for k in (1, 2))
+                unpaired_batch = (*self._videos(video_rows, "unpaired"), *self._texts(text_rows))
                 if unpaired_terms_used(c):
                     self._update("unpaired", "total_unpaired", self.ae_opt, active, unpaired_batch, sums)
             if self.disc_opt is not None:
@@ -439,8 +443,6 @@ def train_ensemble(configs: Sequence[TrainConfig], data: PreparedDataset, train_
         members.append(Member(config, paired, np.concatenate([unpaired, extra])))
     config = configs[0]
     torch_device = resolve_device(device if device != "auto" else config.device)
-    if torch_device.type == "cpu":
-        reuse_freed_memory()
     chosen = choose_executor(executor, config, torch_device)
     video_dim = data.feature_store().feature_dim
     saved = {"members": [{"config": c.to_dict(), "train_rows": _rows_digest(r),
@@ -483,11 +485,7 @@ def train_ensemble(configs: Sequence[TrainConfig], data: PreparedDataset, train_
                 epoch_callback(epoch, trainer)
             _atomic_save(trainer.state(epoch + 1, epoch + 1 == len(schedule)), checkpoint)
         networks = [trainer.member_networks(i) for i in range(len(members))]
-    source_kind, histories = type(source).__name__, [pd.DataFrame(h) for h in trainer.histories]
-    del trainer, source  # the rows in memory and the optimiser states: freed before the heap is trimmed
-    if torch_device.type == "cpu":
-        return_freed_memory()
     return EnsembleResult(models=[n.model for n in networks], discriminators=[n.discs for n in networks],
-                          histories=histories, members=members, out_dir=out_dir,
+                          histories=[pd.DataFrame(h) for h in trainer.histories], members=members, out_dir=out_dir,
                           seconds=time.perf_counter() - started, executor=chosen, device=str(torch_device),
-                          extra={"source": source_kind})
+                          extra={"source": type(source).__name__})
