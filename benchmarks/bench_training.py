@@ -3,8 +3,9 @@
 On a generated prepared dataset of I3D shape (1024-d features, segments of 8-40 steps, sentences of
 6-30 50-d word vectors), all in one run on the machine at hand:
 
-1. FLOPs per training pair of the full model (counted with ``torch.utils.flop_counter``), and the
-   sgemm GFLOP/s of 1 and 2 threads (the arithmetic peak the trainer is compared with);
+1. FLOPs per training pair of the full model (counted with ``torch.utils.flop_counter``), the sgemm
+   GFLOP/s of 1 and 2 threads (the arithmetic peak the trainer is compared with), and the GFLOP/s of
+   one thread on the model's own matrix products (its linear layers at batch 128, forward and backward);
 2. the old one-model loop as today's grid ran it (commit 2e3f19c's ``mmar/training.py``, loaded from
    git; 1 thread, batch 64, Adam), and the ensemble trainer: batch 64 and 128 on 1 thread, 128 on 2
    threads, and two processes of 1 thread each (the grid's default on 2 cores);
@@ -107,6 +108,32 @@ def sgemm_gflops(threads: int, n: int = 1024, repeats: int = 20) -> float:
     return 2 * n**3 * repeats / seconds / 1e9
 
 
+def model_matmul_gflops(data: PreparedDataset, batch: int = 128, repeats: int = 20) -> float:
+    """GFLOP/s of one thread on the full model's own matrix products: for every linear layer of the
+    autoencoders, its forward ``X W^T`` and its two backward products ``dY W`` and ``dY^T X`` at
+    ``batch`` rows (what a training step's FLOPs mostly are; the rate the trainer could reach if all else
+    were free)."""
+    from mmar.training import TrainConfig, build_model
+
+    model, _ = build_model(TrainConfig(), data.feature_store().feature_dim, data.word_dim)
+    shapes = [(m.in_features, m.out_features) for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    products = []
+    for n_in, n_out in shapes:
+        x, w, dy = torch.randn(batch, n_in), torch.randn(n_out, n_in), torch.randn(batch, n_out)
+        products += [lambda x=x, w=w: x @ w.t(), lambda dy=dy, w=w: dy @ w, lambda dy=dy, x=x: dy.t() @ x]
+    for product in products:
+        product()
+    tic = time.perf_counter()
+    for _ in range(repeats):
+        for product in products:
+            product()
+    seconds = time.perf_counter() - tic
+    torch.set_num_threads(previous)
+    return 3 * 2 * batch * sum(a * b for a, b in shapes) * repeats / seconds / 1e9
+
+
 def _old_training_module():
     """Commit :data:`OLD_COMMIT`'s ``mmar/training.py`` as a module (None outside a git checkout)."""
     from mmar.paths import PROJECT_ROOT
@@ -205,6 +232,8 @@ def main(argv: list[str] | None = None) -> None:
     peak1, peak2 = sgemm_gflops(1), sgemm_gflops(2)
     results: list[dict] = [{"measure": "flops_per_pair", "value": flops / 1e6, "unit": "MFLOP"},
                            {"measure": "sgemm_1_thread", "value": peak1, "unit": "GFLOP/s"},
+                           {"measure": "model_matmul_shapes_1_thread", "value": model_matmul_gflops(data),
+                            "unit": "GFLOP/s"},
                            {"measure": "sgemm_2_threads", "value": peak2, "unit": "GFLOP/s"}]
 
     def rate(name: str, pairs_per_s: float, peak: float, **extra) -> None:

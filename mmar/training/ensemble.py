@@ -9,11 +9,13 @@ evaluates all members with one of two executors:
 - ``"vmap"``: ``torch.func.vmap`` over ``functional_call`` of the model and loss code, so every
   matmul is one batched kernel over the members (what a GPU needs: one small model leaves it idle
   between kernel launches);
-- ``"loop"``: the members one after another on slices of the stacked parameters (what a CPU prefers:
-  stacked weights fall out of cache; also the only choice for LSTM pooling, which vmap cannot map).
+- ``"loop"``: the members one after another, each on leaf tensors of its own that are views of its row of
+  the stacked parameters (what a CPU prefers: stacked weights fall out of cache; also the only choice
+  for LSTM pooling, which vmap cannot map).
 
 The summed loss of all members is backpropagated once; since member m's loss depends only on member
-m's parameters, each member receives exactly its own gradient, and :class:`MemberOptimizer` updates
+m's parameters, each member receives exactly its own gradient (with ``"loop"`` on its own leaves,
+then stacked), and :class:`MemberOptimizer` updates
 each member exactly as PyTorch's SGD/Adam would update it alone. Members with fewer rows than their
 neighbours finish their epoch early: their later iterations are computed but masked out of the loss
 and of the optimiser step.

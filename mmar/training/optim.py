@@ -5,7 +5,9 @@ and moments, and a step can leave members out (``active`` (M,) bool): a member w
 iterations than its neighbours' is not moved, and its moments and step count stay as they were.
 The update of an active member is exactly PyTorch's ``torch.optim.SGD(momentum=m)`` /
 ``torch.optim.Adam`` (defaults: no weight decay, no Nesterov, no AMSGrad), element-wise, so a
-member trains as it would alone; ``tests/test_ensemble.py`` checks both against PyTorch.
+member trains as it would alone; ``tests/test_ensemble.py`` checks both against PyTorch. When all
+members step together, Adam runs as PyTorch's fused kernel (``torch._fused_adam_``, one pass per
+tensor; the same update up to float rounding).
 A parameter without a gradient (no term of this step reached it) is skipped, as PyTorch does.
 """
 
