@@ -298,7 +298,9 @@ class EnsembleTrainer:
             return (torch.zeros(*rows.shape, 1, dim, device=self.device),
                     torch.ones(*rows.shape, 1, dtype=torch.bool, device=self.device))
         if kind == "video" and isinstance(self.source, MemoryBank):
-            return self.source.videos(rows, out=self._gathered.setdefault(slot, torch.empty(0, device=self.device)))
+            if slot not in self._gathered:
+                self._gathered[slot] = torch.empty(0, device=self.device)
+            return self.source.videos(rows, out=self._gathered[slot])
         x, mask = (self.source.videos if kind == "video" else self.source.texts)(rows)
         return x.to(self.device, non_blocking=True), mask.to(self.device, non_blocking=True)
 
@@ -336,17 +338,17 @@ class EnsembleTrainer:
             sums[k] = sums.get(k, 0.0) + v.detach() * weight
 
     def _stack_gradients(self) -> None:
-        """Loop executor: each stacked parameter's gradient (M, ...) from its members' leaves (None when
-        no member's loss reached it, as PyTorch leaves it), and the members' gradients cleared."""
+        """Loop executor: each stacked parameter's gradient (M, ...) from its members' leaves, and the
+        members' gradients cleared. Members run the same terms, so a parameter that no term reached has
+        no gradient in any member and keeps None, as PyTorch leaves it."""
         for k, stacked in self.params.items():
             grads = [member[k].grad for member in self.member_params]
-            if all(g is None for g in grads):
+            if grads[0] is None:
                 stacked.grad = None
                 continue
             if k not in self._gradients:  # kept from step to step: no fresh allocation per step
                 self._gradients[k] = torch.empty_like(stacked)
-            stacked.grad = torch.stack([torch.zeros_like(stacked[0]) if g is None else g for g in grads],
-                                       out=self._gradients[k])
+            stacked.grad = torch.stack(grads, out=self._gradients[k])
             for member in self.member_params:
                 member[k].grad = None
 
