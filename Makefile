@@ -1,5 +1,5 @@
 # The two set-up-and-go commands (see README.md):
-#   make report   # venv + locked install, run every notebook on the default profile, build the report
+#   make report   # venv + locked install, run every notebook on the default profile, build the book (report)
 #   make test     # venv + locked install, nbval on the notebooks (smoke profile), then the unit tests
 PYTHON ?= python3
 VENV := .venv

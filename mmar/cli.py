@@ -78,9 +78,9 @@ def main(argv: list[str] | None = None) -> int:
             run_profile(args.profile, only=args.only, out=args.out, overrides=args.overrides,
                         build_report=not args.no_report)
         elif args.command == "report":
-            from mmar.report import build_report
+            from mmar.report import build_book
 
-            print(build_report(Path(args.run_dir), extra_runs=[Path(p) for p in args.extra_runs]))
+            print(build_book(Path(args.run_dir), extra_runs=[Path(p) for p in args.extra_runs]))
     except (ProfileError, NotebookFailed, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -33,7 +33,7 @@ from mmar.profiles import NOTEBOOKS, ProfileError, notebook_parameters, parse_ov
 from mmar.provenance import RUN_ID_ENV, run_provenance
 
 #: What one run writes into its folder and the next run moves aside (data/ and caches stay).
-RUN_OUTPUTS = ("run.json", "timings.json", "results", "figures", "logs", "notebooks", "report.html", "report.pdf")
+RUN_OUTPUTS = ("run.json", "timings.json", "results", "figures", "logs", "notebooks", "book", "book-src", "book.pdf")
 PREVIOUS_DIR = "previous"
 
 
@@ -162,7 +162,7 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
                                            "status": "ok", "parameters": params})
         print(f" done in {seconds:.1f}s (peak memory {peak:.0f} MB)", flush=True)
     if build_report and only is None:
-        from mmar.report import build_report as build
+        from mmar.report import build_book as build
 
         start = time.perf_counter()
         print("[report] building ...", end="", flush=True)

@@ -139,7 +139,7 @@ def test_code_fingerprint_follows_the_result_code(tmp_path: Path) -> None:
     (copy / "models" / "extra.py").write_text("X = 1\n")  # a new module counts too
     assert code_fingerprint(copy) != original
     (copy / "models" / "extra.py").unlink()
-    (copy / "report" / "render.py").write_text("# reworded\n")  # presentation only: unchanged
+    (copy / "report" / "pages.py").write_text("# reworded\n")  # presentation only: unchanged
     assert code_fingerprint(copy) == original
 
 

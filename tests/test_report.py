@@ -1,5 +1,6 @@
-"""The report: builds from a synthetic run folder, every number traces to its source, the claims audit
-gives the right verdicts on hand-made rows, and headless Chromium renders it.
+"""The report, a Jupyter Book: builds from a synthetic run folder with findings first and the run's notebooks as
+chapters, fetches nothing remote, every number traces to its source (the findings' glued numbers too), the claims
+audit gives the right verdicts on hand-made rows, and headless Chromium renders it.
 
 The synthetic run folders here are test inputs only; their numbers never go into a real report.
 """
@@ -22,7 +23,9 @@ import pandas as pd
 import pytest
 
 from mmar.paths import PROJECT_ROOT
-from mmar.report import build_report
+from mmar.report import findings, pages
+from mmar.report.book import (BookError, build_book, glued_values, remote_resources, run_jupyter_book,
+                              strip_widgets)
 from mmar.report.chromium import find_chromium, screenshot
 from mmar.report.claims import (CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTED, TOO_FEW, Check, audit, combine,
                                 evaluate, ours_getter)
@@ -146,18 +149,36 @@ def make_synthetic_run(run_dir: Path, *, seed: int = 0,
     pd.DataFrame({"epoch": epochs, "joint": 1 / epochs, "recons": 2 / epochs}).to_csv(run_dir / "logs" / "05_joint.csv",
                                                                                      index=False)
     (run_dir / "notebooks").mkdir(exist_ok=True)
+    progress = nbformat.v4.new_output("display_data", data={"text/plain": "  0%|", WIDGET: {"model_id": "x"}})
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# A tiny executed notebook"),
-                                         nbformat.v4.new_code_cell("1 + 1")])
+                                         nbformat.v4.new_code_cell("1 + 1", outputs=[
+                                             progress, nbformat.v4.new_output("execute_result", data={
+                                                 "text/plain": "4242"}, execution_count=1)])])
     nbformat.write(nb, run_dir / "notebooks" / "01_data.ipynb")
     return run_dir
 
 
+WIDGET = "application/vnd.jupyter.widget-view+json"
+#: The book's report chapters (pages at the top of the built folder) that show numbers.
+NUMBER_PAGES = ("index", "paper", "claims", "data", "beyond")
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, float]:
+    """(run folder, built book folder, seconds): the synthetic run's book, PDF included."""
     run_dir = make_synthetic_run(tmp_path_factory.mktemp("run"))
     start = time.perf_counter()
-    html = build_report(run_dir)
-    return run_dir, html, time.perf_counter() - start
+    index = build_book(run_dir)
+    return run_dir, index.parent, time.perf_counter() - start
+
+
+def page(book: Path, name: str) -> str:
+    return (book / f"{name}.html").read_text(encoding="utf-8")
+
+
+def plain(html: str) -> str:
+    """The visible text of an HTML fragment, whitespace collapsed."""
+    return html_text.unescape(" ".join(re.sub(r"<[^>]+>", " ", html).split()))
 
 
 # -- HTML parsing --------------------------------------------------------------------------------
@@ -198,31 +219,84 @@ class Spans(HTMLParser):
             self.stack[-1][2].append(data)
 
 
-def parse(html: Path) -> Spans:
+def parse(book: Path, names: tuple[str, ...] = NUMBER_PAGES) -> Spans:
+    """The spans of the given pages of a built book (one parser over all of them)."""
     parser = Spans()
-    parser.feed(html.read_text(encoding="utf-8"))
+    for name in names:
+        parser.feed(page(book, name))
     return parser
 
 
-def test_report_builds_self_contained_and_fast(built: tuple[Path, Path, float]) -> None:
-    run_dir, html, seconds = built
-    assert html == run_dir / "report.html" and html.is_file()
-    assert seconds < 30, f"report took {seconds:.1f}s"
-    spans = parse(html)
-    assert spans.images and all(src.startswith("data:image/png;base64,") for src in spans.images)
-    text = html.read_text(encoding="utf-8")
-    for needed in ("Claims audit", "Inconsistencies within the paper", "Choices the paper leaves open",
-                   "python -m mmar run --profile activitynet", "01_data.features=", "python -m mmar report"):
-        assert needed in text, needed
-    # every figure of the run is embedded: 2 plots of ours, 2 notebook figures, 1 loss history
-    assert len(spans.images) == 5
+def test_book_leads_with_findings_and_holds_the_run_notebooks(built: tuple[Path, Path, float]) -> None:
+    run_dir, book, _ = built
+    assert book == run_dir / "book" and (book / "index.html").is_file()
+    index = page(book, "index")
+    assert "<h1>Findings" in index
+    navigation = index[index.index('class="bd-sidebar-primary'):]
+    order = [navigation.index(f'href="{name}.html"') for name in ("notebooks/01_data", "paper", "claims", "data",
+                                                                  "choices", "environment")]
+    assert order == sorted(order)  # findings, the notebooks, then the report's chapters
+    notebook = page(book, "notebooks/01_data")
+    assert "A tiny executed notebook" in notebook and "4242" in notebook  # the stored output, not re-executed
+    assert "0%|" not in notebook  # the progress-bar widget was stripped
+    for name, needed in (("claims", "Inconsistencieswithinthepaper"), ("choices", "01_data.features="),
+                         ("choices", "python-mmmarrun--profileactivitynet"), ("environment", "python-mmmarreport")):
+        assert needed in plain(page(book, name)).replace(" ", ""), (name, needed)
+    assert (book / "_downloads").is_dir() and list((book / "_downloads").rglob("beyond_paper.csv"))
 
 
-def check_paper_numbers(html: Path, *, all_shown: bool = True) -> None:
-    """Every paper number in the HTML equals report/paper_results.csv (and, by default, every one is shown)."""
+def test_book_fetches_nothing_remote(built: tuple[Path, Path, float], tmp_path: Path) -> None:
+    _, book, _ = built
+    assert remote_resources(book) == []
+    assert "cdn.jsdelivr" not in page(book, "index") and "require.js" not in page(book, "notebooks/01_data")
+    # the check finds what the stock Jupyter Book pages would fetch (a mutant of the offline extension)
+    (tmp_path / "page.html").write_text('<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js">'
+                                        '</script><a href="https://arxiv.org/abs/1806.08251">paper</a>'
+                                        '<link rel="stylesheet" href="_static/local.css">')
+    (tmp_path / "style.css").write_text("@font-face { src: url('//fonts.example/x.woff2'); }")
+    assert remote_resources(tmp_path) == ["page.html: https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js",
+                                          "style.css: //fonts.example/x.woff2"]
+
+
+def test_strip_widgets_keeps_every_other_output() -> None:
+    text = nbformat.v4.new_output("stream", name="stdout", text="epoch 1\n")
+    widget = nbformat.v4.new_output("display_data", data={"text/plain": "HBox()", WIDGET: {"model_id": "m"}})
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=[widget, text])],
+                                        metadata={"widgets": {"state": {}}})
+    stripped = strip_widgets(notebook)
+    assert stripped.cells[0].outputs == [text] and "widgets" not in stripped.metadata
+
+
+def test_findings_glue_the_run_numbers(built: tuple[Path, Path, float]) -> None:
+    """Each glued number equals the value computed here from the result file by hand."""
+    run_dir, book, _ = built
+    glued = glued_values(run_dir / "book-src" / "index.ipynb")
+    rows = pd.read_csv(run_dir / "results" / "06_evaluation.csv")
+    joint = rows[(rows["paper_row"] == "Paired: joint") & (rows["paper_column"] == "5 unseen")
+                 & (rows["data_source"] == STANDIN)].iloc[0]
+    values = json.loads(joint["values"])
+    mean = sum(values) / 5
+    half = T975[4] * math.sqrt(sum((v - mean) ** 2 for v in values) / 4) / math.sqrt(5)
+    assert glued["t1_joint"] == f"{mean:.1f} % [{mean - half:.1f}, {mean + half:.1f}] (n = 5)"
+    assert glued["t1_joint_paper"] == "55.2 %" and glued["chance"] == "20 %"
+    assert glued["source"] == "**stand-in**" and "**not** a reproduction" in glued["is_reproduction"]
+    assert glued["kinetics"] == "4 of 9"
+    text = plain(page(book, "index"))
+    assert f"The joint loss alone: {glued['t1_joint']}; paper 55.2 %" in text  # the glued text, in the prose
+    assert "{glue" not in text and "Parameters" not in text  # every reference resolved; plumbing hidden
+    verdicts = plain(glued["verdicts"].replace("**", ""))
+    audited = audit(load_paper_results(), load_run(run_dir).results, load_run(run_dir).paper_columns)
+    first = findings.main_column(load_run(run_dir))
+    assert sum(int(n) for n in re.findall(r"(\d+) ", verdicts)) == len(audited)
+    assert f"{sum(a.by_column[first].verdict == SUPPORTED for a in audited)} supported" in verdicts
+    assert '<img alt="' in page(book, "index") or "<img src=" in page(book, "index")  # the paired-differences figure
+
+
+def check_paper_numbers(book: Path, *, all_shown: bool = True) -> None:
+    """Every paper number in the book equals report/paper_results.csv (and, by default, every one is shown)."""
     csv = pd.read_csv(PAPER_RESULTS_FILE, dtype=str, keep_default_na=False)
     truth = {(r["table"], r["row"], r["column"]): (r["value"], r["std"]) for _, r in csv.iterrows()}
-    spans = parse(html)
+    spans = parse(book)
     shown = set()
     for attributes, text in spans.found["pn"]:
         key = (attributes["data-paper-table"], attributes["data-paper-row"], attributes["data-paper-column"])
@@ -236,10 +310,10 @@ def check_paper_numbers(html: Path, *, all_shown: bool = True) -> None:
         assert text == truth[key][1] != ""
 
 
-def check_our_numbers(run_dir: Path, html: Path) -> int:
-    """Every number of ours in the HTML equals its result row (to the digits shown) and carries the ⚠ mark
+def check_our_numbers(run_dir: Path, book: Path) -> int:
+    """Every number of ours in the book equals its result row (to the digits shown) and carries the ⚠ mark
     exactly when its data differ from the paper's; every result row is shown. Returns how many are shown."""
-    spans = parse(html)
+    spans = parse(book)
     ours = spans.found.get("on", [])
     files: dict[str, pd.DataFrame] = {}
     for attributes, _ in ours:
@@ -261,7 +335,18 @@ def check_our_numbers(run_dir: Path, html: Path) -> int:
         assert n_text is None or int(n_text) == int(row["n_trials"])
         assert bool(mark) == (row["data_source"] != "activitynet")  # the mark: data differ from the paper's
         assert bool(note) == isinstance(row["notes"], str)
-    shown = {(a["data-result-file"], int(a["data-result-row"])) for a, _ in ours}
+    compact = spans.found.get("oc", [])  # beyond the paper: mean [95 % interval], checked against its row by hand
+    for attributes, text in compact:
+        rel = attributes["data-result-file"]
+        row = files.setdefault(rel, pd.read_csv(run_dir / rel)).iloc[int(attributes["data-result-row"])]
+        values = json.loads(row["values"])
+        match = re.fullmatch(r"(-?[\d.]+)(?: \[(-?[\d.]+), (-?[\d.]+)\])?", text.strip())
+        assert match and abs(float(match.group(1)) - row["mean"]) <= 0.051, (text, row["mean"])
+        assert (match.group(2) is None) == (len(values) < 2), text
+        if len(values) - 1 in T975:
+            half = T975[len(values) - 1] * float(np.std(values, ddof=1)) / math.sqrt(len(values))
+            assert abs(float(match.group(2)) - (row["mean"] - half)) <= 0.051, (text, row["mean"] - half)
+    shown = {(a["data-result-file"], int(a["data-result-row"])) for a, _ in ours + compact}
     run = load_run(run_dir)
     assert {(r["file"], int(r["file_row"])) for _, r in run.results.iterrows()} <= shown
     return len(ours)
@@ -272,8 +357,8 @@ def test_every_paper_number_equals_the_csv(built: tuple[Path, Path, float]) -> N
 
 
 def test_every_number_of_ours_traces_to_a_result_row(built: tuple[Path, Path, float]) -> None:
-    run_dir, html, _ = built
-    assert check_our_numbers(run_dir, html) > 50
+    run_dir, book, _ = built
+    assert check_our_numbers(run_dir, book) > 50
 
 
 def test_real_smoke_run_if_present(tmp_path: Path) -> None:
@@ -282,25 +367,26 @@ def test_real_smoke_run_if_present(tmp_path: Path) -> None:
     if not (source / "results").is_dir():
         pytest.skip("no runs/nbval-smoke/results (run the notebooks first: pytest --nbval notebooks/)")
     run_dir = tmp_path / "nbval-smoke"
-    shutil.copytree(source, run_dir, ignore=shutil.ignore_patterns("*.h5", "*.pt", "report.*"))
-    html = build_report(run_dir, pdf=False, convert_notebooks=False)
-    check_paper_numbers(html)
-    check_our_numbers(run_dir, html)
+    shutil.copytree(source, run_dir, ignore=shutil.ignore_patterns("*.h5", "*.pt", "book*"))
+    book = build_book(run_dir, pdf=False).parent
+    check_paper_numbers(book)
+    check_our_numbers(run_dir, book)
+    assert remote_resources(book) == []
     # every open choice is filled in from the run: each parameter of report/open_choices.yaml is recorded
     run = load_run(run_dir)
     unrecorded = [(c.topic, name) for c in load_choices(run) for name in c.parameters if not recorded_values(name, run)]
     assert not unrecorded, unrecorded
-    text = html.read_text(encoding="utf-8")
-    choices_section = text[text.index('id="choices"'):text.index('id="real-data"')]
+    text = page(book, "choices")
+    choices_section = text[text.index('id="choices"'):text.index("</table>", text.index('id="choices"'))]
     assert "not recorded" not in choices_section
     for shown in ("optimizer = ", "train.optimizer = ", "lr = ", "epochs = ", "batch_size = "):
         assert shown in choices_section, shown  # the training settings of every notebook, as run
 
 
 def test_kinetics_overlap_of_the_unseen_classes(built: tuple[Path, Path, float]) -> None:
-    _, html, _ = built
-    text = html.read_text(encoding="utf-8")
-    section = text[text.index('id="kinetics-overlap"'):text.index('id="results"')]
+    _, book, _ = built
+    section = page(book, "data")
+    section = section[section.index('id="kinetics-400-overlap-of-the-unseen-classes"'):]
     plain = " ".join(re.sub(r"<[^>]+>", " ", section).split())
     assert "4 of this run's 9 ActivityNet classes have a Kinetics-400 counterpart (3 of the same name) and 5 are " \
            "Kinetics-disjoint" in plain
@@ -317,9 +403,9 @@ def test_kinetics_overlap_of_the_unseen_classes(built: tuple[Path, Path, float])
 
 
 def test_data_properties_and_difficulty_sweep(built: tuple[Path, Path, float]) -> None:
-    _, html, _ = built
-    text = html.read_text(encoding="utf-8")
-    section = text[text.index('id="data-properties"'):text.index('id="kinetics-overlap"')]
+    _, book, _ = built
+    text = page(book, "data")
+    section = text[text.index('id="data-diagnostics"') - 2000:text.index('id="kinetics-400-overlap')]
     plain = html_text.unescape(" ".join(re.sub(r"<[^>]+>", " ", section).split()))
     diagnostics = section[section.index('id="data-diagnostics"'):].split("<tbody>")[1].split("</tbody>")[0]
     cells = [html_text.unescape(" ".join(re.sub(r"<[^>]+>", " ", row).split()))
@@ -337,8 +423,7 @@ def test_data_properties_and_difficulty_sweep(built: tuple[Path, Path, float]) -
 
 
 def test_not_run_tables_and_reasons(built: tuple[Path, Path, float]) -> None:
-    _, html, _ = built
-    text = html.read_text(encoding="utf-8")
+    text = page(built[1], "paper")
     assert "MLB-YouTube videos are not available" in text  # from results/not_run.csv
     for table in ("Table 2", "Table 4", "Table 9"):         # built-in reasons: videos unavailable
         assert f"{table}: " in text
@@ -346,32 +431,45 @@ def test_not_run_tables_and_reasons(built: tuple[Path, Path, float]) -> None:
 
 
 def test_non_result_csv_is_listed_not_used(built: tuple[Path, Path, float]) -> None:
-    _, html, _ = built
-    assert "results/captions.csv: not a result file (lacks experiment" in html.read_text(encoding="utf-8")
+    assert "results/captions.csv: not a result file (lacks experiment" in page(built[1], "paper")
 
 
 def test_open_choices_filled_from_the_run(built: tuple[Path, Path, float]) -> None:
-    _, html, _ = built
-    text = html.read_text(encoding="utf-8")
+    text = page(built[1], "choices")
     assert "lambda_joint = 1.0" in text and "word_dim = 50" in text and "epochs = 2" in text
     assert "embed_dim = 64" in text  # not a notebook parameter: found in the result rows' config
 
 
 def test_missing_run_folder_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="no such run folder"):
-        build_report(tmp_path / "absent")
+    with pytest.raises(FileNotFoundError, match="no run folder at"):
+        build_book(tmp_path / "absent")
 
 
-def test_empty_run_still_builds(tmp_path: Path) -> None:
-    html = build_report(tmp_path, pdf=False)
-    text = html.read_text(encoding="utf-8")
-    assert "This run has no result rows yet" in text
-    assert text.count('class="verdict v-') >= 4  # legend only; no per-source verdicts
+def test_a_failing_build_names_its_step(tmp_path: Path) -> None:
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: missing\n")
+    (tmp_path / "_config.yml").write_text("title: broken\n")
+    with pytest.raises(BookError, match="jupyter-book build \\(html\\) failed"):
+        run_jupyter_book(tmp_path)
+
+
+def test_empty_run_gives_every_chapter_its_content(tmp_path: Path) -> None:
+    """What each report chapter shows for a run folder without results (the chapters' calls, without a build)."""
+    run = load_run(tmp_path)
+    paper = load_paper_results()
+    audited = audit(paper, run.results, run.paper_columns)
+    assert "No result of ours matches a table of the paper" in pages.paper_tables(run, paper).data
+    assert "not tested here" in pages.claims_overview(run, audited).data
+    assert "no data diagnostics" in pages.data_properties_block(run, paper).data
+    assert "None in this run." in pages.beyond_paper_tables(run).data
+    assert "No timings.json" in pages.environment_block(run).data
+    numbers = findings.key_numbers(run, paper, audited)
+    assert numbers["verdicts"].startswith("none") and numbers["t1_joint"] == findings.NOT_AVAILABLE
+    assert findings.main_column(run) is None
 
 
 # -- claims audit on hand-made rows ------------------------------------------------------------------
-# Two-sided 95% t quantiles from a printed t table (not from scipy): t(0.975, 3), t(0.975, 4).
-T975 = {3: 3.182446, 4: 2.776445}
+# Two-sided 95% t quantiles from a printed t table (not from scipy): t(0.975, 2), t(0.975, 3), t(0.975, 4).
+T975 = {2: 4.302653, 3: 3.182446, 4: 2.776445}
 
 Values = "list[float] | tuple[list[float], list[int]]"
 
@@ -515,14 +613,16 @@ def test_report_shows_the_interval_and_paired_trials(tmp_path: Path) -> None:
     rows = [_row(*ATTENTION, [60.0, 62.0, 61.0, 63.0, 64.0], STANDIN, tmp_path),
             _row(*MAX, [50.0, 51.0, 52.0, 53.0, 54.0], STANDIN, tmp_path)]
     write_results(rows, tmp_path / "results" / "07_ablations.csv")
-    html = build_report(tmp_path, pdf=False, convert_notebooks=False)
-    intervals = [text for _, text in parse(html).found.get("interval", [])]
+    run = load_run(tmp_path)
+    shown = pages.claims_details(run, audit(load_paper_results(), run.results, run.paper_columns)).data
+    parser = Spans()
+    parser.feed(shown)
+    intervals = [text for _, text in parser.found.get("interval", [])]
     assert "[9.12, 10.88]" in intervals  # attention vs max pooling, 5 paired trials
 
 
 def test_paper_inconsistencies_are_computed(built: tuple[Path, Path, float]) -> None:
-    _, html, _ = built
-    text = html.read_text(encoding="utf-8")
+    text = page(built[1], "claims")
     csv = load_paper_results()
     t7 = csv[(csv["table"] == "Table 7") & (csv["row"] == "100% / 0%")]["value_f"].iloc[0]
     t8 = csv[(csv["table"] == "Table 8") & (csv["row"] == "0")]["value_f"].iloc[0]
@@ -540,15 +640,15 @@ def test_labels_of_the_paper_tables() -> None:
 def test_chromium_renders_a_screenshot(built: tuple[Path, Path, float], tmp_path: Path) -> None:
     if find_chromium() is None:
         pytest.skip("chromium is not installed (Debian: apt-get install chromium)")
-    run_dir, html, _ = built
-    png = screenshot(html, tmp_path / "report.png", width=1280, height=1600)
+    run_dir, book, _ = built
+    png = screenshot(book / "paper.html", tmp_path / "report.png", width=1280, height=1600)
     data = png.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     import matplotlib.image as mpimg
     image = mpimg.imread(png)
     assert image.shape[0] == 1600 and image.shape[1] == 1280
     assert image[..., :3].std() > 0.05  # not a blank page
-    pdf = run_dir / "report.pdf"
+    pdf = run_dir / "book.pdf"
     assert pdf.is_file() and pdf.read_bytes()[:5] == b"%PDF-"
 
 
@@ -572,13 +672,17 @@ def test_every_run_and_data_source_keeps_its_column(tmp_path: Path) -> None:
     means = {c: index_results(run.results)[(*cell, c)].mean for c in expected}
     assert len(set(means.values())) == len(expected)  # no column hides another
 
-    html = build_report(main_run, pdf=False, convert_notebooks=False, extra_runs=[same, other])
-    shown = {(a["data-result-file"], int(a["data-result-row"])) for a, _ in parse(html).found.get("on", [])}
+    paper = load_paper_results()
+    shown_html = pages.paper_tables(run, paper).data + pages.beyond_paper_tables(run).data
+    parser = Spans()
+    parser.feed(shown_html)
+    shown = {(a["data-result-file"], int(a["data-result-row"])) for a, _ in parser.found.get("on", []) + parser.found.get("oc", [])}
     assert {(r["file"], int(r["file_row"])) for _, r in run.results.iterrows()} <= shown
     assert {f for f, _ in shown} >= {"results/06_evaluation.csv", "../same/results/06_evaluation.csv",
                                      "../other/results/06_evaluation.csv"}
-    text = html.read_text(encoding="utf-8")
-    assert "said only by the run &#39;same&#39;" in text and "MLB-YouTube videos are not available" in text
+    text = pages.not_run(run, paper).data
+    assert "said only by the run &#x27;same&#x27;" in text and "MLB-YouTube videos are not available" in text
+    text = pages.claims_overview(run, audit(paper, run.results, run.paper_columns)).data
     audit_head = text[text.index('<table class="audit plain">'):]
     audit_head = audit_head[:audit_head.index("</thead>")]
     assert audit_head.count("Ours on") == 5
@@ -603,20 +707,20 @@ def test_rows_of_other_runs_are_set_aside(tmp_path: Path) -> None:
     assert any("10 rows of run 20251231-000000-bbbbbb" in line for line in run.set_aside)
     assert any(line.startswith("results/07_ablations.csv:") and "before this run started" in line
                for line in run.set_aside)
-    text = build_report(run_dir, pdf=False, convert_notebooks=False).read_text(encoding="utf-8")
+    text = pages.paper_tables(run, load_paper_results()).data
     assert "Result rows of other runs were set aside" in text and "20251231-000000-bbbbbb" in text
 
 
 def test_data_situation_and_figure_captions_name_the_data(built: tuple[Path, Path, float]) -> None:
-    _, html, _ = built
-    text = html.read_text(encoding="utf-8")
+    _, book, _ = built
+    text = page(book, "data")
     situation = text[text.index('<table class="plain datasit">'):]
     situation = situation[:situation.index("</table>")]
     for label in ("stand-in", "anet-text + stand-in video", "activitynet", "unknown features",
                   "activitynet annotations"):
         assert f">{label}</span>" in situation, label
-    captions = re.findall(r"<figcaption>(.*?)</figcaption>", text, flags=re.S)
-    assert len(captions) == 5
+    captions = re.findall(r"<figcaption>(.*?)</figcaption>", page(book, "paper") + page(book, "beyond"), flags=re.S)
+    assert len(captions) == 3  # 2 plots of ours beside the paper's, 1 loss history
     for caption in captions:  # every figure names its data source
         assert re.search(r"stand-in|anet-text|activitynet|real sample clip", caption), caption
 
@@ -636,7 +740,26 @@ def test_inconsistencies_show_both_sides() -> None:
 
 
 def test_report_shows_the_other_side(built: tuple[Path, Path, float]) -> None:
-    text = built[1].read_text(encoding="utf-8")
-    section = text[text.index('id="inconsistencies"'):text.index('id="figures"')]
-    assert section.count("On the other side:") == section.count("<li>")
+    text = page(built[1], "claims")
+    section = text[text.index('<ol id="inconsistencies"'):]
+    section = section[:section.index("</ol>")]
+    assert section.count("On the other side:") == section.count("<li>") > 0
     check_paper_numbers(built[1])  # the numbers cited on both sides carry their source and equal the CSV
+
+
+def test_heldout_joint_ratio_reads_the_cells_of_the_row(tmp_path: Path) -> None:
+    """The joint-collapse number of the findings: epoch-1 over initial held-out joint term, per trial, by hand."""
+    row = _row("Table 1", "Paired: joint", "5 unseen", [20.0, 22.0], STANDIN, tmp_path)
+    row.config = {"cells": ["a", "b"]}
+    write_results([row], tmp_path / "results" / "06_evaluation.csv")
+    (tmp_path / "experiments" / "cells").mkdir(parents=True)
+    for key, (start, after) in {"a": (2.0, 0.004), "b": (1.0, 0.003)}.items():
+        history = [{"epoch": 0, "probe_val_joint": start}, {"epoch": 1, "probe_val_joint": after},
+                   {"epoch": 2, "probe_val_joint": after / 2}]
+        (tmp_path / "experiments" / "cells" / f"{key}.json").write_text(json.dumps({"history": history}))
+    run = load_run(tmp_path)
+    ratios = findings.heldout_joint_ratio(run, "Paired: joint")
+    assert ratios == [pytest.approx(0.2), pytest.approx(0.3)]  # 100 * 0.004 / 2, 100 * 0.003 / 1
+    half = 12.706205 * math.sqrt(0.005) / math.sqrt(2)  # t(0.975, 1) from a printed table; s = sqrt(0.005)
+    assert findings.ratio_text(ratios) == f"0.25 % [{0.25 - half:.2f}, {0.25 + half:.2f}] (n = 2)"
+    assert findings.heldout_joint_ratio(run, "Paired: joint + recons") == []

@@ -14,7 +14,7 @@ from mmar.lock import lock_status
 from mmar.provenance import git_commit
 from mmar.report.rundata import RunData
 
-PACKAGES = ("torch", "numpy", "pandas", "h5py", "scikit-learn", "matplotlib", "papermill", "nbconvert", "jinja2")
+PACKAGES = ("torch", "numpy", "pandas", "h5py", "scikit-learn", "matplotlib", "papermill", "nbconvert", "jupyter-book")
 
 
 @dataclass

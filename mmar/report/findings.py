@@ -1,0 +1,231 @@
+"""The numbers the book's first chapter (findings) states, computed from a run folder.
+
+:func:`key_numbers` returns ``{glue key: Markdown text}``; ``report/book/index.ipynb`` glues each with
+myst-nb and its prose refers to them (``{glue:md}`key```), so no number on that page is typed by hand.
+Means of ours carry a 95 % t-interval over trials (:func:`mmar.evaluation.paired.t_interval`); claims are
+judged by :mod:`mmar.report.claims` (paired differences within trials).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import textwrap
+from collections import Counter
+
+import matplotlib.pyplot as plt
+import pandas as pd
+import seaborn as sns
+from IPython.display import Image
+
+from mmar.evaluation.paired import t_interval
+from mmar.report import claims, inconsistencies, kinetics
+from mmar.report.rundata import Column, RunData
+from mmar.report.situation import DATA_SITUATION
+from mmar.results import ACTIVITYNET
+from mmar.studies import difficulty
+
+#: Table 1 rows the findings quote, by glue key.
+TABLE1_ROWS = {
+    "fixed_text": claims.P + "Fixed Text Representation (baseline)",
+    "joint": claims.P + "joint",
+    "recons_cross": claims.P + "recons + cross (Ngiam-style baseline)",
+    "all_paired": claims.P + claims.JRCY,
+    "all_adv": claims.ALL_ADV,
+}
+FINDINGS_COLUMN = "5 unseen"
+NOT_AVAILABLE = "*not in this run*"
+
+
+def main_column(run: RunData) -> Column | None:
+    """The column of ours the findings speak about: the report's run on its first data source with paper rows."""
+    own = [c for c in run.paper_columns if c.run == run.runs[0]]
+    return own[0] if own else None
+
+
+def mean_with_interval(measure: claims.Measure | None, unit: str = "%") -> str:
+    """``29.0 % [24.1, 33.9] (n = 5)``: mean over trials with its 95 % t-interval."""
+    if measure is None:
+        return NOT_AVAILABLE
+    if len(measure.values) >= 2:
+        mean, low, high = t_interval(list(measure.values))
+        return f"{mean:.1f} {unit} [{low:.1f}, {high:.1f}] (n = {len(measure.values)})"
+    return f"{measure.mean:.1f} {unit} (n = {measure.n_trials})"
+
+
+def difference_text(result: claims.CheckResult) -> str:
+    """``+3.2 points [0.4, 6.0], 5 paired trials``."""
+    if result.verdict == claims.NOT_TESTED:
+        return "not tested here"
+    if math.isnan(result.low):
+        return f"{result.diff:+.1f} points, {result.n_paired} paired trial(s)"
+    return f"{result.diff:+.1f} points [{result.low:.1f}, {result.high:.1f}], {result.n_paired} paired trials"
+
+
+def verdict_counts_text(verdicts: list[str]) -> str:
+    counts = Counter(verdicts)
+    return ", ".join(f"{counts[v]} **{v}**" for v in claims.VERDICTS if counts[v])
+
+
+def claims_frame(audit: list[claims.AuditedClaim], column: Column | None) -> pd.DataFrame:
+    """One row per claim: where, the paper's own numbers by sign, our verdict and the check nearest to flipping it."""
+    rows = []
+    for a in audit:
+        row = {"claim": a.claim.text, "where": a.claim.where,
+               "paper's own numbers": f"hold in {a.paper.holds} of {a.paper.total} checks"}
+        if column is not None:
+            verdict = a.by_column[column]
+            computed = [r for r in verdict.results if r.verdict != claims.NOT_TESTED and r.diff == r.diff]
+            weakest = min(computed, key=lambda r: r.diff) if computed else None
+            row["ours"] = verdict.verdict
+            row["checks computed"] = f"{verdict.computed} of {len(verdict.results)}"
+            row["weakest check: mean paired d (95 % interval)"] = (
+                f"{weakest.check.text}: {difference_text(weakest)}" if weakest else "")
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("claim")
+
+
+def paired_difference_frame(audit: list[claims.AuditedClaim], column: Column) -> pd.DataFrame:
+    """Per computed check of each claim, per paired trial: the difference d (positive: the claim holds)."""
+    rows = []
+    for a in audit:
+        for result in a.by_column[column].results:
+            if result.verdict == claims.NOT_TESTED or not result.trials:
+                continue
+            tables = [m.by_trial() for m in result.measures]
+            for trial in result.trials:
+                d = claims.difference(result.check, [t[trial] for t in tables], result.threshold)
+                rows.append(dict(claim=a.claim.ident, check=result.check.text, trial=trial, d=d, mean=result.diff,
+                                 low=result.low, high=result.high, verdict=result.verdict))
+    return pd.DataFrame(rows, columns=["claim", "check", "trial", "d", "mean", "low", "high", "verdict"])
+
+
+def paired_differences_figure(audit: list[claims.AuditedClaim], column: Column) -> plt.Figure | None:
+    """Seaborn strip plot of every check's per-trial paired differences, with its mean and 95 % t-interval."""
+    frame = paired_difference_frame(audit, column)
+    if frame.empty:
+        return None
+    frame["check"] = [textwrap.fill(text, 48) for text in frame["check"]]
+    checks = list(dict.fromkeys(frame["check"]))
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(checks) + 1.3))
+    sns.stripplot(data=frame, x="d", y="check", hue="claim", order=checks, ax=ax, size=4, alpha=0.6, jitter=0.12)
+    summary = frame.drop_duplicates("check").set_index("check").loc[checks]
+    positions = range(len(checks))
+    ax.errorbar(summary["mean"], positions, xerr=[summary["mean"] - summary["low"], summary["high"] - summary["mean"]],
+                fmt="D", color="black", markersize=4, capsize=2, linewidth=1)
+    ax.axvline(0, color="grey", linewidth=0.8)
+    ax.set_xlabel(f"paired difference d per trial (points; > 0: the claim holds); {column.label}", fontsize=8)
+    ax.set_ylabel("")
+    ax.tick_params(axis="y", labelsize=7)
+    ax.legend(title="claim", fontsize=7, title_fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    return fig
+
+
+def as_image(figure: plt.Figure, dpi: int = 110) -> Image:
+    """``figure`` as a PNG image (the report's matplotlib backend is Agg, whose figures have no rich display);
+    the figure is closed."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=dpi)
+    plt.close(figure)
+    return Image(data=buffer.getvalue(), format="png")
+
+
+def _measure(get: claims.Getter, row: str, column: str = FINDINGS_COLUMN) -> claims.Measure | None:
+    return get(("Table 1", row, column))
+
+
+def heldout_joint_ratio(run: RunData, row: str, column: str = FINDINGS_COLUMN) -> list[float]:
+    """Per trial of a Table 1 row: the held-out joint term after the first epoch over its initial value, read from
+    the grid cells the result row names (``config["cells"]`` -> ``experiments/cells/<key>.json``, ``history``).
+    Empty when the row's cells recorded no per-epoch curve."""
+    rows = run.results[(run.results["paper_table"] == "Table 1") & (run.results["paper_row"] == row)
+                       & (run.results["paper_column"] == column) & (run.results["run"] == run.runs[0])]
+    if rows.empty:
+        return []
+    ratios = []
+    for key in json.loads(rows.iloc[0]["config"] or "{}").get("cells", []):
+        path = run.run_dir / "experiments" / "cells" / f"{key}.json"
+        history = json.loads(path.read_text()).get("history", []) if path.is_file() else []
+        joint = {entry.get("epoch"): entry.get("probe_val_joint") for entry in history}
+        if joint.get(0) and joint.get(1) is not None:
+            ratios.append(100.0 * joint[1] / joint[0])
+    return ratios
+
+
+def ratio_text(ratios: list[float]) -> str:
+    """``0.14 % [0.13, 0.15] (n = 5)``: the mean percentage with its 95 % t-interval over trials."""
+    if not ratios:
+        return NOT_AVAILABLE
+    if len(ratios) < 2:
+        return f"{ratios[0]:.2f} % (n = 1)"
+    mean, low, high = t_interval(ratios)
+    return f"{mean:.2f} % [{low:.2f}, {high:.2f}] (n = {len(ratios)})"
+
+
+def _text_autoencoder(run: RunData) -> dict[str, str]:
+    rows = run.results[(run.results["experiment"] == "text_autoencoder") & (run.results["run"] == run.runs[0])]
+    out = {}
+    for n_filters in (4, 12):
+        mine = rows[rows["notes"].str.startswith(f"text decoder N = {n_filters};")].set_index("metric")["mean"]
+        for metric, key in (("word_accuracy_val", "word"), ("word_accuracy_best_fit_val", "ceiling")):
+            value = mine.get(metric)
+            out[f"text_n{n_filters}_{key}"] = NOT_AVAILABLE if value is None else f"{value:.1f} %"
+    return out
+
+
+def _lambda_joint(run: RunData) -> str:
+    path = run.run_dir / "results" / "05_lambda_search.json"
+    if not path.is_file():
+        return NOT_AVAILABLE
+    chosen = json.loads(path.read_text()).get("chosen", {})
+    return f"{chosen['lambda_joint']:g}" if "lambda_joint" in chosen else NOT_AVAILABLE
+
+
+def key_numbers(run: RunData, paper: pd.DataFrame, audit: list[claims.AuditedClaim]) -> dict[str, str]:
+    """Every value the findings chapter glues, as Markdown text."""
+    column = main_column(run)
+    source = column.source if column else ((run.dataset_meta or {}).get("data_source") or "none")
+    values: dict[str, str] = {
+        "run_id": f"`{run.run_info.get('run_id', 'unknown')}`",
+        "profile": f"`{run.run_info.get('profile') or run.run_dir.name}`",
+        "commit": f"`{str(run.run_info.get('commit', 'unknown'))[:10]}`",
+        "source": f"**{source}**",
+        "cannot": DATA_SITUATION.get(source, {}).get("cannot", "unknown data: nothing can be concluded"),
+        "is_reproduction": ("uses real ActivityNet I3D features: a reproduction within the open choices"
+                            if source == ACTIVITYNET else
+                            "is **not** a reproduction of the paper's number: the data differ from the paper's"),
+        "n_claims": str(len(audit)),
+        "verdicts": verdict_counts_text([a.by_column[column].verdict for a in audit]) if column else
+        "none (no results for the paper's tables in this run)",
+        "paper_claims_holding": str(sum(a.paper.holds == a.paper.total for a in audit)),
+        "chance": f"{100 / int(FINDINGS_COLUMN.split()[0]):g} %",
+    }
+    for a in audit:
+        values[f"claim_{a.claim.ident}"] = f"**{a.by_column[column].verdict}**" if column else claims.NOT_TESTED
+    get = claims.ours_getter(run.results, column) if column else (lambda key: None)
+    get_paper = claims.paper_getter(paper)
+    n_trials = set()
+    for key, row in TABLE1_ROWS.items():
+        measure = _measure(get, row)
+        values[f"t1_{key}"] = mean_with_interval(measure)
+        if measure is not None:
+            n_trials.add(len(measure.values) or measure.n_trials)
+        paper_measure = _measure(get_paper, row)
+        values[f"t1_{key}_paper"] = f"{paper_measure.mean:g} %" if paper_measure is not None else NOT_AVAILABLE
+    values["t1_trials"] = ", ".join(str(n) for n in sorted(n_trials)) or "0"
+    values["joint_collapse"] = ratio_text(heldout_joint_ratio(run, TABLE1_ROWS["joint"]))
+    values["joint_collapse_all_paired"] = ratio_text(heldout_joint_ratio(run, TABLE1_ROWS["all_paired"]))
+    values.update(_text_autoencoder(run))
+    values["lambda_joint"] = _lambda_joint(run)
+    found = inconsistencies.all_findings(paper)
+    values["n_inconsistencies"] = str(len(found))
+    values["inconsistency_titles"] = "; ".join(f.title for f in found)
+    section = kinetics.kinetics_section(run)
+    values["kinetics"] = (f"{section.counts['counterpart']} of {section.counts['classes']}" if section
+                          else NOT_AVAILABLE)
+    sweep = difficulty.table_from_result_rows(run.results[run.results["run"] == run.runs[0]])
+    values["sweep"] = ("\n".join(f"- {s}" for s in difficulty.verdict_sentences(sweep)) if not sweep.empty
+                       else "- the difficulty sweep was not run in this run")
+    return values
