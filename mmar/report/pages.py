@@ -417,26 +417,44 @@ def beyond_paper_frame(run: RunData) -> pd.DataFrame:
                          for c in cells])
 
 
+def _metric_label(cell: compare.OursCell) -> str:
+    return cell.metric + (f" ({cell.unit})" if cell.unit else "")
+
+
+def _compact_span(cell: compare.OursCell) -> str:
+    return f'<span class="oc" {_attrs(result_file=cell.file, result_row=cell.file_row)}>{e(interval_text(cell))}</span>'
+
+
 def beyond_paper_tables(run: RunData) -> HTML:
-    """One compact table per experiment: variants x metrics, each cell mean [95 % interval] (n)."""
+    """One block per experiment: a table of variants x metrics (each cell: mean [95 % interval]) for the variants
+    measured by two or more metrics, then a list (metric, value, note) of the rows that are alone in their variant."""
     cells = compare.further_results(run.results)
     if not cells:
         return HTML("<p>None in this run.</p>")
     out = ""
     for experiment in dict.fromkeys(c.experiment for c in cells):
         mine = [c for c in cells if c.experiment == experiment]
-        metrics = list(dict.fromkeys(c.metric + (f" ({c.unit})" if c.unit else "") for c in mine))
-        variants = list(dict.fromkeys(variant_of(c) for c in mine))
-        grid: dict[tuple[str, str], str] = {}
+        by_variant: dict[str, list[compare.OursCell]] = {}
         for c in mine:
-            key = (variant_of(c), c.metric + (f" ({c.unit})" if c.unit else ""))
-            text = f'<span class="oc" {_attrs(result_file=c.file, result_row=c.file_row)}>{e(interval_text(c))}</span>'
-            grid[key] = grid[key] + "<br>" + text if key in grid else text
+            by_variant.setdefault(variant_of(c), []).append(c)
+        grouped = {v: group for v, group in by_variant.items() if len(group) >= 2}
+        alone = [group[0] for group in by_variant.values() if len(group) == 1]
         trials = sorted({c.n_trials for c in mine})
-        out += (f'<h4>{e(experiment)} <span class="small">(n = {", ".join(map(str, trials))} trials; '
-                f'{source_badge(mine[0].data_source)})</span></h4>'
-                + table_html(["variant"] + [e(m) for m in metrics],
-                             [[e(v)] + [grid.get((v, m), "") for m in metrics] for v in variants], "plain compact"))
+        sources = " ".join(source_badge(s) for s in dict.fromkeys(c.data_source for c in mine))
+        out += f'<h4>{e(experiment)} <span class="small">(n = {", ".join(map(str, trials))} trials; {sources})</span></h4>'
+        if grouped:
+            metrics = list(dict.fromkeys(_metric_label(c) for group in grouped.values() for c in group))
+            grid: dict[tuple[str, str], str] = {}
+            for variant, group in grouped.items():
+                for c in group:
+                    key = (variant, _metric_label(c))
+                    grid[key] = grid[key] + "<br>" + _compact_span(c) if key in grid else _compact_span(c)
+            out += table_html(["variant"] + [e(m) for m in metrics],
+                              [[e(v)] + [grid.get((v, m), "") for m in metrics] for v in grouped], "plain compact")
+        if alone:
+            out += table_html(["metric", "mean [95 % interval]", "what"],
+                              [[e(_metric_label(c)), _compact_span(c), f'<span class="small">{e(c.notes)}</span>']
+                               for c in alone], "plain compact")
     return HTML(out)
 
 
