@@ -763,3 +763,18 @@ def test_heldout_joint_ratio_reads_the_cells_of_the_row(tmp_path: Path) -> None:
     half = 12.706205 * math.sqrt(0.005) / math.sqrt(2)  # t(0.975, 1) from a printed table; s = sqrt(0.005)
     assert findings.ratio_text(ratios) == f"0.25 % [{0.25 - half:.2f}, {0.25 + half:.2f}] (n = 2)"
     assert findings.heldout_joint_ratio(run, "Paired: joint + recons") == []
+
+
+def test_a_failing_chapter_names_itself(tmp_path: Path) -> None:
+    chapters = tmp_path / "chapters"
+    chapters.mkdir()
+    broken = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("run_dir = ''\nextra_runs = []",
+                                                                       metadata={"tags": ["parameters"]}),
+                                             nbformat.v4.new_code_cell("1 / 0")],
+                                       metadata={"kernelspec": {"name": "python3", "language": "python",
+                                                                "display_name": "Python 3"}})
+    nbformat.write(broken, chapters / "paper.ipynb")
+    (tmp_path / "src").mkdir()
+    with pytest.raises(BookError, match="the report chapter paper.ipynb failed: ZeroDivisionError"):
+        from mmar.report.book import execute_chapter
+        execute_chapter("paper", tmp_path / "src", tmp_path, [], chapters=chapters)

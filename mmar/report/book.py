@@ -17,6 +17,7 @@ the run) does, in ``<run_dir>/book-src/``:
 from __future__ import annotations
 
 import multiprocessing
+import os
 import re
 import shutil
 import subprocess
@@ -81,22 +82,32 @@ def _config(run_dir: Path) -> dict:
     }
 
 
-def execute_chapter(stem: str, src: Path, run_dir: Path, extra_runs: Sequence[Path]) -> None:
-    """Execute ``report/book/<stem>.ipynb`` into the book source, in the book source folder."""
+def execute_chapter(stem: str, src: Path, run_dir: Path, extra_runs: Sequence[Path],
+                    chapters: Path = BOOK_SOURCE) -> None:
+    """Execute ``<chapters>/<stem>.ipynb`` into the book source, in the book source folder."""
     import papermill
 
     try:
-        papermill.execute_notebook(str(BOOK_SOURCE / f"{stem}.ipynb"), str(src / f"{stem}.ipynb"), cwd=str(src),
+        papermill.execute_notebook(str(chapters / f"{stem}.ipynb"), str(src / f"{stem}.ipynb"), cwd=str(src),
                                    parameters={"run_dir": str(run_dir), "extra_runs": [str(p) for p in extra_runs]},
                                    progress_bar=False, kernel_name="python3")
     except papermill.PapermillExecutionError as error:
-        raise BookError(f"the report chapter {stem}.ipynb failed: {error.ename}: {error.evalue}") from error
+        raise BookError(f"the report chapter {stem}.ipynb failed: {error.ename}: {error.evalue} "
+                        f"(its log: {src / (stem + '.log')})") from error
     executed = nbformat.read(src / f"{stem}.ipynb", as_version=4)
     for cell in executed.cells:  # papermill's injected parameters are plumbing, not content
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags and "remove-cell" not in tags:
             cell.metadata["tags"] = [*tags, "remove-cell"]
     nbformat.write(executed, src / f"{stem}.ipynb")
+
+
+def _execute_in_worker(stem: str, src: Path, run_dir: Path, extra_runs: Sequence[Path]) -> None:
+    """:func:`execute_chapter` in a pool worker, whose standard error (and its kernel's) goes to ``<src>/<stem>.log``."""
+    log = os.open(src / f"{stem}.log", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(log, sys.stderr.fileno())
+    os.close(log)
+    execute_chapter(stem, src, run_dir, extra_runs)
 
 
 def assemble(run_dir: Path, src: Path, extra_runs: Sequence[Path] = ()) -> list[str]:
@@ -111,7 +122,7 @@ def assemble(run_dir: Path, src: Path, extra_runs: Sequence[Path] = ()) -> list[
         nbformat.write(strip_widgets(notebook), src / "notebooks" / f"{name}.ipynb")
     spawn = multiprocessing.get_context("spawn")  # each chapter runs its own kernel, from a fresh process
     with ProcessPoolExecutor(max_workers=CHAPTER_WORKERS, mp_context=spawn) as pool:
-        for done in [pool.submit(execute_chapter, stem, src, run_dir, extra_runs)
+        for done in [pool.submit(_execute_in_worker, stem, src, run_dir, extra_runs)
                      for stem in (FINDINGS, *AFTER_NOTEBOOKS)]:
             done.result()
     (src / "_toc.yml").write_text(yaml.safe_dump(_toc(notebooks), sort_keys=False))
