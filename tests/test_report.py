@@ -778,3 +778,15 @@ def test_a_failing_chapter_names_itself(tmp_path: Path) -> None:
     with pytest.raises(BookError, match="the report chapter paper.ipynb failed: ZeroDivisionError"):
         from mmar.report.book import execute_chapter
         execute_chapter("paper", tmp_path / "src", tmp_path, [], chapters=chapters)
+
+
+def test_a_glue_key_that_no_chapter_glued_fails_the_build(built: tuple[Path, Path, float], tmp_path: Path) -> None:
+    """A mutant of the findings chapter that cites a number the run did not give: the build stops."""
+    run_dir, _, _ = built
+    src = tmp_path / "src"
+    shutil.copytree(run_dir / "book-src", src, ignore=shutil.ignore_patterns("_build"))
+    findings_page = nbformat.read(src / "index.ipynb", as_version=4)
+    findings_page.cells.append(nbformat.v4.new_markdown_cell("A number never glued: {glue:md}`no_such_key`."))
+    nbformat.write(findings_page, src / "index.ipynb")
+    with pytest.raises(BookError, match="no_such_key"):
+        run_jupyter_book(src)

@@ -78,7 +78,9 @@ def _config(run_dir: Path) -> dict:
                    "config": {"html_static_path": ["_static"], "html_css_files": ["report.css"],
                               "html_show_copyright": False, "html_last_updated_fmt": "",
                               "html_theme_options": {"use_download_button": True, "show_toc_level": 2},
-                              "nb_merge_streams": True, "suppress_warnings": ["myst.header", "mystnb.unknown_mime_type"]}},
+                              "nb_merge_streams": True, "suppress_warnings": [
+                                  "myst.header", "mystnb.unknown_mime_type",
+                                  "myst.xref_missing"]}},  # findings' links to notebooks a partial run lacks
     }
 
 
@@ -119,6 +121,7 @@ def assemble(run_dir: Path, src: Path, extra_runs: Sequence[Path] = ()) -> list[
     notebooks = sorted(p.stem for p in (run_dir / "notebooks").glob("0*.ipynb"))
     for name in notebooks:
         notebook = nbformat.read(run_dir / "notebooks" / f"{name}.ipynb", as_version=4)
+        notebook.metadata.setdefault("language_info", {"name": "python"})  # the code cells' highlighting
         nbformat.write(strip_widgets(notebook), src / "notebooks" / f"{name}.ipynb")
     spawn = multiprocessing.get_context("spawn")  # each chapter runs its own kernel, from a fresh process
     with ProcessPoolExecutor(max_workers=CHAPTER_WORKERS, mp_context=spawn) as pool:
@@ -131,10 +134,12 @@ def assemble(run_dir: Path, src: Path, extra_runs: Sequence[Path] = ()) -> list[
 
 
 def run_jupyter_book(src: Path, builder: str = "html") -> Path:
-    """``jupyter-book build`` of ``src`` (execution off); return the folder of the built pages."""
+    """``jupyter-book build`` of ``src`` (execution off); return the folder of the built pages.
+
+    Any Sphinx warning fails the build (e.g. a glue key that no chapter glued, a broken cross-reference)."""
     with tempfile.TemporaryDirectory(prefix="mmar-book-") as scratch:
         command = [sys.executable, "-c", "from jupyter_book.cli.main import main; main()", "build", str(src),
-                   "--builder", builder, "--path-output", scratch]
+                   "--builder", builder, "--path-output", scratch, "--warningiserror", "--keep-going"]
         result = subprocess.run(command, capture_output=True, text=True)
         if result.returncode != 0:
             raise BookError(f"jupyter-book build ({builder}) failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}")
