@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
                      help="override a parameter (repeatable)")
     run.add_argument("--no-report", action="store_true", help="do not build the report at the end")
 
-    report = sub.add_parser("report", help="build the report of a finished run")
+    report = sub.add_parser("report", help="build the report (a Jupyter Book, <run_dir>/book/index.html) of a finished run")
     report.add_argument("run_dir", help="run folder, e.g. runs/default")
     report.add_argument("--with", dest="extra_runs", action="append", default=[], metavar="RUN_DIR",
                         help="another run whose results are shown beside, e.g. runs/activitynet (repeatable)")

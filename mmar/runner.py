@@ -32,8 +32,10 @@ from mmar.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from mmar.profiles import NOTEBOOKS, ProfileError, notebook_parameters, parse_override, resolve_profile
 from mmar.provenance import RUN_ID_ENV, run_provenance
 
-#: What one run writes into its folder and the next run moves aside (data/ and caches stay).
-RUN_OUTPUTS = ("run.json", "timings.json", "results", "figures", "logs", "notebooks", "book", "book-src", "book.pdf")
+#: What one run writes into its folder and the next run moves aside (data/ and caches stay); report.html/.pdf are
+#: the single-page report of earlier versions, moved aside too so that no stale report sits beside the book.
+RUN_OUTPUTS = ("run.json", "timings.json", "results", "figures", "logs", "notebooks", "book", "book-src", "book.pdf",
+               "report.html", "report.pdf")
 PREVIOUS_DIR = "previous"
 
 
