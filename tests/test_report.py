@@ -790,3 +790,21 @@ def test_a_glue_key_that_no_chapter_glued_fails_the_build(built: tuple[Path, Pat
     nbformat.write(findings_page, src / "index.ipynb")
     with pytest.raises(BookError, match="no_such_key"):
         run_jupyter_book(src)
+
+
+def test_verdict_reasons_name_the_claims_and_the_interval_widths() -> None:
+    """Hand-made rows: attention beats the other poolings by 10 points in each of 5 trials (supported); the joint
+    claim has 4 paired trials (too few); the rest have no rows (not tested)."""
+    t1 = lambda row: ("Table 1", row, "5 unseen")  # noqa: E731
+    rows = _rows({T6("Temporal attention filters"): [60.0, 62.0, 61.0, 63.0, 64.0],
+                  T6("Max pooling"): [50.0, 51.0, 52.0, 53.0, 54.0], T6("Sum pooling"): [50.0, 51.0, 52.0, 53.0, 54.0],
+                  T6("LSTM"): [50.0, 51.0, 52.0, 53.0, 54.0],
+                  t1("Paired: joint"): [40.0, 41.0, 42.0, 43.0], t1("Paired: Fixed Text Representation (baseline)"):
+                  [30.0, 31.0, 32.0, 33.0]})
+    audited = audit(load_paper_results(), rows, [STANDIN])
+    text = findings.verdict_reasons(audited, Column(STANDIN))
+    lines = {line.split("**")[1]: line for line in text.splitlines()}
+    assert set(lines) == {SUPPORTED, TOO_FEW, NOT_TESTED}
+    assert "Temporal attention filters beat max pooling" in lines[SUPPORTED]
+    assert "4 paired trials, fewer than the 5" in lines[TOO_FEW] and "joint embedding" in lines[TOO_FEW]
+    assert lines[NOT_TESTED].count("“") == 6  # the six claims without rows

@@ -68,6 +68,36 @@ def verdict_counts_text(verdicts: list[str]) -> str:
     return ", ".join(f"{counts[v]} **{v}**" for v in claims.VERDICTS if counts[v])
 
 
+def verdict_reasons(audit: list[claims.AuditedClaim], column: Column) -> str:
+    """A Markdown list: per verdict, which claims got it and what in their checks decided it."""
+    lines = []
+    for verdict in claims.VERDICTS:
+        mine = [a for a in audit if a.by_column[column].verdict == verdict]
+        if not mine:
+            continue
+        names = "; ".join(f"“{a.claim.text}”" for a in mine)
+        results = [r for a in mine for r in a.by_column[column].results if r.verdict != claims.NOT_TESTED]
+        widths = [r.high - r.low for r in results if not math.isnan(r.low)]
+        paired = sorted({r.n_paired for r in results})
+        if verdict == claims.INCONCLUSIVE and widths:
+            why = (f"the computed checks' 95 % intervals are {min(widths):.1f} to {max(widths):.1f} points wide with "
+                   f"{', '.join(map(str, paired))} paired trials; an interval that contains 0, or a check without a "
+                   "verdict, leaves the claim open: on these data an effect below half an interval's width cannot be "
+                   "told from zero")
+        elif verdict == claims.INCONCLUSIVE:
+            why = "their checks' verdicts disagree or some could not be computed"
+        elif verdict == claims.TOO_FEW:
+            why = f"{', '.join(map(str, paired))} paired trials, fewer than the {claims.MIN_TRIALS} a verdict needs"
+        elif verdict == claims.NOT_TESTED:
+            why = "this run has no result for a number their checks need"
+        elif verdict == claims.CONTRADICTED:
+            why = "at least one check's 95 % interval lies below 0"
+        else:
+            why = "every check's 95 % interval lies above 0"
+        lines.append(f"- **{verdict}**: {names}. Why: {why}.")
+    return "\n".join(lines)
+
+
 def claims_frame(audit: list[claims.AuditedClaim], column: Column | None) -> pd.DataFrame:
     """One row per claim: where, the paper's own numbers by sign, our verdict and the check nearest to flipping it."""
     rows = []
@@ -202,6 +232,7 @@ def key_numbers(run: RunData, paper: pd.DataFrame, audit: list[claims.AuditedCla
         "paper_claims_holding": str(sum(a.paper.holds == a.paper.total for a in audit)),
         "chance": f"{100 / int(FINDINGS_COLUMN.split()[0]):g} %",
     }
+    values["verdict_reasons"] = verdict_reasons(audit, column) if column else "- no claim could be checked"
     for a in audit:
         values[f"claim_{a.claim.ident}"] = f"**{a.by_column[column].verdict}**" if column else claims.NOT_TESTED
     get = claims.ours_getter(run.results, column) if column else (lambda key: None)
