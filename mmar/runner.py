@@ -167,10 +167,10 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
         from mmar.report import build_book as build
 
         start = time.perf_counter()
-        print("[report] building ...", end="", flush=True)
+        print("[report] building the book ...", flush=True)
         html = build(run_dir)
         _record_timing(run_dir, "report", {"seconds": round(time.perf_counter() - start, 2), "status": "ok"})
-        print(f" done in {time.perf_counter() - start:.1f}s: {html}", flush=True)
+        print(f"[report] done in {time.perf_counter() - start:.1f}s: {html}", flush=True)
     print(f"total {time.perf_counter() - total_start:.1f}s", flush=True)
     return run_dir
 

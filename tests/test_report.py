@@ -511,6 +511,7 @@ def test_t_interval_of_paired_differences_by_hand() -> None:
     result = _greater([60.0, 62.0, 61.0, 63.0, 64.0], [50.0, 51.0, 52.0, 53.0, 54.0])
     half = T975[4] * math.sqrt(0.5) / math.sqrt(5)
     assert result.n_paired == 5 and result.diff == pytest.approx(10.0)
+    assert result.diffs == pytest.approx((10.0, 11.0, 9.0, 10.0, 10.0))  # per trial, in trial order
     assert (result.low, result.high) == (pytest.approx(10 - half, abs=1e-5), pytest.approx(10 + half, abs=1e-5))
     assert result.verdict == SUPPORTED and result.interval_text == "[9.12, 10.88]"
     flipped = _greater([50.0, 51.0, 52.0, 53.0, 54.0], [60.0, 62.0, 61.0, 63.0, 64.0])

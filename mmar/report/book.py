@@ -64,7 +64,7 @@ def _toc(notebooks: Sequence[str]) -> dict:
     return {"format": "jb-book", "root": FINDINGS, "parts": parts}
 
 
-def _config(run_dir: Path) -> dict:
+def _config() -> dict:
     return {
         "title": "Unseen Action Recognition with Multimodal Learning: a reproducibility report",
         "author": "mmar", "copyright": "", "only_build_toc_files": True,
@@ -112,8 +112,8 @@ def _execute_in_worker(stem: str, src: Path, run_dir: Path, extra_runs: Sequence
     execute_chapter(stem, src, run_dir, extra_runs)
 
 
-def assemble(run_dir: Path, src: Path, extra_runs: Sequence[Path] = ()) -> list[str]:
-    """Write the book's source folder; return the run's notebooks it holds (names without ``.ipynb``)."""
+def assemble(run_dir: Path, src: Path, extra_runs: Sequence[Path] = ()) -> None:
+    """Write the book's source folder: the run's executed notebooks and the executed report chapters."""
     if src.exists():
         shutil.rmtree(src)
     (src / "notebooks").mkdir(parents=True)
@@ -129,8 +129,7 @@ def assemble(run_dir: Path, src: Path, extra_runs: Sequence[Path] = ()) -> list[
                      for stem in (FINDINGS, *AFTER_NOTEBOOKS)]:
             done.result()
     (src / "_toc.yml").write_text(yaml.safe_dump(_toc(notebooks), sort_keys=False))
-    (src / "_config.yml").write_text(yaml.safe_dump(_config(run_dir), sort_keys=False))
-    return notebooks
+    (src / "_config.yml").write_text(yaml.safe_dump(_config(), sort_keys=False))
 
 
 def run_jupyter_book(src: Path, builder: str = "html") -> Path:
@@ -176,7 +175,9 @@ def build_book(run_dir: str | Path, *, pdf: bool = True, extra_runs: Sequence[st
     if not run_dir.is_dir():
         raise FileNotFoundError(f"no run folder at {run_dir} (run `python -m mmar run --profile default` first)")
     src = run_dir / SOURCE_DIR
+    print(f"book: executing the {1 + len(AFTER_NOTEBOOKS)} report chapters against {run_dir} ...", flush=True)
     assemble(run_dir, src, [Path(p).resolve() for p in extra_runs])
+    print("book: building the HTML pages ...", flush=True)
     html = run_jupyter_book(src, "html")
     remote = remote_resources(html)
     if remote:
@@ -195,6 +196,7 @@ def _print_pdf(src: Path, pdf: Path) -> None:
     if binary is None:
         print("report: chromium is not installed; skipping the PDF (Debian: apt-get install chromium)", file=sys.stderr)
         return
+    print("book: printing the single-page build to PDF ...", flush=True)
     try:
         single = run_jupyter_book(src, "singlehtml")
         print_pdf(single / "index.html", pdf, binary=binary, timeout=120)

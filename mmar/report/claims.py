@@ -84,6 +84,7 @@ class CheckResult:
     high: float = math.nan
     n_paired: int = 0
     trials: tuple[int, ...] = ()  # the paired trial ids
+    diffs: tuple[float, ...] = ()  # the per-trial differences d_t, in the order of ``trials``
     threshold: float = math.nan
     reason: str = ""
 
@@ -184,7 +185,8 @@ def evaluate(check: Check, get: Getter) -> CheckResult:
     trials = paired_trials(present)
     tables = [m.by_trial() for m in present]
     diffs = [difference(check, [t[trial] for t in tables], threshold) for trial in trials]
-    result = CheckResult(check, TOO_FEW, present, n_paired=len(trials), trials=trials, threshold=threshold)
+    result = CheckResult(check, TOO_FEW, present, n_paired=len(trials), trials=trials, diffs=tuple(diffs),
+                         threshold=threshold)
     if len(diffs) >= 1:
         result.diff = float(np.mean(diffs))
     if len(diffs) >= 2:

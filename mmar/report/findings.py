@@ -121,11 +121,7 @@ def paired_difference_frame(audit: list[claims.AuditedClaim], column: Column) ->
     rows = []
     for a in audit:
         for result in a.by_column[column].results:
-            if result.verdict == claims.NOT_TESTED or not result.trials:
-                continue
-            tables = [m.by_trial() for m in result.measures]
-            for trial in result.trials:
-                d = claims.difference(result.check, [t[trial] for t in tables], result.threshold)
+            for trial, d in zip(result.trials, result.diffs):
                 rows.append(dict(claim=a.claim.ident, check=result.check.text, trial=trial, d=d, mean=result.diff,
                                  low=result.low, high=result.high, verdict=result.verdict))
     return pd.DataFrame(rows, columns=["claim", "check", "trial", "d", "mean", "low", "high", "verdict"])
