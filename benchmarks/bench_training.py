@@ -13,7 +13,9 @@ On a generated prepared dataset of I3D shape (1024-d features, segments of 8-40 
    CUDA): pairs per second per member and in all, achieved GFLOP/s and the fraction of the sgemm peak;
 4. peak resident memory (CPU) or peak allocated memory (CUDA) of the largest ensemble;
 5. with ``--paper-pair-epochs`` (the pair-epochs of the ``paper`` profile's grids, printed by
-   ``--count-paper RUN_DIR`` from a prepared dataset), the projected time of its training on this device.
+   ``--count-paper RUN_DIR`` from a prepared dataset), the projected time of its training on this device;
+6. with ``--alternatives``, one model on 1 thread in float32 (the grid's setting), with bfloat16 autocast
+   and with ``torch.compile`` (issue #23's candidates; the first epoch's seconds show the compilation).
 
 Results are printed and written to ``<out>/bench_training.csv``.
 """
@@ -21,6 +23,7 @@ Results are printed and written to ``<out>/bench_training.csv``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.util
 import json
 import multiprocessing
@@ -173,6 +176,30 @@ def _epoch_seconds_new(data_root: str, rows: np.ndarray, batch: int, threads: in
     return float(result.histories[0]["seconds"].iloc[-1])
 
 
+def _epoch_seconds_alternative(data_root: str, rows: np.ndarray, mode: str) -> tuple[float, float]:
+    """Seconds of the first and of the last of 3 epochs of one full model (1 thread, batch 128, Adam) with
+    ``mode``: "float32" (what the grid runs), "bf16 autocast" (matrix products in bfloat16 through
+    ``torch.autocast``) or "torch.compile" (each member's loss terms compiled by Inductor with dynamic
+    shapes; the first epoch includes the compilation). Tried for issue #23; neither is used by the grid."""
+    from mmar.training import TrainConfig, train_ensemble
+    from mmar.training import ensemble
+
+    data = PreparedDataset.load(data_root)
+    config = TrainConfig(optimizer="adam", lr=1e-3, batch_size=128, epochs=3, num_threads=1, seed=0)
+    member_call = ensemble.EnsembleTrainer._member_call
+    context = torch.autocast("cpu", dtype=torch.bfloat16) if mode == "bf16 autocast" else contextlib.nullcontext()
+    if mode == "torch.compile":
+        compiled = torch.compile(member_call, dynamic=True)
+        ensemble.EnsembleTrainer._member_call = lambda self, *args: compiled(self, *args)
+    try:
+        with context:
+            result = train_ensemble([config], data, [rows], tempfile.mkdtemp(), progress=False)
+    finally:
+        ensemble.EnsembleTrainer._member_call = member_call
+    seconds = result.histories[0]["seconds"]
+    return float(seconds.iloc[0]), float(seconds.iloc[-1])
+
+
 def _two_processes(data_root: str, rows: np.ndarray, batch: int) -> float:
     """Pairs per second of two 1-thread processes training at once (the grid's default on 2 cores)."""
     context = multiprocessing.get_context("spawn")
@@ -217,6 +244,8 @@ def main(argv: list[str] | None = None) -> None:
                         "prepared dataset and exit")
     parser.add_argument("--paper-pair-epochs", type=float, help="project the paper profile's training time from this")
     parser.add_argument("--skip-cpu-comparison", action="store_true", help="only the ensemble measurements")
+    parser.add_argument("--alternatives", action="store_true", help="also bf16 autocast and torch.compile of "
+                        "one model (1 thread; the first epoch's seconds include the compilation)")
     args = parser.parse_args(argv)
     if args.count_paper:
         print(json.dumps(count_paper_pair_epochs(args.count_paper)))
@@ -248,6 +277,11 @@ def main(argv: list[str] | None = None) -> None:
             rate(f"ensemble trainer M=1, {threads} thread(s), batch {batch}", len(rows) / seconds,
                  peak1 if threads == 1 else peak2)
         rate("ensemble trainer M=1, 2 processes x 1 thread, batch 128", _two_processes(root, rows, 128), peak2)
+    if args.alternatives:
+        for mode in ("float32", "bf16 autocast", "torch.compile"):
+            first, last = _epoch_seconds_alternative(root, rows, mode)
+            rate(f"ensemble trainer M=1, 1 thread, batch 128, {mode}", len(rows) / last, peak1,
+                 first_epoch_s=first)
     device = torch.device(args.device)
     peak = float("nan")
     for members in [int(m) for m in args.members.split(",")]:
