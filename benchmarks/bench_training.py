@@ -212,23 +212,21 @@ def count_paper_pair_epochs(run_dir: str) -> dict[str, float]:
     """Pair-epochs of the ``paper`` profile's grids (06 and 07) on the prepared dataset of ``run_dir``."""
     from mmar import experiments as ex
     from mmar.experiments.projection import pair_epochs
-    from mmar.profiles import notebook_parameters, resolve_profile
+    from mmar.studies import settings_classes
     from mmar.studies.grid_tables import ablation_families
 
     data = PreparedDataset.load(Path(run_dir) / "data")
-    profile = resolve_profile("paper")
     cells = {}
     for notebook in ("06_evaluation", "07_ablations"):
-        p = notebook_parameters(profile, notebook)
-        train = {k: (1.0 if v == "selected" else v) for k, v in p.get("train", {}).items()}
-        settings = ex.GridSettings(train=train, max_train_rows=p.get("max_train_rows"),
-                                   max_unpaired_rows=p.get("max_unpaired_rows"))
+        p = settings_classes()[notebook].from_profile("paper")
+        train = {k: (1.0 if v == "selected" else v) for k, v in p.train.items()}
+        settings = ex.GridSettings(train=train, max_train_rows=p.max_train_rows, max_unpaired_rows=p.max_unpaired_rows)
         if notebook == "06_evaluation":
-            rows, ks = ex.TABLE1, p["unseen_ks"]
+            rows, ks = ex.TABLE1, p.unseen_ks
         else:
-            families = ablation_families(["Table 6", "Table 7", "Table 8"], p.get("ablations", {}))
-            rows, ks = [r for f in families.values() for r in f], [p.get("unseen_k", 5)]
-        for cell in ex.make_cells(data, rows, ks, p["n_trials"], settings):
+            families = ablation_families(["Table 6", "Table 7", "Table 8"], p.ablations)
+            rows, ks = [r for f in families.values() for r in f], [p.unseen_k]
+        for cell in ex.make_cells(data, rows, ks, p.n_trials, settings):
             cells[cell.key] = cell
     return {"cells": len(cells), "pair_epochs": float(sum(pair_epochs(c) for c in cells.values()))}
 

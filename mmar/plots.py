@@ -57,10 +57,13 @@ def dataset_statistics(sentences: pd.DataFrame, videos: pd.DataFrame, real: pd.D
     _finish(fig, path)
 
 
-def class_similarity(classes: Sequence[str], name_similarity: np.ndarray, feature_similarity: np.ndarray,
-                     similarity_r: float, data_source: str, path: str | Path, shown: int = 30) -> None:
+def class_similarity(classes: Sequence[str], structure: Any, data_source: str, path: str | Path, shown: int = 30) -> None:
     """Class-by-class similarity by GloVe name vectors and by mean features (first ``shown`` classes,
-    ordered by the leading eigenvector of the name similarity), and both over all class pairs."""
+    ordered by the leading eigenvector of the name similarity), and both over all class pairs.
+    ``structure``: a :class:`mmar.studies.dataset_stats.ClassStructure` (``name_similarity`` and
+    ``feature_similarity`` (n, n), ``similarity_r``)."""
+    name_similarity, feature_similarity = structure.name_similarity, structure.feature_similarity
+    similarity_r = structure.similarity_r
     shown = min(shown, len(classes))
     order = np.argsort(np.linalg.eigh(name_similarity[:shown, :shown])[1][:, -1])
     pairs = np.triu_indices(len(classes), 1)
@@ -92,10 +95,11 @@ def sample_frames(clips: dict[str, np.ndarray], data_source: str, path: str | Pa
     _finish(fig, path)
 
 
-def i3d_features(features: dict[str, np.ndarray], step_logits: dict[str, np.ndarray], top: pd.DataFrame,
-                 labels: Sequence[str], data_source: str, path: str | Path) -> None:
+def i3d_features(predictions: Any, labels: Sequence[str], data_source: str, path: str | Path) -> None:
     """Per clip: the (1024, T') I3D feature sequence (channels sorted by mean activation) and the
-    per-step softmax over Kinetics classes for the clip's top classes."""
+    per-step softmax over Kinetics classes for the clip's top classes. ``predictions``: a
+    :class:`mmar.studies.i3d_sanity.ClipPredictions` (``features``, ``step_logits`` per clip, ``top``)."""
+    features, step_logits, top = predictions.features, predictions.step_logits, predictions.top
     fig, axes = plt.subplots(len(features), 2, figsize=(11, 3.2 * len(features)), squeeze=False)
     for (ax_f, ax_p), name in zip(axes, features):
         feats = features[name]
@@ -114,11 +118,18 @@ def i3d_features(features: dict[str, np.ndarray], step_logits: dict[str, np.ndar
     _finish(fig, path)
 
 
-def reconstruction_curves(histories: dict[str, pd.DataFrame], column: str, baseline: float, baseline_label: str,
-                          title: str, data_source: str, path: str | Path) -> None:
-    """Training reconstruction error per epoch (``history[column]``) per variant, with a baseline line."""
+#: The reconstruction curves' title per loss column.
+_AUTOENCODER_TITLES = {"recons_video": "Video autoencoder", "recons_text": "Text autoencoder"}
+
+
+def reconstruction_curves(results: dict[str, Any], column: str, baseline: tuple[float, str], data_source: str,
+                          path: str | Path) -> None:
+    """Training reconstruction error per epoch (``result.history[column]``) per variant, with a baseline
+    line: ``baseline`` is (value, label)."""
+    (baseline, baseline_label), title = baseline, _AUTOENCODER_TITLES.get(column, column)
     fig, ax = plt.subplots(figsize=(6, 3.5))
-    for name, history in histories.items():
+    for name, result in results.items():
+        history = result.history
         ax.plot(history["epoch"], history[column], marker="o", label=f"{name} (train)" if name else "train")
     ax.axhline(baseline, color="grey", ls="--", label=baseline_label)
     ax.set_xlabel("epoch")
@@ -128,10 +139,12 @@ def reconstruction_curves(histories: dict[str, pd.DataFrame], column: str, basel
     _finish(fig, path)
 
 
-def attention_filters(results: dict[str, Any], x: torch.Tensor, mask: torch.Tensor, row_titles: Sequence[str],
-                      data_source: str, path: str | Path, n_channels: int = 64) -> None:
-    """Each example sequence ``x`` (B, T, C) (valid steps ``mask`` (B, T)) as an image of its
-    ``n_channels`` highest-variance channels, with every variant's encoder filters F[n, t] over it."""
+def attention_filters(results: dict[str, Any], examples: Any, data_source: str, path: str | Path,
+                      n_channels: int = 64) -> None:
+    """Each example sequence ``examples.x`` (B, T, C) (valid steps ``examples.mask`` (B, T), titles
+    ``examples.classes``; :class:`mmar.studies.autoencoders.Examples`) as an image of its ``n_channels``
+    highest-variance channels, with every variant's encoder filters F[n, t] over it."""
+    x, mask, row_titles = examples.x, examples.mask, examples.classes
     channels = torch.argsort(x.flatten(0, 1).var(0), descending=True)[:n_channels]
     fig, axes = plt.subplots(len(x), len(results), figsize=(5.5 * len(results), 2.4 * len(x)), squeeze=False)
     for col, (variant, result) in enumerate(results.items()):
@@ -171,10 +184,10 @@ def loss_curves(histories: dict[str, pd.DataFrame], data_source: str, path: str 
     _finish(fig, path)
 
 
-def adversarial_terms(name: str, history: pd.DataFrame, pretrain_epochs: int, form: str, data_source: str,
-                      path: str | Path) -> None:
-    """Discriminator (Eq. 7) and generator (Eq. 8) losses per epoch; the paired-only phase shaded;
-    a line at 2 log 2 (a discriminator at chance)."""
+def adversarial_terms(name: str, result: Any, data_source: str, path: str | Path) -> None:
+    """Discriminator (Eq. 7) and generator (Eq. 8) losses per epoch of variant ``name`` (a
+    :class:`mmar.training.TrainResult`); the paired-only phase shaded; a line at 2 log 2 (a discriminator at chance)."""
+    history, pretrain_epochs, form = result.history, result.config.pretrain_epochs, result.config.adversarial_form
     fig, ax = plt.subplots(figsize=(7, 3.5))
     for column in ("d_z", "d_v", "d_t", "g_z", "g_v", "g_t"):
         if column in history and history[column].notna().any():
@@ -187,10 +200,11 @@ def adversarial_terms(name: str, history: pd.DataFrame, pretrain_epochs: int, fo
     _finish(fig, path)
 
 
-def embedding_map(points: np.ndarray, kinds: np.ndarray, groups: np.ndarray, method: str, seed: int, variant: str,
-                  data_source: str, path: str | Path) -> None:
-    """2-D map (``method`` "tsne" or "pca") of embeddings ``points`` (n, E): videos as dots,
-    sentences as crosses, seen (val) and unseen in two colours."""
+def embedding_map(embedding: Any, method: str, seed: int, data_source: str, path: str | Path) -> None:
+    """2-D map (``method`` "tsne" or "pca", seeded) of a :class:`mmar.studies.joint_training.EmbeddingPoints`
+    (``points`` (n, E), ``kinds``, ``groups``, ``variant``): videos as dots, sentences as crosses, seen (val)
+    and unseen in two colours."""
+    points, kinds, groups, variant = embedding.points, embedding.kinds, embedding.groups, embedding.variant
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
@@ -233,11 +247,12 @@ def zero_shot_curves(results: Sequence[dict[str, Any]], unseen_ks: Sequence[int]
     _finish(fig, path)
 
 
-def ablation_bars(families: dict[str, Sequence[Any]], results: Sequence[dict[str, Any]], unseen_k: int, n_trials: int,
+def ablation_bars(families: dict[str, Sequence[Any]], results: Sequence[dict[str, Any]], unseen_k: int,
                   data_source: str, path: str | Path) -> None:
     """One panel per ablation family: 1-NN accuracy per row as a bar (mean ± std over trials), each
     trial a dot, chance 100/K as a line."""
     done = [r for r in results if "error" not in r]
+    n_trials = len({r["trial"] for r in results})
     fig, axes = plt.subplots(1, len(families), figsize=(4 * len(families), 3.6), squeeze=False)
     for ax, (name, rows) in zip(axes[0], families.items()):
         labels = [row.label for row in rows]

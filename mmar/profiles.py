@@ -92,7 +92,7 @@ def parse_override(text: str) -> tuple[str | None, str, Any]:
     return notebook, key, ({parts[1]: value} if len(parts) == 2 else value)
 
 
-def _add(params: dict[str, Any], key: str, value: Any) -> None:
+def merge_parameter(params: dict[str, Any], key: str, value: Any) -> None:
     """Set ``params[key]``; a dict value is merged into a dict already there (its entries win)."""
     if isinstance(value, dict) and isinstance(params.get(key), dict):
         params[key] = {**params[key], **value}
@@ -108,11 +108,11 @@ def notebook_parameters(profile: dict[str, Any], notebook: str, overrides: Seque
     """
     params: dict[str, Any] = {}
     for key, value in (profile.get("common") or {}).items():
-        _add(params, key, value)
+        merge_parameter(params, key, value)
     for key, value in (profile.get(notebook) or {}).items():
-        _add(params, key, value)
+        merge_parameter(params, key, value)
     for text in overrides:
         target, key, value = parse_override(text)
         if target is None or target == notebook:
-            _add(params, key, value)
+            merge_parameter(params, key, value)
     return params

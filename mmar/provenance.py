@@ -1,4 +1,5 @@
-"""Where a result comes from: a fingerprint of the code that determines it, the git commit, the run id.
+"""Where a result comes from: a fingerprint of the code that determines it, the git commit, the run id,
+and :class:`Run`, the object that carries a notebook's profile, folder, seed and data source.
 
 :func:`code_fingerprint` hashes the source of the modules that decide what a result is (data,
 models, losses, training, evaluation, experiments, ...), so a cache keyed by it is never read by
@@ -9,14 +10,16 @@ rewording the report does not invalidate every trained cell.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import secrets
 import subprocess
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from mmar.paths import PACKAGE_DIR, PROJECT_ROOT
+from mmar.paths import PACKAGE_DIR, PROJECT_ROOT, resolve_run_dir
 
 #: Paths under ``mmar/`` (files or folders, relative) whose source does not change any result row.
 PRESENTATION_ONLY = ("report", "cli.py", "runner.py", "provenance.py", "regression.py", "extract.py", "i3d.py",
@@ -83,3 +86,46 @@ def current_run_id() -> str:
     """The run id a result row belongs to: ``$MMAR_RUN_ID``, which the runner sets for the notebooks it
     executes; "" outside a run (nbval, by hand), so such rows never claim a run they are not part of."""
     return os.environ.get(RUN_ID_ENV, "")
+
+
+@dataclass(frozen=True)
+class Run:
+    """Where a notebook's results go and what they record about their origin, in one object.
+
+    ``profile``: the profile's name in ``mmar/profiles.yaml``; ``dir``: the run folder (absolute);
+    ``seed``: the notebook's seed; ``data_source``: the prepared data's source label (None until
+    notebook 01 has prepared it); ``run_id``: the ``mmar run`` that executes the notebook ("" outside
+    one, e.g. under nbval). Every result row takes ``profile`` and ``run_path`` from it (:meth:`row_fields`).
+    """
+
+    profile: str
+    dir: Path
+    seed: int = 0
+    data_source: str | None = None
+    run_id: str = ""
+
+    @classmethod
+    def open(cls, profile: str, run_dir: str | Path, seed: int = 0) -> "Run":
+        """The run at ``run_dir`` (relative paths start at the repository root); its data source is read
+        from ``<run_dir>/data/dataset.json`` when notebook 01 has written it."""
+        folder = resolve_run_dir(run_dir)
+        meta = folder / "data" / "dataset.json"
+        source = json.loads(meta.read_text()).get("data_source") if meta.is_file() else None
+        return cls(profile, folder, seed, source, current_run_id())
+
+    def with_data_source(self, data_source: str) -> "Run":
+        """The same run with the data source of data prepared since :meth:`open`."""
+        return replace(self, data_source=data_source)
+
+    def row_fields(self) -> dict[str, str]:
+        """What every :class:`mmar.results.ResultRow` records about the run: ``profile`` and ``run_path``."""
+        return {"profile": self.profile, "run_path": str(self.dir)}
+
+    def figure(self, name: str) -> Path:
+        """``<run>/figures/<name>`` (the folder is created)."""
+        (self.dir / "figures").mkdir(parents=True, exist_ok=True)
+        return self.dir / "figures" / name
+
+    def results_file(self, notebook: str) -> Path:
+        """``<run>/results/<notebook>.csv``, where a notebook's result rows go."""
+        return self.dir / "results" / f"{notebook}.csv"

@@ -3,9 +3,12 @@
 ``python -m mmar run --profile NAME [--only 01,02] [--out runs/NAME] [--set key=value ...]``
 
 Each notebook runs in a child process (:func:`run_child`, so that its peak memory can be measured),
-gets the profile's parameters that its ``parameters`` cell declares plus ``profile`` and ``run_dir``,
-and is written executed to ``<run_dir>/notebooks/``. Timings and peak memory go to ``<run_dir>/timings.json``. A
-failing notebook stops the run with its name and the failing cell's error; earlier outputs stay.
+gets ``profile``, ``run_dir`` and ``overrides`` (the ``--set`` values addressed to it) as papermill
+parameters, reads its settings from ``mmar/profiles.yaml`` itself (:func:`mmar.studies.settings_classes`),
+and is written executed to ``<run_dir>/notebooks/``. Every notebook's settings are resolved before the first
+one starts, so a bad ``--set`` fails at once. Timings, peak memory and the resolved settings go to
+``<run_dir>/timings.json``. A failing notebook stops the run with its name and the failing cell's error;
+earlier outputs stay.
 
 Every invocation is one run with its own run id (:mod:`mmar.provenance`): ``run.json`` records it with
 the commit, the dirty flag, the code fingerprint and the start time, and the notebooks' result rows
@@ -29,7 +32,7 @@ from typing import Any, Sequence
 
 from mmar.lock import lock_status
 from mmar.paths import NOTEBOOKS_DIR, PROJECT_ROOT
-from mmar.profiles import NOTEBOOKS, ProfileError, notebook_parameters, parse_override, resolve_profile
+from mmar.profiles import NOTEBOOKS, ProfileError, merge_parameter, parse_override, resolve_profile
 from mmar.provenance import RUN_ID_ENV, run_provenance
 
 #: What one run writes into its folder and the next run moves aside (data/ and caches stay); report.html/.pdf are
@@ -43,11 +46,26 @@ class NotebookFailed(RuntimeError):
     """A notebook raised; the message names it and the cell's error."""
 
 
-def declared_parameters(notebook_path: Path) -> set[str]:
-    """Names assigned in the notebook's cell tagged ``parameters``."""
-    import papermill
+def notebook_overrides(notebooks: Sequence[str], overrides: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """The ``--set`` overrides (``[notebook.]name[.field]=value``) as ``{notebook: {name: value}}``: one without a
+    notebook goes to every notebook with a setting of that name. Raises :class:`ProfileError` for a name that
+    no selected notebook (or not the named one) has as a setting."""
+    from mmar.studies import settings_classes
 
-    return set(papermill.inspect_notebook(str(notebook_path)).keys())
+    names = {notebook: set(cls.names()) for notebook, cls in settings_classes().items() if notebook in notebooks}
+    per_notebook: dict[str, dict[str, Any]] = {notebook: {} for notebook in notebooks}
+    for text in overrides:
+        target, name, value = parse_override(text)
+        scope = [target] if target else list(notebooks)
+        hit = [n for n in scope if name in names.get(n, set())]
+        if not hit and target:
+            raise ProfileError(f"--set {text}: {target} has no setting {name!r}; its settings are "
+                               f"{', '.join(sorted(names.get(target, ())))} (mmar/profiles.yaml)")
+        if not hit:
+            raise ProfileError(f"--set {text}: no selected notebook has a setting {name!r} (mmar/profiles.yaml)")
+        for notebook in hit:
+            merge_parameter(per_notebook[notebook], name, value)
+    return per_notebook
 
 
 def select_notebooks(only: str | None) -> list[str]:
@@ -127,12 +145,11 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
     missing = [n for n in notebooks if not (notebooks_dir / f"{n}.ipynb").is_file()]
     if missing:
         raise ProfileError(f"notebooks not found in {notebooks_dir}: {missing}")
-    declared = {name: declared_parameters(notebooks_dir / f"{name}.ipynb") for name in notebooks}
-    for text in overrides:
-        target, key, _ = parse_override(text)
-        scope = [target] if target else notebooks
-        if not any(key in declared.get(n, set()) for n in scope if n in declared):
-            raise ProfileError(f"--set {text}: no selected notebook declares a parameter {key!r}")
+    from mmar.studies import settings_classes
+
+    per_notebook = notebook_overrides(notebooks, overrides)
+    classes = settings_classes()
+    settings = {name: classes[name].from_profile(profile_name, per_notebook[name]) for name in notebooks}
 
     moved = move_previous_run(run_dir)
     provenance = run_provenance()
@@ -147,10 +164,7 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
         print(f"the previous run's outputs were moved to {moved}", flush=True)
     total_start = time.perf_counter()
     for index, notebook in enumerate(notebooks, 1):
-        params = notebook_parameters(profile, notebook, list(overrides))
-        params = {k: v for k, v in params.items() if k in declared[notebook]}
-        params.update({k: v for k, v in {"profile": profile_name, "run_dir": str(run_dir)}.items()
-                       if k in declared[notebook]})
+        params = {"profile": profile_name, "run_dir": str(run_dir), "overrides": per_notebook[notebook]}
         print(f"[{index}/{len(notebooks)}] {notebook} ...", end="", flush=True)
         start = time.perf_counter()
         outcome = run_child(notebook, run_dir, params, notebooks_dir, provenance["run_id"])
@@ -161,7 +175,8 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
             raise NotebookFailed(outcome["error"])
         peak = outcome["peak_rss_mb"]
         _record_timing(run_dir, notebook, {"seconds": round(seconds, 2), "peak_rss_mb": round(peak, 1),
-                                           "status": "ok", "parameters": params})
+                                           "status": "ok", "overrides": per_notebook[notebook],
+                                           "settings": settings[notebook].to_dict()})
         print(f" done in {seconds:.1f}s (peak memory {peak:.0f} MB)", flush=True)
     if build_report and only is None:
         from mmar.report import build_book as build

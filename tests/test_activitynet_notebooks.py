@@ -1,12 +1,12 @@
 """The notebooks run under the ``activitynet-smoke`` profile (real ActivityNet Captions annotations,
-stand-in video): papermill executes them in order with each notebook's profile parameters, in a
+stand-in video): papermill executes them in order with ``profile = "activitynet-smoke"``, in a
 subprocess. Their outputs are not compared with the stored ones (those are the smoke profile's, on
 the stand-in data); every cell has to run, and the notebooks' own checks (which raise) have to pass.
 
 Skipped when ``../shared/data/activitynet`` is absent. Runs whichever numbered notebooks exist (in
 series order, stopping at the first gap, since each notebook reads what the earlier ones wrote),
 except :data:`DATA_INDEPENDENT`: notebooks that never read the prepared dataset and get the same
-parameters under ``activitynet-smoke`` as under ``smoke``, so the main nbval run already covers them.
+settings under ``activitynet-smoke`` as under ``smoke``, so the main nbval run already covers them.
 """
 
 from __future__ import annotations
@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from mmar.paths import NOTEBOOKS_DIR, PROJECT_ROOT
-from mmar.profiles import NOTEBOOKS, notebook_parameters, resolve_profile
+from mmar.profiles import NOTEBOOKS
+from mmar.studies import settings_classes
 
 PROFILE = "activitynet-smoke"
 #: 02 runs I3D on the reference clips (and extracts a video folder only when given one).
@@ -37,26 +38,17 @@ def _present_notebooks() -> list[str]:
 
 
 def test_notebooks_nbval_activitynet_smoke(anet_dir: Path, tmp_path: Path) -> None:
-    import papermill
-
     notebooks = _present_notebooks()
     if not notebooks:
         pytest.skip("no numbered notebooks in notebooks/ yet")
-    profile = resolve_profile(PROFILE)
-    smoke = resolve_profile("smoke")
-    def declared(name: str) -> set[str]:
-        return set(papermill.inspect_notebook(str(NOTEBOOKS_DIR / f"{name}.ipynb")))
-
+    classes = settings_classes()
     for name in DATA_INDEPENDENT:
-        same = {k: v for k, v in notebook_parameters(profile, name, []).items() if k in declared(name)}
-        assert same == {k: v for k, v in notebook_parameters(smoke, name, []).items() if k in declared(name)}, name
+        assert classes[name].from_profile(PROFILE) == classes[name].from_profile("smoke"), name
     run_dir = tmp_path / "run"
     jobs = []
     for name in notebooks:
-        params = {k: v for k, v in notebook_parameters(profile, name, []).items() if k in declared(name)}
-        params.update({k: v for k, v in {"profile": PROFILE, "run_dir": str(run_dir)}.items() if k in declared(name)})
-        if "annotations_dir" in declared(name):
-            params["annotations_dir"] = str(anet_dir)
+        overrides = {"annotations_dir": str(anet_dir)} if "annotations_dir" in classes[name].names() else {}
+        params = {"profile": PROFILE, "run_dir": str(run_dir), "overrides": overrides}
         jobs.append((str(NOTEBOOKS_DIR / f"{name}.ipynb"), str(tmp_path / f"{name}.ipynb"), params))
     script = ("import json, sys, papermill\n"
               "for source, target, params in json.loads(sys.argv[1]):\n"

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from mmar.provenance import Run
 from mmar.studies import difficulty as df
 
 
@@ -76,7 +77,7 @@ def test_the_report_rebuilds_the_sweep_from_its_result_rows(tmp_path) -> None:
                   df.JOINT_RECONS: [50.0, 51, 49, 50, 50], df.RECONS_CROSS: [20.0, 22, 18, 21, 19]}
     table = pd.concat([df.claim_differences(_records(accuracies), 5, nuisance=n, raw=r) for n, r in ((1.0, 33.0), (0.5, 70.0))],
                       ignore_index=True)
-    context = ResultContext("stand-in", "smoke", str(tmp_path), GridSettings(), 5)
+    context = ResultContext(Run("smoke", tmp_path, 0, "stand-in"), GridSettings(), 5)
     written = write_results(df.sweep_result_rows(table, context, parameters, 5), tmp_path / "07_ablations.csv")
     assert len(written) == 2 * (1 + len(df.SWEEP_CLAIMS))
     rebuilt = df.table_from_result_rows(pd.read_csv(tmp_path / "07_ablations.csv"))

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mmar.provenance import Run
 from mmar import experiments as ex
 from mmar.results import write_results
 
@@ -107,7 +108,7 @@ def test_tiny_grid_end_to_end_with_cache(tiny_prepared, tmp_path):
     assert time.perf_counter() - tic < 2.0 and cached.stat().st_mtime_ns == stamp
     assert again[0]["zero_shot"] == first["zero_shot"]
 
-    context = ex.ResultContext(data.data_source, "test", str(tmp_path), settings, 1)
+    context = ex.ResultContext(Run("test", tmp_path, 0, data.data_source), settings, 1)
     result_rows = ex.zero_shot_rows(results, rows, context)
     table = write_results(result_rows, tmp_path / "results" / "06.csv")
     paper = table[table["paper_table"] == "Table 1"]
@@ -148,7 +149,7 @@ def test_a_failing_cell_is_reported_not_cached(tiny_prepared, tmp_path, monkeypa
     results = ex.run_grid(data, cells, settings, tmp_path, progress=False)
     assert results[0]["error"] == "RuntimeError: no luck"
     assert not (tmp_path / "cells" / f"{cells[0].key}.json").exists()
-    context = ex.ResultContext(data.data_source, "test", str(tmp_path), settings, 1)
+    context = ex.ResultContext(Run("test", tmp_path, 0, data.data_source), settings, 1)
     assert ex.zero_shot_rows(results, ex.TABLE1, context) == []
     where, why = ex.failure_not_run(results, ex.TABLE1)
     assert where == [("Table 1", "Paired: joint", "2 unseen")] and "no luck" in why[0]

@@ -1,6 +1,7 @@
-"""The notebooks stay thin and checkable: no function defined in them, about 60 lines of code, key
-numbers in compared cells, one shape for training settings, no machine paths in stored outputs;
-the profiles hold each value once and only parameters the notebooks declare."""
+"""The notebooks stay thin and checkable: no function defined in them, about 60 lines of code, no call
+with more than a handful of arguments, key numbers in compared cells, one shape for training settings,
+no machine paths in stored outputs; a parameters cell holds only profile, run_dir and overrides, and the
+profiles hold each value once and only settings the notebooks have."""
 
 from __future__ import annotations
 
@@ -14,12 +15,17 @@ import pytest
 import yaml
 
 from mmar.paths import NOTEBOOKS_DIR, PROJECT_ROOT
-from mmar.profiles import NOTEBOOKS, PROFILES_FILE, load_profiles, notebook_parameters, resolve_profile
+from mmar.profiles import NOTEBOOKS, PROFILES_FILE, ProfileError, load_profiles, notebook_parameters, resolve_profile
+from mmar.studies import settings_classes
 from mmar.studies.settings import checked_train, variant_configs
 from mmar.training import TrainConfig
 
 #: Code lines (non-blank) a notebook may hold, parameters cell included ("about 60").
 MAX_CODE_LINES = 65
+#: Arguments (positional and keyword) a call in a notebook may pass ("a handful").
+MAX_CALL_ARGUMENTS = 5
+#: What a notebook's parameters cell holds: the profile, the run folder and overrides of its settings.
+PARAMETERS = {"profile": "smoke", "run_dir": "runs/nbval-smoke", "overrides": {}}
 #: Absolute paths of a particular machine (home folders, temporary or work folders, Windows drives).
 MACHINE_PATH = re.compile(r"(?<![\w.])(/home/|/root/|/Users/|/tmp/|/work/|/private/|/var/folders/|[A-Z]:\\\\)")
 TRAINING_NOTEBOOKS = ("03_video_autoencoder", "04_text_autoencoder", "05_joint_training", "06_evaluation",
@@ -54,6 +60,27 @@ def test_notebook_is_thin(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
+def test_notebook_calls_pass_a_handful_of_arguments(name: str) -> None:
+    """Settings travel as one object (and the run as a Run), so no call needs long argument lists."""
+    for source in _code_cells(name):
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.Call):
+                count = len(node.args) + len(node.keywords)
+                assert count <= MAX_CALL_ARGUMENTS, f"{name}: {ast.unparse(node.func)} gets {count} arguments"
+
+
+def test_the_argument_check_catches_a_long_call() -> None:
+    tree = ast.parse("f(a, b, c, d=1, e=2, g=3)")
+    call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call))
+    assert len(call.args) + len(call.keywords) > MAX_CALL_ARGUMENTS
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
+def test_parameters_cell_holds_profile_run_dir_and_overrides(name: str) -> None:
+    assert _parameters(name) == PARAMETERS
+
+
+@pytest.mark.parametrize("name", NOTEBOOKS)
 def test_notebook_compares_its_key_numbers(name: str) -> None:
     nb = _notebook(name)
     checked = [c for c in nb.cells if c.cell_type == "code" and "# NBVAL_CHECK_OUTPUT" in c.source]
@@ -80,37 +107,55 @@ def test_stored_outputs_hold_no_machine_paths(name: str) -> None:
 
 @pytest.mark.parametrize("name", TRAINING_NOTEBOOKS)
 def test_training_notebooks_take_train_and_variants(name: str) -> None:
-    params = _parameters(name)
-    assert isinstance(params["train"], dict)
-    checked_train(params["train"])
-    if "variants" in params:
-        variant_configs(params["train"], params["variants"])
-    assert not {"epochs", "lr", "optimizer", "base", "train_overrides", "kernels"} & set(params), name
+    settings = settings_classes()[name].from_profile("smoke")
+    assert isinstance(settings.train, dict)
+    checked_train(settings.train)
+    if hasattr(settings, "variants"):
+        variant_configs(settings.train, settings.variants)
+    assert not {"epochs", "lr", "optimizer", "base", "train_overrides", "kernels"} & set(settings.names()), name
 
 
 @pytest.mark.parametrize("name", NOTEBOOKS)
 def test_one_name_per_concept(name: str) -> None:
-    params = _parameters(name)
-    assert not {"k", "ks", "eval_k", "unseen_counts", "trials"} & set(params), name
-    if "unseen_k" in params:
-        assert isinstance(params["unseen_k"], int)
-    if "unseen_ks" in params:
-        assert isinstance(params["unseen_ks"], list)
+    settings = settings_classes()[name].from_profile("smoke")
+    assert not {"k", "ks", "eval_k", "unseen_counts", "trials"} & set(settings.names()), name
+    if hasattr(settings, "unseen_k"):
+        assert isinstance(settings.unseen_k, int)
+    if hasattr(settings, "unseen_ks"):
+        assert isinstance(settings.unseen_ks, list)
 
 
 @pytest.mark.parametrize("profile", sorted(load_profiles()))
-def test_profiles_set_only_declared_parameters_and_valid_train_settings(profile: str) -> None:
-    import papermill
+def test_every_profile_gives_every_notebook_valid_settings(profile: str) -> None:
+    for name, cls in settings_classes().items():
+        settings = cls.from_profile(profile)
+        assert set(resolve_profile(profile).get(name) or {}) <= set(cls.names())
+        if hasattr(settings, "train"):
+            variant_configs(settings.train, getattr(settings, "variants", None))
 
-    resolved = resolve_profile(profile)
-    for name in NOTEBOOKS:
-        declared = set(papermill.inspect_notebook(str(NOTEBOOKS_DIR / f"{name}.ipynb")))
-        section = set(resolved.get(name) or {})
-        assert section <= declared, f"{profile}/{name}: {sorted(section - declared)} are not parameters of the notebook"
-        params = {k: v for k, v in notebook_parameters(resolved, name).items() if k in declared}
-        if "train" in params:
-            train = {**_parameters(name)["train"], **params["train"]} if profile == "smoke" else params["train"]
-            variant_configs(train, params.get("variants"))
+
+def test_settings_refuse_unknown_names_and_merge_dict_overrides(tmp_path) -> None:
+    cls = settings_classes()["05_joint_training"]
+    with pytest.raises(ProfileError, match=r"no setting \['epochz'\]; its settings are seed, unseen_k"):
+        cls.from_profile("smoke", {"epochz": 3})
+    merged = cls.from_profile("smoke", {"train": {"epochs": 7}})
+    assert merged.train == {**cls.from_profile("smoke").train, "epochs": 7}
+    path = tmp_path / "profiles.yaml"
+    path.write_text(PROFILES_FILE.read_text() + "\nbad:\n  description: x\n  extends: smoke\n"
+                    "  05_joint_training: {epochz: 3}\n")
+    with pytest.raises(ProfileError, match=r"profile 'bad', section 05_joint_training: no setting \['epochz'\]"):
+        cls.from_profile("bad", profiles_file=path)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        merged.seed = 3
+
+
+def test_smoke_gives_every_setting_a_value(tmp_path) -> None:
+    """Other profiles set only what differs: a setting missing from smoke would leave them without it."""
+    text = re.sub(r"\n    plot_variant: .*", "", PROFILES_FILE.read_text())
+    path = tmp_path / "profiles.yaml"
+    path.write_text(text)
+    with pytest.raises(ProfileError, match=r"gives 05_joint_training no value for \['plot_variant'\]"):
+        settings_classes()["05_joint_training"].from_profile("default", profiles_file=path)
 
 
 def test_profiles_restate_no_train_config_default() -> None:
@@ -164,4 +209,4 @@ def test_papermill_reads_every_parameter(name: str) -> None:
     import papermill
 
     declared = papermill.inspect_notebook(str(NOTEBOOKS_DIR / f"{name}.ipynb"))
-    assert sorted(declared) == sorted(_parameters(name)), name
+    assert sorted(declared) == sorted(PARAMETERS), name

@@ -48,10 +48,11 @@ def test_select_notebooks() -> None:
 
 
 def _notebook(path: Path, source: str) -> None:
+    """A notebook with the numbered notebooks' parameters cell; ``value`` is its ``seed`` override (1 without)."""
     nb = nbformat.v4.new_notebook()
-    params = nbformat.v4.new_code_cell("run_dir = 'x'\nvalue = 1")
+    params = nbformat.v4.new_code_cell("profile = 'x'\nrun_dir = 'x'\noverrides = {}")
     params.metadata["tags"] = ["parameters"]
-    nb.cells = [params, nbformat.v4.new_code_cell(source)]
+    nb.cells = [params, nbformat.v4.new_code_cell("value = overrides.get('seed', 1)"), nbformat.v4.new_code_cell(source)]
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, path)
 
@@ -66,7 +67,7 @@ def test_runner_runs_in_order_then_stops_on_failure(tmp_path: Path) -> None:
     run_dir = tmp_path / "run"
     with pytest.raises(NotebookFailed, match=r"02_i3d_features failed in cell \d+: ValueError: broken on purpose"):
         run_profile("smoke", only="01,02,03", out=run_dir, notebooks_dir=notebooks, build_report=False,
-                    overrides=["01.value=5"])
+                    overrides=["01.seed=5"])
     assert (run_dir / "out_1.txt").read_text() == "5"          # override reached notebook 01
     assert not (run_dir / "out_3.txt").exists()                  # the run stopped at 02
     assert (run_dir / "notebooks" / "01_data.ipynb").is_file()   # earlier outputs stay
@@ -74,15 +75,32 @@ def test_runner_runs_in_order_then_stops_on_failure(tmp_path: Path) -> None:
     assert timings["01_data"]["status"] == "ok" and timings["01_data"]["seconds"] > 0
     assert timings["01_data"]["peak_rss_mb"] > 10
     assert timings["02_i3d_features"]["status"] == "failed"
+    assert timings["01_data"]["overrides"] == {"seed": 5}
+    assert timings["01_data"]["settings"]["seed"] == 5 and timings["01_data"]["settings"]["n_classes"] == 12
 
 
-def test_runner_rejects_unknown_parameter(tmp_path: Path) -> None:
+def test_runner_rejects_unknown_settings_before_running(tmp_path: Path) -> None:
     notebooks = tmp_path / "nbs"
     notebooks.mkdir()
     _notebook(notebooks / "01_data.ipynb", "pass")
-    with pytest.raises(ProfileError, match="declares a parameter 'nonsense'"):
+    _notebook(notebooks / "03_video_autoencoder.ipynb", "pass")
+    with pytest.raises(ProfileError, match="no selected notebook has a setting 'nonsense'"):
         run_profile("smoke", only="01", out=tmp_path / "run", notebooks_dir=notebooks, build_report=False,
                     overrides=["nonsense=1"])
+    with pytest.raises(ProfileError, match="01_data has no setting 'max_eval_rows'; its settings are "):  # 03's
+        run_profile("smoke", only="01,03", out=tmp_path / "run", notebooks_dir=notebooks, build_report=False,
+                    overrides=["01.max_eval_rows=1"])
+    assert not (tmp_path / "run" / "run.json").exists()  # refused before the run started
+
+
+def test_overrides_go_to_the_notebooks_with_that_setting() -> None:
+    from mmar.runner import notebook_overrides
+
+    per = notebook_overrides(["01_data", "03_video_autoencoder", "06_evaluation"],
+                             ["seed=3", "03.train.epochs=2", "max_train_rows=9"])
+    assert per["01_data"] == {"seed": 3}
+    assert per["03_video_autoencoder"] == {"seed": 3, "train": {"epochs": 2}, "max_train_rows": 9}
+    assert per["06_evaluation"] == {"seed": 3, "max_train_rows": 9}
 
 
 def test_each_run_has_its_id_and_moves_the_previous_one_aside(tmp_path: Path) -> None:
@@ -104,7 +122,7 @@ def test_each_run_has_its_id_and_moves_the_previous_one_aside(tmp_path: Path) ->
     (run_dir / "data" / "kept.txt").write_text("prepared data stay")
 
     run_profile("smoke", only="01", out=run_dir, notebooks_dir=notebooks, build_report=False,
-                overrides=["value=2"])
+                overrides=["seed=2"])
     second = json.loads((run_dir / "run.json").read_text())
     assert second["run_id"] != first["run_id"]
     rows = pd.read_csv(run_dir / "results" / "01_data.csv", dtype={"run_id": str})

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from mmar.provenance import Run
 from mmar.paths import PROJECT_ROOT
 from mmar.report import findings, pages
 from mmar.report.book import (BookError, build_book, glued_values, remote_resources, run_jupyter_book,
@@ -85,7 +86,7 @@ def _sweep_rows(run_dir: Path) -> list[ResultRow]:
                                        difficulty.JOINT_RECONS: [50.0] * 5, difficulty.RECONS_CROSS: [20.0, 21, 19, 20, 20]
                                        }.items() for t, value in enumerate(values)]
         tables.append(difficulty.claim_differences(records, 5, nuisance, raw))
-    context = ResultContext(STANDIN, "synthetic", str(run_dir), GridSettings(), 5)
+    context = ResultContext(Run("synthetic", run_dir, 0, STANDIN), GridSettings(), 5)
     parameters = {"nuisance": [1.0, 0.5], "n_classes": 9, "videos_per_class": 8, "n_trials": 5, "max_train_rows": 64}
     return difficulty.sweep_result_rows(pd.concat(tables, ignore_index=True), context, parameters, 5)
 
@@ -125,9 +126,9 @@ def make_synthetic_run(run_dir: Path, *, seed: int = 0,
     (run_dir / "run.json").write_text(json.dumps({"profile": "synthetic", "overrides": [], "python": "3.11.0",
                                                   "platform": "Linux-test", "started": "2026-01-01 00:00:00"}))
     (run_dir / "timings.json").write_text(json.dumps({
-        "01_data": {"seconds": 3.2, "peak_rss_mb": 310.0, "status": "ok", "parameters": {"seed": 0}},
+        "01_data": {"seconds": 3.2, "peak_rss_mb": 310.0, "status": "ok", "settings": {"seed": 0}},
         "05_joint_training": {"seconds": 12.5, "peak_rss_mb": 512.0, "status": "ok",
-                              "parameters": {"seed": 0, "epochs": 2, "lambda_joint": 1.0}},
+                              "settings": {"seed": 0, "epochs": 2, "lambda_joint": 1.0}},
     }))
     (run_dir / "data").mkdir(parents=True, exist_ok=True)
     (run_dir / "data" / "dataset.json").write_text(json.dumps({

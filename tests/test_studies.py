@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -13,6 +15,7 @@ import torch
 from mmar import plots
 from mmar.data.prepared import PreparedDataset
 from mmar.paths import PROJECT_ROOT, display_path, resolve_run_dir
+from mmar.provenance import Run
 from mmar.results import STANDIN
 from mmar.studies import autoencoders as ae
 from mmar.studies import grid_tables, i3d_sanity
@@ -96,7 +99,7 @@ def test_kinetics_overlap_of_hand_picked_classes(tmp_path: Path) -> None:
         "Kinetics-400 counterparts of this run's 5 class names: 2 of the same name, 3 with a counterpart (same name or "
         "half the words), 2 Kinetics-disjoint; unseen classes drawn from: all\n"
         "K=2: 1 of 2 unseen classes per trial have a counterpart (trials: 1, 0, 2)")
-    rows = kinetics_rows(overlap, data, profile="smoke", run_dir=tmp_path)
+    rows = kinetics_rows(overlap, data, Run("smoke", tmp_path))
     assert {r.metric: list(r.values) for r in rows} == {
         "kinetics_same_name_classes": [2], "kinetics_counterpart_classes": [3], "kinetics_disjoint_classes": [2],
         "unseen_classes_with_kinetics_counterpart_k2": [1, 0, 2]}
@@ -193,7 +196,7 @@ def test_figures_name_their_data_source(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(plots, "_finish", capture)
     history = pd.DataFrame({"epoch": [1, 2], "joint": [1.0, 0.5], "recons_video": [2.0, 1.0]})
     plots.loss_curves({"full": history}, "stand-in", tmp_path / "a.png")
-    plots.reconstruction_curves({"g": history}, "recons_video", 1.5, "mean", "Video autoencoder", "stand-in",
+    plots.reconstruction_curves({"g": SimpleNamespace(history=history)}, "recons_video", (1.5, "mean"), "stand-in",
                                 tmp_path / "b.png")
     results = [{"row": "r", "k": k, "zero_shot": {"nn_accuracy": 50.0}} for k in (5, 10)]
     plots.zero_shot_curves(results, [5, 10], 1, "stand-in", tmp_path / "c.png")
@@ -216,15 +219,16 @@ def test_unseen_ks_to_run(tiny_prepared) -> None:
         grid_tables.unseen_ks_to_run(tiny_prepared, [2, 5], 5)
 
 
-def test_evaluation_cells_refuse_unknown_table1_rows(tiny_prepared, tmp_path: Path) -> None:
+def test_evaluation_grid_refuses_unknown_table1_rows(tiny_prepared, tmp_path: Path) -> None:
+    smoke = grid_tables.EvaluationSettings.from_profile("smoke", {"unseen_ks": [2], "unseen_k": 2, "train": {}})
+    run = Run("test", tmp_path)
     with pytest.raises(ValueError, match="unknown rows \\['Paired: nonsense'\\]"):
-        grid_tables.evaluation_cells(tiny_prepared, tmp_path, unseen_ks=[2], unseen_k=2, n_trials=1,
-                                     table1_rows=["Paired: nonsense"], train={}, curves=False)
-    settings, ks, rows, cells = grid_tables.evaluation_cells(
-        tiny_prepared, tmp_path, unseen_ks=[2], unseen_k=2, n_trials=1, table1_rows=["Paired: joint"], train={},
-        curves=True, max_train_rows=8)
-    assert ks == [2] and [r.label for r in rows] == ["Paired: joint"] and len(cells) == 1
-    assert settings.curves_for("Paired: joint") and settings.max_train_rows == 8
+        grid_tables.evaluation_grid(tiny_prepared, replace(smoke, table1_rows=["Paired: nonsense"]), run)
+    grid = grid_tables.evaluation_grid(tiny_prepared, replace(smoke, table1_rows=["Paired: joint"], max_train_rows=8),
+                                       run)
+    assert grid.unseen_ks == [2] and [r.label for r in grid.table1_rows] == ["Paired: joint"] and len(grid.cells) == 1
+    assert grid.settings.curves_for("Paired: joint") and grid.settings.max_train_rows == 8
+    assert grid.settings.sentences_per_class == smoke.sentences_per_class  # every shared setting reaches the grid
 
 
 def test_caption_floor_pairs_trials_and_decides_by_the_interval() -> None:

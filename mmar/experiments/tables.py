@@ -14,18 +14,30 @@ import pandas as pd
 from mmar.data.prepared import PreparedDataset
 from mmar.experiments.cells import GridSettings, _digest, dataset_identity
 from mmar.experiments.rows import DISCOVERY_MODELS, TABLE5_MODELS, GridRow
+from mmar.provenance import Run
 from mmar.results import ResultRow
 
 @dataclass(frozen=True)
 class ResultContext:
-    """What every result row of a notebook records besides its values (``trials``: trials asked for;
-    a row's ``n_trials`` is lower when cells failed)."""
+    """What every result row of a notebook records besides its values: the ``run`` (profile, folder, data
+    source), the grid's ``settings`` and ``trials`` (trials asked for; a row's ``n_trials`` is lower when
+    cells failed)."""
 
-    data_source: str
-    profile: str
-    run_path: str
+    run: Run
     settings: GridSettings
     trials: int
+
+    @property
+    def data_source(self) -> str:
+        return str(self.run.data_source)
+
+    @property
+    def profile(self) -> str:
+        return self.run.profile
+
+    @property
+    def run_path(self) -> str:
+        return str(self.run.dir)
 
 
 def _groups(results: Sequence[dict[str, Any]]) -> dict[tuple[str, int], list[dict[str, Any]]]:

@@ -1,6 +1,6 @@
 """Open choices of the paper (``report/open_choices.yaml``) with the values this run recorded.
 
-Values come from the run itself: notebook parameters in ``timings.json``, the prepared dataset's
+Values come from the run itself: notebook settings in ``timings.json``, the prepared dataset's
 ``data/dataset.json`` and the ``config`` JSON of the result rows, top level or one level down (e.g. the
 grid rows' ``train`` and ``evaluation`` settings), optionally only of one experiment (see the YAML's
 header). A choice that no setting can change says where the code fixes it (``fixed_in_code``).
@@ -74,10 +74,10 @@ def recorded_values(name: str, run: RunData) -> list[tuple[str, str]]:
         return [(", ".join(sorted(set(files))), shown) for shown, files in seen.items()]
     notebook, _, key = name.rpartition(".")
     for nb, entry in run.timings.items():
-        params = entry.get("parameters", {}) if isinstance(entry, dict) else {}
-        if (not notebook or nb == notebook) and key in params:
-            found.append((nb, f"{key} = {_short(params[key])}"))
-    if not found and not notebook:  # not a notebook parameter: the configs of the result rows may have it
+        settings = entry.get("settings", {}) if isinstance(entry, dict) else {}
+        if (not notebook or nb == notebook) and key in settings:
+            found.append((nb, f"{key} = {_short(settings[key])}"))
+    if not found and not notebook:  # not a notebook setting: the configs of the result rows may have it
         return recorded_values(f"config:{key}", run)
     return found
 

@@ -133,13 +133,13 @@ def timings(run: RunData) -> list[Timing]:
 
 
 def seeds(run: RunData) -> list[tuple[str, str]]:
-    """(where, seeds): the ``seed`` parameter of each notebook and the seeds of each result file."""
+    """(where, seeds): the seed settings of each notebook and the seeds of each result file."""
     found = []
     for notebook, entry in run.timings.items():
-        params = entry.get("parameters", {}) if isinstance(entry, dict) else {}
-        named = {k: v for k, v in params.items() if "seed" in k}
+        settings = entry.get("settings", {}) if isinstance(entry, dict) else {}
+        named = {k: v for k, v in settings.items() if "seed" in k}
         if named:
-            found.append((f"{notebook} parameters", ", ".join(f"{k} = {v}" for k, v in named.items())))
+            found.append((f"{notebook} settings", ", ".join(f"{k} = {v}" for k, v in named.items())))
     for file, group in run.results.groupby("file", sort=True):
         values: set[int] = set()
         for text in group["seeds"]:

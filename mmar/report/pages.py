@@ -470,7 +470,7 @@ def rebuild_command(run_dir: Path) -> str:
 
 
 def environment_block(run: RunData) -> HTML:
-    """Environment, time and memory per notebook, seeds, each notebook's parameters."""
+    """Environment, time and memory per notebook, seeds, each notebook's settings."""
     profile = run.run_info.get("profile") or run.run_dir.name
     out = (f"<p>Rebuild this book from the run folder: <code>{e(rebuild_command(run.run_dir))}</code>. Re-run "
            f"everything: <code>python -m mmar run --profile {e(profile)}</code>.</p>")
@@ -486,9 +486,9 @@ def environment_block(run: RunData) -> HTML:
     out += table_html(["Notebook", "Status", "Time (s)", "Peak memory (MB)"], rows, ident="timings")
     seeds = environment.seeds(run) or [("No seeds recorded.", "")]
     out += table_html(["Seeds: where", "Values"], [[f"<code>{e(w)}</code>", e(v)] for w, v in seeds])
-    parameters = {nb: entry.get("parameters", {}) for nb, entry in run.timings.items() if isinstance(entry, dict)}
-    out += table_html(["Notebook", "Parameters (from <code>timings.json</code>)"],
-                      [[e(nb), f"<code>{e(json.dumps(p, sort_keys=True))}</code>"] for nb, p in parameters.items()]
+    settings = {nb: entry.get("settings", {}) for nb, entry in run.timings.items() if isinstance(entry, dict)}
+    out += table_html(["Notebook", "Settings (from <code>timings.json</code>)"],
+                      [[e(nb), f"<code>{e(json.dumps(p, sort_keys=True))}</code>"] for nb, p in settings.items()]
                       or [["Not recorded.", ""]])
     return HTML(out)
 

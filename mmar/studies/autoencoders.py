@@ -3,8 +3,9 @@ nearest-word read-out of decoded sentences, the learned filters, and the result 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -13,9 +14,41 @@ import torch
 from mmar.data.prepared import PreparedDataset
 from mmar.evaluation.captioning import best_column_fit, decoder_centre, read_out_pairs, word_accuracy
 from mmar.models.autoencoders import length_mask
+from mmar.provenance import Run
 from mmar.results import ResultRow
+from mmar.studies.settings import NotebookSettings
 from mmar.studies.trial import TrialRows, capped
 from mmar.training import SegmentSource, TrainResult, reconstruct_rows
+
+@dataclass(frozen=True)
+class AutoencoderSettings(NotebookSettings):
+    """Settings of one autoencoder trained alone: on the seen classes of split (``unseen_k``, ``trial``),
+    at most ``max_train_rows`` rows (None: all), ``train`` and its ``variants`` (TrainConfig overrides),
+    errors on at most ``max_eval_rows`` rows per group, ``n_examples`` examples shown."""
+
+    seed: int
+    unseen_k: int
+    trial: int
+    max_train_rows: int | None
+    max_eval_rows: int | None
+    train: dict[str, Any]
+    variants: dict[str, dict[str, Any]]
+    n_examples: int
+
+
+@dataclass(frozen=True)
+class VideoAutoencoderSettings(AutoencoderSettings):
+    """Notebook 03's settings (:class:`AutoencoderSettings`)."""
+
+    notebook: ClassVar[str] = "03_video_autoencoder"
+
+
+@dataclass(frozen=True)
+class TextAutoencoderSettings(AutoencoderSettings):
+    """Notebook 04's settings (:class:`AutoencoderSettings`)."""
+
+    notebook: ClassVar[str] = "04_text_autoencoder"
+
 
 #: Rows per chunk when streaming features for the baselines (bounded memory).
 CHUNK_ROWS = 256
@@ -67,14 +100,22 @@ def video_reconstruction_table(results: dict[str, TrainResult], data: PreparedDa
     return pd.DataFrame(table)
 
 
+@dataclass(frozen=True)
+class Examples:
+    """Example video segments: ``x`` (B, T, C), valid steps ``mask`` (B, T), each one's class name."""
+
+    x: torch.Tensor
+    mask: torch.Tensor
+    classes: list[str]
+
+
 def example_sequences(results: dict[str, TrainResult], data: PreparedDataset, rows: TrialRows, n_examples: int
-                      ) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """The first ``n_examples`` held-out (val) segments, else training segments, cropped as in
-    training: ``(x (B, T, C), mask (B, T), "<class name>" per segment)``."""
+                      ) -> Examples:
+    """The first ``n_examples`` held-out (val) segments, else training segments, cropped as in training."""
     example_rows = rows.val[:n_examples] if len(rows.val) >= n_examples else rows.train[:n_examples]
     first = next(iter(results.values())).config
     x, mask = SegmentSource(data, max_frames=first.max_frames).videos(example_rows)
-    return x, mask, [str(data.sentences.at[int(r), "class_name"]) for r in example_rows]
+    return Examples(x, mask, [str(data.sentences.at[int(r), "class_name"]) for r in example_rows])
 
 
 def filter_parameters(results: dict[str, TrainResult], length: float = 20.0) -> pd.DataFrame:
@@ -160,29 +201,29 @@ def _slug(group: str) -> str:
     return group.split(" ")[0]
 
 
-def video_autoencoder_rows(table: pd.DataFrame, results: dict[str, TrainResult], rows: TrialRows, data_source: str,
-                           *, profile: str, run_dir: Path, seed: int) -> list[ResultRow]:
+def video_autoencoder_rows(table: pd.DataFrame, results: dict[str, TrainResult], rows: TrialRows, run: Run
+                           ) -> list[ResultRow]:
     """Result rows of notebook 03: one ``reconstruction_mse_<group>`` per variant and group."""
     out = []
     for record in table.to_dict("records"):
         config = results[record["variant"]].config.to_dict() | {"unseen_k": rows.unseen_k, "trial": rows.trial}
         out.append(ResultRow(experiment="video_autoencoder", metric=f"reconstruction_mse_{_slug(record['rows'])}",
-                             values=[record["mse"]], data_source=data_source,
-                             profile=profile, run_path=str(run_dir), config=config, seeds=[seed],
+                             values=[record["mse"]], data_source=run.data_source,
+                             **run.row_fields(), config=config, seeds=[run.seed],
                              notes=f"kernel={record['kernel']}; mean-feature baseline "
                              f"{record['mean-feature baseline']:.4f}; {record['n']} segments"))
     return out
 
 
-def text_autoencoder_rows(table: pd.DataFrame, results: dict[str, TrainResult], rows: TrialRows, data_source: str, *,
-                          profile: str, run_dir: Path, seed: int) -> list[ResultRow]:
+def text_autoencoder_rows(table: pd.DataFrame, results: dict[str, TrainResult], rows: TrialRows, run: Run
+                          ) -> list[ResultRow]:
     """Result rows of notebook 04, per variant: ``reconstruction_mse_<group>``, ``word_accuracy_<group>``
     and ``word_accuracy_best_fit_<group>`` (the filters' best fit, when the decoder has attention filters)."""
     out = []
     for record in table.to_dict("records"):
         result = results[record["variant"]]
         config: dict[str, Any] = result.config.to_dict() | {"unseen_k": rows.unseen_k, "trial": rows.trial}
-        common = dict(data_source=data_source, profile=profile, run_path=str(run_dir), config=config, seeds=[seed])
+        common = dict(data_source=run.data_source, **run.row_fields(), config=config, seeds=[run.seed])
         slug, decoder = _slug(record["rows"]), f"text decoder N = {record['text decoder N']}"
         note = f"{decoder}; {record['n']} sentences; mean-vector baseline {record['mean-vector baseline']:.4f}"
         out.append(ResultRow(experiment="text_autoencoder", metric=f"reconstruction_mse_{slug}", values=[record["mse"]],

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -20,9 +20,45 @@ from mmar.data.standin import STOPWORDS
 from mmar.data.stats import (STAT_NAMES, annotated_videos_table, class_similarities, nearest_class_mean_accuracy,
                              per_sentence, pooled_features, sentence_stats)
 from mmar.paths import display_path
+from mmar.provenance import Run
 from mmar.data.stats import REAL_ANNOTATIONS_COLUMN, REAL_ANNOTATIONS_NOTE, statistics_rows
 from mmar.results import ACTIVITYNET_ANNOTATIONS, ResultRow
 from mmar.studies.display import number
+from mmar.studies.settings import NotebookSettings
+
+
+@dataclass(frozen=True)
+class DataSettings(NotebookSettings):
+    """Notebook 01's settings (values and their meaning: ``mmar/profiles.yaml``).
+
+    ``data_source`` "standin" or "activitynet"; the stand-in's size and generator (``n_classes``,
+    ``videos_per_class``, ``class_selection``, ``generator``, ``nuisance``, ``noise``, ``stride_frames``,
+    ``feature_dim``); the real annotations and features (``annotations_dir``, ``features``,
+    ``max_videos_per_class``, ``standin_path``); ``glove``; ``pairing``; the zero-shot splits
+    (``unseen_ks``, ``n_trials``, ``unseen_pool``); ``compare_real``: show the real annotations' statistics.
+    """
+
+    notebook: ClassVar[str] = "01_data"
+    seed: int
+    data_source: str
+    n_classes: int | None
+    videos_per_class: int
+    class_selection: str
+    generator: str
+    nuisance: float
+    noise: float
+    stride_frames: int
+    feature_dim: int
+    annotations_dir: str | None
+    features: str | None
+    max_videos_per_class: int | None
+    standin_path: str | None
+    glove: str | None
+    pairing: str
+    unseen_ks: list[int]
+    n_trials: int
+    unseen_pool: str
+    compare_real: bool
 
 #: The parameters of notebook 01 that each data source's preparation takes (besides the shared ones).
 SOURCE_PARAMETERS = {
@@ -35,18 +71,14 @@ SOURCE_PARAMETERS = {
 REAL_ANNOTATIONS = REAL_ANNOTATIONS_COLUMN  # the statistics column of the real annotation files
 
 
-def preparation_parameters(data_source: str, glove: GloveVectors, *, seed: int, pairing: str, unseen_ks: list[int],
-                           n_trials: int, **candidates: Any) -> dict[str, Any]:
-    """Keyword arguments of :func:`mmar.data.prepare.prepare_dataset` for ``data_source``: the shared
-    ones plus those of ``candidates`` that this source takes (:data:`SOURCE_PARAMETERS`)."""
-    if data_source not in SOURCE_PARAMETERS:
-        raise ValueError(f"data_source must be one of {sorted(SOURCE_PARAMETERS)}, got {data_source!r}")
-    missing = sorted(set(SOURCE_PARAMETERS[data_source]) - set(candidates))
-    if missing:
-        raise ValueError(f"data_source {data_source!r} needs {missing}")
-    own = {k: candidates[k] for k in SOURCE_PARAMETERS[data_source]}
-    return dict(own, glove=glove, unseen_ks=list(unseen_ks), n_trials=n_trials, seed=seed, pairing=pairing,
-                progress=False)
+def preparation_parameters(settings: DataSettings, glove: GloveVectors) -> dict[str, Any]:
+    """Keyword arguments of :func:`mmar.data.prepare.prepare_dataset` for ``settings.data_source``: the
+    shared ones plus the settings that this source takes (:data:`SOURCE_PARAMETERS`)."""
+    if settings.data_source not in SOURCE_PARAMETERS:
+        raise ValueError(f"data_source must be one of {sorted(SOURCE_PARAMETERS)}, got {settings.data_source!r}")
+    own = {k: getattr(settings, k) for k in SOURCE_PARAMETERS[settings.data_source]}
+    return dict(own, glove=glove, unseen_ks=list(settings.unseen_ks), n_trials=settings.n_trials, seed=settings.seed,
+                pairing=settings.pairing, progress=False)
 
 
 def describe(data: PreparedDataset) -> str:
@@ -160,15 +192,15 @@ class TextDiagnostics:
 
 @dataclass(frozen=True)
 class RunDiagnostics:
-    """The run's data diagnostics (``run``) and, when the annotation files are on disk, the real
+    """The diagnostics of the run's data (``data``) and, when the annotation files are on disk, the real
     annotations' text diagnostics (``real``)."""
 
-    run: DataDiagnostics
+    data: DataDiagnostics
     real: TextDiagnostics | None
 
     def table(self) -> pd.DataFrame:
         """The run's diagnostics (:meth:`DataDiagnostics.table`): what nbval compares."""
-        return self.run.table()
+        return self.data.table()
 
     def beside_real(self) -> pd.DataFrame:
         """:meth:`table` with a column of the real annotations' text diagnostics, when available."""
@@ -188,35 +220,34 @@ def data_diagnostics(data: PreparedDataset, videos: pd.DataFrame, glove: GloveVe
     With ``real`` (:func:`real_annotation_sentences`), the same text diagnostics of the real annotations."""
     pooled = pooled_features(data.feature_store(), videos["video_id"])[1]
     sentences = data.sentences
-    run = diagnose(pooled, videos["class_name"].to_numpy(), (videos["subset"] == "train").to_numpy(),
+    own = diagnose(pooled, videos["class_name"].to_numpy(), (videos["subset"] == "train").to_numpy(),
                    sentences["text"].tolist(), sentences["class_name"].to_numpy(), glove, STOPWORDS,
                    class_words(data.classes, glove), draws=draws, seed=int(data.meta.get("split_seed", 0)))
     if real is None:
-        return RunDiagnostics(run, None)
+        return RunDiagnostics(own, None)
     share, mentions = sentence_diagnostics(real["text"].tolist(), real["class_name"].to_numpy(), glove, STOPWORDS,
                                            class_words(sorted(real["class_name"].unique()), glove))
-    return RunDiagnostics(run, TextDiagnostics(share, mentions, len(real)))
+    return RunDiagnostics(own, TextDiagnostics(share, mentions, len(real)))
 
 
-def diagnostics_rows(diagnostics: RunDiagnostics, data: PreparedDataset, *, profile: str, run_dir: Path,
-                     seed: int) -> list[ResultRow]:
+def diagnostics_rows(diagnostics: RunDiagnostics, data: PreparedDataset, run: Run) -> list[ResultRow]:
     """Result rows (experiment ``data_diagnostics``) of :func:`data_diagnostics`: the run's data, and the real
     annotations' text (labelled ``activitynet annotations``) when they were available."""
-    run, real = diagnostics.run, diagnostics.real
-    common = dict(experiment="data_diagnostics", profile=profile, run_path=str(run_dir), seeds=[seed],
-                  data_source=data.data_source, config={"draws": run.draws,
+    seed, (own, real) = run.seed, (diagnostics.data, diagnostics.real)
+    common = dict(experiment="data_diagnostics", **run.row_fields(), seeds=[seed],
+                  data_source=data.data_source, config={"draws": own.draws,
                                                         "generator": data.meta.get("standin", {}).get("generator")})
-    rows = [ResultRow(metric=f"raw_kmeans_accuracy_k{k}", values=[value], unit="%", chance=run.vote_floor[k],
-                      notes=f"k-means + voting on mean-pooled input features, {run.draws} draws of {k} classes; "
+    rows = [ResultRow(metric=f"raw_kmeans_accuracy_k{k}", values=[value], unit="%", chance=own.vote_floor[k],
+                      notes=f"k-means + voting on mean-pooled input features, {own.draws} draws of {k} classes; "
                             "chance: the same clusters with shuffled labels", **common)
-            for k, value in sorted(run.raw_discovery.items())]
-    rows.append(ResultRow(metric="linear_probe_accuracy", values=[run.linear_probe], unit="%", chance=run.probe_chance,
+            for k, value in sorted(own.raw_discovery.items())]
+    rows.append(ResultRow(metric="linear_probe_accuracy", values=[own.linear_probe], unit="%", chance=own.probe_chance,
                           notes="ridge classifier, train videos -> val videos, all classes", **common))
-    for metric, value in (("feature_between_class_share", run.feature_between_class_share),
-                          ("sentence_between_class_share", run.sentence_between_class_share)):
+    for metric, value in (("feature_between_class_share", own.feature_between_class_share),
+                          ("sentence_between_class_share", own.sentence_between_class_share)):
         rows.append(ResultRow(metric=metric, values=[value], notes="eta squared of mean-pooled features / sentence vectors",
                               **common))
-    rows.append(ResultRow(metric="class_name_mention_share", values=[run.class_name_mention_share], unit="%",
+    rows.append(ResultRow(metric="class_name_mention_share", values=[own.class_name_mention_share], unit="%",
                           notes="sentences containing a word of their class's name", **common))
     if real is not None:
         common.update(data_source=ACTIVITYNET_ANNOTATIONS, config={})
@@ -243,26 +274,24 @@ def splits_table(data: PreparedDataset) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def dataset_rows(data: PreparedDataset, stats: dict[str, dict[str, float]], structure: ClassStructure,
-                 params: dict[str, Any], diagnostics: RunDiagnostics, overlap: "KineticsOverlap", *, profile: str,
-                 run_dir: Path, seed: int) -> list[ResultRow]:
-    """Result rows of notebook 01, each labelled with its data source: statistics and class structure
-    (experiment ``dataset_statistics``), then :func:`diagnostics_rows` and :func:`kinetics_rows`."""
+def dataset_statistics_rows(data: PreparedDataset, stats: dict[str, dict[str, float]], structure: ClassStructure,
+                            params: dict[str, Any], run: Run) -> list[ResultRow]:
+    """Result rows (experiment ``dataset_statistics``) of notebook 01's statistics and class structure, each
+    labelled with its data source; ``params`` (:func:`preparation_parameters`) is their config."""
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in params.items() if k != "glove"}
     config["glove"] = data.meta["word_vectors"]
-    common = dict(experiment="dataset_statistics", profile=profile, run_path=str(run_dir), config=config, seeds=[seed])
+    common = dict(experiment="dataset_statistics", **run.row_fields(), config=config, seeds=[run.seed])
     # the real annotation files are labelled `activitynet annotations` (never `activitynet`: real features)
     rows = statistics_rows({REAL_ANNOTATIONS_COLUMN if source == REAL_ANNOTATIONS else source: values
                             for source, values in stats.items()}, data.data_source, data.meta["description"],
-                           profile=profile, run_path=str(run_dir), config=config, seed=seed)
+                           profile=run.profile, run_path=str(run.dir), config=config, seed=run.seed)
     for parts, name in ((1, "ncm_accuracy_mean_pooled"), (3, "ncm_accuracy_thirds_pooled")):
         rows.append(ResultRow(metric=name, values=[structure.ncm[parts]], unit="%", chance=structure.chance,
                               data_source=data.data_source,
                               notes="nearest class mean, train videos -> val videos, all classes", **common))
     rows.append(ResultRow(metric="name_feature_similarity_correlation", values=[structure.similarity_r],
                           data_source=data.data_source, notes="Pearson r over class pairs", **common))
-    return (rows + diagnostics_rows(diagnostics, data, profile=profile, run_dir=run_dir, seed=seed)
-            + kinetics_rows(overlap, data, profile=profile, run_dir=run_dir))
+    return rows
 
 
 @dataclass
@@ -308,12 +337,12 @@ KINETICS_COUNT_METRICS = {"same_name": "kinetics_same_name_classes", "counterpar
                           "kinetics_disjoint": "kinetics_disjoint_classes"}
 
 
-def kinetics_rows(overlap: KineticsOverlap, data: PreparedDataset, *, profile: str, run_dir: Path) -> list[ResultRow]:
+def kinetics_rows(overlap: KineticsOverlap, data: PreparedDataset, run: Run) -> list[ResultRow]:
     """Result rows (experiment ``kinetics_overlap``) of :func:`kinetics_overlap`: the counts of the run's
     classes (:data:`KINETICS_COUNT_METRICS`), then per K ``unseen_classes_with_kinetics_counterpart_k<K>``,
     whose values are the trials' counts (so its mean is the mean per trial)."""
     split_seed = data.meta["split_seed"]
-    common = dict(experiment="kinetics_overlap", data_source=data.data_source, profile=profile, run_path=str(run_dir),
+    common = dict(experiment="kinetics_overlap", data_source=data.data_source, **run.row_fields(),
                   config={"unseen_pool": overlap.unseen_pool, "split_seed": split_seed}, seeds=[split_seed])
     names_only = "class names matched by mmar.data.kinetics, not features"
     rows = [ResultRow(metric=metric, values=[overlap.counts[key]], notes=f"of the run's classes; {names_only}",

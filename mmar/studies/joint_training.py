@@ -4,28 +4,58 @@ one split, the embedding map's points, and the result rows."""
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from mmar.data.prepared import PreparedDataset
 from mmar.evaluation.zero_shot import zero_shot_scores, zero_shot_test
+from mmar.provenance import Run
 from mmar.results import ResultRow
+from mmar.studies.settings import NotebookSettings
 from mmar.studies.trial import TrialRows
 from mmar.training import TrainResult, embed_rows
+
+@dataclass(frozen=True)
+class JointSettings(NotebookSettings):
+    """Notebook 05's settings: the split (``unseen_k``, ``trial``) and at most ``max_train_rows`` pairs;
+    ``train`` and its ``variants``; the embedding map (``plot_variant``, ``embedding_plot`` "tsne" | "pca",
+    ``points_per_group``); the sanity check's references (``sentences_per_class`` from
+    ``reference_videos_per_class`` videos per class); the λ search (``lambda_candidates``: one
+    TrainConfig λ field -> values, ``search_seeds``, ``search_val_classes``)."""
+
+    notebook: ClassVar[str] = "05_joint_training"
+    seed: int
+    unseen_k: int
+    trial: int
+    max_train_rows: int | None
+    train: dict[str, Any]
+    variants: dict[str, dict[str, Any]]
+    plot_variant: str
+    embedding_plot: str
+    points_per_group: int
+    sentences_per_class: int
+    reference_videos_per_class: int
+    lambda_candidates: dict[str, list[float]]
+    search_seeds: list[int]
+    search_val_classes: int
+
 
 #: History columns that are not loss terms.
 NOT_LOSSES = ("epoch", "phase", "lr", "seconds")
 
 
-def zero_shot_sanity(results: dict[str, TrainResult], data: PreparedDataset, rows: TrialRows, *,
-                     sentences_per_class: int, seed: int, reference_videos_per_class: int = 4) -> pd.DataFrame:
-    """Per variant: 1-NN and class-prototype zero-shot accuracy (%) on this one split's unseen classes,
-    chance, the mean squared distance of training pairs, and the spread of the video embeddings
-    (mean distance to their centroid; near 0 means collapsed)."""
-    test = zero_shot_test(data, rows.unseen_classes, sentences_per_class=sentences_per_class, seed=seed,
-                          reference_videos_per_class=reference_videos_per_class)
+def zero_shot_sanity(results: dict[str, TrainResult], data: PreparedDataset, rows: TrialRows,
+                     settings: JointSettings) -> pd.DataFrame:
+    """Per variant: 1-NN and class-prototype zero-shot accuracy (%) on this one split's unseen classes
+    (references: ``settings.sentences_per_class`` from ``settings.reference_videos_per_class`` videos per
+    class, seeded), chance, the mean squared distance of training pairs, and the spread of the video
+    embeddings (mean distance to their centroid; near 0 means collapsed)."""
+    test = zero_shot_test(data, rows.unseen_classes, sentences_per_class=settings.sentences_per_class,
+                          seed=settings.seed, reference_videos_per_class=settings.reference_videos_per_class)
     sanity = []
     for name, result in results.items():
         videos = embed_rows(result.model, data, test.video_rows, pairing="video")
@@ -39,10 +69,22 @@ def zero_shot_sanity(results: dict[str, TrainResult], data: PreparedDataset, row
     return pd.DataFrame(sanity)
 
 
-def embedding_points(result: TrainResult, data: PreparedDataset, rows: TrialRows, *, points_per_group: int,
-                     seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Video and sentence embeddings of up to ``points_per_group`` held-out seen-class (val) and
-    unseen-class segments: ``(points (n, E), kinds (n,) "video"/"text", groups (n,) "seen (val)"/"unseen")``."""
+@dataclass(frozen=True)
+class EmbeddingPoints:
+    """Embeddings of one variant's model: ``points`` (n, E), ``kinds`` (n,) "video" / "text", ``groups``
+    (n,) "seen (val)" / "unseen"."""
+
+    points: np.ndarray
+    kinds: np.ndarray
+    groups: np.ndarray
+    variant: str
+
+
+def embedding_points(results: dict[str, TrainResult], data: PreparedDataset, rows: TrialRows,
+                     settings: JointSettings) -> EmbeddingPoints:
+    """Video and sentence embeddings by variant ``settings.plot_variant`` of up to ``settings.points_per_group``
+    held-out seen-class (val) and unseen-class segments (a seeded choice)."""
+    result, points_per_group, seed = results[settings.plot_variant], settings.points_per_group, settings.seed
     groups = {"seen (val)": data.rows(exclude_classes=rows.unseen_classes, subset="val"),
               "unseen": data.rows(classes=rows.unseen_classes)}
     points, kinds, groups_of = [], [], []
@@ -53,17 +95,17 @@ def embedding_points(result: TrainResult, data: PreparedDataset, rows: TrialRows
             points.append(emb[kind])
             kinds += [kind] * len(group_rows)
             groups_of += [group] * len(group_rows)
-    return np.concatenate(points), np.array(kinds), np.array(groups_of)
+    return EmbeddingPoints(np.concatenate(points), np.array(kinds), np.array(groups_of), settings.plot_variant)
 
 
-def joint_training_rows(sanity: pd.DataFrame, results: dict[str, TrainResult], rows: TrialRows, data_source: str, *,
-                        profile: str, run_dir: Path, seed: int) -> list[ResultRow]:
+def joint_training_rows(sanity: pd.DataFrame, results: dict[str, TrainResult], rows: TrialRows, run: Run
+                        ) -> list[ResultRow]:
     """Result rows of notebook 05: the sanity accuracies and the last epoch's loss terms per variant."""
     out = []
     for record in sanity.to_dict("records"):
         result = results[record["variant"]]
         config = result.config.to_dict() | {"unseen_k": rows.unseen_k, "trial": rows.trial, "variant": record["variant"]}
-        common = dict(data_source=data_source, profile=profile, run_path=str(run_dir), config=config, seeds=[seed])
+        common = dict(data_source=run.data_source, **run.row_fields(), config=config, seeds=[run.seed])
         for metric in ("nn_accuracy", "prototype_accuracy"):
             out.append(ResultRow(experiment="joint_training_sanity", metric=f"zero_shot_{metric}", unit="%",
                                  values=[record[metric]], chance=record["chance"],
@@ -77,35 +119,86 @@ def joint_training_rows(sanity: pd.DataFrame, results: dict[str, TrainResult], r
     return out
 
 
-def lambda_search_summary(curves: pd.DataFrame, field: str) -> pd.DataFrame:
-    """Per λ value: mean (over seeds) validation zero-shot accuracy and held-out joint loss at the last
-    epoch, and each term's gradient share there."""
+@dataclass(frozen=True)
+class LambdaSearch:
+    """Notebook 05's λ search: ``curves`` (one row per candidate, seed and epoch: validation zero-shot
+    accuracy ``probe_zero_shot``, held-out terms ``probe_val_*``, gradient shares), ``chosen`` (the searched
+    TrainConfig field -> the chosen value) and the search's ``train`` overrides."""
+
+    curves: pd.DataFrame
+    chosen: dict[str, float]
+    train: dict[str, Any]
+
+    @property
+    def field(self) -> str:
+        """The searched TrainConfig field, e.g. ``lambda_joint``."""
+        return next(iter(self.chosen))
+
+    @property
+    def value(self) -> float:
+        """The chosen value of :attr:`field`."""
+        return self.chosen[self.field]
+
+
+def lambda_search(data: PreparedDataset, rows: TrialRows, settings: JointSettings, run: Run) -> LambdaSearch:
+    """Train the λ search (:func:`mmar.experiments.balance.lambda_search`) of ``settings.lambda_candidates``
+    with the full variant's settings, on pseudo-unseen seen classes of this split (``settings.search_seeds``,
+    ``settings.search_val_classes`` per seed); checkpoints under ``<run>/checkpoints/05_lambda_search``."""
+    from mmar.experiments.balance import lambda_search as search
+
+    train = {**settings.train, **settings.variants.get("full", {}), "seed": 0}
+    out_dir = run.dir / "checkpoints" / "05_lambda_search"
+    if out_dir.exists():
+        shutil.rmtree(out_dir)  # a notebook run always trains afresh (as train_variants)
+    curves, chosen = search(data, rows.unseen_classes, settings.lambda_candidates, train, settings.search_seeds, out_dir,
+                            n_val_classes=settings.search_val_classes, max_train_rows=settings.max_train_rows,
+                            sentences_per_class=settings.sentences_per_class,
+                            reference_videos_per_class=settings.reference_videos_per_class)
+    return LambdaSearch(curves, chosen, train)
+
+
+def lambda_search_summary(search: LambdaSearch) -> pd.DataFrame:
+    """Per candidate, the last epoch's mean over seeds: validation zero-shot accuracy, held-out joint and
+    recons terms, and each term's gradient share."""
+    curves, field = search.curves, search.field
     last = curves[curves["epoch"] == curves["epoch"].max()]
     columns = ["probe_zero_shot"] + [c for c in ("probe_val_joint", "probe_val_recons") if c in last]
     columns += [c for c in last.columns if c.startswith("grad_share_")]
     return last.groupby(field)[columns].mean().rename(columns=lambda c: c.removeprefix("probe_"))
 
 
-def write_lambda_search(curves: pd.DataFrame, chosen: dict[str, float], run_dir: Path, *, data_source: str,
-                        profile: str, seeds: list[int], settings: dict) -> list[ResultRow]:
-    """Save the search (``results/05_lambda_search.json``: the chosen values, read by notebooks 06/07
+def term_progress(search: LambdaSearch) -> pd.DataFrame:
+    """Held-out loss terms before training (epoch 0) and after the last epoch, mean over seeds
+    (:func:`mmar.experiments.balance.term_progress`)."""
+    from mmar.experiments.balance import term_progress as progress
+
+    return progress(search.curves, search.field)
+
+
+def save_lambda_search(search: LambdaSearch, settings: JointSettings, run: Run) -> list[ResultRow]:
+    """Save the search (``results/05_lambda_search.json``: the chosen value, read by notebooks 06/07
     when their ``train`` says "selected", and ``logs/05_lambda_search.csv``: every curve) and return
-    its result rows: final validation accuracy per candidate."""
+    its result rows: final validation accuracy per candidate, and each held-out term's last over initial value."""
     import json
 
-    (field, value), = chosen.items()
-    (run_dir / "results").mkdir(parents=True, exist_ok=True)
-    (run_dir / "logs").mkdir(parents=True, exist_ok=True)
-    curves.to_csv(run_dir / "logs" / "05_lambda_search.csv", index=False)
-    (run_dir / "results" / "05_lambda_search.json").write_text(json.dumps(
-        {"chosen": chosen, "data_source": data_source, "seeds": seeds, "settings": settings}, indent=1, default=str))
+    curves, field, value, chosen = search.curves, search.field, search.value, search.chosen
+    seeds = list(settings.search_seeds)
+    config_settings = {"train": search.train, "max_train_rows": settings.max_train_rows,
+                       "n_val_classes": settings.search_val_classes}
+    (run.dir / "results").mkdir(parents=True, exist_ok=True)
+    (run.dir / "logs").mkdir(parents=True, exist_ok=True)
+    curves.to_csv(run.dir / "logs" / "05_lambda_search.csv", index=False)
+    (run.dir / "results" / "05_lambda_search.json").write_text(json.dumps(
+        {"chosen": chosen, "data_source": run.data_source, "seeds": seeds, "settings": config_settings}, indent=1,
+        default=str))
+    common = dict(data_source=run.data_source, **run.row_fields())
     last = curves[curves["epoch"] == curves["epoch"].max()]
     out = []
     for candidate, group in last.groupby(field):
         group = group.sort_values("seed")
         out.append(ResultRow(experiment="lambda_search", metric="validation_zero_shot_accuracy", unit="%",
-                             values=group["probe_zero_shot"].tolist(), data_source=data_source, profile=profile,
-                             run_path=str(run_dir), config={field: float(candidate), "chosen": value, **settings},
+                             values=group["probe_zero_shot"].tolist(), **common,
+                             config={field: float(candidate), "chosen": value, **config_settings},
                              seeds=group["seed"].tolist(),
                              notes=f"{field} = {candidate:g}{' (chosen)' if candidate == value else ''}; 1-NN on "
                              f"pseudo-unseen seen classes after the last epoch; chooses the λ of notebooks 06/07"))
@@ -118,38 +211,10 @@ def write_lambda_search(curves: pd.DataFrame, chosen: dict[str, float], run_dir:
                 continue
             term = column.removeprefix("probe_val_")
             out.append(ResultRow(experiment="lambda_search", metric=f"heldout_{term}_last_over_initial",
-                                 values=(group[column].to_numpy() / start).tolist(), data_source=data_source,
-                                 profile=profile, run_path=str(run_dir),
-                                 config={field: float(candidate), "chosen": value, **settings},
+                                 values=(group[column].to_numpy() / start).tolist(), **common,
+                                 config={field: float(candidate), "chosen": value, **config_settings},
                                  seeds=group["seed"].tolist(),
                                  notes=f"{field} = {candidate:g}{' (chosen)' if candidate == value else ''}; the {term} "
                                  "term on held-out seen-class pairs after the last epoch over its value before training "
                                  "(below 1: the term trains)"))
     return out
-
-
-def run_lambda_search(data: PreparedDataset, rows: TrialRows, candidates: dict[str, list[float]], train: dict,
-                      seeds: list[int], run_dir: Path, *, profile: str, n_val_classes: int, max_train_rows: int | None,
-                      sentences_per_class: int, reference_videos_per_class: int) -> list[ResultRow]:
-    """Notebook 05's λ search (:func:`mmar.experiments.balance.lambda_search`): prints the last epoch per
-    candidate and the choice, draws the figure, saves the choice for 06/07 and returns the result rows."""
-    from mmar import plots
-    from mmar.experiments.balance import lambda_search, term_progress
-    from mmar.studies.display import print_table
-
-    (field, _), = candidates.items()
-    out_dir = run_dir / "checkpoints" / "05_lambda_search"
-    if out_dir.exists():
-        shutil.rmtree(out_dir)  # a notebook run always trains afresh (as train_variants)
-    curves, chosen = lambda_search(data, rows.unseen_classes, candidates, train, seeds, out_dir, n_val_classes=n_val_classes,
-                                   max_train_rows=max_train_rows, sentences_per_class=sentences_per_class,
-                                   reference_videos_per_class=reference_videos_per_class)
-    print_table(f"λ search, last epoch (mean over seeds {list(seeds)}) [{data.data_source}]",
-                lambda_search_summary(curves, field))
-    print(f"chosen: {chosen}")
-    print_table("held-out loss terms before training (epoch 0) and after the last epoch, mean over seeds",
-                term_progress(curves, field), index=False)
-    plots.lambda_search(curves, field, chosen[field], data.data_source, run_dir / "figures" / "05_lambda_search.png")
-    return write_lambda_search(curves, chosen, run_dir, data_source=data.data_source, profile=profile,
-                               seeds=list(seeds), settings={"train": train, "max_train_rows": max_train_rows,
-                                                            "n_val_classes": n_val_classes})

@@ -1,15 +1,68 @@
-"""The notebooks' training settings: ``train`` (TrainConfig overrides) plus ``variants``.
+"""A notebook's settings, read from ``mmar/profiles.yaml``; the training settings ``train`` and ``variants``.
 
-Every training notebook takes the same ``train`` parameter, a dict of
-:class:`mmar.training.TrainConfig` overrides, and where it trains several variants a ``variants``
-dict ``name -> further overrides``. Unknown keys are refused with the list of valid ones.
+Each notebook has one frozen dataclass of settings (a subclass of :class:`NotebookSettings`, kept in
+the study module of its topic, :data:`mmar.studies.SETTINGS`), built only from the profiles file:
+``DataSettings.from_profile("default", overrides)``. A notebook's ``parameters`` cell holds
+``profile``, ``run_dir`` and ``overrides``; every value is written once, in the profiles file.
+
+Every training notebook has the same ``train`` setting, a dict of :class:`mmar.training.TrainConfig`
+overrides, and where it trains several variants a ``variants`` dict ``name -> further overrides``.
+Unknown keys are refused with the list of valid ones.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+import dataclasses
+from pathlib import Path
+from typing import Any, ClassVar, Mapping, TypeVar
 
+from mmar.profiles import PROFILES_FILE, ProfileError, merge_parameter, notebook_parameters, resolve_profile
 from mmar.training import TrainConfig
+
+SettingsT = TypeVar("SettingsT", bound="NotebookSettings")
+
+
+@dataclasses.dataclass(frozen=True)
+class NotebookSettings:
+    """Base of the notebooks' settings: the fields are one notebook's settings (:attr:`notebook`)."""
+
+    notebook: ClassVar[str] = ""
+
+    @classmethod
+    def names(cls) -> list[str]:
+        """The settings' names, in declaration order."""
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def from_profile(cls: type[SettingsT], profile: str, overrides: Mapping[str, Any] | None = None, *,
+                     profiles_file: str | Path = PROFILES_FILE) -> SettingsT:
+        """The settings of profile ``profile`` (its ``common`` section, then the notebook's section, along
+        its ``extends`` chain), then ``overrides`` (name -> value; a dict value is merged into a dict
+        setting, as ``--set 05.train.epochs=20`` does). Unknown names are refused with the valid ones."""
+        names = cls.names()
+        unknown = sorted(set(overrides or {}) - set(names))
+        if unknown:
+            raise ProfileError(f"{cls.notebook}: no setting {unknown}; its settings are {', '.join(names)}")
+        resolved = resolve_profile(profile, profiles_file)
+        strays = sorted(set(resolved.get(cls.notebook) or {}) - set(names))
+        if strays:
+            raise ProfileError(f"profile {profile!r}, section {cls.notebook}: no setting {strays}; its settings are "
+                               f"{', '.join(names)} ({profiles_file})")
+        values = notebook_parameters(resolved, cls.notebook)
+        for name, value in (overrides or {}).items():
+            merge_parameter(values, name, value)
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise ProfileError(f"profile {profile!r} gives {cls.notebook} no value for {missing} ({profiles_file})")
+        return cls(**{n: values[n] for n in names})
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as plain values (what ``timings.json`` records for the notebook)."""
+        return {n: getattr(self, n) for n in self.names()}
+
+    def __str__(self) -> str:
+        """One ``name = value`` line per setting (values as Python writes them)."""
+        return "\n".join(f"{n} = {v!r}" for n, v in self.to_dict().items())
 
 #: The variant name when a notebook trains one model only.
 SINGLE = "model"

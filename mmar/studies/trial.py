@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -67,6 +68,13 @@ def trial_rows(data: PreparedDataset, unseen_k: int, trial: int, *, seed: int, m
     if max_eval_rows is not None:
         val_rows, unseen_rows = capped(val_rows, max_eval_rows, seed), capped(unseen_rows, max_eval_rows, seed)
     return TrialRows(unseen_k, trial, unseen, np.asarray(train_rows), np.asarray(val_rows), np.asarray(unseen_rows))
+
+
+def trial_rows_of(data: PreparedDataset, settings: Any) -> TrialRows:
+    """:func:`trial_rows` of the split a single-split notebook's settings name: ``unseen_k``, ``trial``,
+    ``seed``, ``max_train_rows`` and, where the notebook has it, ``max_eval_rows``."""
+    return trial_rows(data, settings.unseen_k, settings.trial, seed=settings.seed, max_train_rows=settings.max_train_rows,
+                      max_eval_rows=getattr(settings, "max_eval_rows", None))
 
 
 def train_variants(configs: dict[str, TrainConfig], data: PreparedDataset, train_rows: np.ndarray,
