@@ -71,9 +71,9 @@ def resolve_profile(name: str, path: str | Path = PROFILES_FILE) -> dict[str, An
 def parse_override(text: str) -> tuple[str | None, str, Any]:
     """``[notebook.]key[.field]=value`` -> (notebook or None, key, YAML-parsed value).
 
-    ``field`` sets one entry of a dict parameter: ``05.train.epochs=20`` gives
+    ``field`` sets one entry of a dict setting: ``05.train.epochs=20`` gives
     ``("05_joint_training", "train", {"epochs": 20})``, merged into the notebook's ``train``
-    (see :func:`notebook_parameters`).
+    (see :func:`notebook_settings`).
     """
     if "=" not in text:
         raise ProfileError(f"override {text!r} is not key=value")
@@ -100,10 +100,11 @@ def merge_parameter(params: dict[str, Any], key: str, value: Any) -> None:
         params[key] = copy.deepcopy(value)
 
 
-def notebook_parameters(profile: dict[str, Any], notebook: str, overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """Parameters for one notebook: ``common``, then its own section, then command-line overrides.
+def notebook_settings(profile: dict[str, Any], notebook: str, overrides: Sequence[str] = ()) -> dict[str, Any]:
+    """One notebook's setting values: ``common``, then its own section, then command-line overrides
+    (:class:`mmar.studies.settings.NotebookSettings` keeps those that are the notebook's settings).
 
-    Dict parameters merge at each step: a notebook section's ``train: {epochs: 6}`` adds to (and
+    Dict settings merge at each step: a notebook section's ``train: {epochs: 6}`` adds to (and
     overrides entries of) the ``common`` section's ``train: {optimizer: adam, lr: 0.001}``.
     """
     params: dict[str, Any] = {}

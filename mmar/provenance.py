@@ -121,10 +121,15 @@ class Run:
         """What every :class:`mmar.results.ResultRow` records about the run: ``profile`` and ``run_path``."""
         return {"profile": self.profile, "run_path": str(self.dir)}
 
+    def path(self, *parts: str) -> Path:
+        """``<run>/<parts...>``, its folder created (e.g. ``run.path("captions", "examples.csv")``)."""
+        path = self.dir.joinpath(*parts)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
     def figure(self, name: str) -> Path:
         """``<run>/figures/<name>`` (the folder is created)."""
-        (self.dir / "figures").mkdir(parents=True, exist_ok=True)
-        return self.dir / "figures" / name
+        return self.path("figures", name)
 
     def results_file(self, notebook: str) -> Path:
         """``<run>/results/<notebook>.csv``, where a notebook's result rows go."""

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from mmar.paths import NOTEBOOKS_DIR, PROJECT_ROOT
-from mmar.profiles import NOTEBOOKS, PROFILES_FILE, ProfileError, load_profiles, notebook_parameters, resolve_profile
+from mmar.profiles import NOTEBOOKS, PROFILES_FILE, ProfileError, load_profiles, notebook_settings, resolve_profile
 from mmar.studies import settings_classes
 from mmar.studies.settings import checked_train, variant_configs
 from mmar.training import TrainConfig
@@ -189,10 +189,10 @@ def test_dict_parameters_merge_and_dotted_overrides(tmp_path) -> None:
                     "  05_joint_training: {train: {epochs: 6}}\n"
                     "child:\n  description: c\n  extends: base\n  05_joint_training: {train: {epochs: 2}}\n")
     base, child = resolve_profile("base", path), resolve_profile("child", path)
-    assert notebook_parameters(base, "05_joint_training")["train"] == {"optimizer": "adam", "lr": 0.001, "epochs": 6}
-    assert notebook_parameters(child, "05_joint_training")["train"] == {"optimizer": "adam", "lr": 0.001, "epochs": 2}
-    assert notebook_parameters(base, "03_video_autoencoder")["train"] == {"optimizer": "adam", "lr": 0.001}
-    over = notebook_parameters(base, "05_joint_training", ["05.train.lr=0.01", "03.train.epochs=1"])
+    assert notebook_settings(base, "05_joint_training")["train"] == {"optimizer": "adam", "lr": 0.001, "epochs": 6}
+    assert notebook_settings(child, "05_joint_training")["train"] == {"optimizer": "adam", "lr": 0.001, "epochs": 2}
+    assert notebook_settings(base, "03_video_autoencoder")["train"] == {"optimizer": "adam", "lr": 0.001}
+    over = notebook_settings(base, "05_joint_training", ["05.train.lr=0.01", "03.train.epochs=1"])
     assert over["train"] == {"optimizer": "adam", "lr": 0.01, "epochs": 6}
     assert parse_override("05_joint_training.train.epochs=20") == ("05_joint_training", "train", {"epochs": 20})
     assert parse_override("train.epochs=3") == (None, "train", {"epochs": 3})

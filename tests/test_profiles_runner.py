@@ -8,7 +8,7 @@ import nbformat
 import pandas as pd
 import pytest
 
-from mmar.profiles import NOTEBOOKS, ProfileError, notebook_parameters, parse_override, resolve_profile
+from mmar.profiles import NOTEBOOKS, ProfileError, notebook_settings, parse_override, resolve_profile
 from mmar.runner import NotebookFailed, run_profile, select_notebooks
 
 
@@ -29,9 +29,9 @@ def test_inheritance_and_overrides(tmp_path: Path) -> None:
         "child:\n  description: c\n  extends: base\n  common: {seed: 7}\n"
     )
     child = resolve_profile("child", path)
-    assert notebook_parameters(child, "05_joint_training") == {"seed": 7, "epochs": 3}
-    assert notebook_parameters(child, "03_video_autoencoder") == {"seed": 7, "epochs": 2}
-    over = notebook_parameters(child, "05_joint_training", ["epochs=9", "03.epochs=1", "name=x y"])
+    assert notebook_settings(child, "05_joint_training") == {"seed": 7, "epochs": 3}
+    assert notebook_settings(child, "03_video_autoencoder") == {"seed": 7, "epochs": 2}
+    over = notebook_settings(child, "05_joint_training", ["epochs=9", "03.epochs=1", "name=x y"])
     assert over == {"seed": 7, "epochs": 9, "name": "x y"}
     assert parse_override("05.lr=0.1") == ("05_joint_training", "lr", 0.1)
     with pytest.raises(ProfileError, match="unknown profile"):

@@ -193,25 +193,36 @@ def caption_floor(caption_results: Sequence[Any], metrics: Sequence[str] = ("MET
                                           "verdict"])
 
 
-def example_captions(results: Sequence[dict[str, Any]], unseen_k: int, csv_path: Path, n_classes: int = 8
-                     ) -> pd.DataFrame:
+def example_captions(results: Sequence[dict[str, Any]], unseen_k: int) -> pd.DataFrame:
     """Generated captions of the "All (paired + unpaired)" model at ``unseen_k`` (first trial), by the
-    paper's read-out and (when recorded) the sentence read-out: all of them with a reference written
-    to ``csv_path``; returned, one per class for ``n_classes`` classes. Empty when that cell did not
-    finish."""
+    paper's read-out and (when recorded) the sentence read-out, each with a reference: one row per
+    captioned video. Empty when that cell did not finish."""
     label = ex.TABLE5_MODELS["All (paired + unpaired)"]
     example = next((r for r in finished(results) if r["row"] == label and r["k"] == unseen_k), None)
     if example is None:
-        print(f"no finished cell of {label!r} at K = {unseen_k}")
         return pd.DataFrame(columns=["class", "generated caption", "a reference"])
     captions = example["captions"]
     examples = pd.DataFrame({"class": captions["classes"], "generated caption": captions["hypotheses"]}
                             | ({"sentence read-out": captions["sentence_hypotheses"]}
                                if "sentence_hypotheses" in captions else {})
                             | {"a reference": [refs[0] for refs in captions["references"]]})
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    examples.to_csv(csv_path, index=False)
+    return examples
+
+
+def one_per_class(examples: pd.DataFrame, n_classes: int = 8) -> pd.DataFrame:
+    """The first example caption of each of the first ``n_classes`` classes (:func:`example_captions`)."""
     return examples.drop_duplicates("class").head(n_classes).reset_index(drop=True)
+
+
+def prior_sentence(results: Sequence[dict[str, Any]], unseen_k: int) -> str | None:
+    """The seen-class prior's own sentence at ``unseen_k`` (first trial that recorded one), as a sentence to
+    print; None when no cell recorded one."""
+    priors = sorted({(r["trial"], r["captions"]["prior_sentence"]) for r in finished(results)
+                     if r["k"] == unseen_k and "prior_sentence" in r["captions"]})
+    if not priors:
+        return None
+    trial, sentence = priors[0]
+    return f"the seen-class prior's own sentence (trial {trial}), every video's caption in '{ex.PRIOR_VARIANT}': {sentence!r}"
 
 
 def retrieval_table(retrieval_results: Sequence[Any]) -> pd.DataFrame:
@@ -383,23 +394,6 @@ def evaluation_grid(data: PreparedDataset, settings: EvaluationSettings, run: Ru
     cells = ex.make_cells(data, rows, ks_run, settings.n_trials, grid)
     print(f"{len(cells)} cells: {len(rows)} Table 1 rows x K in {ks_run} x {settings.n_trials} trial(s)")
     return EvaluationGrid(grid, ks_run, settings.unseen_k, rows, cells)
-
-
-def captioning(results: Sequence[dict[str, Any]], unseen_k: int, context: ex.ResultContext, scorer) -> list[Any]:
-    """Notebook 06's captioning: the result rows of the Table 5 models at ``unseen_k``; prints their
-    table and example captions (all of them written to ``<run>/captions/06_example_captions.csv``)."""
-    run_dir = context.run.dir
-    caption_results = ex.caption_rows(results, unseen_k, context, meteor=scorer)
-    print_table("captioning (x100, mean over trials)", caption_table(caption_results))
-    priors = sorted({(r["trial"], r["captions"]["prior_sentence"]) for r in finished(results)
-                     if r["k"] == unseen_k and "prior_sentence" in r["captions"]})
-    for trial, sentence in priors[:1]:
-        print(f"the seen-class prior's own sentence (trial {trial}), every video's caption in '{ex.PRIOR_VARIANT}': "
-              f"{sentence!r}")
-    print_table("each read-out minus the prior alone (x100; paired by trial)", caption_floor(caption_results),
-                index=False)
-    print_table("example captions", example_captions(results, unseen_k, run_dir / "captions" / "06_example_captions.csv"))
-    return caption_results
 
 
 def write_evaluation(rows: Sequence[Any], not_run: pd.DataFrame, run: Run) -> pd.DataFrame:

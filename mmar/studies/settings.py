@@ -16,7 +16,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any, ClassVar, Mapping, TypeVar
 
-from mmar.profiles import PROFILES_FILE, ProfileError, merge_parameter, notebook_parameters, resolve_profile
+from mmar.profiles import PROFILES_FILE, ProfileError, merge_parameter, notebook_settings, resolve_profile
 from mmar.training import TrainConfig
 
 SettingsT = TypeVar("SettingsT", bound="NotebookSettings")
@@ -48,7 +48,7 @@ class NotebookSettings:
         if strays:
             raise ProfileError(f"profile {profile!r}, section {cls.notebook}: no setting {strays}; its settings are "
                                f"{', '.join(names)} ({profiles_file})")
-        values = notebook_parameters(resolved, cls.notebook)
+        values = notebook_settings(resolved, cls.notebook)
         for name, value in (overrides or {}).items():
             merge_parameter(values, name, value)
         missing = [n for n in names if n not in values]
