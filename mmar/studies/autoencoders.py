@@ -4,7 +4,6 @@ nearest-word read-out of decoded sentences, the learned filters, and the result 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np

@@ -4,7 +4,6 @@ the sanity checks that must hold (they raise when not), and the result rows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
