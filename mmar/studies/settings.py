@@ -1,7 +1,7 @@
 """A notebook's settings, read from ``mmar/profiles.yaml``; the training settings ``train`` and ``variants``.
 
 Each notebook has one frozen dataclass of settings (a subclass of :class:`NotebookSettings`, kept in
-the study module of its topic, :data:`mmar.studies.SETTINGS`), built only from the profiles file:
+the study module of its topic, :func:`mmar.studies.settings_classes`), built only from the profiles file:
 ``DataSettings.from_profile("default", overrides)``. A notebook's ``parameters`` cell holds
 ``profile``, ``run_dir`` and ``overrides``; every value is written once, in the profiles file.
 
