@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from mmar.experiments.records import CellRecord, finished
+
 DPI = 80
 
 
@@ -226,12 +228,11 @@ def embedding_map(embedding: Any, method: str, seed: int, data_source: str, path
     _finish(fig, path)
 
 
-def zero_shot_curves(results: Sequence[dict[str, Any]], unseen_ks: Sequence[int], n_trials: int, data_source: str,
+def zero_shot_curves(results: Sequence[CellRecord], unseen_ks: Sequence[int], n_trials: int, data_source: str,
                      path: str | Path) -> None:
     """1-NN zero-shot accuracy against K per grid row, mean ± std over trials, with chance 100/K."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    frame = pd.DataFrame([{"row": r["row"], "k": r["k"], "acc": r["zero_shot"]["nn_accuracy"]}
-                          for r in results if "error" not in r])
+    frame = pd.DataFrame([{"row": r.row, "k": r.k, "acc": r.zero_shot.nn_accuracy} for r in finished(results)])
     stats = frame.groupby(["row", "k"], sort=False)["acc"].agg(["mean", "std"]).reset_index()
     for i, (label, group) in enumerate(stats.groupby("row", sort=False)):
         ax.errorbar(group["k"] * (1 + 0.02 * (i - 5)), group["mean"], yerr=group["std"].fillna(0), marker="o",
@@ -247,16 +248,16 @@ def zero_shot_curves(results: Sequence[dict[str, Any]], unseen_ks: Sequence[int]
     _finish(fig, path)
 
 
-def ablation_bars(families: dict[str, Sequence[Any]], results: Sequence[dict[str, Any]], unseen_k: int,
+def ablation_bars(families: dict[str, Sequence[Any]], results: Sequence[CellRecord], unseen_k: int,
                   data_source: str, path: str | Path) -> None:
     """One panel per ablation family: 1-NN accuracy per row as a bar (mean ± std over trials), each
     trial a dot, chance 100/K as a line."""
-    done = [r for r in results if "error" not in r]
-    n_trials = len({r["trial"] for r in results})
+    done = finished(results)
+    n_trials = len({r.trial for r in results})
     fig, axes = plt.subplots(1, len(families), figsize=(4 * len(families), 3.6), squeeze=False)
     for ax, (name, rows) in zip(axes[0], families.items()):
         labels = [row.label for row in rows]
-        values = [[r["zero_shot"]["nn_accuracy"] for r in done if r["row"] == label] for label in labels]
+        values = [[r.zero_shot.nn_accuracy for r in done if r.row == label] for label in labels]
         x = np.arange(len(labels))
         means = [np.mean(v) if v else np.nan for v in values]
         stds = [np.std(v, ddof=1) if len(v) > 1 else 0.0 for v in values]
@@ -305,18 +306,17 @@ def lambda_search(curves: pd.DataFrame, field: str, chosen: float, data_source: 
     _finish(fig, path)
 
 
-def convergence(results: Sequence[dict[str, Any]], rows: Sequence[str], data_source: str, path: str | Path) -> None:
+def convergence(results: Sequence[CellRecord], rows: Sequence[str], data_source: str, path: str | Path) -> None:
     """Per grid row (one panel each): zero-shot accuracy on the cell's unseen classes and its loss
     on held-out seen-class pairs against epochs, one thin line per trial and the mean in bold.
-    ``results``: grid cell records with ``history`` from ``GridSettings(curves=True)``."""
+    ``results``: grid cells with ``history`` from ``GridSettings(curves=True)``."""
     fig, axes = plt.subplots(2, len(rows), figsize=(4.2 * len(rows), 5.4), squeeze=False, sharex="col")
     for j, label in enumerate(rows):
-        records = [r for r in results if r.get("row") == label and "error" not in r and r.get("history")]
+        records = [r for r in finished(results) if r.row == label and r.history]
         for i, (column, name) in enumerate((("probe_zero_shot", "zero-shot 1-NN accuracy (%)"),
                                             ("probe_val_total_paired", "held-out seen-class loss (Eq. 6)"))):
             ax = axes[i][j]
-            curves = [pd.DataFrame(r["history"]).set_index("epoch")[column] for r in records
-                      if column in r["history"][0]]
+            curves = [r.history_frame().set_index("epoch")[column] for r in records if column in r.history[0]]
             for curve in curves:
                 ax.plot(curve.index, curve.to_numpy(), color="grey", lw=0.7, alpha=0.6)
             if curves:

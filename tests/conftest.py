@@ -1,5 +1,6 @@
 """Shared fixtures. ``tiny_prepared`` is a small random prepared dataset (see mmar.data.prepared)
-for tests of models, training and evaluation that need the format but not realistic data."""
+for tests of models, training and evaluation that need the format but not realistic data;
+``cell_result`` makes hand-written grid cell results (see mmar.experiments.records)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 
 from mmar.data.feature_store import FeatureStoreWriter
 from mmar.data.prepared import PreparedDataset, write_prepared
+from mmar.experiments.records import (CellCaptions, CellResult, DiscoveryScores, EnsembleInfo, RoundTripScores,
+                                      ZeroShotScores)
 from mmar.paths import activitynet_annotations_dir, shared_data_dir
 from mmar.results import STANDIN
 
@@ -56,6 +59,26 @@ def make_tiny_prepared(root: Path, *, n_classes: int = 6, videos_per_class: int 
 @pytest.fixture
 def tiny_prepared(tmp_path: Path) -> PreparedDataset:
     return make_tiny_prepared(tmp_path / "data")
+
+
+def make_cell_result(row: str, k: int, trial: int = 0, nn_accuracy: float = 50.0) -> CellResult:
+    """A finished cell of grid row ``row`` at ``k`` unseen classes with the given 1-NN accuracy; every
+    other field holds a placeholder (no training, empty captions)."""
+    return CellResult(
+        key=f"{row}/{k}/{trial}", row=row, experiment="table1", k=k, trial=trial, unseen=[], config={}, seed=trial,
+        data_mode="paired", n_paired=10, n_unpaired=0, train_seconds=0.0, eval_seconds=0.0, cpu_seconds=0.0,
+        ensemble=EnsembleInfo(key="e", members=1, executor="loop", device="cpu", threads=1, batches="bank"),
+        final_losses={}, history=[], n_test_videos=0, reference_videos=[], n_sentences=0, n_retrieval_pairs=0,
+        zero_shot=ZeroShotScores(nn_accuracy=nn_accuracy, prototype_accuracy=nn_accuracy),
+        discovery=DiscoveryScores(accuracy=0.0, nmi=0.0, ari=0.0), retrieval={},
+        text_round_trip=RoundTripScores(word_accuracy=0.0, chance=0.0),
+        captions=CellCaptions(video_ids=[], classes=[], hypotheses=[], references=[], length=0, word_source="prepared"))
+
+
+@pytest.fixture
+def cell_result():
+    """:func:`make_cell_result`, for tests that need grid results without training a grid."""
+    return make_cell_result
 
 
 @pytest.fixture

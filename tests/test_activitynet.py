@@ -17,7 +17,6 @@ from mmar.data.activitynet import (
     SkipReport,
     choose_class,
     load_activitynet,
-    read_captions,
     read_labels,
     read_min_json_labels,
     read_tsp_labels,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 from mmar.experiments.balance import gradient_shares, lambda_search, term_progress, validation_classes
 from mmar.training import SegmentSource, TrainConfig, build_model

@@ -7,20 +7,21 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from conftest import make_cell_result
+from mmar.experiments.records import CellFailure, CellResult
 from mmar.provenance import Run
 from mmar.studies import difficulty as df
 
 
-def _records(accuracies: dict[str, list[float]], k: int = 5) -> list[dict]:
-    return [{"row": row, "k": k, "trial": t, "zero_shot": {"nn_accuracy": a}}
-            for row, values in accuracies.items() for t, a in enumerate(values)]
+def _records(accuracies: dict[str, list[float]], k: int = 5) -> list[CellResult]:
+    return [make_cell_result(row, k, t, a) for row, values in accuracies.items() for t, a in enumerate(values)]
 
 
 def test_claim_differences_pair_by_trial_and_compute_the_t_interval() -> None:
     joint, fixed = [60.0, 50, 70, 65, 55], [40.0, 45, 50, 50, 45]
     records = _records({df.JOINT: joint, df.FIXED: fixed, df.ALL_PAIRED: [50.0] * 5, df.JOINT_RECONS: [50.0, 51, 49, 50, 50],
                         df.RECONS_CROSS: [20.0, 22, 18, 21, 19]})
-    records.append({"row": df.JOINT, "k": 5, "trial": 9, "error": "boom"})  # a failed cell pairs with nothing
+    records.append(CellFailure(key="x", row=df.JOINT, experiment="table1", k=5, trial=9, error="boom"))  # pairs with nothing
     table = df.claim_differences(records, 5, nuisance=1.0, raw=30.0)
     assert list(table.columns) == list(df.SWEEP_COLUMNS)
     table = table.set_index("claim")

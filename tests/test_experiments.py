@@ -88,25 +88,28 @@ def test_tiny_grid_end_to_end_with_cache(tiny_prepared, tmp_path):
     cells = ex.make_cells(data, rows, [2], 1, settings)
     assert len({c.key for c in cells}) == 2
     results = ex.run_grid(data, cells, settings, tmp_path / "cache", progress=False)
-    assert [r["row"] for r in results] == [c.row.label for c in cells]
+    assert [r.row for r in results] == [c.row.label for c in cells]
     first = results[0]
     # 2 classes x (4 videos - 2 reference videos) queries; 2 classes x 2 reference sentences
-    assert first["n_test_videos"] == 4 and first["n_sentences"] == 4
-    assert 0.0 <= first["zero_shot"]["nn_accuracy"] <= 100.0
-    assert len(first["captions"]["hypotheses"]) == 4
-    assert all(1 <= len(h.split()) <= 4 for h in first["captions"]["hypotheses"])  # 4 columns, repeats collapsed
+    assert first.n_test_videos == 4 and first.n_sentences == 4
+    assert 0.0 <= first.zero_shot.nn_accuracy <= 100.0
+    assert len(first.captions.hypotheses) == 4
+    assert all(1 <= len(h.split()) <= 4 for h in first.captions.hypotheses)  # 4 columns, repeats collapsed
     # a Table 5 model also gets the sentence read-out: one 4-word sentence per video, and the prior's own
-    sentences = first["captions"]["sentence_hypotheses"]
+    sentences = first.captions.sentence_hypotheses
     assert len(sentences) == 4 and all(len(h.split()) == 4 for h in sentences)
-    assert len(first["captions"]["prior_sentence"].split()) == 4 and first["captions"]["sentence_beta"] > 0
-    assert "sentence_hypotheses" not in results[1]["captions"]       # a Table 6 row: its captions are not scored
+    assert len(first.captions.prior_sentence.split()) == 4 and first.captions.sentence_beta > 0
+    assert results[1].captions.sentence_hypotheses is None     # a Table 6 row: its captions are not scored
     cached = tmp_path / "cache" / "cells" / f"{cells[0].key}.json"
     assert cached.is_file() and not list((tmp_path / "cache" / "ensembles").glob("*/checkpoint.pt"))
+    assert ex.CellResult.load(cached) == first                        # the cache holds the whole typed record
+    table6 = json.loads((tmp_path / "cache" / "cells" / f"{cells[1].key}.json").read_text())
+    assert "sentence_hypotheses" not in table6["captions"]             # fields a row did not record stay out
     stamp = cached.stat().st_mtime_ns
     tic = time.perf_counter()
     again = ex.run_grid(data, cells, settings, tmp_path / "cache", progress=False)
     assert time.perf_counter() - tic < 2.0 and cached.stat().st_mtime_ns == stamp
-    assert again[0]["zero_shot"] == first["zero_shot"]
+    assert again[0].zero_shot == first.zero_shot
 
     context = ex.ResultContext(Run("test", tmp_path, 0, data.data_source), settings, 1)
     result_rows = ex.zero_shot_rows(results, rows, context)
@@ -114,7 +117,7 @@ def test_tiny_grid_end_to_end_with_cache(tiny_prepared, tmp_path):
     paper = table[table["paper_table"] == "Table 1"]
     assert list(paper["paper_column"]) == ["2 unseen"] and list(paper["metric"]) == ["accuracy"]
     assert paper["chance"].iloc[0] == pytest.approx(50.0)
-    assert json.loads(paper["values"].iloc[0]) == [pytest.approx(first["zero_shot"]["nn_accuracy"])]
+    assert json.loads(paper["values"].iloc[0]) == [pytest.approx(first.zero_shot.nn_accuracy)]
     assert set(table.loc[table["metric"] == "prototype_accuracy", "paper_table"].fillna("")) == {""}
 
     captions = pd.DataFrame([r.__dict__ | {"variant": r.config["variant"]} for r in ex.caption_rows(results, 2, context)])
@@ -126,6 +129,14 @@ def test_tiny_grid_end_to_end_with_cache(tiny_prepared, tmp_path):
     prior = captions[(captions["variant"] == ex.PRIOR_VARIANT) & (captions["metric"] == "distinct_captions")]
     assert list(prior["values"].iloc[0]) == [pytest.approx(100 / 4)]  # one sentence for all 4 videos
     assert set(captions["paper_table"]) == {""}                      # K = 2, not the paper's 10
+
+
+def test_a_cell_record_missing_a_field_is_refused_by_name(cell_result):
+    record = cell_result("Paired: joint", 5).to_json()
+    assert ex.CellResult.from_json(record) == cell_result("Paired: joint", 5)
+    del record["discovery"]
+    with pytest.raises(ValueError, match=r"lacks \['discovery'\]"):
+        ex.CellResult.from_json(record)
 
 
 def test_not_run_table_lists_dataset_tables():
@@ -147,7 +158,7 @@ def test_a_failing_cell_is_reported_not_cached(tiny_prepared, tmp_path, monkeypa
 
     monkeypatch.setattr(mmar.training, "train_ensemble", broken)
     results = ex.run_grid(data, cells, settings, tmp_path, progress=False)
-    assert results[0]["error"] == "RuntimeError: no luck"
+    assert results[0].error == "RuntimeError: no luck"
     assert not (tmp_path / "cells" / f"{cells[0].key}.json").exists()
     context = ex.ResultContext(Run("test", tmp_path, 0, data.data_source), settings, 1)
     assert ex.zero_shot_rows(results, ex.TABLE1, context) == []
@@ -189,7 +200,7 @@ def test_grid_dispatched_with_submitit_matches_inline(tiny_prepared, tmp_path):
                           [2], 1, TINY_GRID)
     inline = ex.run_grid(data, cells, TINY_GRID, tmp_path / "inline", progress=False)
     jobs = ex.run_grid(data, cells, TINY_GRID, tmp_path / "jobs", progress=False, dispatch="submitit-local")
-    assert [r["zero_shot"] for r in jobs] == [r["zero_shot"] for r in inline]
+    assert [r.zero_shot for r in jobs] == [r.zero_shot for r in inline]
     assert len(list((tmp_path / "jobs" / "submitit").iterdir())) >= 1
 
 
@@ -226,8 +237,8 @@ def test_grid_killed_mid_training_resumes_to_the_same_results(tiny_prepared, tmp
     state = __import__("torch").load(next(checkpoints.glob("*/checkpoint.pt")), weights_only=True)
     assert 0 < state["epoch"] < 40  # killed mid-training
     resumed = ex.run_grid(data, cells, settings, tmp_path / "killed", progress=False)
-    assert [r["zero_shot"] for r in resumed] == [r["zero_shot"] for r in whole]
-    assert [r["final_losses"]["total_paired"] for r in resumed] == [r["final_losses"]["total_paired"] for r in whole]
+    assert [r.zero_shot for r in resumed] == [r.zero_shot for r in whole]
+    assert [r.final_losses["total_paired"] for r in resumed] == [r.final_losses["total_paired"] for r in whole]
 
 
 def test_curves_record_each_epoch_and_end_at_the_final_evaluation(tiny_prepared, tmp_path):
@@ -237,11 +248,11 @@ def test_curves_record_each_epoch_and_end_at_the_final_evaluation(tiny_prepared,
     cells = ex.make_cells(data, [ex.TABLE1_BY_LABEL["Paired: joint + recons + cross + cycle"]], [2], 2, settings)
     results = ex.run_grid(data, cells, settings, tmp_path, progress=False)
     for record in results:
-        curve = [h["probe_zero_shot"] for h in record["history"]]
+        curve = [h["probe_zero_shot"] for h in record.history]
         assert len(curve) == 1 + 3 and all(0.0 <= v <= 100.0 for v in curve)  # before training, then 3 epochs
-        assert record["history"][0]["epoch"] == 0 and record["history"][0]["phase"] == "init"
-        assert curve[-1] == pytest.approx(record["zero_shot"]["nn_accuracy"])  # same queries, refs, model
-        assert all(h["probe_val_joint"] >= 0.0 for h in record["history"])
+        assert record.history[0]["epoch"] == 0 and record.history[0]["phase"] == "init"
+        assert curve[-1] == pytest.approx(record.zero_shot.nn_accuracy)  # same queries, refs, model
+        assert all(h["probe_val_joint"] >= 0.0 for h in record.history)
 
 
 def test_curves_can_be_limited_to_some_rows(tiny_prepared, tmp_path):
@@ -250,10 +261,10 @@ def test_curves_can_be_limited_to_some_rows(tiny_prepared, tmp_path):
     settings = ex.GridSettings(**{**TINY_GRID.__dict__, "curves": (joint.label,), "curve_val_pairs": 4})
     assert settings.curves_for(joint.label) and not settings.curves_for(full.label)
     results = ex.run_grid(data, ex.make_cells(data, [full, joint], [2], 1, settings), settings, tmp_path, progress=False)
-    by_row = {r["row"]: r for r in results}
-    assert "probe_zero_shot" in by_row[joint.label]["history"][-1]
-    assert not any("probe_zero_shot" in h for h in by_row[full.label]["history"])
-    assert by_row[full.label]["history"][0]["epoch"] == 1  # no probe: no row for the untrained networks
+    by_row = {r.row: r for r in results}
+    assert "probe_zero_shot" in by_row[joint.label].history[-1]
+    assert not any("probe_zero_shot" in h for h in by_row[full.label].history)
+    assert by_row[full.label].history[0]["epoch"] == 1  # no probe: no row for the untrained networks
 
 
 def test_work_estimate_counts_loss_terms(tiny_prepared):

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import time
+from dataclasses import replace
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -22,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import make_cell_result
 from mmar.provenance import Run
 from mmar.paths import PROJECT_ROOT
 from mmar.report import findings, pages
@@ -80,7 +82,7 @@ def _sweep_rows(run_dir: Path) -> list[ResultRow]:
 
     tables = []
     for nuisance, raw, gain in ((1.0, 35.0, 10.0), (0.5, 70.0, 5.0)):
-        records = [{"row": row, "k": 5, "trial": t, "zero_shot": {"nn_accuracy": value}}
+        records = [make_cell_result(row, 5, t, value)
                    for row, values in {difficulty.JOINT: [40 + gain + d for d in (0, 1, -1, 0.5, -0.5)],
                                        difficulty.FIXED: [40.0] * 5, difficulty.ALL_PAIRED: [50.0, 51, 49, 50, 50],
                                        difficulty.JOINT_RECONS: [50.0] * 5, difficulty.RECONS_CROSS: [20.0, 21, 19, 20, 20]
@@ -758,7 +760,8 @@ def test_heldout_joint_ratio_reads_the_cells_of_the_row(tmp_path: Path) -> None:
     for key, (start, after) in {"a": (2.0, 0.004), "b": (1.0, 0.003)}.items():
         history = [{"epoch": 0, "probe_val_joint": start}, {"epoch": 1, "probe_val_joint": after},
                    {"epoch": 2, "probe_val_joint": after / 2}]
-        (tmp_path / "experiments" / "cells" / f"{key}.json").write_text(json.dumps({"history": history}))
+        cell = replace(make_cell_result("Paired: joint", 5), key=key, history=history)
+        (tmp_path / "experiments" / "cells" / f"{key}.json").write_text(json.dumps(cell.to_json()))
     run = load_run(tmp_path)
     ratios = findings.heldout_joint_ratio(run, "Paired: joint")
     assert ratios == [pytest.approx(0.2), pytest.approx(0.3)]  # 100 * 0.004 / 2, 100 * 0.003 / 1

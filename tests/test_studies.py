@@ -14,6 +14,7 @@ import torch
 
 from mmar import plots
 from mmar.data.prepared import PreparedDataset
+from mmar.experiments.records import CellFailure
 from mmar.paths import PROJECT_ROOT, display_path, resolve_run_dir
 from mmar.provenance import Run
 from mmar.results import STANDIN
@@ -155,8 +156,8 @@ def test_i3d_checks_raise_on_failure() -> None:
 
 
 # -- grid checks -------------------------------------------------------------------------------------
-def test_failed_cells_fail_unless_allowed(capsys) -> None:
-    results = [{"row": "full", "k": 5, "trial": 0}, {"row": "full", "k": 5, "trial": 1, "error": "boom"}]
+def test_failed_cells_fail_unless_allowed(capsys, cell_result) -> None:
+    results = [cell_result("full", 5, 0), CellFailure(key="f", row="full", experiment="table1", k=5, trial=1, error="boom")]
     with pytest.raises(grid_tables.FailedCells, match="1 of 2 grid cells failed"):
         grid_tables.check_failed_cells(results, allow_failures=False)
     assert grid_tables.check_failed_cells(results, allow_failures=True) == [results[1]]
@@ -175,7 +176,7 @@ def test_ablation_families_refuse_unknown_tables() -> None:
 def test_ablations_not_run_lists_the_tables_left_out_and_the_failed_cells(tmp_path: Path) -> None:
     families = grid_tables.ablation_families(["Table 6"], {})
     rows = families["Table 6"]
-    results = [{"row": rows[0].label, "k": 5, "trial": 1, "error": "boom"}]
+    results = [CellFailure(key="f", row=rows[0].label, experiment="table6", k=5, trial=1, error="boom")]
     table = grid_tables.ablations_not_run(results, rows, ["Table 6"], tmp_path / "07_not_run.csv")
     assert list(table["paper_table"][:2]) == ["Table 7", "Table 8"]
     assert table["reason"].str.contains("paper_tables").sum() == 2
@@ -185,7 +186,7 @@ def test_ablations_not_run_lists_the_tables_left_out_and_the_failed_cells(tmp_pa
 
 
 # -- figures -----------------------------------------------------------------------------------------
-def test_figures_name_their_data_source(tmp_path: Path, monkeypatch) -> None:
+def test_figures_name_their_data_source(tmp_path: Path, monkeypatch, cell_result) -> None:
     titles = []
     original = plots._finish
 
@@ -198,7 +199,7 @@ def test_figures_name_their_data_source(tmp_path: Path, monkeypatch) -> None:
     plots.loss_curves({"full": history}, "stand-in", tmp_path / "a.png")
     plots.reconstruction_curves({"g": SimpleNamespace(history=history)}, "recons_video", (1.5, "mean"), "stand-in",
                                 tmp_path / "b.png")
-    results = [{"row": "r", "k": k, "zero_shot": {"nn_accuracy": 50.0}} for k in (5, 10)]
+    results = [cell_result("r", k) for k in (5, 10)]
     plots.zero_shot_curves(results, [5, 10], 1, "stand-in", tmp_path / "c.png")
     assert all("data source: stand-in" in t for t in titles) and len(titles) == 3
     assert all((tmp_path / f"{n}.png").stat().st_size > 1000 for n in "abc")

@@ -19,7 +19,6 @@ streamed from the feature store; :func:`collate_pairs` pads a batch and builds m
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence

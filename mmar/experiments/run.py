@@ -1,7 +1,8 @@
 """Running the grid: cells are grouped into ensembles that train together
 (:func:`mmar.training.train_ensemble`), then every member is evaluated on its trial's unseen classes
 with every protocol of :mod:`mmar.evaluation` (zero-shot 1-NN and prototype accuracy, discovery,
-retrieval, captions). Each cell's result is a JSON file ``<cache_dir>/cells/<key>.json``; an
+retrieval, captions). Each cell's result is a :class:`~mmar.experiments.records.CellResult`, cached as
+the JSON file ``<cache_dir>/cells/<key>.json``; an
 interrupted grid resumes where it stopped (an ensemble resumes from its last epoch checkpoint), and
 two notebooks that need the same cell train it once.
 
@@ -29,6 +30,8 @@ from tqdm.auto import tqdm
 
 from mmar.data.prepared import PreparedDataset
 from mmar.experiments.cells import Cell, GridSettings
+from mmar.experiments.records import (CellCaptions, CellFailure, CellRecord, CellResult, DiscoveryScores, EnsembleInfo,
+                                      RoundTripScores, ZeroShotScores, failed_cells)
 from mmar.experiments.rows import TABLE5_MODELS, GridRow
 
 DISPATCHES = ("auto", "inline", "processes", "slurm", "submitit-local")
@@ -66,9 +69,9 @@ ROUND_TRIP_SENTENCES = 300
 
 def sentence_captions(model, data: PreparedDataset, unseen: Sequence[str], columns: np.ndarray) -> dict[str, Any]:
     """The sentence read-out (:mod:`mmar.evaluation.sentence_readout`, ours) of caption ``columns``
-    (B, L, D), fitted on the seen classes' training sentences (their prior cached per unseen set): its
-    captions, the prior's own sentence (what every video would get without the decoder) and the
-    fitted emission weight."""
+    (B, L, D), fitted on the seen classes' training sentences (their prior cached per unseen set), as
+    :class:`CellCaptions` fields: its captions, the prior's own sentence (what every video would get
+    without the decoder) and the fitted emission weight."""
     from mmar.evaluation.sentence_readout import SentenceReadout, seen_prior
     from mmar.evaluation.zero_shot import seen_training_rows
 
@@ -85,7 +88,8 @@ def evaluate_model(model, data: PreparedDataset, unseen: Sequence[str], trial: i
                    pairing: str, caption_length: int, sentence_readout: bool = False) -> dict[str, Any]:
     """Every protocol on the unseen classes of one trial: zero-shot, discovery, retrieval, captions
     (and, when ``sentence_readout``, their :func:`sentence_captions`), and the text decoder's round
-    trip of unseen-class sentences (word accuracy, with its chance)."""
+    trip of unseen-class sentences (word accuracy, with its chance): the evaluation fields of a
+    :class:`CellResult`, by name."""
     from mmar.evaluation.captioning import caption_columns, decode_captions, references, round_trip_word_accuracy
     from mmar.evaluation.discovery import discovery_scores
     from mmar.evaluation.retrieval import retrieval_scores
@@ -116,20 +120,22 @@ def evaluate_model(model, data: PreparedDataset, unseen: Sequence[str], trial: i
         "reference_videos": test.reference_videos,
         "n_sentences": int(len(test.sentence_rows)),
         "n_retrieval_pairs": int(len(unseen_rows)),
-        "zero_shot": zero_shot_scores(videos["video"], videos["class_index"], sentences, sentence_labels),
-        "discovery": discovery_scores(videos["video"], videos["class_index"], k=len(unseen), seed=trial),
+        "zero_shot": ZeroShotScores(**zero_shot_scores(videos["video"], videos["class_index"], sentences,
+                                                       sentence_labels)),
+        "discovery": DiscoveryScores(**discovery_scores(videos["video"], videos["class_index"], k=len(unseen),
+                                                        seed=trial)),
         "retrieval": retrieval_scores(pairs["video"], pairs["text"]),
-        "text_round_trip": round_trip_word_accuracy(model, data, unseen_rows[:ROUND_TRIP_SENTENCES], vectors=vectors,
-                                                    words=words),
-        "captions": {
-            "video_ids": [str(v) for v in data.sentences["video_id"].to_numpy()[caption_rows]],
-            "classes": [str(c) for c in data.sentences["class_name"].to_numpy()[caption_rows]],
-            "hypotheses": captions,
-            "references": references(data, caption_rows, unit=settings.video_unit),
-            "length": int(caption_length),
-            "word_source": settings.word_source,
+        "text_round_trip": RoundTripScores(**round_trip_word_accuracy(model, data, unseen_rows[:ROUND_TRIP_SENTENCES],
+                                                                      vectors=vectors, words=words)),
+        "captions": CellCaptions(
+            video_ids=[str(v) for v in data.sentences["video_id"].to_numpy()[caption_rows]],
+            classes=[str(c) for c in data.sentences["class_name"].to_numpy()[caption_rows]],
+            hypotheses=captions,
+            references=references(data, caption_rows, unit=settings.video_unit),
+            length=int(caption_length),
+            word_source=settings.word_source,
             **read_as_sentences,
-        },
+        ),
     }
 
 
@@ -187,13 +193,13 @@ def _write_json(path: Path, record: dict[str, Any]) -> None:
     tmp.replace(path)
 
 
-def _error(cell: Cell, error: BaseException) -> dict[str, Any]:
-    return {"key": cell.key, "row": cell.row.label, "experiment": cell.row.experiment, "k": cell.k,
-            "trial": cell.trial, "error": f"{type(error).__name__}: {error}"}
+def _error(cell: Cell, error: BaseException) -> CellFailure:
+    return CellFailure(key=cell.key, row=cell.row.label, experiment=cell.row.experiment, k=cell.k, trial=cell.trial,
+                       error=f"{type(error).__name__}: {error}")
 
 
 def run_ensemble(data_root: str, plan: EnsemblePlan, settings: GridSettings, cache_dir: str, *,
-                 device: str = "auto", executor: str = "auto", threads: int | None = 1) -> list[dict[str, Any]]:
+                 device: str = "auto", executor: str = "auto", threads: int | None = 1) -> list[CellRecord]:
     """Train one ensemble and evaluate its members (or read their cached results). Safe to run in a
     worker process or a SLURM job. A failure is returned as an error record per cell, never cached."""
     import torch
@@ -201,7 +207,7 @@ def run_ensemble(data_root: str, plan: EnsemblePlan, settings: GridSettings, cac
     from mmar.evaluation.captioning import default_length
     from mmar.training import TrainConfig, train_ensemble
 
-    done = {c.key: json.loads(_cell_path(cache_dir, c.key).read_text()) for c in plan.cells
+    done = {c.key: CellResult.load(_cell_path(cache_dir, c.key)) for c in plan.cells
             if _cell_path(cache_dir, c.key).is_file()}
     if len(done) == len(plan.cells):
         return [done[c.key] for c in plan.cells]
@@ -236,24 +242,23 @@ def run_ensemble(data_root: str, plan: EnsemblePlan, settings: GridSettings, cac
             records.append(_error(cell, error))
             continue
         history = result.histories[i]
-        record = {
-            "key": cell.key, "row": cell.row.label, "experiment": cell.row.experiment, "k": cell.k,
-            "trial": cell.trial, "unseen": cell.unseen, "config": cell.config, "seed": configs[i].seed,
-            "data_mode": cell.row.data_mode, "n_paired": int(len(result.members[i].paired)),
-            "n_unpaired": int(len(result.members[i].unpaired)),
+        record = CellResult(
+            key=cell.key, row=cell.row.label, experiment=cell.row.experiment, k=cell.k, trial=cell.trial,
+            unseen=cell.unseen, config=cell.config, seed=configs[i].seed, data_mode=cell.row.data_mode,
+            n_paired=int(len(result.members[i].paired)), n_unpaired=int(len(result.members[i].unpaired)),
             # training time is shared by the ensemble's members: each cell records its share
-            "train_seconds": train_seconds / members, "eval_seconds": time.perf_counter() - tic,
-            "cpu_seconds": train_cpu / members + time.process_time() - cpu,
-            "ensemble": {"key": plan.key, "members": members, "executor": result.executor, "device": result.device,
-                         "threads": torch.get_num_threads(), "batches": result.extra.get("source", "")},
-            "final_losses": {k: float(v) for k, v in history.iloc[-1].items() if isinstance(v, (int, float))}
+            train_seconds=train_seconds / members, eval_seconds=time.perf_counter() - tic,
+            cpu_seconds=train_cpu / members + time.process_time() - cpu,
+            ensemble=EnsembleInfo(key=plan.key, members=members, executor=result.executor, device=str(result.device),
+                                  threads=torch.get_num_threads(), batches=result.extra.get("source", "")),
+            final_losses={k: float(v) for k, v in history.iloc[-1].items() if isinstance(v, (int, float))}
             if len(history) else {},
-            "history": json.loads(history.to_json(orient="records")),
+            history=json.loads(history.to_json(orient="records")),
             **evaluation,
-        }
-        _write_json(_cell_path(cache_dir, cell.key), record)
+        )
+        _write_json(_cell_path(cache_dir, cell.key), record.to_json())
         records.append(record)
-    if all("error" not in r for r in records):  # the checkpoint is only needed to resume training
+    if not failed_cells(records):  # the checkpoint is only needed to resume training
         (folder / "checkpoint.pt").unlink(missing_ok=True)
     return records
 
@@ -293,7 +298,7 @@ def _submitit_map(plans: Sequence[EnsemblePlan], job, cache_dir: Path, dispatch:
 def run_grid(data: PreparedDataset, cells: Sequence[Cell], settings: GridSettings, cache_dir: str | Path, *,
              processes: int = 1, threads: int | None = 1, progress: bool | None = None, device: str = "auto",
              executor: str = "auto", members: int | None = None, dispatch: str = "auto",
-             slurm: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+             slurm: dict[str, Any] | None = None) -> list[CellRecord]:
     """Results of ``cells`` (in order), training the ensembles not cached yet.
 
     ``dispatch`` "auto": over ``processes`` local worker processes when > 1, else inline. ``threads``
@@ -301,8 +306,8 @@ def run_grid(data: PreparedDataset, cells: Sequence[Cell], settings: GridSetting
     ``members``: the most cells per ensemble (None: a whole group). ``slurm``: submitit parameters
     (e.g. ``{"slurm_partition": "gpu", "gpus_per_node": 1, "timeout_min": 120}``).
 
-    A cell whose training or evaluation raised comes back as ``{"row", "k", "trial", "error", ...}``
-    (not cached, so it runs again next time); :func:`failed_cells` lists them.
+    A cell whose training or evaluation raised comes back as a :class:`CellFailure` (not cached, so
+    it runs again next time); :func:`~mmar.experiments.records.failed_cells` lists them.
     """
     if dispatch not in DISPATCHES:
         raise ValueError(f"dispatch must be one of {DISPATCHES}, got {dispatch!r}")
@@ -317,12 +322,10 @@ def run_grid(data: PreparedDataset, cells: Sequence[Cell], settings: GridSetting
     total = len({c.key for c in cells})
     bar = tqdm(total=total, initial=total - sum(len(p.cells) for p in pending), desc="grid cells",
                disable=progress is False if progress is not None else None)
-    failed: dict[str, dict[str, Any]] = {}
+    failed: dict[str, CellFailure] = {}
 
-    def collect(records: list[dict[str, Any]]) -> None:
-        for record in records:
-            if "error" in record:
-                failed[record["key"]] = record
+    def collect(records: list[CellRecord]) -> None:
+        failed.update({record.key: record for record in failed_cells(records)})
         bar.update(len(records))
 
     kwargs = {"device": device, "executor": executor, "threads": threads}
@@ -347,17 +350,10 @@ def run_grid(data: PreparedDataset, cells: Sequence[Cell], settings: GridSetting
         finally:
             torch.set_num_threads(previous)
     bar.close()
-    results = []
-    for cell in cells:
-        if cell.key in failed:
-            results.append({**failed[cell.key], "row": cell.row.label, "experiment": cell.row.experiment})
-            continue
-        record = json.loads(_cell_path(cache_dir, cell.key).read_text())
-        # A cached cell may have been computed for another row with the same training (e.g. Table 6's
-        # attention row is Table 1's "joint" row): label it as the row asked for.
-        record.update(row=cell.row.label, experiment=cell.row.experiment)
-        results.append(record)
-    return results
+    # A cached cell may have been computed for another row with the same training (e.g. Table 6's
+    # attention row is Table 1's "joint" row): each is labelled as the row asked for.
+    return [(failed[cell.key] if cell.key in failed else CellResult.load(_cell_path(cache_dir, cell.key)))
+            .labelled(cell.row.label, cell.row.experiment) for cell in cells]
 
 
 class _EnsembleJob:
@@ -366,22 +362,17 @@ class _EnsembleJob:
     def __init__(self, root: str, settings: GridSettings, cache_dir: str, kwargs: dict[str, Any]) -> None:
         self.root, self.settings, self.cache_dir, self.kwargs = root, settings, cache_dir, kwargs
 
-    def __call__(self, plan: EnsemblePlan) -> list[dict[str, Any]]:
+    def __call__(self, plan: EnsemblePlan) -> list[CellRecord]:
         return run_ensemble(self.root, plan, self.settings, self.cache_dir, **self.kwargs)
 
 
-def failed_cells(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The records of cells that raised (see :func:`run_grid`)."""
-    return [r for r in results if "error" in r]
-
-
-def failure_not_run(results: Sequence[dict[str, Any]], rows: Sequence[GridRow]) -> tuple[list[tuple[str, str, str]], list[str]]:
+def failure_not_run(results: Sequence[CellRecord], rows: Sequence[GridRow]) -> tuple[list[tuple[str, str, str]], list[str]]:
     """``(paper cells, reasons)`` for :func:`not_run_table`: every failed cell, with its error."""
     by_label = {row.label: row for row in rows}
     cells, reasons = [], []
-    for r in failed_cells(results):
-        row = by_label.get(r["row"])
-        table, paper_row, column = row.paper_cell(r["k"]) if row is not None else ("", "", "")
-        cells.append((table, paper_row or r["row"], column or f"{r['k']} unseen"))
-        reasons.append(f"trial {r['trial']} failed: {r['error']}")
+    for failure in failed_cells(results):
+        row = by_label.get(failure.row)
+        table, paper_row, column = row.paper_cell(failure.k) if row is not None else ("", "", "")
+        cells.append((table, paper_row or failure.row, column or f"{failure.k} unseen"))
+        reasons.append(f"trial {failure.trial} failed: {failure.error}")
     return cells, reasons

@@ -13,6 +13,7 @@ import pandas as pd
 
 from mmar.data.prepared import PreparedDataset
 from mmar.experiments.cells import GridSettings, _digest, dataset_identity
+from mmar.experiments.records import BaselineDiscovery, CellRecord, CellResult, DiscoveryScores, finished
 from mmar.experiments.rows import DISCOVERY_MODELS, TABLE5_MODELS, GridRow
 from mmar.provenance import Run
 from mmar.results import ResultRow
@@ -40,31 +41,29 @@ class ResultContext:
         return str(self.run.dir)
 
 
-def _groups(results: Sequence[dict[str, Any]]) -> dict[tuple[str, int], list[dict[str, Any]]]:
-    """Successful cell records grouped by (row label, K)."""
-    groups: dict[tuple[str, int], list[dict[str, Any]]] = {}
-    for record in results:
-        if "error" in record:
-            continue
-        groups.setdefault((record["row"], record["k"]), []).append(record)
+def _groups(results: Sequence[CellRecord]) -> dict[tuple[str, int], list[CellResult]]:
+    """Successful cells grouped by (row label, K), each group in trial order."""
+    groups: dict[tuple[str, int], list[CellResult]] = {}
+    for record in sorted(finished(results), key=lambda r: r.trial):
+        groups.setdefault((record.row, record.k), []).append(record)
     return groups
 
 
-def _config(records: Sequence[dict[str, Any]], context: ResultContext, **extra: Any) -> dict[str, Any]:
+def _config(records: Sequence[CellResult], context: ResultContext, **extra: Any) -> dict[str, Any]:
     first = records[0]
-    return {"row": first["row"], "k": first["k"], "train": first["config"], "data_mode": first["data_mode"],
-            "n_paired": sorted({r["n_paired"] for r in records}), "n_unpaired": sorted({r["n_unpaired"] for r in records}),
-            "n_test_videos": sorted({r["n_test_videos"] for r in records}),
+    return {"row": first.row, "k": first.k, "train": first.config, "data_mode": first.data_mode,
+            "n_paired": sorted({r.n_paired for r in records}), "n_unpaired": sorted({r.n_unpaired for r in records}),
+            "n_test_videos": sorted({r.n_test_videos for r in records}),
             "trials_requested": context.trials,
             "evaluation": context.settings.eval_dict(), "max_train_rows": context.settings.max_train_rows,
-            "max_unpaired_rows": context.settings.max_unpaired_rows, "cells": [r["key"] for r in records],
+            "max_unpaired_rows": context.settings.max_unpaired_rows, "cells": [r.key for r in records],
             "trainer": trainer_summary(records), **extra}
 
 
-def trainer_summary(records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def trainer_summary(records: Sequence[CellResult]) -> list[dict[str, Any]]:
     """The distinct (executor, members, device, threads) of the ensembles that trained ``records``."""
-    seen = {json.dumps({k: r["ensemble"].get(k) for k in ("executor", "members", "device", "threads")},
-                       sort_keys=True) for r in records if "ensemble" in r}
+    seen = {json.dumps({k: getattr(r.ensemble, k) for k in ("executor", "members", "device", "threads")},
+                       sort_keys=True) for r in records}
     return [json.loads(s) for s in sorted(seen)]
 
 
@@ -74,10 +73,10 @@ def _row(context: ResultContext, records, experiment: str, metric: str, values, 
     return ResultRow(experiment=experiment, metric=metric, values=list(values), data_source=context.data_source,
                      profile=context.profile, run_path=context.run_path, paper_table=paper[0], paper_row=paper[1],
                      paper_column=paper[2], unit=unit, chance=chance, config=_config(records, context, **config_extra),
-                     seeds=[r["seed"] for r in records], notes=notes)
+                     seeds=[r.seed for r in records], notes=notes)
 
 
-def zero_shot_rows(results: Sequence[dict[str, Any]], rows: Sequence[GridRow], context: ResultContext
+def zero_shot_rows(results: Sequence[CellRecord], rows: Sequence[GridRow], context: ResultContext
                    ) -> list[ResultRow]:
     """1-NN accuracy (the paper's metric, labelled with the paper's cell when the row has one) and
     the class-prototype accuracy (ours) per (row, K), over trials."""
@@ -87,21 +86,20 @@ def zero_shot_rows(results: Sequence[dict[str, Any]], rows: Sequence[GridRow], c
         row = by_label.get(label)
         if row is None:
             continue
-        records = sorted(records, key=lambda r: r["trial"])
         chance = 100.0 / k
         spc = context.settings.sentences_per_class
         paper = row.paper_cell(k)
         where = f"{label}; {k} unseen classes"
-        out.append(_row(context, records, row.experiment, "accuracy", [r["zero_shot"]["nn_accuracy"] for r in records],
+        out.append(_row(context, records, row.experiment, "accuracy", [r.zero_shot.nn_accuracy for r in records],
                         unit="%", chance=chance, paper=paper,
                         notes=f"{where}; 1-NN to {spc} sentences per unseen class"))
         out.append(_row(context, records, row.experiment, "prototype_accuracy",
-                        [r["zero_shot"]["prototype_accuracy"] for r in records], unit="%", chance=chance,
+                        [r.zero_shot.prototype_accuracy for r in records], unit="%", chance=chance,
                         notes=f"{where}; nearest class mean of {spc} sentence embeddings (ours)"))
     return out
 
 
-def retrieval_rows(results: Sequence[dict[str, Any]], k: int, context: ResultContext) -> list[ResultRow]:
+def retrieval_rows(results: Sequence[CellRecord], k: int, context: ResultContext) -> list[ResultRow]:
     """Text-to-video and video-to-text R@1/5/10 (%) and median rank on the unseen classes (ours)."""
     from mmar.evaluation.retrieval import retrieval_chance
 
@@ -109,18 +107,17 @@ def retrieval_rows(results: Sequence[dict[str, Any]], k: int, context: ResultCon
     for (label, kk), records in _groups(results).items():
         if kk != k:
             continue
-        records = sorted(records, key=lambda r: r["trial"])
-        n = int(np.mean([r["n_retrieval_pairs"] for r in records]))
+        n = int(np.mean([r.n_retrieval_pairs for r in records]))
         chance = retrieval_chance(n)
-        for metric in records[0]["retrieval"]:
+        for metric in records[0].retrieval:
             unit = "" if metric.endswith("median_rank") else "%"
-            out.append(_row(context, records, "retrieval", metric, [r["retrieval"][metric] for r in records], unit=unit,
+            out.append(_row(context, records, "retrieval", metric, [r.retrieval[metric] for r in records], unit=unit,
                             chance=chance[metric], notes=f"{label}; {k} unseen classes; about {n} sentence-segment "
                             "pairs per trial (ours, not in the paper)"))
     return out
 
 
-def discovery_rows(results: Sequence[dict[str, Any]], k: int, baseline: Sequence[dict[str, Any]],
+def discovery_rows(results: Sequence[CellRecord], k: int, baseline: Sequence[BaselineDiscovery],
                    context: ResultContext) -> list[ResultRow]:
     """k-means + cluster-vote accuracy, NMI and ARI on the unseen classes' video embeddings of the
     Table 1 models listed in :data:`DISCOVERY_MODELS`, plus the mean-pooled-feature baseline."""
@@ -129,18 +126,17 @@ def discovery_rows(results: Sequence[dict[str, Any]], k: int, baseline: Sequence
     groups = _groups(results)
     out = []
     for variant, label in [("Baseline I3D features (mean-pooled input features)", None), *DISCOVERY_MODELS.items()]:
-        records = sorted(baseline, key=lambda r: r["trial"]) if label is None else sorted(groups.get((label, k), []),
-                                                                                         key=lambda r: r["trial"])
+        records = sorted(baseline, key=lambda r: r.trial) if label is None else groups.get((label, k), [])
         if not records:
             continue
         for metric, unit in (("accuracy", "%"), ("nmi", ""), ("ari", "")):
-            values = [r["discovery"][metric] for r in records]
+            values = [getattr(r.discovery, metric) for r in records]
             if label is None:
                 out.append(ResultRow(experiment="discovery", metric=metric, values=values,
                                      data_source=context.data_source, profile=context.profile,
                                      run_path=context.run_path, unit=unit,
                                      config={"variant": variant, "k": k, "evaluation": context.settings.eval_dict()},
-                                     seeds=[r["trial"] for r in records], notes=f"{variant}; {note}"))
+                                     seeds=[r.trial for r in records], notes=f"{variant}; {note}"))
             else:
                 out.append(_row(context, records, "discovery", metric, values, unit=unit,
                                 notes=f"{variant} (model of Table 1 row '{label}'); {note}", variant=variant))
@@ -148,7 +144,7 @@ def discovery_rows(results: Sequence[dict[str, Any]], k: int, baseline: Sequence
 
 
 def baseline_discovery(data: PreparedDataset, k: int, trials: int, settings: GridSettings,
-                       cache_dir: str | Path) -> list[dict[str, Any]]:
+                       cache_dir: str | Path) -> list[BaselineDiscovery]:
     """Discovery scores of k-means on time-averaged input features of each trial's test videos."""
     from mmar.evaluation.discovery import discovery_scores, mean_pooled_rows
     from mmar.evaluation.zero_shot import zero_shot_test
@@ -166,14 +162,15 @@ def baseline_discovery(data: PreparedDataset, k: int, trials: int, settings: Gri
             pairing = "video" if settings.video_unit == "video" else settings.train.get("pairing", "segment")
             features = mean_pooled_rows(data, test.video_rows, pairing)
             labels = data.sentences["class_name"].to_numpy()[test.video_rows]
-            record = {"trial": trial, "k": k, "discovery": discovery_scores(features, labels, seed=trial)}
+            record = BaselineDiscovery(trial=trial, k=k, discovery=DiscoveryScores(**discovery_scores(features, labels,
+                                                                                                       seed=trial)))
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(json.dumps(record))
-        out.append(json.loads(path.read_text()))
+            path.write_text(json.dumps(record.to_json()))
+        out.append(BaselineDiscovery.from_json(json.loads(path.read_text())))
     return out
 
 
-#: Caption read-outs scored per Table 5 model: (key in a cell's "captions", variant suffix, how it reads).
+#: Caption read-outs scored per Table 5 model: (:class:`CellCaptions` field, variant suffix, how it reads).
 CAPTION_READOUTS = (
     ("hypotheses", "", "nearest {source} word per decoder column (centred cosine), repeats collapsed (the paper's)"),
     ("sentence_hypotheses", " · sentence read-out",
@@ -191,11 +188,11 @@ def _caption_scores(records, hypotheses, meteor) -> list[dict[str, float]]:
 
     out = []
     for r in records:
-        c, hyps = r["captions"], hypotheses(r)
-        ids = [f"{v}#{i}" for i, v in enumerate(c["video_ids"])]
-        out.append(caption_scores(dict(zip(ids, c["references"])), dict(zip(ids, hyps)), meteor)
+        c, hyps = r.captions, hypotheses(r)
+        ids = [f"{v}#{i}" for i, v in enumerate(c.video_ids)]
+        out.append(caption_scores(dict(zip(ids, c.references)), dict(zip(ids, hyps)), meteor)
                    | {"top_word_share": top_word_share(hyps), "distinct_captions": len(set(hyps)) / max(1, len(hyps)),
-                      "class_word_share": class_word_share(hyps, c["classes"])})
+                      "class_word_share": class_word_share(hyps, c.classes)})
     return out
 
 
@@ -205,7 +202,7 @@ def _caption_metric_rows(context: ResultContext, records, per_trial, variant: st
     shares = [s["top_word_share"] for s in per_trial]
     degenerate = (f"; DEGENERATE caption set: one word is {100 * max(shares):.0f}% of all caption tokens"
                   if max(shares) > 0.5 else "")
-    length = records[0]["captions"]["length"]
+    length = records[0].captions.length
     for metric in per_trial[0]:
         paper = ("Table 5", paper_row, metric) if paper_row and metric in ("METEOR", "CIDEr") and k == paper_k \
             else ("", "", "")
@@ -222,7 +219,7 @@ def _caption_metric_rows(context: ResultContext, records, per_trial, variant: st
     return out
 
 
-def caption_rows(results: Sequence[dict[str, Any]], k: int, context: ResultContext, meteor=None,
+def caption_rows(results: Sequence[CellRecord], k: int, context: ResultContext, meteor=None,
                  paper_k: int = 10) -> list[ResultRow]:
     """METEOR and CIDEr (x100, the paper's Table 5 scale as we read it) and BLEU-1..4 (x100) of the
     captions of the Table 5 models at ``k`` unseen classes, scored per trial over its test videos, for
@@ -236,28 +233,25 @@ def caption_rows(results: Sequence[dict[str, Any]], k: int, context: ResultConte
     out = []
     prior_records = {}
     for table5_row, label in TABLE5_MODELS.items():
-        records = sorted(groups.get((label, k), []), key=lambda r: r["trial"])
+        records = groups.get((label, k), [])
         if not records:
             continue
-        source = records[0]["captions"]["word_source"]
+        source = records[0].captions.word_source
         for key, suffix, how in CAPTION_READOUTS:
-            if all(key in r["captions"] for r in records):
-                per_trial = _caption_scores(records, lambda r: r["captions"][key], meteor)
+            if all(r.captions.readout(key) is not None for r in records):
+                per_trial = _caption_scores(records, lambda r: r.captions.readout(key), meteor)
                 out += _caption_metric_rows(context, records, per_trial, table5_row + suffix,
                                             how.format(source=source) + f" (model of Table 1 row '{label}')",
                                             table5_row if not suffix else "", k, paper_k)
-        prior_records.update({r["trial"]: r for r in records if "prior_sentence" in r["captions"]})
-        round_trip = [r.get("text_round_trip") for r in records]
-        if all(round_trip):
-            out.append(_row(context, records, "captioning", "text_round_trip_word_accuracy",
-                            [t["word_accuracy"] for t in round_trip], unit="%", variant=table5_row,
-                            chance=float(np.mean([t["chance"] for t in round_trip])),
-                            notes=f"{table5_row}: % of word positions of unseen-class sentences that G_T(E_T(t)) says "
-                            "back (the captions' read-out); chance: always the most frequent word"))
+        prior_records.update({r.trial: r for r in records if r.captions.prior_sentence is not None})
+        out.append(_row(context, records, "captioning", "text_round_trip_word_accuracy",
+                        [r.text_round_trip.word_accuracy for r in records], unit="%", variant=table5_row,
+                        chance=float(np.mean([r.text_round_trip.chance for r in records])),
+                        notes=f"{table5_row}: % of word positions of unseen-class sentences that G_T(E_T(t)) says "
+                        "back (the captions' read-out); chance: always the most frequent word"))
     if prior_records:
         records = [prior_records[t] for t in sorted(prior_records)]
-        per_trial = _caption_scores(records, lambda r: [r["captions"]["prior_sentence"]] * len(r["captions"]["video_ids"]),
-                                    meteor)
+        per_trial = _caption_scores(records, lambda r: [r.captions.prior_sentence] * len(r.captions.video_ids), meteor)
         out += _caption_metric_rows(context, records, per_trial, PRIOR_VARIANT,
                                     "the same sentence for every video: the bigram prior's most probable one", "", k,
                                     paper_k)
@@ -314,11 +308,11 @@ def missing_paper_cells(rows: Sequence[GridRow], ks_run: Iterable[int], data: Pr
 
 # -- display helpers for the notebooks ---------------------------------------------------------------
 
-def summary_table(results: Sequence[dict[str, Any]], value, columns: str = "k", decimals: int = 1) -> pd.DataFrame:
-    """``"mean ± std (n)"`` of ``value(record)`` over the successful trials, one row per grid row (in
-    first-seen order), one column per distinct ``record[columns]``."""
-    frame = pd.DataFrame([{"row": r["row"], "col": r[columns], "value": float(value(r))} for r in results
-                          if "error" not in r])
+def summary_table(results: Sequence[CellRecord], value, columns: str = "k", decimals: int = 1) -> pd.DataFrame:
+    """``"mean ± std (n)"`` of ``value(cell)`` over the successful cells, one row per grid row (in
+    first-seen order), one column per distinct value of the :class:`CellResult` field ``columns``."""
+    frame = pd.DataFrame([{"row": r.row, "col": getattr(r, columns), "value": float(value(r))}
+                          for r in finished(results)])
     stats = frame.groupby(["row", "col"], sort=False)["value"].agg(["mean", "std", "count"]).reset_index()
     stats["text"] = [f"{m:.{decimals}f} ± {0.0 if pd.isna(s) else s:.{decimals}f} (n={n})"
                      for m, s, n in zip(stats["mean"], stats["std"], stats["count"])]

@@ -20,6 +20,7 @@ import seaborn as sns
 from IPython.display import Image
 
 from mmar.evaluation.paired import t_interval
+from mmar.experiments.records import CellResult
 from mmar.report import claims, inconsistencies, kinetics
 from mmar.report.rundata import Column, RunData
 from mmar.report.situation import DATA_SITUATION
@@ -173,7 +174,7 @@ def heldout_joint_ratio(run: RunData, row: str, column: str = FINDINGS_COLUMN) -
     ratios = []
     for key in json.loads(rows.iloc[0]["config"] or "{}").get("cells", []):
         path = run.run_dir / "experiments" / "cells" / f"{key}.json"
-        history = json.loads(path.read_text()).get("history", []) if path.is_file() else []
+        history = CellResult.load(path).history if path.is_file() else []
         joint = {entry.get("epoch"): entry.get("probe_val_joint") for entry in history}
         if joint.get(0) and joint.get(1) is not None:
             ratios.append(100.0 * joint[1] / joint[0])

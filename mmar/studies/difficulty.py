@@ -142,12 +142,11 @@ def _entry(claim: SweepClaim, diffs: list[float], unseen_k: int, nuisance: float
             "per trial": diffs}
 
 
-def claim_differences(results: Sequence[dict[str, Any]], unseen_k: int, nuisance: float, raw: float
+def claim_differences(results: Sequence[ex.CellRecord], unseen_k: int, nuisance: float, raw: float
                       ) -> pd.DataFrame:
     """One row per claim at one knob value (:data:`SWEEP_COLUMNS`): trials, mean paired difference (points),
     95 % interval and verdict (:func:`summarise`). Trials pair by their trial index (same split, same seed)."""
-    accuracy = {(r["row"], r["trial"]): r["zero_shot"]["nn_accuracy"] for r in results
-                if "error" not in r and r["k"] == unseen_k}
+    accuracy = {(r.row, r.trial): r.zero_shot.nn_accuracy for r in ex.finished(results) if r.k == unseen_k}
     entries = []
     for claim in SWEEP_CLAIMS:
         trials = sorted(t for (row, t) in accuracy if row == claim.row
@@ -189,7 +188,7 @@ def run_sweep(base: PreparedDataset, sweep: SweepSettings, settings: ex.GridSett
         results = ex.run_grid(data, cells, settings, folder / "experiments", progress=False, **runtime)
         failed = ex.failed_cells(results)
         if failed:
-            raise RuntimeError(f"difficulty sweep at nuisance {nuisance:g}: {len(failed)} cells failed: {failed[0]['error']}")
+            raise RuntimeError(f"difficulty sweep at nuisance {nuisance:g}: {len(failed)} cells failed: {failed[0].error}")
         tables.append(claim_differences(results, unseen_k, nuisance, raw_clustering(data, unseen_k)))
     return pd.concat(tables, ignore_index=True)
 

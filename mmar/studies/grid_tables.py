@@ -87,11 +87,11 @@ def open_data(run: Run) -> PreparedDataset:
     return data
 
 
-def check_failed_cells(results: Sequence[dict[str, Any]], allow_failures: bool) -> list[dict[str, Any]]:
+def check_failed_cells(results: Sequence[ex.CellRecord], allow_failures: bool) -> list[ex.CellFailure]:
     """Print every failed cell; raise :class:`FailedCells` when there is one and ``allow_failures``
     is false. With ``allow_failures`` the failures are returned, for ``results/not_run.csv`` and the report."""
     failures = ex.failed_cells(results)
-    lines = [f"FAILED: {f['row']}, K = {f['k']}, trial {f['trial']}: {f['error']}" for f in failures]
+    lines = [f"FAILED: {f.row}, K = {f.k}, trial {f.trial}: {f.error}" for f in failures]
     for line in lines:
         print(line)
     if failures and not allow_failures:
@@ -111,16 +111,11 @@ def unseen_ks_to_run(data, unseen_ks: Sequence[int], unseen_k: int) -> list[int]
     return ks_run
 
 
-def finished(results: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The records of the cells that did not fail."""
-    return [r for r in results if "error" not in r]
-
-
-def timing_summary(results: Sequence[dict[str, Any]]) -> str:
+def timing_summary(results: Sequence[ex.CellRecord]) -> str:
     """Training, evaluation and CPU seconds summed over the finished cells (cached cells keep theirs)."""
-    done = finished(results)
-    return (f"summed over {len(done)} cells: training {sum(r['train_seconds'] for r in done):.1f} s, evaluation "
-            f"{sum(r['eval_seconds'] for r in done):.1f} s, CPU {sum(r.get('cpu_seconds', float('nan')) for r in done):.1f} s")
+    done = ex.finished(results)
+    return (f"summed over {len(done)} cells: training {sum(r.train_seconds for r in done):.1f} s, evaluation "
+            f"{sum(r.eval_seconds for r in done):.1f} s, CPU {sum(r.cpu_seconds for r in done):.1f} s")
 
 
 def paper_results() -> pd.DataFrame:
@@ -128,18 +123,18 @@ def paper_results() -> pd.DataFrame:
     return pd.read_csv(PAPER_RESULTS)
 
 
-def table1(results: Sequence[dict[str, Any]], unseen_ks: Sequence[int], data_source: str) -> pd.DataFrame:
+def table1(results: Sequence[ex.CellRecord], unseen_ks: Sequence[int], data_source: str) -> pd.DataFrame:
     """Table 1: 1-NN zero-shot accuracy "mean ± std (n)" per row and K beside the paper's number."""
-    table = ex.summary_table(results, lambda r: r["zero_shot"]["nn_accuracy"])
+    table = ex.summary_table(results, lambda r: r.zero_shot.nn_accuracy)
     table.columns = [f"{k} unseen (ours, {data_source})" for k in table.columns]
     paper = paper_results()
     paper1 = paper[paper["table"] == "Table 1"].pivot(index="row", columns="column", values="value")
     return table.join(paper1[[f"{k} unseen" for k in unseen_ks]].add_suffix(" (paper)"))
 
 
-def prototype_table(results: Sequence[dict[str, Any]]) -> pd.DataFrame:
+def prototype_table(results: Sequence[ex.CellRecord]) -> pd.DataFrame:
     """Class-prototype zero-shot accuracy "mean ± std (n)" per row and K (ours, not in the paper)."""
-    return ex.summary_table(results, lambda r: r["zero_shot"]["prototype_accuracy"]).add_suffix(
+    return ex.summary_table(results, lambda r: r.zero_shot.prototype_accuracy).add_suffix(
         " unseen: prototype accuracy (%)")
 
 
@@ -147,14 +142,15 @@ def _mean_std(values: Sequence[float]) -> str:
     return f"{np.mean(values):.2f} ± {np.std(values, ddof=1) if len(values) > 1 else 0:.2f}"
 
 
-def discovery_table(results: Sequence[dict[str, Any]], baseline: Sequence[dict[str, Any]], unseen_k: int) -> pd.DataFrame:
+def discovery_table(results: Sequence[ex.CellRecord], baseline: Sequence[ex.BaselineDiscovery],
+                    unseen_k: int) -> pd.DataFrame:
     """k-means discovery on the unseen classes at ``unseen_k``: accuracy, NMI, ARI "mean ± std" for
     the mean-pooled-feature baseline and each model of :data:`mmar.experiments.DISCOVERY_MODELS`."""
-    at_k = [r for r in finished(results) if r["k"] == unseen_k]
-    models = [("Baseline: mean-pooled input features", list(baseline))]
-    models += [(variant, [r for r in at_k if r["row"] == label]) for variant, label in ex.DISCOVERY_MODELS.items()]
-    table = pd.DataFrame({variant: {m: _mean_std([r["discovery"][m] for r in records]) for m in ("accuracy", "nmi", "ari")}
-                          for variant, records in models if records}).T  # models whose row this run trained
+    at_k = [r for r in ex.finished(results) if r.k == unseen_k]
+    models = [("Baseline: mean-pooled input features", [r.discovery for r in baseline])]
+    models += [(variant, [r.discovery for r in at_k if r.row == label]) for variant, label in ex.DISCOVERY_MODELS.items()]
+    table = pd.DataFrame({variant: {m: _mean_std([getattr(s, m) for s in scores]) for m in ("accuracy", "nmi", "ari")}
+                          for variant, scores in models if scores}).T  # models whose row this run trained
     table.columns = ["accuracy (%)", "NMI", "ARI"]
     return table
 
@@ -193,19 +189,19 @@ def caption_floor(caption_results: Sequence[Any], metrics: Sequence[str] = ("MET
                                           "verdict"])
 
 
-def example_captions(results: Sequence[dict[str, Any]], unseen_k: int) -> pd.DataFrame:
+def example_captions(results: Sequence[ex.CellRecord], unseen_k: int) -> pd.DataFrame:
     """Generated captions of the "All (paired + unpaired)" model at ``unseen_k`` (first trial), by the
     paper's read-out and (when recorded) the sentence read-out, each with a reference: one row per
     captioned video. Empty when that cell did not finish."""
     label = ex.TABLE5_MODELS["All (paired + unpaired)"]
-    example = next((r for r in finished(results) if r["row"] == label and r["k"] == unseen_k), None)
+    example = next((r for r in ex.finished(results) if r.row == label and r.k == unseen_k), None)
     if example is None:
         return pd.DataFrame(columns=["class", "generated caption", "a reference"])
-    captions = example["captions"]
-    examples = pd.DataFrame({"class": captions["classes"], "generated caption": captions["hypotheses"]}
-                            | ({"sentence read-out": captions["sentence_hypotheses"]}
-                               if "sentence_hypotheses" in captions else {})
-                            | {"a reference": [refs[0] for refs in captions["references"]]})
+    captions = example.captions
+    examples = pd.DataFrame({"class": captions.classes, "generated caption": captions.hypotheses}
+                            | ({"sentence read-out": captions.sentence_hypotheses}
+                               if captions.sentence_hypotheses is not None else {})
+                            | {"a reference": [refs[0] for refs in captions.references]})
     return examples
 
 
@@ -214,11 +210,11 @@ def one_per_class(examples: pd.DataFrame, n_classes: int = 8) -> pd.DataFrame:
     return examples.drop_duplicates("class").head(n_classes).reset_index(drop=True)
 
 
-def prior_sentence(results: Sequence[dict[str, Any]], unseen_k: int) -> str | None:
+def prior_sentence(results: Sequence[ex.CellRecord], unseen_k: int) -> str | None:
     """The seen-class prior's own sentence at ``unseen_k`` (first trial that recorded one), as a sentence to
     print; None when no cell recorded one."""
-    priors = sorted({(r["trial"], r["captions"]["prior_sentence"]) for r in finished(results)
-                     if r["k"] == unseen_k and "prior_sentence" in r["captions"]})
+    priors = sorted({(r.trial, r.captions.prior_sentence) for r in ex.finished(results)
+                     if r.k == unseen_k and r.captions.prior_sentence is not None})
     if not priors:
         return None
     trial, sentence = priors[0]
@@ -231,7 +227,7 @@ def retrieval_table(retrieval_results: Sequence[Any]) -> pd.DataFrame:
                          for r in retrieval_results]).pivot(index="model", columns="metric", values="mean")
 
 
-def evaluation_not_run(results: Sequence[dict[str, Any]], grid: EvaluationGrid, data: PreparedDataset,
+def evaluation_not_run(results: Sequence[ex.CellRecord], grid: EvaluationGrid, data: PreparedDataset,
                        meteor_reason: str | None) -> pd.DataFrame:
     """What notebook 06 does not compute (``results/not_run.csv``, :func:`write_evaluation`): the paper
     tables needing other datasets, Table 1 columns outside the grid's K values, Table 1 rows outside its
@@ -270,7 +266,7 @@ def ablation_families(paper_tables: Sequence[str], ablations: dict[str, Sequence
     return families
 
 
-def ablations_not_run(results: Sequence[dict[str, Any]], rows: Sequence[Any], paper_tables: Sequence[str],
+def ablations_not_run(results: Sequence[ex.CellRecord], rows: Sequence[Any], paper_tables: Sequence[str],
                       path: Path | None = None) -> pd.DataFrame:
     """``results/07_not_run.csv`` of notebook 07: the paper's ablation tables (6, 7, 8) outside this
     profile's ``paper_tables``, and every failed cell with its error. Written to ``path`` when given."""
@@ -284,17 +280,17 @@ def ablations_not_run(results: Sequence[dict[str, Any]], rows: Sequence[Any], pa
     return table
 
 
-def ablation_table(families: dict[str, tuple], results: Sequence[dict[str, Any]], data_source: str) -> pd.DataFrame:
+def ablation_table(families: dict[str, tuple], results: Sequence[ex.CellRecord], data_source: str) -> pd.DataFrame:
     """Per family and row: 1-NN accuracy "mean ± std (n)", the paired / unpaired row counts, the paper's value."""
-    done, paper = finished(results), paper_results()
+    done, paper = ex.finished(results), paper_results()
     tables = []
     for family, rows in families.items():
         labels = [row.label for row in rows]
-        part = ex.summary_table([r for r in done if r["row"] in labels], lambda r: r["zero_shot"]["nn_accuracy"])
+        part = ex.summary_table([r for r in done if r.row in labels], lambda r: r.zero_shot.nn_accuracy)
         part.columns = [f"ours, {data_source}"]
         part = part.reindex(labels)
-        counts = pd.DataFrame([{"row": r["row"], "paired rows": r["n_paired"], "unpaired rows": r["n_unpaired"]}
-                               for r in done if r["row"] in labels], columns=["row", "paired rows", "unpaired rows"])
+        counts = pd.DataFrame([{"row": r.row, "paired rows": r.n_paired, "unpaired rows": r.n_unpaired}
+                               for r in done if r.row in labels], columns=["row", "paired rows", "unpaired rows"])
         part = part.join(counts.groupby("row", sort=False).first())
         if family.startswith("Table"):
             part = part.join(paper[paper["table"] == family].set_index("row")["value"].rename("paper"))
