@@ -11,7 +11,7 @@ import torch
 
 from mmar.data.prepared import PreparedDataset
 from mmar.experiments.balance import lambda_search
-from mmar.studies.trial import train_variants
+from mmar.studies.trial import describe_variants, train_variants
 from mmar.training import TrainConfig
 from mmar.parallel import map_processes
 
@@ -40,6 +40,12 @@ def test_variants_trained_side_by_side_equal_those_trained_inline(tiny_prepared:
         for key, value in inline[variant].model.state_dict().items():
             torch.testing.assert_close(apart[variant].model.state_dict()[key], value, rtol=0, atol=0)
         assert (tmp_path / "apart" / "logs" / f"t_{variant}.csv").is_file()
+    n = len(rows)
+    paired = n - round(0.4 * n)  # the adversarial variant breaks the pairing of 40 % of its rows
+    assert describe_variants(apart).splitlines() == [
+        f"full: losses ['joint', 'recons', 'cross', 'cycle'], {n} paired / 0 unpaired rows, {len(apart['full'].history)} epochs",
+        f"adv: losses ['joint', 'recons', 'cross', 'cycle', 'adv'], {paired} paired / {n - paired} unpaired rows, "
+        f"{len(apart['adv'].history)} epochs"]
 
 
 def test_lambda_search_over_processes_equals_inline(tiny_prepared: PreparedDataset, tmp_path: Path) -> None:

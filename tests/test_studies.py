@@ -156,13 +156,20 @@ def test_i3d_checks_raise_on_failure() -> None:
 
 
 # -- grid checks -------------------------------------------------------------------------------------
-def test_failed_cells_fail_unless_allowed(capsys, cell_result) -> None:
+def test_failed_cells_fail_unless_allowed(cell_result) -> None:
     results = [cell_result("full", 5, 0), CellFailure(key="f", row="full", experiment="table1", k=5, trial=1, error="boom")]
-    with pytest.raises(grid_tables.FailedCells, match="1 of 2 grid cells failed"):
+    with pytest.raises(grid_tables.FailedCells, match="1 of 2 grid cells failed(.|\n)*trial 1: boom"):
         grid_tables.check_failed_cells(results, allow_failures=False)
     assert grid_tables.check_failed_cells(results, allow_failures=True) == [results[1]]
-    assert "FAILED: full, K = 5, trial 1: boom" in capsys.readouterr().out
+    assert grid_tables.failure_report(results) == "FAILED: full, K = 5, trial 1: boom\n1 of 2 cells done, 1 failed"
     assert grid_tables.check_failed_cells(results[:1], allow_failures=False) == []
+    assert grid_tables.failure_report(results[:1]) == "1 of 1 cells done, 0 failed"
+
+
+def test_grid_runtime_keys_are_checked_when_the_settings_are_built() -> None:
+    with pytest.raises(ValueError, match="grid_runtime has unknown keys \\['procs'\\]"):
+        grid_tables.AblationSettings.from_profile("smoke", {"grid_runtime": {"procs": 2}})
+    assert grid_tables.AblationSettings.from_profile("smoke", {"grid_runtime": {"processes": 2}}).grid_runtime["processes"] == 2
 
 
 def test_ablation_families_refuse_unknown_tables() -> None:
@@ -230,6 +237,21 @@ def test_evaluation_grid_refuses_unknown_table1_rows(tiny_prepared, tmp_path: Pa
     assert grid.unseen_ks == [2] and [r.label for r in grid.table1_rows] == ["Paired: joint"] and len(grid.cells) == 1
     assert grid.settings.curves_for("Paired: joint") and grid.settings.max_train_rows == 8
     assert grid.settings.sentences_per_class == smoke.sentences_per_class  # every shared setting reaches the grid
+    assert grid.summary() == "1 cells: 1 Table 1 rows x K in [2] x 1 trial(s)"
+
+
+def test_ablation_grid_holds_its_families_rows_and_cells(tiny_prepared, tmp_path: Path) -> None:
+    settings = grid_tables.AblationSettings.from_profile(
+        "smoke", {"unseen_k": 2, "n_trials": 1, "paper_tables": ["Table 6"], "ablations": {"n_filters": [1, 2]},
+                  "train": {}, "max_train_rows": 8})
+    grid = grid_tables.ablation_grid(tiny_prepared, settings, Run("test", tmp_path))
+    ours = [f"ours: {name}" for name in settings.ablations]  # the profile's ablations, n_filters merged in
+    assert "ours: n_filters" in ours and list(grid.families) == ["Table 6", *ours]
+    assert list(grid.family_group("ours")) == ours and list(grid.family_group("Table")) == ["Table 6"]
+    assert len(grid.rows) == len(grid.cells) == len(grid.families["Table 6"]) + sum(map(len, settings.ablations.values()))
+    assert grid.settings.table8_paired_fraction == settings.table8_paired_fraction
+    distinct = len({c.key for c in grid.cells})
+    assert grid.summary() == f"{len(grid.cells)} cells ({distinct} distinct trainings) at K = 2, 1 trial(s)"
 
 
 def test_caption_floor_pairs_trials_and_decides_by_the_interval() -> None:
@@ -256,3 +278,40 @@ def test_caption_floor_pairs_trials_and_decides_by_the_interval() -> None:
     assert table.loc["All (paired)", "verdict"] == "below the prior"
     assert table.loc["Fixed", "verdict"] == "too few trials" and table.loc["Fixed", "trials"] == 2
     assert table.loc["Fixed", "mean difference"] == pytest.approx((1 - 10 + 2 - 20) / 2)
+
+
+# -- notes the notebooks print -----------------------------------------------------------------------
+def test_real_annotation_sentences_say_where_they_came_from(anet_dir: Path) -> None:
+    from mmar.studies.dataset_stats import DataSettings, real_annotation_sentences
+
+    settings = DataSettings.from_profile("smoke", {"annotations_dir": str(anet_dir), "compare_real": True})
+    real = real_annotation_sentences(settings)
+    assert real.note.startswith("real annotations from ") and len(real.sentences) > 10_000
+    skipped = real_annotation_sentences(replace(settings, compare_real=False))
+    assert skipped.sentences is None and "compare_real is False" in skipped.note
+
+
+def test_clips_summary_names_each_clip_and_a_missing_one() -> None:
+    frames = np.zeros((8, 224, 224, 3), np.float32)
+    assert i3d_sanity.clips_summary({i3d_sanity.BIKES: frames}).splitlines() == [
+        f"{i3d_sanity.BIKES}: 8 frames of 224x224",
+        "../shared is absent: the cricket clip is skipped (bikes.mp4 comes from PyPI and always runs)"]
+    both = {i3d_sanity.BIKES: frames, i3d_sanity.CRICKET: frames[:4]}
+    assert i3d_sanity.clips_summary(both).splitlines()[1] == f"{i3d_sanity.CRICKET}: 4 frames of 224x224"
+    assert len(i3d_sanity.clips_summary(both).splitlines()) == 2
+
+
+def _print_calls(source: str) -> list[int]:
+    """Line numbers of the calls to ``print`` in ``source``."""
+    import ast
+
+    return [node.lineno for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"]
+
+
+def test_studies_and_the_grid_print_nothing_themselves() -> None:
+    """The notebooks print what the studies return; only the display module prints (its print_table)."""
+    modules = [*(PROJECT_ROOT / "mmar" / "studies").glob("*.py"), *(PROJECT_ROOT / "mmar" / "experiments").glob("*.py")]
+    printing = {m.name: _print_calls(m.read_text()) for m in modules if m.name != "display.py"}
+    assert len(printing) > 10 and not {name: lines for name, lines in printing.items() if lines}
+    assert _print_calls("def run(x):\n    print(x)\n    return x\n") == [2]  # the check sees a hidden print

@@ -17,11 +17,11 @@ from mmar.data.glove import GloveVectors
 from mmar.data.kinetics import default_matches, kinetics_counts, unseen_counterparts
 from mmar.data.prepared import PreparedDataset
 from mmar.data.standin import STOPWORDS
-from mmar.data.stats import (STAT_NAMES, annotated_videos_table, class_similarities, nearest_class_mean_accuracy,
-                             per_sentence, pooled_features, sentence_stats)
-from mmar.paths import display_path
+from mmar.data.stats import (REAL_ANNOTATIONS_COLUMN, REAL_ANNOTATIONS_NOTE, STAT_NAMES, annotated_videos_table,
+                             class_similarities, nearest_class_mean_accuracy, per_sentence, pooled_features,
+                             sentence_stats, statistics_rows)
+from mmar.paths import activitynet_annotations_dir, display_path
 from mmar.provenance import Run
-from mmar.data.stats import REAL_ANNOTATIONS_COLUMN, REAL_ANNOTATIONS_NOTE, statistics_rows
 from mmar.results import ACTIVITYNET_ANNOTATIONS, ResultRow
 from mmar.studies.display import number
 from mmar.studies.settings import NotebookSettings
@@ -100,17 +100,29 @@ def describe(data: PreparedDataset) -> str:
     return "\n".join(lines)
 
 
-def real_annotation_sentences(annotations_dir: str | Path | None) -> pd.DataFrame | None:
-    """Per-sentence table (:func:`mmar.data.stats.per_sentence`) of the real ActivityNet Captions
-    ``train_modified`` + ``val_1`` files, or None (printed why) when they are not available."""
+@dataclass(frozen=True)
+class RealSentences:
+    """The real ActivityNet Captions ``train_modified`` + ``val_1`` sentences, one row each
+    (:func:`mmar.data.stats.per_sentence`; None when not compared or not available), and a ``note``
+    saying where they came from or why there are none."""
+
+    sentences: pd.DataFrame | None
+    note: str
+
+
+def real_annotation_sentences(settings: DataSettings) -> RealSentences:
+    """The real annotations beside this run's data when ``settings.compare_real``: from
+    ``settings.annotations_dir``, else ``../shared``'s copy (:func:`mmar.paths.activitynet_annotations_dir`)."""
+    if not settings.compare_real:
+        return RealSentences(None, "real ActivityNet Captions annotations not compared (compare_real is False)")
+    annotations_dir = settings.annotations_dir or activitynet_annotations_dir()
     if annotations_dir is None:
-        print("real ActivityNet Captions annotations not available: showing this run's data only")
-        return None
+        return RealSentences(None, "real ActivityNet Captions annotations not available: showing this run's data only")
     from mmar.data.activitynet import load_activitynet
 
     videos, _, report = load_activitynet(annotations_dir, ("train_modified", "val_1"))
-    print(f"real annotations from {display_path(annotations_dir)}: {report.summary()}")
-    return per_sentence(annotated_videos_table(videos))
+    return RealSentences(per_sentence(annotated_videos_table(videos)),
+                         f"real annotations from {display_path(annotations_dir)}: {report.summary()}")
 
 
 def statistics(data: PreparedDataset, real: pd.DataFrame | None = None) -> dict[str, dict[str, float]]:
@@ -217,7 +229,7 @@ def data_diagnostics(data: PreparedDataset, videos: pd.DataFrame, glove: GloveVe
                      draws: int = 10) -> RunDiagnostics:
     """:func:`mmar.data.diagnostics.diagnose` of the run's data: whole videos mean-pooled (``videos``:
     :func:`video_table`), the probe trained on the train videos and scored on the val videos; every sentence.
-    With ``real`` (:func:`real_annotation_sentences`), the same text diagnostics of the real annotations."""
+    With ``real`` (:func:`real_annotation_sentences`' ``sentences``), the same text diagnostics of the real annotations."""
     pooled = pooled_features(data.feature_store(), videos["video_id"])[1]
     sentences = data.sentences
     own = diagnose(pooled, videos["class_name"].to_numpy(), (videos["subset"] == "train").to_numpy(),

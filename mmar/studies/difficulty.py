@@ -193,19 +193,24 @@ def run_sweep(base: PreparedDataset, sweep: SweepSettings, settings: ex.GridSett
     return pd.concat(tables, ignore_index=True)
 
 
+def sweep_not_run(base: PreparedDataset, settings: Any) -> str | None:
+    """Why notebook 07's settings run no difficulty sweep on ``base`` (None when they run one):
+    ``difficulty_sweep`` is None, or the run's data is not the stand-in (the knob belongs to its generator)."""
+    if not settings.difficulty_sweep:
+        return "difficulty sweep not run: difficulty_sweep is None in this profile"
+    if base.data_source != STANDIN:
+        return f"difficulty sweep not run: it varies the stand-in generator, and this run's data is {base.data_source}"
+    return None
+
+
 def sweep_study(base: PreparedDataset, settings: Any, grid: ex.GridSettings, run: Run) -> pd.DataFrame:
     """:func:`run_sweep` of notebook 07's settings (:class:`mmar.studies.grid_tables.AblationSettings`:
     ``difficulty_sweep``, ``unseen_k``, ``grid_runtime``) with the grid settings ``grid``, under
-    ``<run>/sweep``; an empty table (and a printed reason) when ``difficulty_sweep`` is None or the run's
-    data is not the stand-in (the knob belongs to its generator)."""
-    parameters, unseen_k, runtime = settings.difficulty_sweep, settings.unseen_k, settings.grid_runtime
-    if not parameters:
-        print("difficulty sweep not run: difficulty_sweep is None in this profile")
-    elif base.data_source != STANDIN:
-        print(f"difficulty sweep not run: it varies the stand-in generator, and this run's data is {base.data_source}")
-    else:
-        return run_sweep(base, SweepSettings.from_parameters(parameters), grid, unseen_k, run.dir, **runtime)
-    return pd.DataFrame(columns=SWEEP_COLUMNS)
+    ``<run>/sweep``; an empty table when :func:`sweep_not_run` gives a reason."""
+    if sweep_not_run(base, settings):
+        return pd.DataFrame(columns=SWEEP_COLUMNS)
+    sweep = SweepSettings.from_parameters(settings.difficulty_sweep)
+    return run_sweep(base, sweep, grid, settings.unseen_k, run.dir, **settings.grid_runtime)
 
 
 def verdict_sentences(table: pd.DataFrame) -> list[str]:

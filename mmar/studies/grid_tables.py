@@ -1,6 +1,7 @@
-"""The evaluation grids of notebooks 06 and 07 as tables, over the cell records of
-:func:`mmar.experiments.run_grid`: the failed-cell check, Table 1 beside the paper, discovery,
-captioning, retrieval, the ablation families, and what the run does not compute."""
+"""The evaluation grids of notebooks 06 and 07: their settings and cells (:func:`evaluation_grid`,
+:func:`ablation_grid`), and as tables over the cell results of :func:`mmar.experiments.run_grid`: the
+failed-cell check, Table 1 beside the paper, discovery, captioning, retrieval, the ablation families,
+and what the run does not compute. Nothing here prints: each function returns what the notebook shows."""
 
 from __future__ import annotations
 
@@ -17,10 +18,13 @@ from mmar.evaluation.paired import MIN_TRIALS, t_interval
 from mmar.paths import REPORT_SOURCE_DIR
 from mmar.provenance import Run
 from mmar.results import write_results
-from mmar.studies.display import print_table
 from mmar.studies.settings import NotebookSettings
 
 PAPER_RESULTS = REPORT_SOURCE_DIR / "paper_results.csv"
+#: The keys of ``grid_runtime``: :func:`mmar.experiments.run_grid`'s ``processes``, ``threads``, ``device``,
+#: ``executor``, ``members``, ``dispatch`` ("auto", "inline", "processes", "slurm", "submitit-local") and
+#: ``slurm`` (submitit parameters).
+GRID_RUNTIME_KEYS = ("processes", "threads", "device", "executor", "members", "dispatch", "slurm")
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,12 @@ class GridNotebookSettings(NotebookSettings):
     eval_max_frames: int | None
     grid_runtime: dict[str, Any]
     allow_failed_cells: bool
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.grid_runtime) - set(GRID_RUNTIME_KEYS))
+        if unknown:
+            raise ValueError(f"{self.notebook}: grid_runtime has unknown keys {unknown}; valid keys: "
+                             f"{list(GRID_RUNTIME_KEYS)}")
 
 
 @dataclass(frozen=True)
@@ -81,24 +91,34 @@ class FailedCells(RuntimeError):
 
 
 def open_data(run: Run) -> PreparedDataset:
-    """The run's prepared data (notebook 01's); prints the data source, class and sentence counts."""
-    data = PreparedDataset.load(run.dir / "data")
-    print(f"data source: {data.data_source} ({len(data.classes)} classes, {len(data.sentences)} sentences)")
-    return data
+    """The run's prepared data (notebook 01's)."""
+    return PreparedDataset.load(run.dir / "data")
+
+
+def data_summary(data: PreparedDataset) -> str:
+    """One line: the data source, class and sentence counts."""
+    return f"data source: {data.data_source} ({len(data.classes)} classes, {len(data.sentences)} sentences)"
+
+
+def _failure_lines(failures: Sequence[ex.CellFailure]) -> list[str]:
+    return [f"FAILED: {f.row}, K = {f.k}, trial {f.trial}: {f.error}" for f in failures]
 
 
 def check_failed_cells(results: Sequence[ex.CellRecord], allow_failures: bool) -> list[ex.CellFailure]:
-    """Print every failed cell; raise :class:`FailedCells` when there is one and ``allow_failures``
+    """The failed cells; raises :class:`FailedCells` (naming each) when there is one and ``allow_failures``
     is false. With ``allow_failures`` the failures are returned, for ``results/not_run.csv`` and the report."""
     failures = ex.failed_cells(results)
-    lines = [f"FAILED: {f.row}, K = {f.k}, trial {f.trial}: {f.error}" for f in failures]
-    for line in lines:
-        print(line)
     if failures and not allow_failures:
         raise FailedCells(f"{len(failures)} of {len(results)} grid cells failed (set allow_failed_cells = True in the "
-                          "profile to report them as not run instead):\n" + "\n".join(lines))
-    print(f"{len(results) - len(failures)} of {len(results)} cells done, {len(failures)} failed")
+                          "profile to report them as not run instead):\n" + "\n".join(_failure_lines(failures)))
     return failures
+
+
+def failure_report(results: Sequence[ex.CellRecord]) -> str:
+    """A line per failed cell, then how many cells are done."""
+    failures = ex.failed_cells(results)
+    return "\n".join(_failure_lines(failures)
+                     + [f"{len(results) - len(failures)} of {len(results)} cells done, {len(failures)} failed"])
 
 
 def unseen_ks_to_run(data, unseen_ks: Sequence[int], unseen_k: int) -> list[int]:
@@ -313,90 +333,134 @@ def curve_rows(curves: bool) -> tuple[str, ...]:
     return CONVERGENCE_ROWS if curves else ()
 
 
-def grid_train(train: dict[str, Any], run_dir: Path) -> dict[str, Any]:
-    """``train`` checked, with every ``"selected"`` value replaced by notebook 05's λ search choice
-    (printed)."""
+def grid_train(train: dict[str, Any], run_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(train checked with every "selected" value replaced by notebook 05's λ search choice, the values
+    replaced)``."""
     from mmar.studies.settings import checked_train, resolve_selected
 
     train, selected = resolve_selected(train, run_dir)
-    if selected:
-        print(f"from notebook 05's λ search: {selected}")
-    return checked_train(train)
+    return checked_train(train), selected
 
 
-def run_grid_projected(data, cells: Sequence[Any], settings: Any, cache_dir: Path, **runtime: Any
-                       ) -> list[dict[str, Any]]:
-    """Print the projected training time (a short measured warm-up), run the grid, print its timing.
+def selection_note(selected: dict[str, Any]) -> list[str]:
+    """The line saying which values came from notebook 05's λ search (none when nothing was selected)."""
+    return [f"from notebook 05's λ search: {selected}"] if selected else []
 
-    ``runtime``: :func:`mmar.experiments.run_grid`'s ``processes``, ``threads``, ``device``, ``executor``,
-    ``members``, ``dispatch`` ("auto", "inline", "processes", "slurm", "submitit-local") and ``slurm``
-    (submitit parameters); unknown keys are refused."""
+
+def grid_projection(data: PreparedDataset, cells: Sequence[ex.Cell], cache_dir: Path, runtime: dict[str, Any]) -> str:
+    """One line: the projected training time of the cells not cached in ``cache_dir``, measured on this
+    machine for the grid's ``runtime`` (:data:`GRID_RUNTIME_KEYS`)."""
     from mmar.experiments.projection import describe_projection, project_training_seconds
 
-    allowed = {"processes", "threads", "device", "executor", "members", "dispatch", "slurm"}
-    unknown = sorted(set(runtime) - allowed)
-    if unknown:
-        raise ValueError(f"grid_runtime: unknown keys {unknown}; valid keys: {sorted(allowed)}")
     projection = {k: v for k, v in runtime.items() if k in ("processes", "device", "executor", "members", "threads")}
-    print(describe_projection(project_training_seconds(data, cells, cache_dir, **projection)))
-    results = ex.run_grid(data, cells, settings, cache_dir, **runtime)
-    print(timing_summary(results))
-    return results
+    return describe_projection(project_training_seconds(data, cells, cache_dir, **projection))
 
 
-def meteor(wanted: bool) -> tuple[Any, str]:
-    """``(scorer, reason)`` of :func:`mmar.evaluation.captioning.meteor_scorer` when ``wanted`` (else no
-    scorer and the reason), printing whether METEOR runs."""
+@dataclass(frozen=True)
+class Meteor:
+    """METEOR for the captioning tables: its ``scorer`` (None when it does not run) and the ``reason`` it
+    does not (None when it runs)."""
+
+    scorer: Any
+    reason: str | None
+
+    def describe(self) -> str:
+        return self.reason or "METEOR 1.5 (pycocoevalcap, Java) is running"
+
+
+def meteor(wanted: bool) -> Meteor:
+    """:func:`mmar.evaluation.captioning.meteor_scorer` when ``wanted``, else no scorer and the reason."""
     from mmar.evaluation.captioning import meteor_scorer
 
-    scorer, reason = meteor_scorer() if wanted else (None, "METEOR not computed: meteor = False in this profile")
-    print(reason or "METEOR 1.5 (pycocoevalcap, Java) is running")
-    return scorer, reason
+    return Meteor(*(meteor_scorer() if wanted else (None, "METEOR not computed: meteor = False in this profile")))
+
+
+def grid_settings(settings: GridNotebookSettings, run: Run, curves: bool | tuple[str, ...] = False
+                  ) -> tuple[ex.GridSettings, dict[str, Any]]:
+    """``(grid settings, values chosen by notebook 05)``: the :class:`mmar.experiments.GridSettings` of
+    notebook 06's or 07's settings (every GridSettings field they hold; ``train`` with "selected"
+    values replaced by notebook 05's choice) with per-epoch ``curves`` of these rows."""
+    from dataclasses import fields
+
+    held = set(settings.names()) - {"train", "curves"}
+    given = {f.name: getattr(settings, f.name) for f in fields(ex.GridSettings) if f.name in held}
+    train, selected = grid_train(settings.train, run.dir)
+    return ex.GridSettings(train=train, curves=curves, **given), selected
 
 
 @dataclass(frozen=True)
 class EvaluationGrid:
     """Notebook 06's grid: its :class:`mmar.experiments.GridSettings`, the K values run (``unseen_ks``),
-    the K of captioning, discovery and retrieval (``unseen_k``), the Table 1 rows and the cells."""
+    the K of captioning, discovery and retrieval (``unseen_k``), the Table 1 rows, the cells and the
+    values chosen by notebook 05's λ search (``selected``)."""
 
     settings: ex.GridSettings
     unseen_ks: list[int]
     unseen_k: int
     table1_rows: tuple
     cells: list[ex.Cell]
+    selected: dict[str, Any]
 
-
-def grid_settings(settings: GridNotebookSettings, run: Run, curves: bool | tuple[str, ...] = False) -> ex.GridSettings:
-    """The :class:`mmar.experiments.GridSettings` of notebook 06's or 07's settings: ``train`` with
-    "selected" values replaced by notebook 05's choice (printed), per-epoch ``curves`` of these rows."""
-    fields = ("max_train_rows", "max_unpaired_rows", "sentences_per_class", "reference_videos_per_class", "video_unit",
-              "video_subset", "eval_max_frames", "seed", "caption_length", "caption_max_videos", "word_source",
-              "table8_paired_fraction")
-    given = {name: getattr(settings, name) for name in fields if hasattr(settings, name)}
-    return ex.GridSettings(train=grid_train(settings.train, run.dir), curves=curves, **given)
+    def summary(self) -> str:
+        """Notebook 05's choices (when any) and the cell count."""
+        n_trials = len({c.trial for c in self.cells})
+        return "\n".join(selection_note(self.selected) + [
+            f"{len(self.cells)} cells: {len(self.table1_rows)} Table 1 rows x K in {self.unseen_ks} x {n_trials} trial(s)"])
 
 
 def evaluation_grid(data: PreparedDataset, settings: EvaluationSettings, run: Run) -> EvaluationGrid:
     """Notebook 06's grid (:class:`EvaluationGrid`): ``settings.table1_rows`` (None: every Table 1 row) at
     the K values of ``settings.unseen_ks`` the data have splits for, ``settings.n_trials`` each; per-epoch
-    curves for the rows of the convergence figure when ``settings.curves``. Prints the cell count."""
+    curves for the rows of the convergence figure when ``settings.curves``."""
     unknown = sorted(set(settings.table1_rows or ()) - set(ex.TABLE1_BY_LABEL))
     if unknown:
         raise ValueError(f"table1_rows: unknown rows {unknown}; Table 1 rows: {list(ex.TABLE1_BY_LABEL)}")
-    grid = grid_settings(settings, run, curve_rows(settings.curves))
+    grid, selected = grid_settings(settings, run, curve_rows(settings.curves))
     ks_run = unseen_ks_to_run(data, settings.unseen_ks, settings.unseen_k)
     rows = (ex.TABLE1 if settings.table1_rows is None
             else tuple(ex.TABLE1_BY_LABEL[label] for label in settings.table1_rows))
     cells = ex.make_cells(data, rows, ks_run, settings.n_trials, grid)
-    print(f"{len(cells)} cells: {len(rows)} Table 1 rows x K in {ks_run} x {settings.n_trials} trial(s)")
-    return EvaluationGrid(grid, ks_run, settings.unseen_k, rows, cells)
+    return EvaluationGrid(grid, ks_run, settings.unseen_k, rows, cells, selected)
+
+
+@dataclass(frozen=True)
+class AblationGrid:
+    """Notebook 07's grid: its :class:`mmar.experiments.GridSettings`, the ablation ``families`` (name ->
+    grid rows, :func:`ablation_families`), all their ``rows``, the ``cells`` at ``unseen_k`` and the values
+    chosen by notebook 05's λ search (``selected``)."""
+
+    settings: ex.GridSettings
+    families: dict[str, tuple]
+    rows: list[ex.GridRow]
+    cells: list[ex.Cell]
+    unseen_k: int
+    selected: dict[str, Any]
+
+    def summary(self) -> str:
+        """Notebook 05's choices (when any) and the cell and training counts."""
+        n_trials = len({c.trial for c in self.cells})
+        return "\n".join(selection_note(self.selected) + [
+            f"{len(self.cells)} cells ({len({c.key for c in self.cells})} distinct trainings) at K = {self.unseen_k}, "
+            f"{n_trials} trial(s)"])
+
+    def family_group(self, prefix: str) -> dict[str, tuple]:
+        """The families whose name starts with ``prefix`` ("Table": the paper's, "ours": our ablations)."""
+        return {name: rows for name, rows in self.families.items() if name.startswith(prefix)}
+
+
+def ablation_grid(data: PreparedDataset, settings: AblationSettings, run: Run) -> AblationGrid:
+    """Notebook 07's grid (:class:`AblationGrid`): the rows of ``settings.paper_tables`` and
+    ``settings.ablations`` at ``settings.unseen_k``, ``settings.n_trials`` each."""
+    grid, selected = grid_settings(settings, run)
+    families = ablation_families(settings.paper_tables, settings.ablations)
+    rows = [row for family in families.values() for row in family]
+    cells = ex.make_cells(data, rows, [settings.unseen_k], settings.n_trials, grid)
+    return AblationGrid(grid, families, rows, cells, settings.unseen_k, selected)
 
 
 def write_evaluation(rows: Sequence[Any], not_run: pd.DataFrame, run: Run) -> pd.DataFrame:
     """Write notebook 06's ``results/06_evaluation.csv`` (``rows``) and ``results/not_run.csv`` (``not_run``,
-    :func:`evaluation_not_run`); print their sizes and the rows per experiment and metric."""
+    :func:`evaluation_not_run`); the written result table."""
     table = write_results(rows, run.results_file("06_evaluation"))
     not_run.to_csv(run.dir / "results" / "not_run.csv", index=False)
-    print(f"{len(table)} result rows, {len(not_run)} not-run entries; data source {run.data_source}")
-    print_table("result rows per experiment and metric", results_summary(table), index=False)
     return table

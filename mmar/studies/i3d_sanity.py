@@ -54,9 +54,15 @@ def sample_clips(max_frames: int | None, bikes_start: int) -> dict[str, np.ndarr
     cricket = None if shared is None else shared / "i3d_reference" / CRICKET
     if cricket is not None and cricket.is_file():
         clips[CRICKET] = read_frames(cricket, Preprocess(fps=None, short_side=None, crop=None), max_frames=max_frames)
-    else:
-        print("../shared is absent: the cricket clip is skipped (bikes.mp4 comes from PyPI and always runs)")
     return clips
+
+
+def clips_summary(clips: dict[str, np.ndarray]) -> str:
+    """A line per clip of :func:`sample_clips` (frames and size), and why the cricket clip is missing if it is."""
+    lines = [f"{name}: {frames.shape[0]} frames of {frames.shape[1]}x{frames.shape[2]}" for name, frames in clips.items()]
+    if CRICKET not in clips:
+        lines.append("../shared is absent: the cricket clip is skipped (bikes.mp4 comes from PyPI and always runs)")
+    return "\n".join(lines)
 
 
 @dataclass

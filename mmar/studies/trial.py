@@ -83,7 +83,7 @@ def train_variants(configs: dict[str, TrainConfig], data: PreparedDataset, train
 
     ``names[variant]`` is the folder / log name, e.g. ``"05_full_adv"``. The variants train side by
     side in ``processes`` worker processes (None: one per core, at most 2; see
-    :mod:`mmar.parallel`), the costliest first. Prints one line per variant.
+    :mod:`mmar.parallel`), the costliest first (:func:`describe_variants` says what each trained on).
     """
     outs = {variant: run_dir / "checkpoints" / names[variant] for variant in configs}
     for out in outs.values():
@@ -97,11 +97,14 @@ def train_variants(configs: dict[str, TrainConfig], data: PreparedDataset, train
         result = trained[order.index(variant)]
         (run_dir / "logs").mkdir(parents=True, exist_ok=True)
         result.history.to_csv(run_dir / "logs" / f"{names[variant]}.csv", index=False)
-        extra = result.extra
-        print(f"{variant}: losses {list(configs[variant].losses)}, {extra.get('n_paired', len(train_rows))} paired / "
-              f"{extra.get('n_unpaired', 0)} unpaired rows, {len(result.history)} epochs")
         results[variant] = result
     return results
+
+
+def describe_variants(results: dict[str, TrainResult]) -> str:
+    """One line per trained variant (:func:`train_variants`): its loss terms, paired / unpaired rows, epochs."""
+    return "\n".join(f"{variant}: losses {list(r.config.losses)}, {r.extra['n_paired']} paired / "
+                     f"{r.extra['n_unpaired']} unpaired rows, {len(r.history)} epochs" for variant, r in results.items())
 
 
 def training_cost(config: TrainConfig) -> int:
