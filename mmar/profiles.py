@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 
@@ -73,7 +73,7 @@ def parse_override(text: str) -> tuple[str | None, str, Any]:
 
     ``field`` sets one entry of a dict setting: ``05.train.epochs=20`` gives
     ``("05_joint_training", "train", {"epochs": 20})``, merged into the notebook's ``train``
-    (see :func:`notebook_settings`).
+    (see :func:`merge_parameter`).
     """
     if "=" not in text:
         raise ProfileError(f"override {text!r} is not key=value")
@@ -100,9 +100,10 @@ def merge_parameter(params: dict[str, Any], key: str, value: Any) -> None:
         params[key] = copy.deepcopy(value)
 
 
-def notebook_settings(profile: dict[str, Any], notebook: str, overrides: Sequence[str] = ()) -> dict[str, Any]:
-    """One notebook's setting values: ``common``, then its own section, then command-line overrides
-    (:class:`mmar.studies.settings.NotebookSettings` keeps those that are the notebook's settings).
+def notebook_settings(profile: dict[str, Any], notebook: str) -> dict[str, Any]:
+    """One notebook's setting values: ``common``, then its own section
+    (:class:`mmar.studies.settings.NotebookSettings` keeps those that are the notebook's settings and
+    applies the overrides).
 
     Dict settings merge at each step: a notebook section's ``train: {epochs: 6}`` adds to (and
     overrides entries of) the ``common`` section's ``train: {optimizer: adam, lr: 0.001}``.
@@ -112,8 +113,4 @@ def notebook_settings(profile: dict[str, Any], notebook: str, overrides: Sequenc
         merge_parameter(params, key, value)
     for key, value in (profile.get(notebook) or {}).items():
         merge_parameter(params, key, value)
-    for text in overrides:
-        target, key, value = parse_override(text)
-        if target is None or target == notebook:
-            merge_parameter(params, key, value)
     return params

@@ -182,7 +182,7 @@ def test_ipywidgets_is_a_requirement() -> None:
 
 
 def test_dict_parameters_merge_and_dotted_overrides(tmp_path) -> None:
-    from mmar.profiles import parse_override
+    from mmar.profiles import merge_parameter, parse_override
 
     path = tmp_path / "profiles.yaml"
     path.write_text("base:\n  description: b\n  common: {seed: 1, train: {optimizer: adam, lr: 0.001}}\n"
@@ -192,7 +192,8 @@ def test_dict_parameters_merge_and_dotted_overrides(tmp_path) -> None:
     assert notebook_settings(base, "05_joint_training")["train"] == {"optimizer": "adam", "lr": 0.001, "epochs": 6}
     assert notebook_settings(child, "05_joint_training")["train"] == {"optimizer": "adam", "lr": 0.001, "epochs": 2}
     assert notebook_settings(base, "03_video_autoencoder")["train"] == {"optimizer": "adam", "lr": 0.001}
-    over = notebook_settings(base, "05_joint_training", ["05.train.lr=0.01", "03.train.epochs=1"])
+    over = notebook_settings(base, "05_joint_training")
+    merge_parameter(over, "train", parse_override("05.train.lr=0.01")[2])  # as NotebookSettings.from_profile does
     assert over["train"] == {"optimizer": "adam", "lr": 0.01, "epochs": 6}
     assert parse_override("05_joint_training.train.epochs=20") == ("05_joint_training", "train", {"epochs": 20})
     assert parse_override("train.epochs=3") == (None, "train", {"epochs": 3})

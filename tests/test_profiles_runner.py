@@ -31,8 +31,7 @@ def test_inheritance_and_overrides(tmp_path: Path) -> None:
     child = resolve_profile("child", path)
     assert notebook_settings(child, "05_joint_training") == {"seed": 7, "epochs": 3}
     assert notebook_settings(child, "03_video_autoencoder") == {"seed": 7, "epochs": 2}
-    over = notebook_settings(child, "05_joint_training", ["epochs=9", "03.epochs=1", "name=x y"])
-    assert over == {"seed": 7, "epochs": 9, "name": "x y"}
+    assert parse_override("epochs=9") == (None, "epochs", 9) and parse_override("name=x y") == (None, "name", "x y")
     assert parse_override("05.lr=0.1") == ("05_joint_training", "lr", 0.1)
     with pytest.raises(ProfileError, match="unknown profile"):
         resolve_profile("nope", path)
