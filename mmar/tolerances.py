@@ -256,12 +256,14 @@ def notebook_differences(executed: Mapping[str, Any], stored: Mapping[str, Any],
 
 
 def table(tolerances: Mapping[str, Any]) -> str:
-    """A Markdown table of the measured spreads and tolerances (families and cells that moved)."""
+    """A Markdown table of the measured spreads and tolerances (families and cells that moved); a family's
+    name ``file | experiment | metric`` is written ``file · experiment · metric``, since ``|`` splits columns."""
     lines = ["| compared | largest deviation measured | under | tolerance |", "|---|---|---|---|"]
     for kind in ("metrics", "cells"):
         for name, entry in tolerances[kind].items():
             if entry["spread"] > 0:
-                lines.append(f"| {name} | {entry['spread']:.3g} | {entry['by']} | {entry['atol']:.3g} |")
+                shown = name.replace(" | ", " · ")
+                lines.append(f"| {shown} | {entry['spread']:.3g} | {entry['by']} | {entry['atol']:.3g} |")
     still = [name for kind in ("metrics", "cells") for name, e in tolerances[kind].items() if e["spread"] == 0]
     lines.append(f"\n{len(still)} families and cells did not move under any perturbation (tolerance: "
                  f"{tolerances['floor_rtol']:g} of the value for result rows, the last printed digit for cells).")

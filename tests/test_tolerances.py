@@ -123,3 +123,10 @@ def test_the_nbval_plugin_passes_noise_and_fails_changes(tmp_path: Path) -> None
     assert nbval("loss 0.3001 n 96\n") == 0
     assert nbval("loss 0.3002 n 96\n") == 1
     assert nbval("loss 0.3000 n 97\n") == 1
+
+
+def test_the_tolerance_table_has_four_columns_in_every_row() -> None:
+    from mmar.tolerances import load_tolerances, table
+
+    rows = [line for line in table(load_tolerances()).splitlines() if line.startswith("|")]
+    assert len(rows) > 2 and all(line.count("|") == 5 for line in rows)  # 4 columns: 5 separators
