@@ -20,7 +20,6 @@ import seaborn as sns
 from IPython.display import Image
 
 from mmar.evaluation.paired import t_interval
-from mmar.experiments.records import CellResult
 from mmar.report import claims, inconsistencies, kinetics
 from mmar.report.rundata import Column, RunData
 from mmar.report.situation import DATA_SITUATION
@@ -174,7 +173,8 @@ def heldout_joint_ratio(run: RunData, row: str, column: str = FINDINGS_COLUMN) -
     ratios = []
     for key in json.loads(rows.iloc[0]["config"] or "{}").get("cells", []):
         path = run.run_dir / "experiments" / "cells" / f"{key}.json"
-        history = CellResult.load(path).history if path.is_file() else []
+        # only the history is read, so that the book of a run whose cells predate a CellResult field still builds
+        history = json.loads(path.read_text()).get("history", []) if path.is_file() else []
         joint = {entry.get("epoch"): entry.get("probe_val_joint") for entry in history}
         if joint.get(0) and joint.get(1) is not None:
             ratios.append(100.0 * joint[1] / joint[0])
