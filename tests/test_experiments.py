@@ -139,6 +139,19 @@ def test_a_cell_record_missing_a_field_is_refused_by_name(cell_result):
         ex.CellResult.from_json(record)
 
 
+def test_a_broken_cached_cell_names_its_file(tmp_path, cell_result):
+    path = tmp_path / "cell.json"
+    record = cell_result("Paired: joint", 5).to_json()
+    path.write_text(json.dumps(record))
+    assert ex.CellResult.load(path) == cell_result("Paired: joint", 5)
+    path.write_text(json.dumps(record)[:-20])                                    # cut short
+    with pytest.raises(ValueError, match="cell.json: not a cell result"):
+        ex.CellResult.load(path)
+    path.write_text(json.dumps({**record, "zero_shot": {"nn_accuracy": 1.0}}))  # a score missing
+    with pytest.raises(ValueError, match="cell.json: not a cell result.*prototype_accuracy"):
+        ex.CellResult.load(path)
+
+
 def test_not_run_table_lists_dataset_tables():
     table = ex.not_run_table([("Table 1", "Paired: joint", "50 unseen")], ["no K = 50 split"])
     assert set(table["paper_table"]) == {"Table 1", "Table 2", "Table 3", "Table 4", "Table 9"}

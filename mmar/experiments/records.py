@@ -140,7 +140,12 @@ class CellResult:
 
     @classmethod
     def load(cls, path: str | Path) -> "CellResult":
-        return cls.from_json(json.loads(Path(path).read_text()))
+        """The cell result cached at ``path``; an unreadable or incomplete file is named in the error (delete
+        it and the grid trains that cell again)."""
+        try:
+            return cls.from_json(json.loads(Path(path).read_text()))
+        except (ValueError, TypeError, KeyError) as error:
+            raise ValueError(f"{path}: not a cell result ({error}); delete it to train the cell again") from error
 
     def to_json(self) -> dict[str, Any]:
         """The cell cache's JSON layout: nested objects as dicts, caption fields that are None left out."""

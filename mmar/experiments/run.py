@@ -201,7 +201,7 @@ def _error(cell: Cell, error: BaseException) -> CellFailure:
 def run_ensemble(data_root: str, plan: EnsemblePlan, settings: GridSettings, cache_dir: str, *,
                  device: str = "auto", executor: str = "auto", threads: int | None = 1) -> list[CellRecord]:
     """Train one ensemble and evaluate its members (or read their cached results). Safe to run in a
-    worker process or a SLURM job. A failure is returned as an error record per cell, never cached."""
+    worker process or a SLURM job. A failure is returned as a :class:`CellFailure` per cell, never cached."""
     import torch
 
     from mmar.evaluation.captioning import default_length
