@@ -75,8 +75,10 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.run_dir / "timings.json").is_file():
         raise SystemExit(f"{args.run_dir}: no timings.json (not a finished run folder)")
+    run_json = args.run_dir / "run.json"
     with pd.option_context("display.width", 160, "display.max_colwidth", 90, "display.float_format", "{:.1f}".format):
-        print(f"run {args.run_dir}\n\nseconds per notebook\n{notebook_seconds(args.run_dir).to_string(index=False)}")
+        processor = json.loads(run_json.read_text()).get("cpu", "not recorded") if run_json.is_file() else "not recorded"
+        print(f"run {args.run_dir} (processor: {processor})\n\nseconds per notebook\n{notebook_seconds(args.run_dir).to_string(index=False)}")
         print(f"\ncostliest cells\n{costliest_cells(args.run_dir, args.cells).to_string(index=False)}")
         print(f"\ngrid cells (summed over worker processes)\n{grid_seconds(args.run_dir).to_string(index=False)}")
 

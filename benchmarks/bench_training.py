@@ -40,6 +40,7 @@ import torch
 
 from mmar.data.feature_store import FeatureStoreWriter
 from mmar.data.prepared import PreparedDataset, write_prepared
+from mmar.provenance import cpu_description
 from mmar.results import STANDIN
 
 OLD_COMMIT = "2e3f19c"  # the last commit with the one-model training loop
@@ -300,6 +301,8 @@ def main(argv: list[str] | None = None) -> None:
     table = pd.DataFrame(results)
     table.to_csv(out / "bench_training.csv", index=False)
     with pd.option_context("display.width", 250, "display.max_columns", 20, "display.max_colwidth", 70):
+        print(f"processor: {cpu_description()}, torch {torch.__version__}, CPU kernels "
+              f"{torch.backends.cpu.get_cpu_capability()}")
         print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
 
 

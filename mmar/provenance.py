@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import secrets
 import subprocess
 import time
@@ -27,6 +28,9 @@ PRESENTATION_ONLY = ("report", "cli.py", "runner.py", "provenance.py", "regressi
 
 #: The environment variable through which the runner hands its run id to the notebooks' kernels.
 RUN_ID_ENV = "MMAR_RUN_ID"
+#: CPU features that choose the float32 kernels of PyTorch and its BLAS, so that two processors with the
+#: same list can still round differently (vendors' BLAS paths differ), two with different lists do.
+KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile")
 
 
 def _is_presentation(relative: Path) -> bool:
@@ -80,6 +84,31 @@ def run_provenance(run_id: str | None = None) -> dict[str, Any]:
     return {"run_id": run_id or new_run_id(), "commit": commit, "dirty": dirty,
             "code_fingerprint": code_fingerprint(), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
             "started_unix": round(time.time(), 3)}
+
+
+def cpu_description(cpuinfo: str | None = None) -> str:
+    """The processor a run computed on: its model name and the :data:`KERNEL_FLAGS` it has, e.g.
+    ``"Intel(R) Xeon(R) Processor (avx2, fma, avx512f, avx512_bf16)"``, then PyTorch's kernel limit when
+    ``ATEN_CPU_CAPABILITY`` sets one. Float32 training rounds differently on other kernels, and training
+    amplifies rounding, so a trained number belongs to its processor as much as to its seed.
+    ``cpuinfo``: the text of ``/proc/cpuinfo`` (read when None; elsewhere than Linux the platform's
+    processor name, without flags)."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        name, sep, value = line.partition(":")
+        if sep:
+            fields.setdefault(name.strip(), value.strip())
+    model = fields.get("model name") or platform.processor() or "unknown processor"
+    flags = set(fields.get("flags", "").split())
+    present = [f for f in KERNEL_FLAGS if f in flags]
+    text = model + (f" ({', '.join(present) or 'no avx2'})" if flags else "")
+    limit = os.environ.get("ATEN_CPU_CAPABILITY")
+    return text + (f"; PyTorch kernels limited to {limit}" if limit else "")
 
 
 def current_run_id() -> str:

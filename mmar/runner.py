@@ -33,7 +33,7 @@ from typing import Any, Sequence
 from mmar.lock import lock_status
 from mmar.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from mmar.profiles import NOTEBOOKS, ProfileError, merge_parameter, parse_override, resolve_profile
-from mmar.provenance import RUN_ID_ENV, run_provenance
+from mmar.provenance import RUN_ID_ENV, cpu_description, run_provenance
 
 #: What one run writes into its folder and the next run moves aside (data/ and caches stay); report.html/.pdf are
 #: the single-page report of earlier versions, moved aside too so that no stale report sits beside the book.
@@ -156,7 +156,7 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
     (run_dir / "run.json").write_text(json.dumps({
         "profile": profile_name, "description": profile.get("description", ""), "overrides": list(overrides),
         "notebooks": notebooks, "python": sys.version.split()[0], "platform": platform.platform(),
-        "cpu_count": os.cpu_count(), "lock": lock_status(), **provenance,
+        "cpu_count": os.cpu_count(), "cpu": cpu_description(), "lock": lock_status(), **provenance,
     }, indent=1))
     print(f"mmar run --profile {profile_name} -> {run_dir} (run {provenance['run_id']}, commit "
           f"{provenance['commit'][:10]}{' + uncommitted changes' if provenance['dirty'] else ''})", flush=True)

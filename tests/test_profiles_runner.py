@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 from mmar.profiles import NOTEBOOKS, ProfileError, notebook_settings, parse_override, resolve_profile
+from mmar.provenance import cpu_description
 from mmar.runner import NotebookFailed, run_profile, select_notebooks
 
 
@@ -115,7 +116,8 @@ def test_each_run_has_its_id_and_moves_the_previous_one_aside(tmp_path: Path) ->
     run_dir = tmp_path / "run"
     run_profile("smoke", only="01,03", out=run_dir, notebooks_dir=notebooks, build_report=False)
     first = json.loads((run_dir / "run.json").read_text())
-    assert {"run_id", "commit", "dirty", "code_fingerprint", "started"} <= set(first)
+    assert {"run_id", "commit", "dirty", "code_fingerprint", "started", "cpu"} <= set(first)
+    assert first["cpu"] == cpu_description() and first["cpu"]
     assert pd.read_csv(run_dir / "results" / "01_data.csv", dtype=str)["run_id"].tolist() == [first["run_id"]]
     (run_dir / "data").mkdir()
     (run_dir / "data" / "kept.txt").write_text("prepared data stay")
@@ -158,6 +160,19 @@ def test_code_fingerprint_follows_the_result_code(tmp_path: Path) -> None:
     (copy / "models" / "extra.py").unlink()
     (copy / "report" / "pages.py").write_text("# reworded\n")  # presentation only: unchanged
     assert code_fingerprint(copy) == original
+
+
+def test_the_processor_is_named_with_the_features_that_choose_its_kernels(monkeypatch) -> None:
+    """A hand-written /proc/cpuinfo of two cores: the first core's model name and, of its flags, the
+    kernel-choosing ones in a fixed order; a PyTorch kernel limit in the environment is added."""
+    monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
+    core = ("processor\t: {i}\nvendor_id\t: GenuineIntel\nmodel name\t: Example Xeon {i}\n"
+            "flags\t\t: fpu sse avx512_bf16 avx512f fma avx2 avx512vl\n\n")
+    cpuinfo = core.format(i=0) + core.format(i=1)
+    assert cpu_description(cpuinfo) == "Example Xeon 0 (avx2, fma, avx512f, avx512_bf16)"
+    assert cpu_description("model name : Old Core\nflags : sse sse2\n") == "Old Core (no avx2)"
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    assert cpu_description(cpuinfo).endswith("; PyTorch kernels limited to avx2")
 
 
 def test_runner_reports_a_kernel_that_died(tmp_path: Path) -> None:

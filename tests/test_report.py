@@ -34,6 +34,7 @@ from mmar.report.claims import (CONTRADICTED, INCONCLUSIVE, NOT_TESTED, SUPPORTE
                                 evaluate, ours_getter)
 from mmar.report.choices import load_choices, recorded_values
 from mmar.report.compare import all_tables, index_results
+from mmar.report.environment import environment
 from mmar.report.paper import PAPER_RESULTS_FILE, load_paper_results, table_columns, table_rows
 from mmar.report.rundata import Column, load_run
 from mmar.results import ANET_TEXT_STANDIN_VIDEO, STANDIN, ResultRow, write_results
@@ -453,6 +454,14 @@ def test_a_failing_build_names_its_step(tmp_path: Path) -> None:
     (tmp_path / "_config.yml").write_text("title: broken\n")
     with pytest.raises(BookError, match="jupyter-book build \\(html\\) failed"):
         run_jupyter_book(tmp_path)
+
+
+def test_the_environment_names_the_processor_of_the_run(tmp_path: Path) -> None:
+    """The processor recorded in run.json is shown as the run's; an older run without it says so."""
+    (tmp_path / "run.json").write_text(json.dumps({"profile": "synthetic", "cpu": "Example Xeon (avx2, fma)"}))
+    assert dict(environment(load_run(tmp_path)))["processor (run)"] == "Example Xeon (avx2, fma)"
+    (tmp_path / "run.json").write_text(json.dumps({"profile": "synthetic"}))
+    assert dict(environment(load_run(tmp_path)))["processor (run)"] == "not recorded"
 
 
 def test_empty_run_gives_every_chapter_its_content(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from importlib import metadata
 
 from mmar.lock import lock_status
-from mmar.provenance import git_commit
+from mmar.provenance import cpu_description, git_commit
 from mmar.report.rundata import RunData
 
 PACKAGES = ("torch", "numpy", "pandas", "h5py", "scikit-learn", "matplotlib", "papermill", "nbconvert", "jupyter-book")
@@ -64,11 +64,13 @@ def environment(run: RunData) -> list[tuple[str, str]]:
         ("python (run)", str(info.get("python", "not recorded"))),
         ("platform (run)", str(info.get("platform", "not recorded"))),
         ("CPU count (run)", str(info.get("cpu_count", "not recorded"))),
+        ("processor (run)", str(info.get("cpu", "not recorded"))),
         ("packages (run)", str(info.get("lock", "not recorded"))),
         ("packages (report build)", lock_status()),
         ("python (report build)", sys.version.split()[0]),
         ("platform (report build)", platform.platform()),
         ("CPU count (report build)", str(os.cpu_count())),
+        ("processor (report build)", cpu_description()),
         ("commit (report build)", build_commit()),
         ("report built", time.strftime("%Y-%m-%d %H:%M:%S %Z")),
     ]

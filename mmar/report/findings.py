@@ -218,6 +218,7 @@ def key_numbers(run: RunData, paper: pd.DataFrame, audit: list[claims.AuditedCla
         "run_id": f"`{run.run_info.get('run_id', 'unknown')}`",
         "profile": f"`{run.run_info.get('profile') or run.run_dir.name}`",
         "commit": f"`{str(run.run_info.get('commit', 'unknown'))[:10]}`",
+        "processor": str(run.run_info.get("cpu", "not recorded")),
         "source": f"**{source}**",
         "cannot": DATA_SITUATION.get(source, {}).get("cannot", "unknown data: nothing can be concluded"),
         "is_reproduction": ("uses real ActivityNet I3D features: a reproduction within the open choices"
