@@ -68,6 +68,17 @@ def grid_seconds(run_dir: Path) -> pd.DataFrame:
     return table
 
 
+def run_processor(run_dir: Path) -> str:
+    """The processor ``run_dir/run.json`` records ("not recorded" for runs before it was recorded)."""
+    path = run_dir / "run.json"
+    if not path.is_file():
+        return "not recorded"
+    try:
+        return str(json.loads(path.read_text()).get("cpu", "not recorded"))
+    except ValueError as error:
+        raise SystemExit(f"{path}: not a run record ({error})") from None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
@@ -75,9 +86,8 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.run_dir / "timings.json").is_file():
         raise SystemExit(f"{args.run_dir}: no timings.json (not a finished run folder)")
-    run_json = args.run_dir / "run.json"
+    processor = run_processor(args.run_dir)
     with pd.option_context("display.width", 160, "display.max_colwidth", 90, "display.float_format", "{:.1f}".format):
-        processor = json.loads(run_json.read_text()).get("cpu", "not recorded") if run_json.is_file() else "not recorded"
         print(f"run {args.run_dir} (processor: {processor})\n\nseconds per notebook\n{notebook_seconds(args.run_dir).to_string(index=False)}")
         print(f"\ncostliest cells\n{costliest_cells(args.run_dir, args.cells).to_string(index=False)}")
         print(f"\ngrid cells (summed over worker processes)\n{grid_seconds(args.run_dir).to_string(index=False)}")

@@ -28,8 +28,9 @@ PRESENTATION_ONLY = ("report", "cli.py", "runner.py", "provenance.py", "regressi
 
 #: The environment variable through which the runner hands its run id to the notebooks' kernels.
 RUN_ID_ENV = "MMAR_RUN_ID"
-#: CPU features that choose the float32 kernels of PyTorch and its BLAS, so that two processors with the
-#: same list can still round differently (vendors' BLAS paths differ), two with different lists do.
+#: CPU features that decide which kernels PyTorch and its BLAS run: float32 (avx2, fma, avx512f) and bf16 /
+#: fp16 autocast (the others). Processors with the same features can still round differently (another
+#: vendor's BLAS path), so :func:`cpu_description` records the model name too.
 KERNEL_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "avx512_fp16", "amx_tile")
 
 

@@ -51,3 +51,15 @@ def test_time_profile_of_a_hand_made_run(profile, tmp_path: Path) -> None:
     assert grids.loc["sweep/nuisance_1", "eval CPU-s"] == 1.0
     assert grids.loc["06/07", "pair-epochs"] == 2 * 40 * 2  # two cells, 40 rows, two epochs (init is none)
     assert grids.loc["sweep/nuisance_1", "pair-epochs per train CPU-s"] == 160 / 8.0
+
+
+def test_the_processor_comes_from_the_run_record(profile, tmp_path: Path) -> None:
+    """The processor run.json records; "not recorded" without it; a broken run.json is named."""
+    assert profile.run_processor(tmp_path) == "not recorded"
+    (tmp_path / "run.json").write_text(json.dumps({"profile": "default"}))
+    assert profile.run_processor(tmp_path) == "not recorded"
+    (tmp_path / "run.json").write_text(json.dumps({"cpu": "Example Xeon (avx2)"}))
+    assert profile.run_processor(tmp_path) == "Example Xeon (avx2)"
+    (tmp_path / "run.json").write_text("{not json")
+    with pytest.raises(SystemExit, match="run.json: not a run record"):
+        profile.run_processor(tmp_path)
