@@ -794,6 +794,57 @@ def test_a_failing_chapter_names_itself(tmp_path: Path) -> None:
         execute_chapter("paper", tmp_path / "src", tmp_path, [], chapters=chapters)
 
 
+def _chapter_that_starts_after(failures: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """papermill's kernel start fails with each message in ``failures``, then succeeds; return the call log."""
+    import papermill
+
+    calls: list[int] = []
+
+    def execute_notebook(source: str, target: str, **kwargs) -> None:
+        calls.append(kwargs["start_timeout"])
+        if len(calls) <= len(failures):
+            raise RuntimeError(failures[len(calls) - 1])
+        nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1", metadata={
+            "tags": ["injected-parameters"]})]), target)
+
+    monkeypatch.setattr(papermill, "execute_notebook", execute_notebook)
+    (tmp_path / "src").mkdir()
+    return calls
+
+
+def test_a_kernel_that_does_not_start_is_started_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Kernels started at once can lose a port race and hang (CI saw it): the chapter gets a new kernel."""
+    from mmar.report.book import KERNEL_START_TIMEOUT_S, execute_chapter
+
+    calls = _chapter_that_starts_after(["Kernel didn't respond in 60 seconds",
+                                        "Kernel died before replying to kernel_info"], tmp_path, monkeypatch)
+    execute_chapter("paper", tmp_path / "src", tmp_path, [])
+    assert calls == [KERNEL_START_TIMEOUT_S] * 3
+    assert "starting a new kernel (3 of 3)" in capsys.readouterr().out
+    executed = nbformat.read(tmp_path / "src" / "paper.ipynb", as_version=4)
+    assert executed.cells[0].metadata["tags"] == ["injected-parameters", "remove-cell"]
+
+
+def test_a_kernel_that_never_starts_names_the_chapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mmar.report.book import KERNEL_START_ATTEMPTS, execute_chapter
+
+    calls = _chapter_that_starts_after(["Kernel didn't respond in 60 seconds"] * KERNEL_START_ATTEMPTS,
+                                       tmp_path, monkeypatch)
+    with pytest.raises(BookError, match="the kernel for the report chapter paper.ipynb did not start in 3 attempts"):
+        execute_chapter("paper", tmp_path / "src", tmp_path, [])
+    assert len(calls) == 3
+
+
+def test_other_runtime_errors_are_not_retried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mmar.report.book import execute_chapter
+
+    calls = _chapter_that_starts_after(["No such kernel named python3"], tmp_path, monkeypatch)
+    with pytest.raises(RuntimeError, match="No such kernel"):
+        execute_chapter("paper", tmp_path / "src", tmp_path, [])
+    assert len(calls) == 1
+
+
 def test_a_glue_key_that_no_chapter_glued_fails_the_build(built: tuple[Path, Path, float], tmp_path: Path) -> None:
     """A mutant of the findings chapter that cites a number the run did not give: the build stops."""
     run_dir, _, _ = built

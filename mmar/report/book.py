@@ -84,18 +84,42 @@ def _config() -> dict:
     }
 
 
+#: Kernel starts per chapter. Kernels started at once from separate processes can race for the same TCP
+#: port (jupyter_client picks free ports, releases them, then the kernel binds them); the loser hangs
+#: until the start timeout. A fresh start picks fresh ports.
+KERNEL_START_ATTEMPTS = 3
+#: papermill's own default: a kernel here answers in 1-2 s, also with the two cores busy.
+KERNEL_START_TIMEOUT_S = 60
+#: How jupyter_client words a kernel that never came up (as opposed to a chapter that failed).
+_KERNEL_START_FAILURES = ("Kernel didn't respond", "Kernel died before replying")
+
+
 def execute_chapter(stem: str, src: Path, run_dir: Path, extra_runs: Sequence[Path],
                     chapters: Path = BOOK_SOURCE) -> None:
-    """Execute ``<chapters>/<stem>.ipynb`` into the book source, in the book source folder."""
+    """Execute ``<chapters>/<stem>.ipynb`` into the book source, in the book source folder.
+
+    A kernel that does not start is started again, up to :data:`KERNEL_START_ATTEMPTS` times in all."""
     import papermill
 
-    try:
-        papermill.execute_notebook(str(chapters / f"{stem}.ipynb"), str(src / f"{stem}.ipynb"), cwd=str(src),
-                                   parameters={"run_dir": str(run_dir), "extra_runs": [str(p) for p in extra_runs]},
-                                   progress_bar=False, kernel_name="python3")
-    except papermill.PapermillExecutionError as error:
-        raise BookError(f"the report chapter {stem}.ipynb failed: {error.ename}: {error.evalue} "
-                        f"(its log: {src / (stem + '.log')})") from error
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            papermill.execute_notebook(str(chapters / f"{stem}.ipynb"), str(src / f"{stem}.ipynb"), cwd=str(src),
+                                       parameters={"run_dir": str(run_dir),
+                                                   "extra_runs": [str(p) for p in extra_runs]},
+                                       progress_bar=False, kernel_name="python3",
+                                       start_timeout=KERNEL_START_TIMEOUT_S)
+            break
+        except papermill.PapermillExecutionError as error:
+            raise BookError(f"the report chapter {stem}.ipynb failed: {error.ename}: {error.evalue} "
+                            f"(its log: {src / (stem + '.log')})") from error
+        except RuntimeError as error:
+            if not str(error).startswith(_KERNEL_START_FAILURES):
+                raise
+            if attempt == KERNEL_START_ATTEMPTS:
+                raise BookError(f"the kernel for the report chapter {stem}.ipynb did not start in "
+                                f"{KERNEL_START_ATTEMPTS} attempts ({error})") from error
+            print(f"book: {stem}.ipynb: {error}; starting a new kernel ({attempt + 1} of "
+                  f"{KERNEL_START_ATTEMPTS})", flush=True)
     executed = nbformat.read(src / f"{stem}.ipynb", as_version=4)
     for cell in executed.cells:  # papermill's injected parameters are plumbing, not content
         tags = cell.metadata.get("tags", [])
