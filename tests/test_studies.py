@@ -20,7 +20,8 @@ from mmar.provenance import Run
 from mmar.results import STANDIN
 from mmar.studies import autoencoders as ae
 from mmar.studies import grid_tables, i3d_sanity
-from mmar.studies.dataset_stats import kinetics_overlap, kinetics_rows, splits_table
+from mmar.studies.dataset_stats import (class_structure, data_diagnostics, kinetics_overlap, kinetics_rows,
+                                        pooled_video_features, splits_table, video_table)
 from mmar.studies.display import number, table_text
 from mmar.studies.settings import SINGLE, checked_train, variant_configs
 from mmar.studies.trial import capped, trial_rows
@@ -83,6 +84,27 @@ def test_splits_table_counts(tiny_prepared) -> None:
     first = table.iloc[0]
     # 6 classes x 4 videos (3 train, 1 val) x 2 sentences: 4 seen classes x 3 x 2 train sentences, 2 x 4 x 2 unseen
     assert first["train sentences (seen classes)"] == 24 and first["unseen sentences"] == 16
+
+
+def test_pooled_video_features_are_each_videos_means_in_table_order(tiny_prepared) -> None:
+    videos = video_table(tiny_prepared)
+    pooled = pooled_video_features(tiny_prepared, videos)
+    store = tiny_prepared.feature_store()
+    assert pooled[1].shape == (24, 16) and pooled[3].shape == (24, 48)
+    for row, video_id in enumerate(videos["video_id"]):
+        x = store.read(video_id).astype(np.float64)
+        middle = slice(len(x) // 3, -(-2 * len(x) // 3))  # the steps that touch [T/3, 2T/3): T = 7 -> steps 2-4
+        np.testing.assert_allclose(pooled[1][row], x.mean(axis=0), rtol=1e-6)
+        np.testing.assert_allclose(pooled[3][row, 16:32], x[middle].mean(axis=0), rtol=1e-6)
+
+
+def test_class_structure_and_diagnostics_refuse_pooled_features_of_other_videos(tiny_prepared) -> None:
+    videos = video_table(tiny_prepared)
+    pooled = pooled_video_features(tiny_prepared, videos.iloc[:10])
+    with pytest.raises(ValueError, match=r"parts=1 with 24 rows.*got parts=1: 10 rows, parts=3: 10 rows"):
+        class_structure(tiny_prepared, videos, pooled, glove=None)
+    with pytest.raises(ValueError, match=r"parts=1 with 24 rows"):
+        data_diagnostics(tiny_prepared, videos, {3: pooled[3]}, glove=None, real=None)
 
 
 def test_kinetics_overlap_of_hand_picked_classes(tmp_path: Path) -> None:

@@ -149,6 +149,21 @@ def video_table(data: PreparedDataset) -> pd.DataFrame:
     return videos
 
 
+def pooled_video_features(data: PreparedDataset, videos: pd.DataFrame) -> dict[int, np.ndarray]:
+    """The features of every video of ``videos`` (:func:`video_table`), read once from the store and
+    mean-pooled whole (key 1: (n_videos, C)) and over thirds (key 3: (n_videos, 3 C)), rows in the order
+    of ``videos``: what :func:`class_structure` and :func:`data_diagnostics` take."""
+    return pooled_features(data.feature_store(), videos["video_id"], parts=(1, 3))
+
+
+def _check_pooled(pooled: dict[int, np.ndarray], videos: pd.DataFrame, parts: tuple[int, ...]) -> None:
+    for p in parts:
+        if p not in pooled or len(pooled[p]) != len(videos):
+            got = ", ".join(f"parts={k}: {len(v)} rows" for k, v in sorted(pooled.items()))
+            raise ValueError(f"pooled features need parts={p} with {len(videos)} rows, one per video of the video "
+                             f"table (pooled_video_features(data, videos)); got {got or 'nothing'}")
+
+
 @dataclass
 class ClassStructure:
     """How separable the classes' features are and how feature similarity follows name similarity.
@@ -172,12 +187,14 @@ class ClassStructure:
                 f"{self.similarity_r:.2f}")
 
 
-def class_structure(data: PreparedDataset, videos: pd.DataFrame, glove: GloveVectors) -> ClassStructure:
+def class_structure(data: PreparedDataset, videos: pd.DataFrame, pooled: dict[int, np.ndarray], glove: GloveVectors
+                    ) -> ClassStructure:
     """Nearest-class-mean accuracy (train videos of all classes -> val videos) on mean- and
-    thirds-pooled features, and the similarity of classes by name vs by mean feature."""
+    thirds-pooled features (``pooled``: :func:`pooled_video_features`), and the similarity of classes by
+    name vs by mean feature."""
+    _check_pooled(pooled, videos, (1, 3))
     labels = data.class_index(videos["class_name"])
     is_train = (videos["subset"] == "train").to_numpy()
-    pooled = pooled_features(data.feature_store(), videos["video_id"], parts=(1, 3))
     ncm = {parts: 100 * nearest_class_mean_accuracy(x[is_train], labels[is_train], x[~is_train], labels[~is_train])
            for parts, x in pooled.items()}
     class_means = np.stack([pooled[1][labels == c].mean(axis=0) for c in range(len(data.classes))])
@@ -225,14 +242,15 @@ class RunDiagnostics:
         return table
 
 
-def data_diagnostics(data: PreparedDataset, videos: pd.DataFrame, glove: GloveVectors, real: pd.DataFrame | None,
-                     draws: int = 10) -> RunDiagnostics:
+def data_diagnostics(data: PreparedDataset, videos: pd.DataFrame, pooled: dict[int, np.ndarray], glove: GloveVectors,
+                     real: pd.DataFrame | None, draws: int = 10) -> RunDiagnostics:
     """:func:`mmar.data.diagnostics.diagnose` of the run's data: whole videos mean-pooled (``videos``:
-    :func:`video_table`), the probe trained on the train videos and scored on the val videos; every sentence.
-    With ``real`` (:func:`real_annotation_sentences`' ``sentences``), the same text diagnostics of the real annotations."""
-    pooled = pooled_features(data.feature_store(), videos["video_id"])[1]
+    :func:`video_table`; ``pooled``: :func:`pooled_video_features`), the probe trained on the train videos
+    and scored on the val videos; every sentence. With ``real`` (:func:`real_annotation_sentences`'
+    ``sentences``), the same text diagnostics of the real annotations."""
+    _check_pooled(pooled, videos, (1,))
     sentences = data.sentences
-    own = diagnose(pooled, videos["class_name"].to_numpy(), (videos["subset"] == "train").to_numpy(),
+    own = diagnose(pooled[1], videos["class_name"].to_numpy(), (videos["subset"] == "train").to_numpy(),
                    sentences["text"].tolist(), sentences["class_name"].to_numpy(), glove, STOPWORDS,
                    class_words(data.classes, glove), draws=draws, seed=int(data.meta.get("split_seed", 0)))
     if real is None:
