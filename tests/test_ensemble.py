@@ -170,7 +170,7 @@ def test_the_epoch_callback_sees_the_untrained_networks_first(tiny_prepared: Pre
     assert [e for e, _ in seen] == [-1, 0, 1]  # before training, then after each of the 2 epochs
     torch.manual_seed(0)
     untrained = train_ensemble(configs, tiny_prepared, rows, tmp_path / "none", progress=False, stop_after_epoch=0)
-    assert seen[0][1] == pytest.approx(float(untrained.models[0].video_encoder.fc[0].weight.abs().sum()))
+    assert seen[0][1] == pytest.approx(float(untrained.models[0].video_encoder.fc[0].weight.detach().abs().sum()))
     history = result.histories[0]
     assert list(history["epoch"]) == [0, 1, 2] and history["phase"].iloc[0] == "init"
     assert list(history["probe"]) == [-1, 0, 1]
