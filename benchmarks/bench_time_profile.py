@@ -19,6 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from mmar.report.rundata import read_json_object
+
 
 def notebook_seconds(run_dir: Path) -> pd.DataFrame:
     """One row per notebook: seconds, share of the run, peak memory (MB)."""
@@ -70,13 +72,10 @@ def grid_seconds(run_dir: Path) -> pd.DataFrame:
 
 def run_processor(run_dir: Path) -> str:
     """The processor ``run_dir/run.json`` records ("not recorded" for runs before it was recorded)."""
-    path = run_dir / "run.json"
-    if not path.is_file():
-        return "not recorded"
     try:
-        return str(json.loads(path.read_text()).get("cpu", "not recorded"))
+        return str(read_json_object(run_dir / "run.json").get("cpu", "not recorded"))
     except ValueError as error:
-        raise SystemExit(f"{path}: not a run record ({error})") from None
+        raise SystemExit(str(error)) from None
 
 
 def main() -> None:

@@ -61,5 +61,5 @@ def test_the_processor_comes_from_the_run_record(profile, tmp_path: Path) -> Non
     (tmp_path / "run.json").write_text(json.dumps({"cpu": "Example Xeon (avx2)"}))
     assert profile.run_processor(tmp_path) == "Example Xeon (avx2)"
     (tmp_path / "run.json").write_text("{not json")
-    with pytest.raises(SystemExit, match="run.json: not a run record"):
+    with pytest.raises(SystemExit, match="run.json: not valid JSON"):
         profile.run_processor(tmp_path)

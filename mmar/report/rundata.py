@@ -119,7 +119,8 @@ def ordered_columns(results: pd.DataFrame) -> list[Column]:
     return [Column(s, r) for r in runs for s in DATA_SOURCES if Column(s, r) in set(present)]
 
 
-def _read_json(path: Path) -> dict[str, Any]:
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A run record such as ``run.json``: {} when the file is absent, ValueError naming it when it is not a JSON object."""
     if not path.is_file():
         return {}
     try:
@@ -220,11 +221,11 @@ def load_run(run_dir: str | Path, extra_runs: Sequence[str | Path] = ()) -> RunD
         if not folder.is_dir():
             raise FileNotFoundError(f"{folder}: no such run folder (run `python -m mmar run --profile smoke` first)")
     names = run_names(folders) if extra_runs else [""]
-    run_info = _read_json(run_dir / "run.json")
+    run_info = read_json_object(run_dir / "run.json")
     split_file = run_dir / "data" / "splits.json"
     parts, not_run, ignored, set_aside = [], [], [], []
     for folder, name in zip(folders, names if extra_runs else [""]):
-        info = run_info if folder == run_dir else _read_json(folder / "run.json")
+        info = run_info if folder == run_dir else read_json_object(folder / "run.json")
         rows, entries, bad_files, aside = _read_result_files(folder, info, name)
         prefix = "" if folder == run_dir else f"{os.path.relpath(folder, run_dir)}/"
         rows["run"] = name
@@ -246,11 +247,11 @@ def load_run(run_dir: str | Path, extra_runs: Sequence[str | Path] = ()) -> RunD
     return RunData(
         run_dir=run_dir,
         run_info=run_info,
-        timings=_read_json(run_dir / "timings.json"),
+        timings=read_json_object(run_dir / "timings.json"),
         results=results.reset_index(drop=True),
         not_run=not_run,
         ignored_files=ignored,
-        dataset_meta=_read_json(run_dir / "data" / "dataset.json") or None,
+        dataset_meta=read_json_object(run_dir / "data" / "dataset.json") or None,
         splits=read_splits(split_file) if split_file.is_file() else None,
         figures=sorted((run_dir / "figures").glob("*.png")),
         logs=sorted((run_dir / "logs").glob("*.csv")),
