@@ -285,6 +285,7 @@ def test_findings_glue_the_run_numbers(built: tuple[Path, Path, float]) -> None:
     assert glued["t1_joint_paper"] == "55.2 %" and glued["chance"] == "20 %"
     assert glued["source"] == "**stand-in**" and "**not** a reproduction" in glued["is_reproduction"]
     assert glued["kinetics"] == "4 of 9"
+    assert glued["cannot"].startswith("anything about the paper's numbers")  # continues "... cannot say: "
     text = plain(page(book, "index"))
     assert f"The joint loss alone: {glued['t1_joint']}; paper 55.2 %" in text  # the glued text, in the prose
     assert "{glue" not in text and "Parameters" not in text  # every reference resolved; plumbing hidden

@@ -210,6 +210,11 @@ def _lambda_joint(run: RunData) -> str:
     return f"{chosen['lambda_joint']:g}" if "lambda_joint" in chosen else NOT_AVAILABLE
 
 
+def _after_colon(sentence: str) -> str:
+    """``sentence`` continued after a colon: its first letter in lower case ("Anything ..." -> "anything ...")."""
+    return sentence[:1].lower() + sentence[1:]
+
+
 def key_numbers(run: RunData, paper: pd.DataFrame, audit: list[claims.AuditedClaim]) -> dict[str, str]:
     """Every value the findings chapter glues, as Markdown text."""
     column = main_column(run)
@@ -220,7 +225,7 @@ def key_numbers(run: RunData, paper: pd.DataFrame, audit: list[claims.AuditedCla
         "commit": f"`{str(run.run_info.get('commit', 'unknown'))[:10]}`",
         "processor": str(run.run_info.get("cpu", "not recorded")),
         "source": f"**{source}**",
-        "cannot": DATA_SITUATION.get(source, {}).get("cannot", "unknown data: nothing can be concluded"),
+        "cannot": _after_colon(DATA_SITUATION.get(source, {}).get("cannot", "unknown data: nothing can be concluded")),
         "is_reproduction": ("uses real ActivityNet I3D features: a reproduction within the open choices"
                             if source == ACTIVITYNET else
                             "is **not** a reproduction of the paper's number: the data differ from the paper's"),
