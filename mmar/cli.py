@@ -22,6 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="[NOTEBOOK.]KEY=VALUE",
                      help="override a parameter (repeatable)")
     run.add_argument("--no-report", action="store_true", help="do not build the report at the end")
+    run.add_argument("--resume", action="store_true",
+                     help="continue the run in the folder (its run id, outputs and --set values) instead of starting "
+                          "a new one: the --only notebooks, or else those not finished yet, then the report")
 
     report = sub.add_parser("report", help="build the report (a Jupyter Book, <run_dir>/book/index.html) of a finished run")
     report.add_argument("run_dir", help="run folder, e.g. runs/default")
@@ -76,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             run_profile(args.profile, only=args.only, out=args.out, overrides=args.overrides,
-                        build_report=not args.no_report)
+                        build_report=not args.no_report, resume=args.resume)
         elif args.command == "report":
             from mmar.report import build_book
 
@@ -84,4 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ProfileError, NotebookFailed, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # the runner has said how to continue
+        print("interrupted", file=sys.stderr)
+        return 130
     return 0

@@ -1,6 +1,6 @@
 """Execute the numbered notebooks with papermill, in order, for one profile.
 
-``python -m mmar run --profile NAME [--only 01,02] [--out runs/NAME] [--set key=value ...]``
+``python -m mmar run --profile NAME [--only 01,02] [--out runs/NAME] [--set key=value ...] [--resume]``
 
 Each notebook runs in a child process (:func:`run_child`, so that its peak memory can be measured),
 gets ``profile``, ``run_dir`` and ``overrides`` (the ``--set`` values addressed to it) as papermill
@@ -15,6 +15,11 @@ the commit, the dirty flag, the code fingerprint and the start time, and the not
 carry it (``$MMAR_RUN_ID``). What an earlier run left in the folder (results, timings, figures, logs,
 executed notebooks, report) is first moved to ``<run_dir>/previous/<its run id>/``, so one report never
 mixes runs; prepared data and caches stay, as their keys say what produced them.
+
+``--resume`` continues the run in the folder instead (:func:`resumed_run`): same run id, its outputs
+stay, and it runs the ``--only`` notebooks, or else those of the run not finished yet (an interrupted or
+failed run goes on where it stopped), then the book. It refuses when the result-determining code or the
+``--set`` overrides differ from the run's, since one run must not mix two versions of either.
 """
 
 from __future__ import annotations
@@ -87,6 +92,25 @@ def _record_timing(run_dir: Path, notebook: str, entry: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=1))
 
 
+def _finished_notebooks(run_dir: Path) -> set[str]:
+    """The notebooks ``timings.json`` records as finished ("ok") in this run folder."""
+    from mmar.report.rundata import read_json_object
+
+    return {name for name, entry in read_json_object(run_dir / "timings.json").items()
+            if isinstance(entry, dict) and entry.get("status") == "ok"}
+
+
+def _record_resumption(run_dir: Path, info: dict[str, Any], notebooks: Sequence[str]) -> None:
+    """Append to ``run.json``'s ``resumed`` list when, at which commit and for which notebooks the run went on."""
+    from mmar.provenance import git_commit
+
+    commit, dirty = git_commit()
+    info = {**info, "notebooks": list(dict.fromkeys([*info.get("notebooks", []), *notebooks]))}
+    info["resumed"] = [*info.get("resumed", []), {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": commit,
+                                                  "dirty": dirty, "notebooks": list(notebooks)}]
+    (run_dir / "run.json").write_text(json.dumps(info, indent=1))
+
+
 def move_previous_run(run_dir: Path) -> Path | None:
     """Move an earlier run's outputs (:data:`RUN_OUTPUTS`) to ``<run_dir>/previous/<its run id>/``; return
     that folder, or None when there was nothing to move."""
@@ -129,17 +153,51 @@ def execute_one(notebook: str, run_dir: Path, parameters: dict[str, Any], notebo
         ) from None
 
 
+def resumed_run(run_dir: Path, profile_name: str, overrides: Sequence[str]) -> dict[str, Any] | None:
+    """The ``run.json`` of the run in ``run_dir`` that ``--resume`` continues, or None when the folder holds no
+    run. Raises :class:`ProfileError` when that run cannot be continued: another profile, other ``--set``
+    overrides (none given: the run's own are taken), or result-determining code that changed since it started."""
+    from mmar.provenance import code_fingerprint
+    from mmar.report.rundata import read_json_object
+
+    info = read_json_object(run_dir / "run.json")
+    if not info:
+        return None
+    run_id = info.get("run_id", "?")
+    if info.get("profile") != profile_name:
+        raise ProfileError(f"--resume: {run_dir} holds run {run_id} of profile {info.get('profile')!r}, not "
+                           f"{profile_name!r}; give that profile, or drop --resume to start a new run")
+    recorded = list(info.get("overrides", []))
+    if overrides and sorted(overrides) != sorted(recorded):
+        raise ProfileError(f"--resume: run {run_id} was started with --set {recorded or 'nothing'}, not "
+                           f"{list(overrides)}; resume without --set (its own are taken), or drop --resume")
+    fingerprint = code_fingerprint()
+    if info.get("code_fingerprint") != fingerprint:
+        raise ProfileError(f"--resume: the result-determining code changed since run {run_id} started (code "
+                           f"fingerprint {info.get('code_fingerprint')} -> {fingerprint}), so its notebooks would "
+                           "mix two versions; drop --resume to start a new run")
+    return info
+
+
 def run_profile(profile_name: str, *, only: str | None = None, out: str | Path | None = None,
-                overrides: Sequence[str] = (), build_report: bool = True,
+                overrides: Sequence[str] = (), build_report: bool = True, resume: bool = False,
                 notebooks_dir: Path = NOTEBOOKS_DIR) -> Path:
     """Run the selected notebooks of a profile; return the run folder.
 
-    ``notebooks_dir`` is where the numbered notebooks are read from (tests point it elsewhere).
+    ``resume``: continue the run already in the folder (see the module docstring and :func:`resumed_run`);
+    without ``only``, its notebooks not finished yet. ``notebooks_dir`` is where the numbered notebooks are
+    read from (tests point it elsewhere).
     """
     profile = resolve_profile(profile_name)
-    notebooks = select_notebooks(only)
     run_dir = Path(out) if out else PROJECT_ROOT / "runs" / profile_name
     run_dir = run_dir.resolve()
+    continued = resumed_run(run_dir, profile_name, overrides) if resume else None
+    if continued is not None:
+        overrides = list(continued.get("overrides", []))
+    notebooks = select_notebooks(only)
+    if continued is not None and only is None:
+        finished = _finished_notebooks(run_dir)
+        notebooks = [n for n in continued.get("notebooks", NOTEBOOKS) if n not in finished]
     run_dir.mkdir(parents=True, exist_ok=True)
 
     missing = [n for n in notebooks if not (notebooks_dir / f"{n}.ipynb").is_file()]
@@ -147,32 +205,48 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
         raise ProfileError(f"notebooks not found in {notebooks_dir}: {missing}")
     from mmar.studies import settings_classes
 
-    per_notebook = notebook_overrides(notebooks, overrides)
+    # a resumed run's overrides were checked against all its notebooks: resolve them so, then take this part
+    scope = notebooks if continued is None else list(dict.fromkeys([*continued.get("notebooks", []), *notebooks]))
+    per_notebook = notebook_overrides(scope, overrides)
     classes = settings_classes()
     settings = {name: classes[name].from_profile(profile_name, per_notebook[name]) for name in notebooks}
 
-    moved = move_previous_run(run_dir)
-    provenance = run_provenance()
-    (run_dir / "run.json").write_text(json.dumps({
-        "profile": profile_name, "description": profile.get("description", ""), "overrides": list(overrides),
-        "notebooks": notebooks, "python": sys.version.split()[0], "platform": platform.platform(),
-        "cpu_count": os.cpu_count(), "cpu": cpu_description(), "lock": lock_status(), **provenance,
-    }, indent=1))
-    print(f"mmar run --profile {profile_name} -> {run_dir} (run {provenance['run_id']}, commit "
-          f"{provenance['commit'][:10]}{' + uncommitted changes' if provenance['dirty'] else ''})", flush=True)
-    if moved is not None:
-        print(f"the previous run's outputs were moved to {moved}", flush=True)
+    if continued is not None:
+        provenance = continued
+        _record_resumption(run_dir, continued, notebooks)
+        print(f"mmar run --profile {profile_name} --resume -> {run_dir}: continuing run {continued['run_id']} "
+              f"(commit {str(continued.get('commit', '?'))[:10]}); notebooks to run: "
+              f"{', '.join(notebooks) or 'none, all finished'}", flush=True)
+    else:
+        moved = move_previous_run(run_dir)
+        provenance = run_provenance()
+        (run_dir / "run.json").write_text(json.dumps({
+            "profile": profile_name, "description": profile.get("description", ""), "overrides": list(overrides),
+            "notebooks": notebooks, "python": sys.version.split()[0], "platform": platform.platform(),
+            "cpu_count": os.cpu_count(), "cpu": cpu_description(), "lock": lock_status(), **provenance,
+        }, indent=1))
+        print(f"mmar run --profile {profile_name} -> {run_dir} (run {provenance['run_id']}, commit "
+              f"{provenance['commit'][:10]}{' + uncommitted changes' if provenance['dirty'] else ''})", flush=True)
+        if moved is not None:
+            print(f"the previous run's outputs were moved to {moved}", flush=True)
+    resume_hint = (f"continue this run with: python -m mmar run --profile {profile_name} --resume"
+                   + (f" --out {out}" if out else ""))
     total_start = time.perf_counter()
     for index, notebook in enumerate(notebooks, 1):
         params = {"profile": profile_name, "run_dir": str(run_dir), "overrides": per_notebook[notebook]}
         print(f"[{index}/{len(notebooks)}] {notebook} ...", end="", flush=True)
         start = time.perf_counter()
-        outcome = run_child(notebook, run_dir, params, notebooks_dir, provenance["run_id"])
+        try:
+            outcome = run_child(notebook, run_dir, params, notebooks_dir, provenance["run_id"])
+        except KeyboardInterrupt:
+            _record_timing(run_dir, notebook, {"seconds": round(time.perf_counter() - start, 2), "status": "interrupted"})
+            print(f" interrupted; {resume_hint}", flush=True)
+            raise
         seconds = time.perf_counter() - start
         if "error" in outcome:
             print(f" FAILED after {seconds:.1f}s", flush=True)
             _record_timing(run_dir, notebook, {"seconds": seconds, "status": "failed"})
-            raise NotebookFailed(outcome["error"])
+            raise NotebookFailed(f"{outcome['error']}\n({resume_hint}, once the cause is fixed)")
         peak = outcome["peak_rss_mb"]
         _record_timing(run_dir, notebook, {"seconds": round(seconds, 2), "peak_rss_mb": round(peak, 1),
                                            "status": "ok", "overrides": per_notebook[notebook],

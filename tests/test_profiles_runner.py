@@ -136,6 +136,71 @@ def test_each_run_has_its_id_and_moves_the_previous_one_aside(tmp_path: Path) ->
     assert (run_dir / "data" / "kept.txt").is_file()
 
 
+def _counting_notebooks(folder: Path) -> Path:
+    """01 and 03 count their executions in ``count_<n>.txt`` (01 also writes a result row with its ``seed``);
+    02 fails until ``fixed`` exists in the run folder."""
+    folder.mkdir()
+    count = ("from pathlib import Path\np = Path(run_dir, 'count_{n}.txt')\n"
+             "p.write_text(str(int(p.read_text()) + 1) if p.exists() else '1')")
+    _notebook(folder / "01_data.ipynb", count.format(n=1) + "\nfrom mmar.results import ResultRow, write_results\n"
+              "write_results([ResultRow(experiment='x', metric='m', values=[value], data_source='stand-in', "
+              "profile='t', run_path=run_dir)], Path(run_dir) / 'results' / '01_data.csv')")
+    _notebook(folder / "02_i3d_features.ipynb",
+              "from pathlib import Path\nif not Path(run_dir, 'fixed').exists():\n    raise ValueError('not fixed yet')")
+    _notebook(folder / "03_video_autoencoder.ipynb", count.format(n=3))
+    return folder
+
+
+def test_resume_goes_on_where_a_run_stopped(tmp_path: Path) -> None:
+    """A failed run, resumed once its cause is fixed, runs only the notebooks not finished, in the same run
+    (id, --set values, outputs); ``--only`` with ``--resume`` re-runs a finished notebook within the run."""
+    notebooks = _counting_notebooks(tmp_path / "nbs")
+    run_dir = tmp_path / "run"
+    with pytest.raises(NotebookFailed, match="--resume"):  # the failure says how to go on
+        run_profile("smoke", only="01,02,03", out=run_dir, notebooks_dir=notebooks, build_report=False,
+                    overrides=["01.seed=5"])
+    first = json.loads((run_dir / "run.json").read_text())
+    (run_dir / "fixed").write_text("")
+
+    run_profile("smoke", out=run_dir, notebooks_dir=notebooks, build_report=False, resume=True)
+    assert (run_dir / "count_1.txt").read_text() == "1" and (run_dir / "count_3.txt").read_text() == "1"
+    info = json.loads((run_dir / "run.json").read_text())
+    assert info["run_id"] == first["run_id"] and info["overrides"] == ["01.seed=5"]
+    assert [r["notebooks"] for r in info["resumed"]] == [["02_i3d_features", "03_video_autoencoder"]]
+    assert not (run_dir / "previous").exists()
+    timings = json.loads((run_dir / "timings.json").read_text())
+    assert {k: v["status"] for k, v in timings.items()} == dict.fromkeys(
+        ["01_data", "02_i3d_features", "03_video_autoencoder"], "ok")
+
+    run_profile("smoke", only="01", out=run_dir, notebooks_dir=notebooks, build_report=False, resume=True)
+    assert (run_dir / "count_1.txt").read_text() == "2" and (run_dir / "count_3.txt").read_text() == "1"
+    rows = pd.read_csv(run_dir / "results" / "01_data.csv", dtype={"run_id": str})
+    assert rows["run_id"].tolist() == [first["run_id"]] and rows["mean"].tolist() == [5.0]  # its own --set kept
+
+    run_profile("smoke", out=run_dir, notebooks_dir=notebooks, build_report=False, resume=True)  # all finished
+    assert (run_dir / "count_1.txt").read_text() == "2" and (run_dir / "count_3.txt").read_text() == "1"
+
+
+def test_resume_refuses_a_run_it_would_mix_with(tmp_path: Path, monkeypatch) -> None:
+    """--resume refuses another profile, other --set values and changed result code, before running anything;
+    in a folder without a run it starts a new one."""
+    import mmar.provenance
+
+    notebooks = _counting_notebooks(tmp_path / "nbs")
+    run_dir = tmp_path / "run"
+    run_profile("smoke", only="01", out=run_dir, notebooks_dir=notebooks, build_report=False, resume=True)
+    assert (run_dir / "count_1.txt").read_text() == "1" and "resumed" not in json.loads((run_dir / "run.json").read_text())
+    with pytest.raises(ProfileError, match="of profile 'smoke', not 'default'"):
+        run_profile("default", only="01", out=run_dir, notebooks_dir=notebooks, build_report=False, resume=True)
+    with pytest.raises(ProfileError, match=r"started with --set nothing, not \['seed=2'\]"):
+        run_profile("smoke", only="01", out=run_dir, notebooks_dir=notebooks, build_report=False, resume=True,
+                    overrides=["seed=2"])
+    monkeypatch.setattr(mmar.provenance, "code_fingerprint", lambda: "0123456789abcdef")
+    with pytest.raises(ProfileError, match="result-determining code changed"):
+        run_profile("smoke", only="01", out=run_dir, notebooks_dir=notebooks, build_report=False, resume=True)
+    assert (run_dir / "count_1.txt").read_text() == "1"
+
+
 def test_code_fingerprint_follows_the_result_code(tmp_path: Path) -> None:
     from mmar.paths import PACKAGE_DIR
     from mmar.provenance import code_fingerprint, fingerprinted_files

@@ -118,7 +118,8 @@ def resolve_selected(train: Mapping[str, Any], run_dir) -> tuple[dict[str, Any],
     path = Path(run_dir) / SELECTION_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path}: train sets {wanted} to {SELECTED!r}, the value notebook 05's λ search "
-                                "chose; run notebook 05 first (or give the values)")
+                                "chose; run notebook 05 first in this run (a new `mmar run` moves an earlier run's "
+                                "results aside: `--resume --only NN` re-runs notebooks within a run), or give the values")
     chosen = json.loads(path.read_text())["chosen"]
     missing = [k for k in wanted if k not in chosen]
     if missing:
