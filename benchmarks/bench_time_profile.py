@@ -3,7 +3,8 @@ training vs evaluation seconds. Reads what every run records; trains nothing.
 
     python -m mmar bench time_profile runs/default [--cells 3]
 
-Sources: ``<run>/timings.json`` (seconds and peak memory per notebook, written by the runner), the
+Sources: ``<run>/timings.json`` (seconds and peak memory per notebook, of its largest process and of all
+its processes together, written by the runner), the
 executed notebooks' papermill metadata (each cell's duration) and the grid's cell records
 (``experiments/cells/*.json`` and the difficulty sweep's ``sweep/*/experiments/cells/*.json``:
 ``train_seconds``, ``eval_seconds``, row counts and epochs per cell, summed over the worker processes,
@@ -23,9 +24,11 @@ from mmar.report.rundata import read_json_object
 
 
 def notebook_seconds(run_dir: Path) -> pd.DataFrame:
-    """One row per notebook: seconds, share of the run, peak memory (MB)."""
+    """One row per notebook: seconds, share of the run, peak memory (MB) of its largest process and of all its
+    processes together (runs before the runner sampled the latter: empty)."""
     timings = json.loads((run_dir / "timings.json").read_text())
-    table = pd.DataFrame([{"notebook": name, "seconds": entry["seconds"], "peak MB": entry.get("peak_rss_mb")}
+    table = pd.DataFrame([{"notebook": name, "seconds": entry["seconds"], "peak MB": entry.get("peak_rss_mb"),
+                           "peak MB, all processes": entry.get("peak_all_mb")}
                           for name, entry in timings.items() if isinstance(entry, dict) and "seconds" in entry])
     table["share %"] = 100 * table["seconds"] / table["seconds"].sum()
     return table

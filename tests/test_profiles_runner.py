@@ -73,7 +73,7 @@ def test_runner_runs_in_order_then_stops_on_failure(tmp_path: Path) -> None:
     assert (run_dir / "notebooks" / "01_data.ipynb").is_file()   # earlier outputs stay
     timings = json.loads((run_dir / "timings.json").read_text())
     assert timings["01_data"]["status"] == "ok" and timings["01_data"]["seconds"] > 0
-    assert timings["01_data"]["peak_rss_mb"] > 10
+    assert timings["01_data"]["peak_rss_mb"] > 10 and timings["01_data"]["peak_all_mb"] > 10
     assert timings["02_i3d_features"]["status"] == "failed"
     assert timings["01_data"]["overrides"] == {"seed": 5}
     assert timings["01_data"]["settings"]["seed"] == 5 and timings["01_data"]["settings"]["n_classes"] == 12
@@ -199,6 +199,37 @@ def test_resume_refuses_a_run_it_would_mix_with(tmp_path: Path, monkeypatch) -> 
     with pytest.raises(ProfileError, match="result-determining code changed"):
         run_profile("smoke", only="01", out=run_dir, notebooks_dir=notebooks, build_report=False, resume=True)
     assert (run_dir / "count_1.txt").read_text() == "1"
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads /proc (Linux)")
+def test_process_tree_memory_adds_up_a_process_and_its_children() -> None:
+    """A process holding 200 MB whose child holds 150 MB: the tree holds both, the child alone its own share."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from mmar.runner import process_tree_memory_mb
+
+    hold = "import sys, time\nblock = b'x' * ({mb} * 2**20)\nprint('ready', flush=True)\n{then}"
+    child_code = hold.format(mb=150, then="time.sleep(60)")
+    parent_code = hold.format(mb=200, then=(
+        "import subprocess\nchild = subprocess.Popen([sys.executable, '-c', sys.argv[1]], stdout=subprocess.PIPE, "
+        "text=True)\nchild.stdout.readline()\nprint(child.pid, flush=True)\ntime.sleep(60)"))
+    parent = subprocess.Popen([sys.executable, "-c", parent_code, child_code], stdout=subprocess.PIPE, text=True)
+    child_pid = None
+    try:
+        assert parent.stdout.readline().strip() == "ready"
+        child_pid = int(parent.stdout.readline())
+        tree, child = process_tree_memory_mb(parent.pid), process_tree_memory_mb(child_pid)
+    finally:
+        for pid in (child_pid, parent.pid):
+            if pid is not None:
+                os.kill(pid, signal.SIGKILL)
+        parent.wait()
+    assert 150 <= child < 150 + 100        # its bytes plus an interpreter
+    assert 350 <= tree < 350 + 200 and tree > child
+    assert process_tree_memory_mb(parent.pid) is None  # ended
 
 
 def test_code_fingerprint_follows_the_result_code(tmp_path: Path) -> None:

@@ -22,7 +22,8 @@ class Timing:
     notebook: str
     status: str
     seconds: float | None
-    peak_rss_mb: float | None
+    peak_rss_mb: float | None   # its largest process
+    peak_all_mb: float | None   # all its processes together (None: not recorded)
 
 
 def package_versions() -> dict[str, str]:
@@ -130,7 +131,8 @@ def timings(run: RunData) -> list[Timing]:
     for notebook, entry in run.timings.items():
         if not isinstance(entry, dict):
             continue
-        rows.append(Timing(notebook, str(entry.get("status", "?")), entry.get("seconds"), entry.get("peak_rss_mb")))
+        rows.append(Timing(notebook, str(entry.get("status", "?")), entry.get("seconds"), entry.get("peak_rss_mb"),
+                           entry.get("peak_all_mb")))
     return rows
 
 

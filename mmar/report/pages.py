@@ -478,12 +478,13 @@ def environment_block(run: RunData) -> HTML:
                       ident="environment")
     timings = environment.timings(run)
     rows = [[e(t.notebook), e(t.status), "—" if t.seconds is None else f"{t.seconds:.1f}",
-             "—" if t.peak_rss_mb is None else f"{t.peak_rss_mb:.0f}"] for t in timings]
+             *("—" if mb is None else f"{mb:.0f}" for mb in (t.peak_rss_mb, t.peak_all_mb))] for t in timings]
     if timings:
-        rows.append(["<strong>total</strong>", "", f"{sum(t.seconds or 0 for t in timings):.1f}", ""])
+        rows.append(["<strong>total</strong>", "", f"{sum(t.seconds or 0 for t in timings):.1f}", "", ""])
     else:
-        rows = [["No timings.json in this run.", "", "", ""]]
-    out += table_html(["Notebook", "Status", "Time (s)", "Peak memory (MB)"], rows, ident="timings")
+        rows = [["No timings.json in this run.", "", "", "", ""]]
+    out += table_html(["Notebook", "Status", "Time (s)", "Peak memory, largest process (MB)",
+                       "Peak memory, all its processes (MB)"], rows, ident="timings")
     seeds = environment.seeds(run) or [("No seeds recorded.", "")]
     out += table_html(["Seeds: where", "Values"], [[f"<code>{e(w)}</code>", e(v)] for w, v in seeds])
     settings = {nb: entry.get("settings", {}) for nb, entry in run.timings.items() if isinstance(entry, dict)}

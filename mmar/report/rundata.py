@@ -4,7 +4,8 @@ A run folder (written by ``python -m mmar run``) holds::
 
     run.json             profile, overrides, notebooks, python, platform; run id, commit, dirty flag,
                          code fingerprint, start time (mmar.provenance)
-    timings.json         per notebook: seconds, peak_rss_mb, status, overrides, settings
+    timings.json         per notebook: seconds, peak_rss_mb (largest process), peak_all_mb (all its
+                         processes together), status, overrides, settings
     results/*.csv        tidy result rows (mmar.results.RESULT_COLUMNS); results/not_run.csv lists
                          experiments that were not run, with the reason
     data/dataset.json    the prepared dataset's meta (data source, description, counts)
