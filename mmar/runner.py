@@ -306,8 +306,9 @@ def run_child(notebook: str, run_dir: Path, parameters: dict[str, Any], notebook
 
     ``peak_rss_mb`` is the peak resident memory of its largest single process (the kernel or one of its
     workers, as the operating system records it); ``peak_all_mb`` the peak of all its processes together,
-    sampled every :data:`MEMORY_SAMPLE_S` seconds (:func:`process_tree_memory_mb`; None where it cannot be
-    read): what the machine must hold.
+    sampled every :data:`MEMORY_SAMPLE_S` seconds (:func:`process_tree_memory_mb`), and at least
+    ``peak_rss_mb`` (a sample can miss a short peak); absent where it cannot be read. It is what the
+    machine must hold.
 
     The child is forked where the platform allows (it starts with papermill already imported: about
     2.5 s less per notebook than a fresh interpreter), else spawned. Its output (papermill's and the
@@ -326,8 +327,8 @@ def run_child(notebook: str, run_dir: Path, parameters: dict[str, Any], notebook
         while not receive.poll(MEMORY_SAMPLE_S):  # meanwhile, the memory of all its processes together
             peak_all = max(filter(None, (peak_all, process_tree_memory_mb(child.pid))), default=None)
         outcome = receive.recv()
-        if "peak_rss_mb" in outcome:
-            outcome["peak_all_mb"] = peak_all
+        if "peak_rss_mb" in outcome and peak_all is not None:  # a sample can miss a short peak: at least the largest
+            outcome["peak_all_mb"] = max(peak_all, outcome["peak_rss_mb"])
     except EOFError:  # the child died without a word (killed, out of memory)
         child.join()
         lines = log.read_text(errors="replace").strip().splitlines()

@@ -73,7 +73,7 @@ def test_runner_runs_in_order_then_stops_on_failure(tmp_path: Path) -> None:
     assert (run_dir / "notebooks" / "01_data.ipynb").is_file()   # earlier outputs stay
     timings = json.loads((run_dir / "timings.json").read_text())
     assert timings["01_data"]["status"] == "ok" and timings["01_data"]["seconds"] > 0
-    assert timings["01_data"]["peak_rss_mb"] > 10 and timings["01_data"]["peak_all_mb"] > 10
+    assert timings["01_data"]["peak_all_mb"] >= timings["01_data"]["peak_rss_mb"] > 10
     assert timings["02_i3d_features"]["status"] == "failed"
     assert timings["01_data"]["overrides"] == {"seed": 5}
     assert timings["01_data"]["settings"]["seed"] == 5 and timings["01_data"]["settings"]["n_classes"] == 12
