@@ -3,7 +3,7 @@ training vs evaluation seconds. Reads what every run records; trains nothing.
 
     python -m mmar bench time_profile runs/default [--cells 3]
 
-Sources: ``<run>/timings.json`` (seconds and peak memory per notebook, of its largest process and of all
+Sources: ``<run>/run.json`` (when it started), ``<run>/timings.json`` (seconds and peak memory per notebook, of its largest process and of all
 its processes together, written by the runner), the
 executed notebooks' papermill metadata (each cell's duration) and the grid's cell records
 (``experiments/cells/*.json`` and the difficulty sweep's ``sweep/*/experiments/cells/*.json``:
@@ -58,10 +58,12 @@ def pair_epochs(record: dict) -> int:
 def grid_seconds(run_dir: Path) -> pd.DataFrame:
     """Per cell cache (the main grid, each sweep dataset's): cells, summed training and evaluation seconds,
     training pair-epochs and pair-epochs per training CPU-second (setup, i.e. reading the rows into memory,
-    included)."""
+    included). Only the cells this run computed: the caches outlive runs, so a cell written before the run
+    started (``run.json``'s ``started_unix``; all cells when it records none) was another run's work."""
+    started = read_json_object(run_dir / "run.json").get("started_unix", 0.0)
     rows = []
     for folder in sorted([run_dir / "experiments" / "cells", *(run_dir / "sweep").glob("*/experiments/cells")]):
-        records = [json.loads(p.read_text()) for p in folder.glob("*.json")]
+        records = [json.loads(p.read_text()) for p in folder.glob("*.json") if p.stat().st_mtime >= started]
         if records:
             rows.append({"grid": str(folder.relative_to(run_dir).parent.parent) if "sweep" in folder.parts else "06/07",
                          "cells": len(records), "train CPU-s": sum(r.get("train_seconds", 0.0) for r in records),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
+import time
 from pathlib import Path
 
 import pytest
@@ -36,6 +38,10 @@ def _run(tmp_path: Path) -> Path:
             history = [{"epoch": 0, "phase": "init"}, {"epoch": 1, "phase": "main"}, {"epoch": 2, "phase": "main"}]
             (folder / f"{i}.json").write_text(json.dumps({"train_seconds": seconds[0], "eval_seconds": seconds[1],
                                                           "n_paired": 30, "n_unpaired": 10, "history": history}))
+    (tmp_path / "run.json").write_text(json.dumps({"started_unix": time.time() - 60}))
+    earlier = tmp_path / "experiments" / "cells" / "of_an_earlier_run.json"  # the cache outlives runs
+    earlier.write_text(json.dumps({"train_seconds": 1000.0, "eval_seconds": 0.0, "n_paired": 1, "history": []}))
+    os.utime(earlier, (time.time() - 3600,) * 2)
     return tmp_path
 
 
@@ -47,7 +53,7 @@ def test_time_profile_of_a_hand_made_run(profile, tmp_path: Path) -> None:
     cells = profile.costliest_cells(run, per_notebook=1)  # markdown cells do not count; comments are skipped
     assert cells.to_dict("records") == [{"notebook": "06_evaluation", "seconds": 80.0, "cell": "results = run() (+1 lines)"}]
     grids = profile.grid_seconds(run).set_index("grid")
-    assert grids.loc["06/07", "cells"] == 2 and grids.loc["06/07", "train CPU-s"] == 20.0
+    assert grids.loc["06/07", "cells"] == 2 and grids.loc["06/07", "train CPU-s"] == 20.0  # not the earlier run's
     assert grids.loc["sweep/nuisance_1", "eval CPU-s"] == 1.0
     assert grids.loc["06/07", "pair-epochs"] == 2 * 40 * 2  # two cells, 40 rows, two epochs (init is none)
     assert grids.loc["sweep/nuisance_1", "pair-epochs per train CPU-s"] == 160 / 8.0
