@@ -181,6 +181,27 @@ def test_resume_goes_on_where_a_run_stopped(tmp_path: Path) -> None:
     assert (run_dir / "count_1.txt").read_text() == "2" and (run_dir / "count_3.txt").read_text() == "1"
 
 
+def test_an_interrupted_notebook_is_recorded_and_the_way_on_printed(tmp_path: Path, monkeypatch, capsys) -> None:
+    """Ctrl-C while a notebook runs: timings.json says "interrupted", the runner prints the --resume command,
+    and a resumed run runs that notebook again."""
+    import mmar.runner
+
+    notebooks = _counting_notebooks(tmp_path / "nbs")
+    run_dir = tmp_path / "run"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(mmar.runner, "run_child", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            run_profile("smoke", only="01", out=run_dir, notebooks_dir=notebooks, build_report=False)
+    assert json.loads((run_dir / "timings.json").read_text())["01_data"]["status"] == "interrupted"
+    assert f"python -m mmar run --profile smoke --resume --out {run_dir}" in capsys.readouterr().out
+    run_profile("smoke", out=run_dir, notebooks_dir=notebooks, build_report=False, resume=True)
+    assert (run_dir / "count_1.txt").read_text() == "1"
+
+
 def test_resume_refuses_a_run_it_would_mix_with(tmp_path: Path, monkeypatch) -> None:
     """--resume refuses another profile, other --set values and changed result code, before running anything;
     in a folder without a run it starts a new one."""
