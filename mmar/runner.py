@@ -162,7 +162,10 @@ def resumed_run(run_dir: Path, profile_name: str, overrides: Sequence[str]) -> d
     from mmar.provenance import code_fingerprint
     from mmar.report.rundata import read_json_object
 
-    info = read_json_object(run_dir / "run.json")
+    try:
+        info = read_json_object(run_dir / "run.json")
+    except ValueError as error:  # a broken record: nothing to continue safely
+        raise ProfileError(f"--resume: {error}; drop --resume to start a new run") from None
     if not info:
         return None
     run_id = info.get("run_id", "?")

@@ -203,8 +203,8 @@ def test_an_interrupted_notebook_is_recorded_and_the_way_on_printed(tmp_path: Pa
 
 
 def test_resume_refuses_a_run_it_would_mix_with(tmp_path: Path, monkeypatch) -> None:
-    """--resume refuses another profile, other --set values and changed result code, before running anything;
-    in a folder without a run it starts a new one."""
+    """--resume refuses another profile, other --set values, changed result code and a broken run.json, before
+    running anything; in a folder without a run it starts a new one."""
     import mmar.provenance
 
     notebooks = _counting_notebooks(tmp_path / "nbs")
@@ -220,6 +220,9 @@ def test_resume_refuses_a_run_it_would_mix_with(tmp_path: Path, monkeypatch) -> 
     with pytest.raises(ProfileError, match="result-determining code changed"):
         run_profile("smoke", only="01", out=run_dir, notebooks_dir=notebooks, build_report=False, resume=True)
     assert (run_dir / "count_1.txt").read_text() == "1"
+    (run_dir / "run.json").write_text("{broken")
+    with pytest.raises(ProfileError, match="run.json: not valid JSON"):
+        run_profile("smoke", only="01", out=run_dir, notebooks_dir=notebooks, build_report=False, resume=True)
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads /proc (Linux)")
