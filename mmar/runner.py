@@ -38,7 +38,7 @@ from typing import Any, Sequence
 from mmar.lock import lock_status
 from mmar.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from mmar.profiles import NOTEBOOKS, ProfileError, merge_parameter, parse_override, resolve_profile
-from mmar.provenance import RUN_ID_ENV, cpu_description, run_provenance
+from mmar.provenance import RUN_ID_ENV, code_fingerprint, cpu_description, git_commit, run_provenance
 
 #: What one run writes into its folder and the next run moves aside (data/ and caches stay); report.html/.pdf are
 #: the single-page report of earlier versions, moved aside too so that no stale report sits beside the book.
@@ -104,8 +104,6 @@ def _finished_notebooks(run_dir: Path) -> set[str]:
 
 def _record_resumption(run_dir: Path, info: dict[str, Any], notebooks: Sequence[str]) -> None:
     """Append to ``run.json``'s ``resumed`` list when, at which commit and for which notebooks the run went on."""
-    from mmar.provenance import git_commit
-
     commit, dirty = git_commit()
     info = {**info, "notebooks": list(dict.fromkeys([*info.get("notebooks", []), *notebooks]))}
     info["resumed"] = [*info.get("resumed", []), {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "commit": commit,
@@ -159,7 +157,6 @@ def resumed_run(run_dir: Path, profile_name: str, overrides: Sequence[str]) -> d
     """The ``run.json`` of the run in ``run_dir`` that ``--resume`` continues, or None when the folder holds no
     run. Raises :class:`ProfileError` when that run cannot be continued: another profile, other ``--set``
     overrides (none given: the run's own are taken), or result-determining code that changed since it started."""
-    from mmar.provenance import code_fingerprint
     from mmar.report.rundata import read_json_object
 
     try:
@@ -272,35 +269,25 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
 
 
 def process_tree_memory_mb(pid: int) -> float | None:
-    """Memory of process ``pid`` and all its descendants now (MB): the sum of their proportional set sizes
-    (shared pages counted once, split between the processes sharing them; resident size where the
-    kernel gives no PSS). None where ``/proc`` is not readable (not Linux) or ``pid`` has ended."""
-    children: dict[int, list[int]] = {}
+    """Memory of process ``pid`` and all its descendants now (MB), read with psutil: the sum of their
+    proportional set sizes (shared pages counted once, split between the processes sharing them; Linux),
+    else of their resident sizes. None when ``pid`` has ended; a descendant that ends meanwhile is skipped."""
+    import psutil
+
     try:
-        entries = [e for e in os.listdir("/proc") if e.isdigit()]
-    except OSError:
+        root = psutil.Process(pid)
+        processes = [root, *root.children(recursive=True)]
+    except psutil.Error:
         return None
-    for entry in entries:
+    total, found = 0, False
+    for process in processes:
         try:
-            stat = Path(f"/proc/{entry}/stat").read_text()
-        except OSError:
+            info = process.memory_full_info() if psutil.LINUX else process.memory_info()
+        except psutil.Error:
             continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])  # the name in (...) may hold spaces
-        children.setdefault(parent, []).append(int(entry))
-    total_kb, found, stack = 0, False, [pid]
-    while stack:
-        current = stack.pop()
-        stack.extend(children.get(current, []))
-        for name, key in ((f"/proc/{current}/smaps_rollup", "Pss:"), (f"/proc/{current}/status", "VmRSS:")):
-            try:
-                line = next((l for l in Path(name).read_text().splitlines() if l.startswith(key)), None)
-            except OSError:
-                line = None
-            if line is not None:
-                total_kb += int(line.split()[1])
-                found = True
-                break
-    return total_kb / 1024 if found else None
+        total += getattr(info, "pss", info.rss)
+        found = True
+    return total / 2**20 if found else None
 
 
 def run_child(notebook: str, run_dir: Path, parameters: dict[str, Any], notebooks_dir: Path,
@@ -328,7 +315,9 @@ def run_child(notebook: str, run_dir: Path, parameters: dict[str, Any], notebook
     peak_all = None
     try:
         while not receive.poll(MEMORY_SAMPLE_S):  # meanwhile, the memory of all its processes together
-            peak_all = max(filter(None, (peak_all, process_tree_memory_mb(child.pid))), default=None)
+            sample = process_tree_memory_mb(child.pid)
+            if sample is not None:
+                peak_all = sample if peak_all is None else max(peak_all, sample)
         outcome = receive.recv()
         if "peak_rss_mb" in outcome and peak_all is not None:  # a sample can miss a short peak: at least the largest
             outcome["peak_all_mb"] = max(peak_all, outcome["peak_rss_mb"])

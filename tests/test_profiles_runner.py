@@ -205,7 +205,7 @@ def test_an_interrupted_notebook_is_recorded_and_the_way_on_printed(tmp_path: Pa
 def test_resume_refuses_a_run_it_would_mix_with(tmp_path: Path, monkeypatch) -> None:
     """--resume refuses another profile, other --set values, changed result code and a broken run.json, before
     running anything; in a folder without a run it starts a new one."""
-    import mmar.provenance
+    import mmar.runner
 
     notebooks = _counting_notebooks(tmp_path / "nbs")
     run_dir = tmp_path / "run"
@@ -216,7 +216,7 @@ def test_resume_refuses_a_run_it_would_mix_with(tmp_path: Path, monkeypatch) -> 
     with pytest.raises(ProfileError, match=r"started with --set nothing, not \['seed=2'\]"):
         run_profile("smoke", only="01", out=run_dir, notebooks_dir=notebooks, build_report=False, resume=True,
                     overrides=["seed=2"])
-    monkeypatch.setattr(mmar.provenance, "code_fingerprint", lambda: "0123456789abcdef")
+    monkeypatch.setattr(mmar.runner, "code_fingerprint", lambda: "0123456789abcdef")
     with pytest.raises(ProfileError, match="result-determining code changed"):
         run_profile("smoke", only="01", out=run_dir, notebooks_dir=notebooks, build_report=False, resume=True)
     assert (run_dir / "count_1.txt").read_text() == "1"
@@ -225,7 +225,6 @@ def test_resume_refuses_a_run_it_would_mix_with(tmp_path: Path, monkeypatch) -> 
         run_profile("smoke", only="01", out=run_dir, notebooks_dir=notebooks, build_report=False, resume=True)
 
 
-@pytest.mark.skipif(not Path("/proc/self/status").is_file(), reason="reads /proc (Linux)")
 def test_process_tree_memory_adds_up_a_process_and_its_children() -> None:
     """A process holding 200 MB whose child holds 150 MB: the tree holds both, the child alone its own share."""
     import os
