@@ -58,6 +58,7 @@ def test_verdict_sentences_say_whether_a_verdict_depends_on_the_data() -> None:
     assert all(s.endswith("undecided at every difficulty swept.") for s in df.verdict_sentences(undecided))
     assert "inconclusive at others" in cross_cycle and "holds at nuisance 0.5" in cross_cycle
     assert no_joint.endswith("the verdict flips with the difficulty: it depends on the data.")
+    assert "holds at nuisance 1 (+1.0 points above chance)" in no_joint and "(+1.0 points)," in joint
 
 
 def test_sweep_settings_refuse_unknown_keys_and_the_rows_are_table1s() -> None:

@@ -283,8 +283,11 @@ def test_findings_glue_the_run_numbers(built: tuple[Path, Path, float]) -> None:
     half = T975[4] * math.sqrt(sum((v - mean) ** 2 for v in values) / 4) / math.sqrt(5)
     assert glued["t1_joint"] == f"{mean:.1f} % [{mean - half:.1f}, {mean + half:.1f}] (n = 5)"
     assert glued["t1_joint_paper"] == "55.2 %" and glued["chance"] == "20 %"
-    assert glued["source"] == "**stand-in**" and "**not** a reproduction" in glued["is_reproduction"]
+    assert glued["source"] == "**stand-in**" and glued["is_reproduction"].startswith("**None** of them is a reproduction")
     assert glued["kinetics"] == "4 of 9"
+    assert glued["sweep"].endswith("\n\nEach swept dataset has 9 classes of 8 videos and is trained over 5 trials at "
+                                   "K = 5 with at most 64 training pairs: smaller than the main data, so its "
+                                   "differences, at the main data's nuisance too, need not equal the ones above.")
     assert glued["cannot"].startswith("anything about the paper's numbers")  # continues "... cannot say: "
     text = plain(page(book, "index"))
     assert f"The joint loss alone: {glued['t1_joint']}; paper 55.2 %" in text  # the glued text, in the prose
@@ -874,3 +877,31 @@ def test_verdict_reasons_name_the_claims_and_the_interval_widths() -> None:
     assert "Temporal attention filters beat max pooling" in lines[SUPPORTED]
     assert "4 paired trials, fewer than the 5" in lines[TOO_FEW] and "joint embedding" in lines[TOO_FEW]
     assert lines[NOT_TESTED].count("“") == 6  # the six claims without rows
+
+
+def test_inconclusive_claims_each_get_their_own_reason() -> None:
+    """Hand-made rows: the joint claim's check at 5 unseen holds in every trial (+10 points) but its checks at the
+    other class counts have no rows; attention beats sum pooling and the LSTM by 10 points, and max pooling by
+    +2, -2, +1, -1, 0 (its interval contains 0). Both are inconclusive, for different reasons."""
+    t1 = lambda row: ("Table 1", row, "5 unseen")  # noqa: E731
+    base = [50.0, 51.0, 52.0, 53.0, 54.0]
+    rows = _rows({T6("Temporal attention filters"): [60.0, 61.0, 62.0, 63.0, 64.0],
+                  T6("Max pooling"): [58.0, 63.0, 61.0, 64.0, 64.0], T6("Sum pooling"): base, T6("LSTM"): base,
+                  t1("Paired: joint"): [40.0, 41.0, 42.0, 43.0, 44.0],
+                  t1("Paired: Fixed Text Representation (baseline)"): [30.0, 31.0, 32.0, 33.0, 34.0]})
+    audited = audit(load_paper_results(), rows, [STANDIN])
+    column = Column(STANDIN)
+    by_claim = {a.claim.text: a.by_column[column] for a in audited}
+    joint = next(v for text, v in by_claim.items() if text.startswith("A joint embedding"))
+    attention = next(v for text, v in by_claim.items() if text.startswith("Temporal attention filters"))
+    assert joint.verdict == attention.verdict == INCONCLUSIVE
+    total = len(joint.results)
+    assert findings.inconclusive_reason(joint) == (f"1 of its {total} checks holds (interval above 0); {total - 1} of its "
+                                                   f"{total} checks need numbers this run does not have")
+    # the max-pooling differences 2, -2, 1, -1, 0: mean 0, s = sqrt(2.5), half-width t(0.975, 4) * s / sqrt(5)
+    width = 2 * 2.7764451 * math.sqrt(2.5) / math.sqrt(5)
+    assert findings.inconclusive_reason(attention) == (f"1 of its 3 checks has a 95 % interval that contains 0 "
+                                                       f"({width:.1f} points wide, 5 paired trials); 2 of its 3 checks hold "
+                                                       "(interval above 0)")
+    text = findings.verdict_reasons(audited, column)
+    assert text.count("\n  - “") == 2 and "cannot be told from zero" in text

@@ -68,8 +68,36 @@ def verdict_counts_text(verdicts: list[str]) -> str:
     return ", ".join(f"{counts[v]} **{v}**" for v in claims.VERDICTS if counts[v])
 
 
+def inconclusive_reason(verdict: claims.ClaimVerdict) -> str:
+    """Why one claim is inconclusive, from its checks: intervals that contain 0 (with their widths), checks with too
+    few trials, and checks this run has no numbers for (a claim is supported only when every check is)."""
+    by_verdict: dict[str, list[claims.CheckResult]] = {}
+    for result in verdict.results:
+        by_verdict.setdefault(result.verdict, []).append(result)
+    total = len(verdict.results)
+
+    def of_checks(results: list[claims.CheckResult], one: str, many: str) -> str:
+        return f"{len(results)} of its {total} checks {one if len(results) == 1 else many}"
+
+    parts = []
+    if open_checks := by_verdict.get(claims.INCONCLUSIVE):
+        widths = sorted(r.high - r.low for r in open_checks)
+        paired = sorted({r.n_paired for r in open_checks})
+        width_text = f"{widths[0]:.1f}" if len(widths) == 1 else f"{widths[0]:.1f} to {widths[-1]:.1f}"
+        parts.append(of_checks(open_checks, "has", "have") + f" a 95 % interval that contains 0 ({width_text} points "
+                     f"wide, {', '.join(map(str, paired))} paired trials)")
+    if supported := by_verdict.get(claims.SUPPORTED):
+        parts.append(of_checks(supported, "holds", "hold") + " (interval above 0)")
+    if too_few := by_verdict.get(claims.TOO_FEW):
+        parts.append(of_checks(too_few, "has", "have") + f" fewer than {claims.MIN_TRIALS} paired trials")
+    if untested := by_verdict.get(claims.NOT_TESTED):
+        parts.append(of_checks(untested, "needs", "need") + " numbers this run does not have")
+    return "; ".join(parts)
+
+
 def verdict_reasons(audit: list[claims.AuditedClaim], column: Column) -> str:
-    """A Markdown list: per verdict, which claims got it and what in their checks decided it."""
+    """A Markdown list: per verdict, which claims got it and what in their checks decided it (per claim for
+    inconclusive ones, whose reasons differ)."""
     lines = []
     for verdict in claims.VERDICTS:
         mine = [a for a in audit if a.by_column[column].verdict == verdict]
@@ -77,16 +105,14 @@ def verdict_reasons(audit: list[claims.AuditedClaim], column: Column) -> str:
             continue
         names = "; ".join(f"“{a.claim.text}”" for a in mine)
         results = [r for a in mine for r in a.by_column[column].results if r.verdict != claims.NOT_TESTED]
-        widths = [r.high - r.low for r in results if not math.isnan(r.low)]
         paired = sorted({r.n_paired for r in results})
-        if verdict == claims.INCONCLUSIVE and widths:
-            why = (f"the computed checks' 95 % intervals are {min(widths):.1f} to {max(widths):.1f} points wide with "
-                   f"{', '.join(map(str, paired))} paired trials; an interval that contains 0, or a check without a "
-                   "verdict, leaves the claim open: on these data an effect below half an interval's width cannot be "
-                   "told from zero")
-        elif verdict == claims.INCONCLUSIVE:
-            why = "their checks' verdicts disagree or some could not be computed"
-        elif verdict == claims.TOO_FEW:
+        if verdict == claims.INCONCLUSIVE:
+            lines.append(f"- **{verdict}**: a claim is supported only when every one of its checks is; for each:")
+            lines.extend(f"  - “{a.claim.text}”: {inconclusive_reason(a.by_column[column])}." for a in mine)
+            if any(r.verdict == claims.INCONCLUSIVE for r in results):
+                lines.append("  - On these data an effect below half an interval's width cannot be told from zero.")
+            continue
+        if verdict == claims.TOO_FEW:
             why = f"{', '.join(map(str, paired))} paired trials, fewer than the {claims.MIN_TRIALS} a verdict needs"
         elif verdict == claims.NOT_TESTED:
             why = "this run has no result for a number their checks need"
@@ -226,9 +252,9 @@ def key_numbers(run: RunData, paper: pd.DataFrame, audit: list[claims.AuditedCla
         "processor": str(run.run_info.get("cpu", "not recorded")),
         "source": f"**{source}**",
         "cannot": _after_colon(DATA_SITUATION.get(source, {}).get("cannot", "unknown data: nothing can be concluded")),
-        "is_reproduction": ("uses real ActivityNet I3D features: a reproduction within the open choices"
+        "is_reproduction": ("They use real ActivityNet I3D features: a reproduction within the open choices."
                             if source == ACTIVITYNET else
-                            "is **not** a reproduction of the paper's number: the data differ from the paper's"),
+                            "**None** of them is a reproduction of the paper's numbers: the data differ from the paper's."),
         "n_claims": str(len(audit)),
         "verdicts": verdict_counts_text([a.by_column[column].verdict for a in audit]) if column else
         "none (no results for the paper's tables in this run)",
@@ -260,6 +286,7 @@ def key_numbers(run: RunData, paper: pd.DataFrame, audit: list[claims.AuditedCla
     values["kinetics"] = (f"{section.counts['counterpart']} of {section.counts['classes']}" if section
                           else NOT_AVAILABLE)
     sweep = difficulty.table_from_result_rows(run.results[run.results["run"] == run.runs[0]])
-    values["sweep"] = ("\n".join(f"- {s}" for s in difficulty.verdict_sentences(sweep)) if not sweep.empty
+    values["sweep"] = ("\n".join(f"- {s}" for s in difficulty.verdict_sentences(sweep)) + "\n\n"
+                       + difficulty.size_sentence(run.results[run.results["run"] == run.runs[0]]) if not sweep.empty
                        else "- the difficulty sweep was not run in this run")
     return values

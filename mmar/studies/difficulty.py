@@ -175,6 +175,21 @@ def table_from_result_rows(results: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(entries, columns=SWEEP_COLUMNS)
 
 
+def size_sentence(results: pd.DataFrame) -> str:
+    """How large each swept dataset was, read from the ``difficulty_sweep`` result rows' config and seeds, and
+    why its differences need not equal the main run's; "" without sweep rows."""
+    rows = results[results["experiment"] == "difficulty_sweep"]
+    if rows.empty:
+        return ""
+    config = json.loads(rows.iloc[0]["config"])
+    trials = len(json.loads(rows.iloc[0]["seeds"]))
+    pairs = ("every seen-class training pair" if config.get("max_train_rows") is None
+             else f"at most {int(config['max_train_rows']):,} training pairs")
+    return (f"Each swept dataset has {config['n_classes']} classes of {config['videos_per_class']} videos and is "
+            f"trained over {trials} trials at K = {config['unseen_k']} with {pairs}: smaller than the main data, so "
+            "its differences, at the main data's nuisance too, need not equal the ones above.")
+
+
 def run_sweep(base: PreparedDataset, sweep: SweepSettings, settings: ex.GridSettings, unseen_k: int, run_dir: Path,
               **runtime: Any) -> pd.DataFrame:
     """Every knob value: dataset (``<run_dir>/sweep/nuisance_<v>/data``), its raw clustering, the grid of
@@ -214,12 +229,14 @@ def sweep_study(base: PreparedDataset, settings: Any, grid: ex.GridSettings, run
 
 
 def verdict_sentences(table: pd.DataFrame) -> list[str]:
-    """One sentence per claim: its verdict at each knob value, and whether it depends on the data."""
+    """One sentence per claim: its verdict at each knob value with the mean paired difference (row minus baseline,
+    or minus chance), and whether it depends on the data."""
     sentences = []
     for claim in SWEEP_CLAIMS:
         part = table[table["claim"] == claim.name].sort_values("nuisance")
         verdicts = list(part["verdict"])
-        at = ", ".join(f"{v} at nuisance {n:g} ({d:+.1f} points)" for n, v, d in
+        over = " above chance" if claim.baseline is None else ""
+        at = ", ".join(f"{v} at nuisance {n:g} ({d:+.1f} points{over})" for n, v, d in
                        zip(part["nuisance"], verdicts, part["mean difference"]))
         decided = [v for v in verdicts if v in ("holds", "contradicted")]
         if "too few trials" in verdicts:
