@@ -230,21 +230,27 @@ def embedding_map(embedding: Any, method: str, seed: int, data_source: str, path
 
 def zero_shot_curves(results: Sequence[CellRecord], unseen_ks: Sequence[int], n_trials: int, data_source: str,
                      path: str | Path) -> None:
-    """1-NN zero-shot accuracy against K per grid row, mean ± std over trials, with chance 100/K."""
+    """1-NN zero-shot accuracy against K per grid row, mean ± std over trials, each row shifted a little
+    sideways; chance 100/K as a short dotted segment at each K. The x axis is logarithmic with ticks at
+    ``unseen_ks`` only."""
     fig, ax = plt.subplots(figsize=(8, 4.5))
     frame = pd.DataFrame([{"row": r.row, "k": r.k, "acc": r.zero_shot.nn_accuracy} for r in finished(results)])
     stats = frame.groupby(["row", "k"], sort=False)["acc"].agg(["mean", "std"]).reset_index()
-    for i, (label, group) in enumerate(stats.groupby("row", sort=False)):
-        ax.errorbar(group["k"] * (1 + 0.02 * (i - 5)), group["mean"], yerr=group["std"].fillna(0), marker="o",
+    groups = list(stats.groupby("row", sort=False))
+    step, centre = 1.05, (len(groups) - 1) / 2  # sideways shift between neighbouring rows: a factor on K
+    for i, (label, group) in enumerate(groups):
+        ax.errorbar(group["k"] * step ** (i - centre), group["mean"], yerr=group["std"].fillna(0), marker="o",
                     capsize=2, label=label, linestyle="-" if "Unpaired" in label else "--")
-    ax.plot(unseen_ks, [100 / k for k in unseen_ks], "k:", label="chance (100/K)")
+    half = step ** (centre + 1)  # each chance segment spans the shifted rows
+    ax.hlines([100 / k for k in unseen_ks], [k / half for k in unseen_ks], [k * half for k in unseen_ks], colors="k",
+              linestyles=":", linewidth=1.5, label="chance (100/K)")
     ax.set_xscale("log")
-    ax.set_xticks(unseen_ks)
-    ax.set_xticklabels(unseen_ks)
+    ax.set_xticks(unseen_ks, [str(k) for k in unseen_ks])
+    ax.minorticks_off()
     ax.set_xlabel("K unseen classes")
     ax.set_ylabel("1-NN accuracy (%)")
     ax.set_title(f"Zero-shot accuracy, mean ± std over {n_trials} trial(s) — data source: {data_source}")
-    ax.legend(fontsize=6, loc="upper right")
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncol=2)
     _finish(fig, path)
 
 

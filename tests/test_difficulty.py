@@ -51,14 +51,15 @@ def test_verdict_sentences_say_whether_a_verdict_depends_on_the_data() -> None:
         for claim, verdict in zip(df.SWEEP_CLAIMS, verdicts):
             rows.append({"nuisance": nuisance, "raw k-means accuracy (%)": 30.0, "claim": claim.name, "difference": "",
                          "trials": 5, "mean difference": 1.0, "low": 0.0, "high": 2.0, "verdict": verdict,
-                         "per trial": []})
+                         "compared with": 0.0 if claim.baseline else 8.0, "per trial": []})
     joint, cross_cycle, no_joint = df.verdict_sentences(pd.DataFrame(rows))
     assert joint.endswith("the same verdict at every difficulty swept.")
     undecided = pd.DataFrame(rows).assign(verdict="inconclusive")
     assert all(s.endswith("undecided at every difficulty swept.") for s in df.verdict_sentences(undecided))
     assert "inconclusive at others" in cross_cycle and "holds at nuisance 0.5" in cross_cycle
     assert no_joint.endswith("the verdict flips with the difficulty: it depends on the data.")
-    assert "holds at nuisance 1 (+1.0 points above chance)" in no_joint and "(+1.0 points)," in joint
+    assert "holds at nuisance 1 (+1.0 points above chance; near chance: below +8.0)" in no_joint
+    assert "holds at nuisance 1 (+1.0 points);" in joint
 
 
 def test_sweep_settings_refuse_unknown_keys_and_the_rows_are_table1s() -> None:

@@ -288,3 +288,20 @@ def test_work_estimate_counts_loss_terms(tiny_prepared):
                    for label in ("Paired: joint", "Paired: joint + recons + cross + cycle"))
     assert pair_epochs(joint) == pair_epochs(full) == 10 * 2
     assert work_estimate(joint) == 20 * 2 and work_estimate(full) == 20 * 5
+
+
+def test_discovery_baseline_is_called_i3d_only_on_real_features(tmp_path) -> None:
+    """The raw-feature baseline row carries the paper's name "Baseline I3D features" only on ActivityNet's real
+    I3D features; on generated features it says what they are."""
+    from mmar.experiments.records import BaselineDiscovery, DiscoveryScores
+    from mmar.experiments.tables import discovery_rows
+
+    baseline = [BaselineDiscovery(trial=t, k=5, discovery=DiscoveryScores(30.0 + t, 0.1, 0.05)) for t in range(2)]
+    variants = {}
+    for source in ("stand-in", "activitynet"):
+        context = ex.ResultContext(Run("test", tmp_path, 0, source), ex.GridSettings(), 5)
+        rows = discovery_rows([], 5, baseline, context)
+        assert [r.metric for r in rows] == ["accuracy", "nmi", "ari"] and rows[0].values == [30.0, 31.0]
+        variants[source] = {r.config["variant"] for r in rows}
+    assert variants == {"stand-in": {"Baseline: raw input features, mean-pooled (stand-in)"},
+                        "activitynet": {"Baseline I3D features (mean-pooled input features)"}}

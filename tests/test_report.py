@@ -284,7 +284,8 @@ def test_findings_glue_the_run_numbers(built: tuple[Path, Path, float]) -> None:
     assert glued["t1_joint"] == f"{mean:.1f} % [{mean - half:.1f}, {mean + half:.1f}] (n = 5)"
     assert glued["t1_joint_paper"] == "55.2 %" and glued["chance"] == "20 %"
     assert glued["source"] == "**stand-in**" and glued["is_reproduction"].startswith("**None** of them is a reproduction")
-    assert glued["kinetics"] == "4 of 9"
+    assert glued["kinetics"] == ("3 of 9 classes of this run have a Kinetics-400 class of the same name, and 1 more a "
+                                 "possible counterpart by a looser name match")
     assert glued["sweep"].endswith("\n\nEach swept dataset has 9 classes of 8 videos and is trained over 5 trials at "
                                    "K = 5 with at most 64 training pairs: smaller than the main data, so its "
                                    "differences, at the main data's nuisance too, need not equal the ones above.")
@@ -904,4 +905,52 @@ def test_inconclusive_claims_each_get_their_own_reason() -> None:
                                                        f"({width:.1f} points wide, 5 paired trials); 2 of its 3 checks hold "
                                                        "(interval above 0)")
     text = findings.verdict_reasons(audited, column)
-    assert text.count("\n  - “") == 2 and "cannot be told from zero" in text
+    assert text.count("\n  - “") == 2 and f"exceeds half its width: here {width / 2:.1f} to {width / 2:.1f} points" in text
+
+
+def _measure(values: list[float]):
+    from mmar.report.claims import Measure
+    return Measure(key=("Table 1", "r", "5 unseen"), mean=float(np.mean(values)), std=0.0, n_trials=len(values),
+                   chance=20.0, values=tuple(values))
+
+
+def test_chance_summary_names_the_rows_whose_interval_contains_chance() -> None:
+    """Intervals by hand: [18, 22] (t-interval of 19, 21 about 20 with half-width 12.7) contains 20; 30 +- 0.7 lies
+    above; 10 +- 0.7 below; a one-trial row has no interval and is left out."""
+    near = [19.0, 21.0]
+    above, below = [29.5, 30.0, 30.5], [9.5, 10.0, 10.5]
+    mixed = findings.chance_summary({"joint": _measure(near), "all_paired": _measure(above),
+                                     "all_adv": _measure(below), "fixed_text": _measure([50.0]), "recons_cross": None},
+                                    20.0)
+    assert mixed == ("1 of 3 rows' 95 % intervals contain chance (20 %) (joint); above chance: all paired terms; "
+                     "below chance: all terms with unpaired data.")
+    everything = findings.chance_summary({"joint": _measure(near), "fixed_text": _measure([18.0, 20.0, 22.0])}, 20.0)
+    assert everything.startswith("**All 2 rows' 95 % intervals contain chance (20 %)**")
+    assert findings.chance_summary({"joint": _measure([25.0])}, 20.0) == "No row has the 2 or more trials an interval needs."
+
+
+def test_lambda_search_text_reads_the_search_rows(tmp_path: Path) -> None:
+    """Two candidates: λ = 1 at 20 and 22 % (interval 21 +- 12.7), λ = 10 at 40 and 41 % (40.5 +- 6.4): apart; then
+    λ = 10 at 22 and 24 %: they overlap. At the chosen λ the video reconstruction keeps 99.9 % (barely trains)."""
+    run_dir = make_synthetic_run(tmp_path / "run", diagnostics=False)
+    (run_dir / "results" / "05_lambda_search.json").write_text(json.dumps(
+        {"chosen": {"lambda_joint": 10.0}, "settings": {"train": {"epochs": 3}}}))
+
+    def search_rows(chosen_scores: list[float]) -> None:
+        rows = []
+        for value, scores, video in ((1.0, [20.0, 22.0], [0.90, 0.92]), (10.0, chosen_scores, [0.999, 0.999])):
+            common = dict(experiment="lambda_search", data_source=STANDIN, profile="synthetic", run_path=str(run_dir),
+                          config={"chosen": 10.0, "lambda_joint": value, "n_val_classes": 5}, seeds=[0, 1])
+            rows += [ResultRow(metric="validation_zero_shot_accuracy", values=scores, unit="%", **common),
+                     ResultRow(metric="heldout_joint_last_over_initial", values=[0.01, 0.03], **common),
+                     ResultRow(metric="heldout_recons_video_last_over_initial", values=video, **common)]
+        write_results(rows, run_dir / "results" / "05_joint_training.csv")
+
+    search_rows([40.0, 41.0])
+    text = findings.lambda_search_text(load_run(run_dir))
+    assert text.startswith("The search's validation accuracies (λ<sub>joint</sub> 1: 21.0 % [8.3, 33.7]; 10: 40.5 % "
+                           "[34.1, 46.9]; 2 seeds each, chance 20 %): the chosen value's interval lies apart")
+    assert ("the last epoch brought the joint term to 2.00 %, the video reconstruction to 99.90 % of its value before "
+            "training. The video side barely trains in this profile's 3 epochs.") in text
+    search_rows([22.0, 24.0])
+    assert "overlap: the search could not tell the candidates apart" in findings.lambda_search_text(load_run(run_dir))

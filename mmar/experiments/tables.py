@@ -16,7 +16,7 @@ from mmar.experiments.cells import GridSettings, _digest, dataset_identity
 from mmar.experiments.records import BaselineDiscovery, CellRecord, CellResult, DiscoveryScores, finished
 from mmar.experiments.rows import DISCOVERY_MODELS, TABLE5_MODELS, GridRow
 from mmar.provenance import Run
-from mmar.results import ResultRow
+from mmar.results import ACTIVITYNET, ResultRow
 
 @dataclass(frozen=True)
 class ResultContext:
@@ -120,12 +120,15 @@ def retrieval_rows(results: Sequence[CellRecord], k: int, context: ResultContext
 def discovery_rows(results: Sequence[CellRecord], k: int, baseline: Sequence[BaselineDiscovery],
                    context: ResultContext) -> list[ResultRow]:
     """k-means + cluster-vote accuracy, NMI and ARI on the unseen classes' video embeddings of the
-    Table 1 models listed in :data:`DISCOVERY_MODELS`, plus the mean-pooled-feature baseline."""
+    Table 1 models listed in :data:`DISCOVERY_MODELS`, plus the mean-pooled-feature baseline (called the paper's
+    "Baseline I3D features" only on real ActivityNet features)."""
     note = (f"protocol of the paper's Tables 3/4 (k-means, k = {k}, cluster majority vote), applied to the "
             f"{k} unseen classes of this dataset, not to MLB-YouTube/HMDB/UCF")
     groups = _groups(results)
     out = []
-    for variant, label in [("Baseline I3D features (mean-pooled input features)", None), *DISCOVERY_MODELS.items()]:
+    baseline_variant = ("Baseline I3D features (mean-pooled input features)" if context.data_source == ACTIVITYNET
+                        else f"Baseline: raw input features, mean-pooled ({context.data_source})")
+    for variant, label in [(baseline_variant, None), *DISCOVERY_MODELS.items()]:
         records = sorted(baseline, key=lambda r: r.trial) if label is None else groups.get((label, k), [])
         if not records:
             continue

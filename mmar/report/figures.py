@@ -32,6 +32,8 @@ SOURCE_COLOURS = {STANDIN: "#d95f02", ANET_TEXT_STANDIN_VIDEO: "#7570b3", ACTIVI
 OTHER_RUN_COLOURS = ("#e7298a", "#66a61e", "#e6ab02", "#1f78b4")
 PAPER_COLOUR = "#444444"
 DPI = 110
+#: Sideways shift between neighbouring rows of a line plot over K (log axis): a factor on K.
+DODGE = 1.07
 
 
 @dataclass
@@ -82,26 +84,27 @@ def _style(ax: plt.Axes) -> None:
 
 
 def accuracy_vs_unseen(table: SideTable) -> Figure | None:
-    """Table 1: accuracy vs number of unseen classes, one panel per data source of ours."""
+    """Table 1: accuracy vs number of unseen classes, one panel per data source of ours; the rows are shifted a
+    little sideways (the paper's and ours of a row alike) so that points at the same K do not overlap."""
     if table.name != "Table 1" or not table.our_columns:
         return None
-    ks = [int(c.split()[0]) for c in table.columns]
-    fig, axes = plt.subplots(1, len(table.our_columns), figsize=(5.6 * len(table.our_columns), 4.0), squeeze=False,
-                             sharey=True)
+    ks = np.array([int(c.split()[0]) for c in table.columns])
+    n_panels = len(table.our_columns)
+    fig, axes = plt.subplots(1, n_panels, figsize=(5.6 * n_panels, 4.0), squeeze=False, sharey=True)
     colours = plt.get_cmap("tab20")
     handles: dict[str, object] = {}
     for ax, source in zip(axes[0], table.our_columns):
-        for i, row in enumerate(table.rows):
-            if not any(row.ours.get((c, source)) for c in table.columns):
-                continue
+        drawn = [(i, row) for i, row in enumerate(table.rows) if any(row.ours.get((c, source)) for c in table.columns)]
+        for j, (i, row) in enumerate(drawn):
             colour = colours(i % 20)
             label = (row.group + ": " if row.group else "") + row.label
+            x = ks * DODGE ** (j - (len(drawn) - 1) / 2)
             paper = [float(row.paper[c]["value_f"]) if row.paper[c] is not None else math.nan for c in table.columns]
-            ax.plot(ks, paper, "--", marker="o", mfc="white", color=colour, linewidth=1.0, markersize=4, alpha=0.8)
+            ax.plot(x, paper, "--", marker="o", mfc="white", color=colour, linewidth=1.0, markersize=4, alpha=0.8)
             cells = [row.ours.get((c, source)) for c in table.columns]
             means = [c.mean if c else math.nan for c in cells]
             stds = [c.std if c else math.nan for c in cells]
-            handles[label] = ax.errorbar(ks, means, yerr=stds, fmt="-o", color=colour, linewidth=1.8, markersize=4,
+            handles[label] = ax.errorbar(x, means, yerr=stds, fmt="-o", color=colour, linewidth=1.8, markersize=4,
                                          capsize=3)
         handles["chance (100/K %)"] = ax.plot(ks, [chance_of(c) for c in table.columns], ":", color="black",
                                               linewidth=1.4)[0]
@@ -115,10 +118,13 @@ def accuracy_vs_unseen(table: SideTable) -> Figure | None:
     fig.legend(list(handles.values()), list(handles.keys()), loc="lower center", ncol=3, fontsize=7.5, frameon=False,
                bbox_to_anchor=(0.5, -0.02 - 0.035 * math.ceil(len(handles) / 3)))
     fig.tight_layout()
+    panels = " (one panel each)" if n_panels > 1 else ""
+    marked = "Panels marked ⚠ use" if n_panels > 1 else "⚠ in the title: the panel uses"
     return Figure("accuracy_vs_unseen", "Zero-shot accuracy vs number of unseen classes (Table 1). Dashed: the "
                   "paper (ActivityNet Captions + I3D features); solid with error bars (± std over trials): ours, on "
-                  f"{sources_text(table.our_columns)} (one panel each); dotted: chance (100/K %). Panels marked ⚠ "
-                  "use data that differ from the paper's: compare shapes, not values.", _render(fig))
+                  f"{sources_text(table.our_columns)}{panels}; dotted: chance (100/K %); each row is shifted a little "
+                  f"sideways so that points at the same K do not overlap. {marked} data that differ from the "
+                  "paper's: compare shapes, not values.", _render(fig))
 
 
 def _ours_series(table: SideTable, source: Column, column: str = "Accuracy") -> tuple[list[float], list[float]]:
@@ -130,8 +136,17 @@ def _paper_series(table: SideTable, column: str = "Accuracy") -> list[float]:
     return [float(r.paper[column]["value_f"]) if r.paper.get(column) is not None else math.nan for r in table.rows]
 
 
+def tables_text(names: list[str]) -> str:
+    """"Table 6", "Tables 6 and 8", "Tables 6, 7 and 8": the paper tables ``names`` ("Table N"), for a caption."""
+    numbers = [name.removeprefix("Table ") for name in names]
+    if len(numbers) == 1:
+        return f"Table {numbers[0]}"
+    return "Tables " + ", ".join(numbers[:-1]) + " and " + numbers[-1]
+
+
 def ablation_curves(tables: dict[str, SideTable]) -> Figure | None:
-    """Tables 6 (pooling, bars), 7 (paired share) and 8 (unpaired amount): paper vs ours."""
+    """Those of Tables 6 (pooling, bars), 7 (paired share) and 8 (unpaired amount) with results of ours: paper vs
+    ours, one panel each; the caption names the tables drawn."""
     panels = [tables[n] for n in ("Table 6", "Table 7", "Table 8") if n in tables and tables[n].our_columns]
     if not panels:
         return None
@@ -165,10 +180,12 @@ def ablation_curves(tables: dict[str, SideTable]) -> Figure | None:
         _style(ax)
         ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
-    return Figure("ablations", "Ablations (Tables 6-8), paper (ActivityNet Captions + I3D features) vs ours on "
-                  f"{sources_text(columns)} (± std over trials); dotted: chance at 5 unseen "
-                  "classes. Our amounts of data follow the row labels of the paper, scaled to the dataset in use "
-                  "where the result notes say so. ⚠: data differ from the paper's.", _render(fig))
+    names = [table.name for table in panels]
+    amounts = (" Our amounts of data follow the row labels of the paper, scaled to the dataset in use where the result "
+               "notes say so." if {"Table 7", "Table 8"} & set(names) else "")
+    return Figure("ablations", f"Ablations ({tables_text(names)}), paper (ActivityNet Captions + I3D features) vs "
+                  f"ours on {sources_text(columns)} (± std over trials); dotted: chance at 5 unseen classes.{amounts} "
+                  "⚠: data differ from the paper's.", _render(fig))
 
 
 def loss_histories(logs: list[Path], run_dir: Path, data_source: str = "") -> list[Figure]:

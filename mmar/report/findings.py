@@ -20,7 +20,8 @@ import seaborn as sns
 from IPython.display import Image
 
 from mmar.evaluation.paired import t_interval
-from mmar.report import claims, inconsistencies, kinetics
+from mmar.profiles import notebook_settings, resolve_profile
+from mmar.report import choices, claims, inconsistencies, kinetics
 from mmar.report.rundata import Column, RunData
 from mmar.report.situation import DATA_SITUATION
 from mmar.results import ACTIVITYNET
@@ -109,11 +110,15 @@ def verdict_reasons(audit: list[claims.AuditedClaim], column: Column) -> str:
         if verdict == claims.INCONCLUSIVE:
             lines.append(f"- **{verdict}**: a claim is supported only when every one of its checks is; for each:")
             lines.extend(f"  - “{a.claim.text}”: {inconclusive_reason(a.by_column[column])}." for a in mine)
-            if any(r.verdict == claims.INCONCLUSIVE for r in results):
-                lines.append("  - On these data an effect below half an interval's width cannot be told from zero.")
+            halves = [(r.high - r.low) / 2 for r in results if r.verdict == claims.INCONCLUSIVE]
+            if halves:
+                lines.append(f"  - An interval excludes 0 only when its mean difference exceeds half its width: here "
+                             f"{min(halves):.1f} to {max(halves):.1f} points.")
             continue
         if verdict == claims.TOO_FEW:
-            why = f"{', '.join(map(str, paired))} paired trials, fewer than the {claims.MIN_TRIALS} a verdict needs"
+            paper_trials = notebook_settings(resolve_profile("paper"), "07_ablations")["n_trials"]
+            why = (f"{', '.join(map(str, paired))} paired trials, fewer than the {claims.MIN_TRIALS} a verdict needs: "
+                   f"this profile trains these rows in fewer trials to save time (the `paper` profile in {paper_trials})")
         elif verdict == claims.NOT_TESTED:
             why = "this run has no result for a number their checks need"
         elif verdict == claims.CONTRADICTED:
@@ -179,7 +184,7 @@ def as_image(figure: plt.Figure, dpi: int = 110) -> Image:
     """``figure`` as a PNG image (the report's matplotlib backend is Agg, whose figures have no rich display);
     the figure is closed."""
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=dpi)
+    figure.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     plt.close(figure)
     return Image(data=buffer.getvalue(), format="png")
 
@@ -225,7 +230,87 @@ def _text_autoencoder(run: RunData) -> dict[str, str]:
         for metric, key in (("word_accuracy_val", "word"), ("word_accuracy_best_fit_val", "ceiling")):
             value = mine.get(metric)
             out[f"text_n{n_filters}_{key}"] = NOT_AVAILABLE if value is None else f"{value:.1f} %"
+    chance = rows.loc[rows["metric"] == "word_accuracy_val", "chance"].dropna()
+    out["text_chance"] = f"{chance.iloc[0]:.1f} %" if len(chance) else NOT_AVAILABLE
+    trips = run.results[(run.results["metric"] == "text_round_trip_word_accuracy") & (run.results["run"] == run.runs[0])]
+    out["round_trip"] = (f"{trips['mean'].min():.1f} to {trips['mean'].max():.1f} % of an unseen-class sentence's words "
+                         f"(always the most frequent word: {trips['chance'].iloc[0]:.1f} %)" if len(trips) else
+                         NOT_AVAILABLE)
     return out
+
+
+#: Short names of :data:`TABLE1_ROWS` for sentences.
+TABLE1_SHORT = {"fixed_text": "fixed text", "joint": "joint", "recons_cross": "recons + cross",
+                "all_paired": "all paired terms", "all_adv": "all terms with unpaired data"}
+
+
+def chance_summary(measures: dict[str, claims.Measure | None], chance: float) -> str:
+    """Which of the quoted Table 1 rows (by :data:`TABLE1_ROWS` key) have a 95 % interval over trials that
+    contains ``chance`` (%), as a sentence; rows with fewer than 2 trials have no interval and are left out."""
+    intervals = {key: t_interval(list(m.values)) for key, m in measures.items() if m is not None and len(m.values) >= 2}
+    if not intervals:
+        return "No row has the 2 or more trials an interval needs."
+    at_chance = [key for key, (_, low, high) in intervals.items() if low <= chance <= high]
+    above = [key for key, (_, low, _) in intervals.items() if low > chance]
+    below = [key for key, (_, _, high) in intervals.items() if high < chance]
+    if len(at_chance) == len(intervals):
+        return (f"**All {len(intervals)} rows' 95 % intervals contain chance ({chance:g} %)**: on this run no trained "
+                "embedding tells the unseen classes apart better than guessing, so the comparisons below are between "
+                "models at chance.")
+    parts = [f"{len(at_chance)} of {len(intervals)} rows' 95 % intervals contain chance ({chance:g} %)"
+             + (f" ({', '.join(TABLE1_SHORT[k] for k in at_chance)})" if at_chance else "")]
+    if above:
+        parts.append(f"above chance: {', '.join(TABLE1_SHORT[k] for k in above)}")
+    if below:
+        parts.append(f"below chance: {', '.join(TABLE1_SHORT[k] for k in below)}")
+    return "; ".join(parts) + "."
+
+
+#: A held-out term that falls by less than this share of its value before training "barely trains".
+BARELY_TRAINS = 0.01
+
+
+def lambda_search_text(run: RunData) -> str:
+    """What notebook 05's λ search could tell: each candidate's validation accuracy with its 95 % interval over
+    seeds, whether the chosen one's interval overlaps another's, and how far the joint term and the video and text
+    reconstructions fell on held-out pairs at the chosen λ (last epoch over before training)."""
+    field, by_metric, chosen, n_val = choices.lambda_search_rows(run)
+    scores = sorted(by_metric.get("validation_zero_shot_accuracy", []))
+    if not scores:
+        return "The λ search's rows are not in this run."
+    texts, intervals = [], {}
+    for value, seeds in scores:
+        mean, low, high = t_interval(seeds) if len(seeds) >= 2 else (sum(seeds) / len(seeds), math.nan, math.nan)
+        intervals[value] = (low, high)
+        texts.append(f"{value:g}: {mean:.1f} %" + (f" [{low:.1f}, {high:.1f}]" if not math.isnan(low) else ""))
+    n_seeds = sorted({len(seeds) for _, seeds in scores})
+    chance = f", chance {100 / n_val:g} %" if n_val else ""
+    name = "λ<sub>joint</sub>" if field == "lambda_joint" else field
+    sentence = f"The search's validation accuracies ({name} {'; '.join(texts)}; {', '.join(map(str, n_seeds))} seeds each{chance})"
+    if chosen in intervals and not math.isnan(intervals[chosen][0]):
+        low, high = intervals[chosen]
+        overlapping = [v for v, (lo, hi) in intervals.items() if v != chosen and lo <= high and low <= hi]
+        sentence += (" overlap: the search could not tell the candidates apart and took the highest mean." if overlapping
+                     else ": the chosen value's interval lies apart from every other's.")
+    else:
+        sentence += "."
+    at_chosen = {term: [seeds for value, seeds in by_metric.get(f"heldout_{term}_last_over_initial", [])
+                        if value == chosen]
+                 for term in ("joint", "recons_video", "recons_text")}
+    ratio = {term: sum(found[0]) / len(found[0]) for term, found in at_chosen.items() if found and found[0]}
+    fell = [f"{label} to {100 * ratio[term]:.2f} %" for term, label in
+            (("joint", "the joint term"), ("recons_video", "the video reconstruction"),
+             ("recons_text", "the text reconstruction")) if term in ratio]
+    if fell:
+        sentence += (" At the chosen λ, on held-out seen-class pairs, the last epoch brought " + ", ".join(fell)
+                     + " of its value before training.")
+    if ratio.get("recons_video", 0.0) > 1 - BARELY_TRAINS:
+        meta_path = run.run_dir / "results" / "05_lambda_search.json"
+        epochs = (json.loads(meta_path.read_text()).get("settings", {}).get("train", {}).get("epochs")
+                  if meta_path.is_file() else None)
+        sentence += (" The video side barely trains in this profile's "
+                     + (f"{epochs} epochs" if epochs else "training") + ".")
+    return sentence
 
 
 def _lambda_joint(run: RunData) -> str:
@@ -275,18 +360,28 @@ def key_numbers(run: RunData, paper: pd.DataFrame, audit: list[claims.AuditedCla
         paper_measure = _measure(get_paper, row)
         values[f"t1_{key}_paper"] = f"{paper_measure.mean:g} %" if paper_measure is not None else NOT_AVAILABLE
     values["t1_trials"] = ", ".join(str(n) for n in sorted(n_trials)) or "0"
+    values["t1_at_chance"] = chance_summary({key: _measure(get, row) for key, row in TABLE1_ROWS.items()},
+                                            100 / int(FINDINGS_COLUMN.split()[0]))
+    values["t1_beside_paper"] = (
+        "Ours and the paper's are both on ActivityNet Captions." if source == ACTIVITYNET else
+        f"⚠ Ours are on {source} data, the paper's on ActivityNet: side by side, ours are not a reproduction of theirs.")
     values["joint_collapse"] = ratio_text(heldout_joint_ratio(run, TABLE1_ROWS["joint"]))
     values["joint_collapse_all_paired"] = ratio_text(heldout_joint_ratio(run, TABLE1_ROWS["all_paired"]))
     values.update(_text_autoencoder(run))
     values["lambda_joint"] = _lambda_joint(run)
+    values["lambda_search"] = lambda_search_text(run)
     found = inconsistencies.all_findings(paper)
     values["n_inconsistencies"] = str(len(found))
     values["inconsistency_titles"] = "; ".join(f.title for f in found)
     section = kinetics.kinetics_section(run)
-    values["kinetics"] = (f"{section.counts['counterpart']} of {section.counts['classes']}" if section
-                          else NOT_AVAILABLE)
+    values["kinetics"] = (f"{section.counts['same_name']} of {section.counts['classes']} classes of this run have a "
+                          "Kinetics-400 class of the same name, and "
+                          f"{section.counts['counterpart'] - section.counts['same_name']} more a possible counterpart "
+                          "by a looser name match" if section else NOT_AVAILABLE)
     sweep = difficulty.table_from_result_rows(run.results[run.results["run"] == run.runs[0]])
-    values["sweep"] = ("\n".join(f"- {s}" for s in difficulty.verdict_sentences(sweep)) + "\n\n"
+    nuisance = ((run.dataset_meta or {}).get("standin") or {}).get("nuisance")
+    main_data = f"This run's main data have nuisance {nuisance:g}. " if nuisance is not None else ""
+    values["sweep"] = ("\n".join(f"- {s}" for s in difficulty.verdict_sentences(sweep)) + "\n\n" + main_data
                        + difficulty.size_sentence(run.results[run.results["run"] == run.runs[0]]) if not sweep.empty
                        else "- the difficulty sweep was not run in this run")
     return values

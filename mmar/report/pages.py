@@ -395,9 +395,29 @@ def inconsistencies_block(paper: pd.DataFrame) -> HTML:
 # ----------------------------------------------------------------------------------------- beyond the paper
 
 
+_OPENING, _CLOSING = "([{", ")]}"
+
+
+def first_clause(text: str) -> str:
+    """``text`` up to its first ``;`` outside brackets: "a (b; c); d" gives "a (b; c)". Where the brackets do
+    not balance, the first ``;`` anywhere ends it."""
+    if sum(map(text.count, _OPENING)) != sum(map(text.count, _CLOSING)):
+        return text.split(";")[0].strip()
+    depth = 0
+    for i, char in enumerate(text):
+        if char in _OPENING:
+            depth += 1
+        elif char in _CLOSING:
+            depth -= 1
+        elif char == ";" and depth == 0:
+            return text[:i].strip()
+    return text.strip()
+
+
 def variant_of(cell: compare.OursCell) -> str:
-    """The variant a result row measures: the first clause of its note (the rest describes the protocol)."""
-    return cell.notes.split(";")[0].strip() if cell.notes else cell.metric
+    """The variant a result row measures: the first clause of its note (the rest describes the protocol); a ``;``
+    inside brackets, as in "... (real; no video features)", does not end the clause."""
+    return first_clause(cell.notes) if cell.notes else cell.metric
 
 
 def interval_text(cell: compare.OursCell) -> str:
@@ -425,9 +445,42 @@ def _compact_span(cell: compare.OursCell) -> str:
     return f'<span class="oc" {_attrs(result_file=cell.file, result_row=cell.file_row)}>{e(interval_text(cell))}</span>'
 
 
+def trials_text(counts: Iterable[int]) -> str:
+    """"n = 1 trial", "n = 5 trials", "n = 1, 10 trials"."""
+    counts = sorted(set(counts))
+    return f"n = {', '.join(map(str, counts))} trial{'' if counts == [1] else 's'}"
+
+
+def sources_text(columns: Iterable[Column]) -> str:
+    """The data sources (and runs) of an experiment's rows, each its own badge, separated by commas."""
+    return ", ".join(column_badge(c) for c in dict.fromkeys(columns))
+
+
+def _grid_rows(grouped: dict[str, list[compare.OursCell]], metrics: list[str],
+               with_source: bool) -> list[list[str]]:
+    """One table row per variant and column (run, data source), one value per cell: a second row of the same
+    variant, column and metric opens another table row rather than sharing the cell."""
+    rows: list[tuple[str, Column, dict[str, str]]] = []
+    for variant, group in grouped.items():
+        mine: list[tuple[str, Column, dict[str, str]]] = []
+        for c in group:
+            column = c.column or Column(c.data_source)
+            metric = _metric_label(c)
+            slot = next((r for r in mine if r[1] == column and metric not in r[2]), None)
+            if slot is None:
+                slot = (variant, column, {})
+                mine.append(slot)
+            slot[2][metric] = _compact_span(c)
+        rows += mine
+    return [[e(variant)] + ([column_badge(column)] if with_source else []) + [cells.get(m, "") for m in metrics]
+            for variant, column, cells in rows]
+
+
 def beyond_paper_tables(run: RunData) -> HTML:
     """One block per experiment: a table of variants x metrics (each cell: mean [95 % interval]) for the variants
-    measured by two or more metrics, then a list (metric, value, note) of the rows that are alone in their variant."""
+    measured by two or more metrics, then a list (metric, value, note) of the rows that are alone in their variant.
+    Where an experiment's rows come from more than one data source (or run), both tables get a "data" column and
+    each row of the first holds one data source's numbers."""
     cells = compare.further_results(run.results)
     if not cells:
         return HTML("<p>None in this run.</p>")
@@ -439,21 +492,20 @@ def beyond_paper_tables(run: RunData) -> HTML:
             by_variant.setdefault(variant_of(c), []).append(c)
         grouped = {v: group for v, group in by_variant.items() if len(group) >= 2}
         alone = [group[0] for group in by_variant.values() if len(group) == 1]
-        trials = sorted({c.n_trials for c in mine})
-        sources = " ".join(source_badge(s) for s in dict.fromkeys(c.data_source for c in mine))
-        out += f'<h4>{e(experiment)} <span class="small">(n = {", ".join(map(str, trials))} trials; {sources})</span></h4>'
+        columns = [c.column or Column(c.data_source) for c in mine]
+        mixed = len(set(columns)) > 1
+        out += (f'<h4>{e(experiment)} <span class="small">({trials_text(c.n_trials for c in mine)}; '
+                f'data: {sources_text(columns)})</span></h4>')
+        data_header = ["data"] if mixed else []
         if grouped:
             metrics = list(dict.fromkeys(_metric_label(c) for group in grouped.values() for c in group))
-            grid: dict[tuple[str, str], str] = {}
-            for variant, group in grouped.items():
-                for c in group:
-                    key = (variant, _metric_label(c))
-                    grid[key] = grid[key] + "<br>" + _compact_span(c) if key in grid else _compact_span(c)
-            out += table_html(["variant"] + [e(m) for m in metrics],
-                              [[e(v)] + [grid.get((v, m), "") for m in metrics] for v in grouped], "plain compact")
+            out += table_html(["variant"] + data_header + [e(m) for m in metrics],
+                              _grid_rows(grouped, metrics, mixed), "plain compact")
         if alone:
-            out += table_html(["metric", "mean [95 % interval]", "what"],
-                              [[e(_metric_label(c)), _compact_span(c), f'<span class="small">{e(c.notes)}</span>']
+            out += table_html(["metric"] + data_header + ["mean [95 % interval]", "what"],
+                              [[e(_metric_label(c))]
+                               + ([column_badge(c.column or Column(c.data_source))] if mixed else [])
+                               + [_compact_span(c), f'<span class="small">{e(c.notes)}</span>']
                                for c in alone], "plain compact")
     return HTML(out)
 

@@ -230,14 +230,15 @@ def sweep_study(base: PreparedDataset, settings: Any, grid: ex.GridSettings, run
 
 def verdict_sentences(table: pd.DataFrame) -> list[str]:
     """One sentence per claim: its verdict at each knob value with the mean paired difference (row minus baseline,
-    or minus chance), and whether it depends on the data."""
+    or minus chance with the near-chance margin it is compared with), and whether it depends on the data."""
     sentences = []
     for claim in SWEEP_CLAIMS:
         part = table[table["claim"] == claim.name].sort_values("nuisance")
         verdicts = list(part["verdict"])
-        over = " above chance" if claim.baseline is None else ""
-        at = ", ".join(f"{v} at nuisance {n:g} ({d:+.1f} points{over})" for n, v, d in
-                       zip(part["nuisance"], verdicts, part["mean difference"]))
+        at = ", ".join(f"{v} at nuisance {n:g} ({d:+.1f} points"
+                       + (f" above chance; near chance: below +{level:.1f})" if claim.baseline is None else ")")
+                       for n, v, d, level in zip(part["nuisance"], verdicts, part["mean difference"],
+                                                 part["compared with"]))
         decided = [v for v in verdicts if v in ("holds", "contradicted")]
         if "too few trials" in verdicts:
             depends = "too few trials to say whether it depends on the data"
