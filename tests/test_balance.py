@@ -66,3 +66,13 @@ def test_term_progress_compares_the_last_epoch_with_the_untrained_networks():
     assert table.loc["joint", "initial"] == 3.0 and table.loc["joint", "last epoch"] == 1.5
     assert table.loc["joint", "last / initial"] == 0.5 and table.loc["joint", "trains"]
     assert table.loc["recons", "last / initial"] == pytest.approx(1.1) and not table.loc["recons", "trains"]
+
+
+def test_a_term_that_falls_by_a_tenth_of_a_percent_does_not_train():
+    import pandas as pd
+
+    rows = [{"lambda_joint": 1.0, "seed": 0, "epoch": epoch, "probe_val_recons": recons, "probe_val_cross": cross}
+            for epoch, recons, cross in ((0, 10.0, 10.0), (3, 9.99, 9.8))]
+    table = term_progress(pd.DataFrame(rows), "lambda_joint").set_index("term")
+    assert not table.loc["recons", "trains"]  # 0.1 % below its initial value
+    assert table.loc["cross", "trains"]       # 2 % below

@@ -305,3 +305,14 @@ def test_discovery_baseline_is_called_i3d_only_on_real_features(tmp_path) -> Non
         variants[source] = {r.config["variant"] for r in rows}
     assert variants == {"stand-in": {"Baseline: raw input features, mean-pooled (stand-in)"},
                         "activitynet": {"Baseline I3D features (mean-pooled input features)"}}
+
+
+def test_a_caption_set_is_degenerate_by_its_top_word_or_its_few_distinct_captions() -> None:
+    from mmar.experiments.tables import degenerate_note
+
+    assert degenerate_note([0.2, 0.3], [0.5, 0.9]) == ""
+    assert degenerate_note([0.2, 0.6], [0.5, 0.9]) == "; DEGENERATE caption set: one word is 60% of all caption tokens"
+    assert degenerate_note([0.2, 0.3], [0.01, 0.5]) == "; DEGENERATE caption set: only 1% of the captions are distinct"
+    assert degenerate_note([0.51], [0.05]) == ("; DEGENERATE caption set: one word is 51% of all caption tokens and "
+                                               "only 5% of the captions are distinct")
+    assert degenerate_note([0.5], [0.1]) == ""  # the bounds themselves are not degenerate

@@ -136,7 +136,7 @@ def make_synthetic_run(run_dir: Path, *, seed: int = 0,
     (run_dir / "data").mkdir(parents=True, exist_ok=True)
     (run_dir / "data" / "dataset.json").write_text(json.dumps({
         "data_source": STANDIN, "description": "synthetic test folder", "classes": KINETICS_CLASSES, "word_dim": 50,
-        "fps": 25.0, "stride_frames": 8, "video_is_generated": True, "unseen_pool": "all"}))
+        "fps": 25.0, "stride_frames": 8, "video_is_generated": True, "unseen_pool": "all", "n_trials": 6}))
     (run_dir / "data" / "splits.json").write_text(json.dumps({"seed": 0, "trials": {
         str(k): trials for k, trials in KINETICS_SPLITS.items()}}))
     import matplotlib
@@ -404,6 +404,7 @@ def test_kinetics_overlap_of_the_unseen_classes(built: tuple[Path, Path, float])
     assert "concerns the class names only: its video features are generated, not I3D features" in plain
     # Table 1's trials only: K = 5, trials 0-4 (counted by hand in KINETICS_SPLITS)
     assert "Per trial of Table 1 in this run" in plain and "K = 5: 2.0 of 5 per trial on average (5 trials)" in plain
+    assert "Table 1 uses the first trials of the run's 6 zero-shot splits per K; notebook 01 averages all 6" in plain
     table = section[section.index('id="kinetics-trials"'):section.index("</table>")].split("<tbody>")[1]
     cells = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in re.findall(r"<tr>(.*?)</tr>", table, re.S)]
     assert [c.split()[:5] for c in cells] == [["5", str(t), str(n), "of", "5"] for t, n in enumerate([2, 0, 4, 1, 3])]

@@ -168,7 +168,9 @@ def _top(clip: str, classes: list[str]) -> pd.DataFrame:
 def test_i3d_checks_raise_on_failure() -> None:
     good = pd.concat([_top(i3d_sanity.BIKES, ["driving car", "riding a bike", "a", "b", "c"]),
                       _top(i3d_sanity.CRICKET, ["playing cricket", "x", "y", "z", "w"])])
-    assert len(i3d_sanity.check_predictions(good)) == 2
+    assert i3d_sanity.check_predictions(good) == ["cricket top-1 is 'playing cricket'",
+                                                  "bikes: 'riding a bike' (rank 2), a two-wheeler riding class, in "
+                                                  "the top 5"]
     assert len(i3d_sanity.check_predictions(good[good["clip"] == i3d_sanity.BIKES])) == 1
     with pytest.raises(i3d_sanity.I3DSanityError, match="top-1 is 'x'"):
         i3d_sanity.check_predictions(pd.concat([good[good["clip"] == i3d_sanity.BIKES],

@@ -65,9 +65,15 @@ class GradientShareProbe:
             trainer.histories[i][-1].update({f"grad_share_{k}": v for k, v in shares.items()})
 
 
+#: A held-out term "trains" when its last value is below (1 − this) times its value before training: a fall
+#: of 0.1 % is not training.
+TRAINS_MIN_FALL = 0.01
+
+
 def term_progress(curves: pd.DataFrame, field: str) -> pd.DataFrame:
     """Per candidate λ and held-out loss term or half of a term (mean over seeds): its value before
-    training (epoch 0), after the last epoch, the ratio, and whether it fell (``trains``: last < initial).
+    training (epoch 0), after the last epoch, the ratio, and whether it fell by at least
+    :data:`TRAINS_MIN_FALL` of its initial value (``trains``).
     ``curves``: :func:`lambda_search` (with its epoch-0 row)."""
     columns = [c for c in curves.columns if c.startswith("probe_val_") and c != "probe_val_total_paired"]
     columns = sorted(columns, key=lambda c: [t in c for t in ("joint", "recons", "cross", "cycle")], reverse=True)
@@ -81,7 +87,7 @@ def term_progress(curves: pd.DataFrame, field: str) -> pd.DataFrame:
                 continue
             table.append({field: value, "term": column.removeprefix("probe_val_"), "initial": start[column],
                           "last epoch": end[column], "last / initial": end[column] / start[column],
-                          "trains": bool(end[column] < start[column])})
+                          "trains": bool(end[column] < (1 - TRAINS_MIN_FALL) * start[column])})
     return pd.DataFrame(table)
 
 

@@ -199,12 +199,29 @@ def _caption_scores(records, hypotheses, meteor) -> list[dict[str, float]]:
     return out
 
 
+#: A caption set is flagged degenerate when one word is more than this share of its tokens ...
+DEGENERATE_TOP_WORD_SHARE = 0.5
+#: ... or when fewer than this share of its captions are distinct (most videos get the same sentence).
+DEGENERATE_DISTINCT_SHARE = 0.1
+
+
+def degenerate_note(top_word_shares: Sequence[float], distinct_shares: Sequence[float]) -> str:
+    """"; DEGENERATE caption set: ..." when, in some trial, one word is over :data:`DEGENERATE_TOP_WORD_SHARE` of
+    the caption tokens or fewer than :data:`DEGENERATE_DISTINCT_SHARE` of the captions are distinct (shares
+    0-1, one per trial); "" otherwise."""
+    reasons = []
+    if max(top_word_shares) > DEGENERATE_TOP_WORD_SHARE:
+        reasons.append(f"one word is {100 * max(top_word_shares):.0f}% of all caption tokens")
+    if min(distinct_shares) < DEGENERATE_DISTINCT_SHARE:
+        reasons.append(f"only {100 * min(distinct_shares):.0f}% of the captions are distinct")
+    return "; DEGENERATE caption set: " + " and ".join(reasons) if reasons else ""
+
+
 def _caption_metric_rows(context: ResultContext, records, per_trial, variant: str, how: str, paper_row: str,
                          k: int, paper_k: int) -> list[ResultRow]:
     out = []
-    shares = [s["top_word_share"] for s in per_trial]
-    degenerate = (f"; DEGENERATE caption set: one word is {100 * max(shares):.0f}% of all caption tokens"
-                  if max(shares) > 0.5 else "")
+    degenerate = degenerate_note([s["top_word_share"] for s in per_trial],
+                                 [s["distinct_captions"] for s in per_trial])
     length = records[0].captions.length
     for metric in per_trial[0]:
         paper = ("Table 5", paper_row, metric) if paper_row and metric in ("METEOR", "CIDEr") and k == paper_k \
@@ -212,9 +229,10 @@ def _caption_metric_rows(context: ResultContext, records, per_trial, variant: st
         notes = f"{variant}; {k} unseen classes; captions of {length} columns, {how}; x100{degenerate}"
         if metric == "top_word_share":
             notes = (f"{variant}: share of the most frequent word among all caption tokens (x100); a caption "
-                     f"set is flagged degenerate above 50{degenerate}")
+                     f"set is flagged degenerate above {100 * DEGENERATE_TOP_WORD_SHARE:g}{degenerate}")
         if metric == "distinct_captions":
-            notes = f"{variant}: distinct captions as a share of the captioned videos (x100)"
+            notes = (f"{variant}: distinct captions as a share of the captioned videos (x100); a caption set is "
+                     f"flagged degenerate below {100 * DEGENERATE_DISTINCT_SHARE:g}{degenerate}")
         if metric == "class_word_share":
             notes = f"{variant}: share of captions containing a word of their unseen class's name (x100)"
         out.append(_row(context, records, "captioning", metric, [100.0 * s[metric] for s in per_trial],

@@ -20,6 +20,7 @@ import seaborn as sns
 from IPython.display import Image
 
 from mmar.evaluation.paired import t_interval
+from mmar.experiments.balance import TRAINS_MIN_FALL
 from mmar.profiles import notebook_settings, resolve_profile
 from mmar.report import choices, claims, inconsistencies, kinetics
 from mmar.report.rundata import Column, RunData
@@ -266,10 +267,6 @@ def chance_summary(measures: dict[str, claims.Measure | None], chance: float) ->
     return "; ".join(parts) + "."
 
 
-#: A held-out term that falls by less than this share of its value before training "barely trains".
-BARELY_TRAINS = 0.01
-
-
 def lambda_search_text(run: RunData) -> str:
     """What notebook 05's λ search could tell: each candidate's validation accuracy with its 95 % interval over
     seeds, whether the chosen one's interval overlaps another's, and how far the joint term and the video and text
@@ -304,7 +301,7 @@ def lambda_search_text(run: RunData) -> str:
     if fell:
         sentence += (" At the chosen λ, on held-out seen-class pairs, the last epoch brought " + ", ".join(fell)
                      + " of its value before training.")
-    if ratio.get("recons_video", 0.0) > 1 - BARELY_TRAINS:
+    if ratio.get("recons_video", 0.0) > 1 - TRAINS_MIN_FALL:  # it does not train by notebook 05's rule
         meta_path = run.run_dir / "results" / "05_lambda_search.json"
         epochs = (json.loads(meta_path.read_text()).get("settings", {}).get("train", {}).get("epochs")
                   if meta_path.is_file() else None)

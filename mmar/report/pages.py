@@ -146,7 +146,9 @@ def data_properties_block(run: RunData, paper: pd.DataFrame) -> HTML:
            "classes; the share of sentences naming their class. These, never the method's results, are what the "
            "stand-in generator is calibrated to. For comparison, the paper's k-means on real I3D features "
            f"(\"Baseline I3D features\"): {baseline} — on other datasets, at their own numbers of classes, so only "
-           "the range is comparable.</p>")
+           "the range is comparable. Notebook 06's discovery baseline runs the same k-means on other videos: the "
+           "test videos of each trial's unseen classes, not all videos of randomly drawn classes, so its accuracy "
+           "at the same K can differ.</p>")
 
     def number(value: float) -> str:
         return "" if value != value else f"{value:.3g}"
@@ -209,7 +211,11 @@ def kinetics_block(run: RunData) -> HTML:
         "Per zero-shot split of this run (it has no Table 1 results)"
     per_k = "; ".join(f"K = {r.unseen_k}: {r.mean_counterpart:.1f} of {r.unseen_k} per trial on average "
                       f"({r.n_trials} trials)" for r in section.per_k.itertuples())
-    out += f"<p>{which} (<code>data/splits.json</code>), the unseen classes with a Kinetics-400 counterpart: {per_k}.</p>"
+    splits = (run.dataset_meta or {}).get("n_trials")
+    first = (f" Table 1 uses the first trials of the run's {splits} zero-shot splits per K; notebook 01 averages all "
+             f"{splits}, so its number can differ." if section.of_table1 and splits else "")
+    out += (f"<p>{which} (<code>data/splits.json</code>), the unseen classes with a Kinetics-400 counterpart: "
+            f"{per_k}.{first}</p>")
     out += table_html(["K", "Trial", "With a counterpart", "Unseen class = / ~ Kinetics-400 class"],
                       [[str(r.unseen_k), str(r.trial), f"{r.n_counterpart} of {r.n_unseen}", e(r.counterparts)]
                        for r in section.trials.itertuples()], ident="kinetics-trials")

@@ -96,18 +96,21 @@ def predict(model, clips: dict[str, np.ndarray], labels: list[str], top_k: int) 
 
 def check_predictions(top: pd.DataFrame) -> list[str]:
     """Raise :class:`I3DSanityError` unless the cricket clip's top-1 is ``playing cricket`` (when the
-    clip ran) and a two-wheeler riding class is in the bikes clip's top 5. Returns the checks passed."""
+    clip ran) and a two-wheeler riding class is in the bikes clip's top 5 (a weak check: the clip shows cyclists,
+    and any two-wheeler class passes). Returns the checks passed, naming the class that passed and its rank."""
     passed = []
     if CRICKET in set(top["clip"]):
         first = top[top["clip"] == CRICKET].sort_values("rank").iloc[0]["class"]
         if first != "playing cricket":
             raise I3DSanityError(f"{CRICKET}: top-1 is {first!r}, expected 'playing cricket'")
         passed.append("cricket top-1 is 'playing cricket'")
-    bikes = top[(top["clip"] == BIKES) & (top["rank"] <= 5)]["class"]
-    if not set(bikes) & TWO_WHEELERS:
-        raise I3DSanityError(f"{BIKES}: no two-wheeler riding class in the top 5 {list(bikes)}; expected one of "
-                             f"{sorted(TWO_WHEELERS)}")
-    passed.append("bikes: a two-wheeler riding class in the top 5")
+    bikes = top[(top["clip"] == BIKES) & (top["rank"] <= 5)].sort_values("rank")
+    matches = bikes[bikes["class"].isin(TWO_WHEELERS)]
+    if matches.empty:
+        raise I3DSanityError(f"{BIKES}: no two-wheeler riding class in the top 5 {list(bikes['class'])}; expected one "
+                             f"of {sorted(TWO_WHEELERS)}")
+    first = matches.iloc[0]
+    passed.append(f"bikes: {first['class']!r} (rank {int(first['rank'])}), a two-wheeler riding class, in the top 5")
     return passed
 
 

@@ -12,6 +12,7 @@ import pandas as pd
 
 from mmar.data.prepared import PreparedDataset
 from mmar.evaluation.zero_shot import zero_shot_scores, zero_shot_test
+from mmar.experiments.balance import TRAINS_MIN_FALL
 from mmar.provenance import Run
 from mmar.results import ResultRow
 from mmar.studies.settings import NotebookSettings
@@ -215,5 +216,5 @@ def save_lambda_search(search: LambdaSearch, settings: JointSettings, run: Run) 
                                  seeds=group["seed"].tolist(),
                                  notes=f"{field} = {candidate:g}{' (chosen)' if candidate == value else ''}; the {term} "
                                  "term on held-out seen-class pairs after the last epoch over its value before training "
-                                 "(below 1: the term trains)"))
+                                 f"(below {1 - TRAINS_MIN_FALL:g}: the term trains)"))
     return out
