@@ -30,10 +30,10 @@ def test_claim_differences_pair_by_trial_and_compute_the_t_interval() -> None:
     assert table.at["joint", "per trial"] == diffs.tolist() and table.at["joint", "trials"] == 5
     assert table.at["joint", "mean difference"] == pytest.approx(14.0)
     assert (table.at["joint", "low"], table.at["joint", "high"]) == pytest.approx((14 - half, 14 + half))
-    assert table.at["joint", "verdict"] == "holds"
+    assert table.at["joint", "verdict"] == "supported"
     assert table.at["cross_cycle", "verdict"] == "inconclusive"  # differences 0, -1, 1, 0, 0
     # recons + cross minus chance (20): 0, 2, -2, 1, -1; near chance = below 10 % of the way to 100 (8 points)
-    assert table.at["no_joint", "mean difference"] == pytest.approx(0.0) and table.at["no_joint", "verdict"] == "holds"
+    assert table.at["no_joint", "mean difference"] == pytest.approx(0.0) and table.at["no_joint", "verdict"] == "supported"
 
 
 def test_verdicts_contradicted_and_too_few_trials() -> None:
@@ -47,7 +47,7 @@ def test_verdicts_contradicted_and_too_few_trials() -> None:
 
 def test_verdict_sentences_say_whether_a_verdict_depends_on_the_data() -> None:
     rows = []
-    for nuisance, verdicts in ((1.0, ("holds", "inconclusive", "holds")), (0.5, ("holds", "holds", "contradicted"))):
+    for nuisance, verdicts in ((1.0, ("supported", "inconclusive", "supported")), (0.5, ("supported", "supported", "contradicted"))):
         for claim, verdict in zip(df.SWEEP_CLAIMS, verdicts):
             rows.append({"nuisance": nuisance, "raw k-means accuracy (%)": 30.0, "claim": claim.name, "difference": "",
                          "trials": 5, "mean difference": 1.0, "low": 0.0, "high": 2.0, "verdict": verdict,
@@ -56,10 +56,10 @@ def test_verdict_sentences_say_whether_a_verdict_depends_on_the_data() -> None:
     assert joint.endswith("the same verdict at every difficulty swept.")
     undecided = pd.DataFrame(rows).assign(verdict="inconclusive")
     assert all(s.endswith("undecided at every difficulty swept.") for s in df.verdict_sentences(undecided))
-    assert "inconclusive at others" in cross_cycle and "holds at nuisance 0.5" in cross_cycle
+    assert "inconclusive at others" in cross_cycle and "supported at nuisance 0.5" in cross_cycle
     assert no_joint.endswith("the verdict flips with the difficulty: it depends on the data.")
-    assert "holds at nuisance 1 (+1.0 points above chance; near chance: below +8.0)" in no_joint
-    assert "holds at nuisance 1 (+1.0 points);" in joint
+    assert "supported at nuisance 1 (+1.0 points above chance; near chance: below +8.0)" in no_joint
+    assert "supported at nuisance 1 (+1.0 points);" in joint
 
 
 def test_sweep_settings_refuse_unknown_keys_and_the_rows_are_table1s() -> None:

@@ -424,12 +424,12 @@ def test_data_properties_and_difficulty_sweep(built: tuple[Path, Path, float]) -
                      "between-class share of sentence-vector variance 0.172 0.188"]
     assert "23.4 % (Table 3), 26.8 % (Table 4, HMDB), 42.8 % (Table 4, UCF101)" in plain  # from paper_results.csv
     # the verdicts recomputed from the per-trial differences of the result rows
-    assert ("'a joint embedding beats a fixed text representation': holds at nuisance 0.5 (+5.0 points), holds at "
+    assert ("'a joint embedding beats a fixed text representation': supported at nuisance 0.5 (+5.0 points), supported at "
             "nuisance 1 (+10.0 points); the same verdict at every difficulty swept.") in plain
     sweep = section[section.index('id="difficulty-sweep"'):].split("<tbody>")[1].split("</tbody>")[0]
     rows = [" ".join(re.sub(r"<[^>]+>", " ", row).split()) for row in re.findall(r"<tr>(.*?)</tr>", sweep, re.S)]
     assert len(rows) == 6 and rows[0].startswith("0.5 70.0 Paired: joint - Paired: Fixed Text Representation (baseline) 5 +5.0")
-    assert rows[0].endswith("holds") and any(r.startswith("1 35.0") and r.endswith("inconclusive") for r in rows)
+    assert rows[0].endswith("supported") and any(r.startswith("1 35.0") and r.endswith("inconclusive") for r in rows)
 
 
 def test_not_run_tables_and_reasons(built: tuple[Path, Path, float]) -> None:

@@ -309,3 +309,15 @@ def test_a_real_runs_page_matches_its_profile(name: str) -> None:
         value = float(chosen[0].split("=")[1].split("(")[0])
         assert f"This run's search chose lambda_joint = {value:g}" in why(choices, "Loss weights")
     assert all("does not collapse" not in c.why for c in choices)
+
+
+def test_the_text_decoder_ceiling_is_the_runs(tmp_path: Path) -> None:
+    """The ceilings come from notebook 04's rows (33.7 % -> "34 %", 91.7 % -> "92 %"), not from the YAML."""
+    run = make_run(tmp_path)
+    rows = [_row("text_autoencoder", "word_accuracy_best_fit_val", [value], {}, f"text decoder N = {n}; read-out")
+            for n, value in ((12, 91.7), (4, 33.7))]
+    write_results(rows, tmp_path / "results" / "04_text_autoencoder.csv")
+    text = why(load_choices(load_run(tmp_path)), "Number of filters of the text decoder")
+    assert ("(in this run 34 % of the words with N = 4, 92 % of the words with N = 12 (results/04_text_autoencoder.csv))"
+            in text)
+    assert "this run has no results of notebook 04" in why(load_choices(run), "Number of filters of the text decoder")

@@ -318,12 +318,24 @@ def unpaired_sources_text(run: RunData, _: str = "") -> str:
     return ("In this run: " + ". ".join(parts) + ".") if parts else "This run has no training results (05-07)."
 
 
+def text_ceiling_text(run: RunData, _: str = "") -> str:
+    """The best word accuracy any output of the learned text-decoder filters reaches, per N, in this run's notebook
+    04 (validation sentences)."""
+    ceilings = {n: m["word_accuracy_best_fit_val"] for n, m in
+                run.text_decoder_metrics(["word_accuracy_best_fit_val"]).items()}
+    if not ceilings:
+        return "this run has no results of notebook 04"
+    return ("in this run " + ", ".join(f"{value:.0f} % of the words with N = {n}" for n, value in ceilings.items())
+            + " (results/04_text_autoencoder.csv)")
+
+
 #: ``{run:NAME}`` -> the function (run, argument) -> text that replaces it.
 RUN_TEXT: dict[str, Callable[[RunData, str], str]] = {
     "ablation": ablation_text,
     "feature_stride": feature_stride_text,
     "lambda_search": lambda_search_text,
     "lambda_used": lambda_used_text,
+    "text_ceiling": text_ceiling_text,
     "unpaired_sources": unpaired_sources_text,
 }
 

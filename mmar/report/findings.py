@@ -224,13 +224,13 @@ def ratio_text(ratios: list[float]) -> str:
 
 
 def _text_autoencoder(run: RunData) -> dict[str, str]:
-    rows = run.results[(run.results["experiment"] == "text_autoencoder") & (run.results["run"] == run.runs[0])]
+    metrics = run.text_decoder_metrics(["word_accuracy_val", "word_accuracy_best_fit_val"])
     out = {}
     for n_filters in (4, 12):
-        mine = rows[rows["notes"].str.startswith(f"text decoder N = {n_filters};")].set_index("metric")["mean"]
         for metric, key in (("word_accuracy_val", "word"), ("word_accuracy_best_fit_val", "ceiling")):
-            value = mine.get(metric)
+            value = metrics.get(n_filters, {}).get(metric)
             out[f"text_n{n_filters}_{key}"] = NOT_AVAILABLE if value is None else f"{value:.1f} %"
+    rows = run.results[(run.results["experiment"] == "text_autoencoder") & (run.results["run"] == run.runs[0])]
     chance = rows.loc[rows["metric"] == "word_accuracy_val", "chance"].dropna()
     out["text_chance"] = f"{chance.iloc[0]:.1f} %" if len(chance) else NOT_AVAILABLE
     trips = run.results[(run.results["metric"] == "text_round_trip_word_accuracy") & (run.results["run"] == run.runs[0])]

@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -100,6 +101,18 @@ class RunData:
     def paper_columns(self) -> list[Column]:
         """Columns with at least one row that names a table of the paper (what the claims audit can use)."""
         return ordered_columns(self.results[self.results["paper_table"] != ""])
+
+    def text_decoder_metrics(self, metrics: Sequence[str]) -> dict[int, dict[str, float]]:
+        """Notebook 04's text autoencoders of this run (the first run of a multi-run book): per number of decoder
+        filters N (its rows' notes start "text decoder N = <N>;"), the mean of each of ``metrics`` it has."""
+        rows = self.results[(self.results["experiment"] == "text_autoencoder") & (self.results["run"] == self.runs[0])
+                            ] if self.runs else self.results[self.results["experiment"] == "text_autoencoder"]
+        found: dict[int, dict[str, float]] = {}
+        for _, row in rows[rows["metric"].isin(metrics)].iterrows():
+            match = re.match(r"text decoder N = (\d+);", str(row["notes"]))
+            if match:
+                found.setdefault(int(match.group(1)), {})[row["metric"]] = float(row["mean"])
+        return dict(sorted(found.items()))
 
     def source_counts(self) -> dict[str, tuple[int, int]]:
         """Per data source: (result rows, rows naming a table of the paper)."""

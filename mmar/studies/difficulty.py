@@ -122,14 +122,15 @@ def raw_clustering(data: PreparedDataset, unseen_k: int) -> float:
 def summarise(claim: SweepClaim, diffs: Sequence[float], unseen_k: int) -> tuple[float, float, float, float, str]:
     """(mean, low, high, level, verdict) of one claim's per-trial paired differences: the 95 % t-interval,
     the level it is compared with (0, or for a claim against chance the near-chance margin, 10 % of the
-    way from chance to 100 %, the claims audit's rule) and "holds" / "contradicted" when the interval
+    way from chance to 100 %, the claims audit's rule) and "supported" / "contradicted" (the claims audit's
+    words) when the interval
     lies wholly on the claim's / the other side of that level, "inconclusive" otherwise, "too few
     trials" below 5 trials."""
 
     mean, low, high = t_interval(diffs) if len(diffs) >= 2 else (float(np.mean(diffs)), np.nan, np.nan)
     level = 0.0 if claim.baseline else NEAR_CHANCE_FRACTION * (100.0 - 100.0 / unseen_k)
     supports, opposes = (low > level, high < level) if claim.sign > 0 else (high < level, low > level)
-    verdict = ("too few trials" if len(diffs) < MIN_TRIALS else "holds" if supports
+    verdict = ("too few trials" if len(diffs) < MIN_TRIALS else "supported" if supports
                else "contradicted" if opposes else "inconclusive")
     return mean, low, high, level, verdict
 
@@ -239,7 +240,7 @@ def verdict_sentences(table: pd.DataFrame) -> list[str]:
                        + (f" above chance; near chance: below +{level:.1f})" if claim.baseline is None else ")")
                        for n, v, d, level in zip(part["nuisance"], verdicts, part["mean difference"],
                                                  part["compared with"]))
-        decided = [v for v in verdicts if v in ("holds", "contradicted")]
+        decided = [v for v in verdicts if v in ("supported", "contradicted")]
         if "too few trials" in verdicts:
             depends = "too few trials to say whether it depends on the data"
         elif set(verdicts) == {"inconclusive"}:
