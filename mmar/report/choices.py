@@ -13,6 +13,7 @@ not do, the text names the profiles of ``mmar/profiles.yaml`` that do it.
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -47,11 +48,21 @@ def _short(value: Any) -> str:
 
 def _config(row: pd.Series) -> dict[str, Any]:
     """A result row's ``config`` JSON as a dict ({} when absent or unreadable)."""
+    return _parsed_config(row["config"])
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_json_object(text: str) -> dict[str, Any]:
     try:
-        config = json.loads(row["config"]) if isinstance(row["config"], str) and row["config"] else {}
+        config = json.loads(text)
     except json.JSONDecodeError:
         return {}
     return config if isinstance(config, dict) else {}
+
+
+def _parsed_config(text: Any) -> dict[str, Any]:
+    """A ``config`` cell as a dict ({} when absent or unreadable); parsed once per distinct text (read only)."""
+    return _parsed_json_object(text) if isinstance(text, str) and text else {}
 
 
 def _find(config: Any, key: str) -> tuple[str, Any]:
@@ -78,13 +89,14 @@ def recorded_values(name: str, run: RunData) -> list[tuple[str, str]]:
     if name.startswith("config:") or "@" in name:
         key, _, experiment = name.removeprefix("config:").partition("@")
         seen: dict[str, list[str]] = {}
-        for _, row in run.results.iterrows():
-            if experiment and row["experiment"] != experiment:
+        results = run.results
+        for row_experiment, config, file in zip(results["experiment"], results["config"], results["file"]):
+            if experiment and row_experiment != experiment:
                 continue
-            found_key, value = _find(_config(row), key)
+            found_key, value = _find(_parsed_config(config), key)
             if found_key:
                 shown = f"{found_key} = {_short(value)}" + (f" ({experiment})" if experiment else "")
-                seen.setdefault(shown, []).append(row["file"])
+                seen.setdefault(shown, []).append(file)
         return [(", ".join(sorted(set(files))), shown) for shown, files in seen.items()]
     notebook, _, key = name.rpartition(".")
     for nb, entry in run.timings.items():
@@ -149,14 +161,17 @@ def _counts(values: Iterable[Any]) -> list[int]:
     return sorted(found)
 
 
+@functools.lru_cache(maxsize=8)
+def _ablation_fields(profiles_file: str) -> dict[str, frozenset[str]]:
+    """Per profile of ``profiles_file``: the TrainConfig fields its notebook 07 varies (read once per file)."""
+    return {name: frozenset(notebook_settings(resolve_profile(name, profiles_file), "07_ablations").get("ablations")
+                            or {})
+            for name in load_profiles(profiles_file)}
+
+
 def profiles_varying(field: str, profiles_file: str | Path = PROFILES_FILE) -> list[str]:
     """The profiles of ``mmar/profiles.yaml`` whose notebook 07 varies TrainConfig ``field`` (``ablations``)."""
-    found = []
-    for name in load_profiles(profiles_file):
-        ablations = notebook_settings(resolve_profile(name, profiles_file), "07_ablations").get("ablations") or {}
-        if field in ablations:
-            found.append(name)
-    return found
+    return [name for name, fields in _ablation_fields(str(profiles_file)).items() if field in fields]
 
 
 def _paper_table_experiments(results: pd.DataFrame) -> set[str]:
