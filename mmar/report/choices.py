@@ -24,9 +24,12 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 import yaml
 
+from mmar.experiments.rows import EXTRA, PAIRED_UNPAIRED, RATIO
+from mmar.i3d import FEATURE_STRIDE as I3D_STRIDE_FRAMES  # input frames per I3D feature (the authors' extractor)
 from mmar.paths import REPORT_SOURCE_DIR
 from mmar.profiles import PROFILES_FILE, load_profiles, notebook_settings, resolve_profile
-from mmar.report.rundata import RunData
+from mmar.report.rundata import RunData, first_clause
+from mmar.studies.settings import SELECTED  # the grids' train value that takes 05's choice
 
 OPEN_CHOICES_FILE = REPORT_SOURCE_DIR / "open_choices.yaml"
 
@@ -109,19 +112,15 @@ def recorded_values(name: str, run: RunData) -> list[tuple[str, str]]:
 
 
 # -- run-derived text of the `why` column ------------------------------------------------------------
-#: Input frames per I3D feature (mmar.i3d.FEATURE_STRIDE, the authors' extractor; tests check they agree).
-I3D_STRIDE_FRAMES = 8
 #: The λ search's held-out joint term (last epoch over before training) below which the page calls the joint
 #: term driven to (nearly) zero: on unit-length embeddings it then pulls each video onto its sentence.
 JOINT_COLLAPSE_RATIO = 0.05
 #: ``{run:NAME}`` / ``{run:NAME:ARGUMENT}`` in a choice's ``why``.
 PLACEHOLDER = re.compile(r"\{run:([a-z_]+)(?::([A-Za-z0-9_]+))?\}")
-#: The notebooks that train the grids of models, and the value of their ``train`` that takes 05's choice
-#: (mmar.studies.settings.SELECTED).
+#: The notebooks that train the grids of models.
 GRID_NOTEBOOKS = ("06_evaluation", "07_ablations")
-SELECTED = "selected"
-#: The grid rows' ``data_mode`` values (mmar.experiments.rows) that train with unpaired rows.
-_UNPAIRED_MODES = ("paired+unpaired", "ratio", "extra")
+#: The grid rows' ``data_mode`` values that train with unpaired rows.
+_UNPAIRED_MODES = (PAIRED_UNPAIRED, RATIO, EXTRA)
 
 
 def _own_rows(run: RunData) -> pd.DataFrame:
@@ -302,7 +301,7 @@ def unpaired_sources_text(run: RunData, _: str = "") -> str:
         rows = [(row, _config(row)) for _, row in results[results["file"].map(_notebook) == notebook].iterrows()]
         found = []
         # notebook 05's variants: a fraction of the training rows loses its pairing (the variant leads the notes)
-        variants = sorted({(row["notes"].split(";")[0] if isinstance(row["notes"], str) else "",
+        variants = sorted({(first_clause(row["notes"]) if isinstance(row["notes"], str) else "",
                             float(config["unpaired_fraction"])) for row, config in rows
                            if float(config.get("unpaired_fraction") or 0) > 0})
         for variant, fraction in variants:
@@ -314,11 +313,11 @@ def unpaired_sources_text(run: RunData, _: str = "") -> str:
             if not unpaired:
                 continue
             paired = _counts(c.get("n_paired") for c in cells)
-            if mode == "paired+unpaired":
+            if mode == PAIRED_UNPAIRED:
                 found.append(f"the Paired + Unpaired rows add {_listing(unpaired)} seen-class val videos and "
                              f"sentences, pairing discarded, to {_listing(paired)} paired training rows (their "
                              "train.unpaired_fraction stays 0; n_unpaired counts them)")
-            elif mode == "ratio":
+            elif mode == RATIO:
                 fractions = {f for c in cells for f in [float((c.get("train") or {}).get("unpaired_fraction") or 0)]
                              if f > 0}
                 totals = {p[0] + u[0] for c in cells

@@ -20,7 +20,7 @@ from IPython.display import HTML
 from mmar.evaluation.paired import t_interval
 from mmar.paths import PROJECT_ROOT
 from mmar.report import choices, claims, compare, data_properties, environment, figures, inconsistencies, kinetics
-from mmar.report.rundata import Column, NotRun, RunData
+from mmar.report.rundata import Column, NotRun, RunData, first_clause
 from mmar.report.situation import DATA_SITUATION
 
 DIFFERS_MARK = "⚠"
@@ -399,25 +399,6 @@ def inconsistencies_block(paper: pd.DataFrame) -> HTML:
 
 
 # ----------------------------------------------------------------------------------------- beyond the paper
-
-
-_OPENING, _CLOSING = "([{", ")]}"
-
-
-def first_clause(text: str) -> str:
-    """``text`` up to its first ``;`` outside brackets: "a (b; c); d" gives "a (b; c)". Where the brackets do
-    not balance, the first ``;`` anywhere ends it."""
-    if sum(map(text.count, _OPENING)) != sum(map(text.count, _CLOSING)):
-        return text.split(";")[0].strip()
-    depth = 0
-    for i, char in enumerate(text):
-        if char in _OPENING:
-            depth += 1
-        elif char in _CLOSING:
-            depth -= 1
-        elif char == ";" and depth == 0:
-            return text[:i].strip()
-    return text.strip()
 
 
 def variant_of(cell: compare.OursCell) -> str:

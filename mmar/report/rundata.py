@@ -216,6 +216,25 @@ def _read_result_files(run_dir: Path, run_info: dict[str, Any], run: str = ""
     return pd.concat(frames, ignore_index=True), not_run, ignored, set_aside
 
 
+_OPENING, _CLOSING = "([{", ")]}"
+
+
+def first_clause(text: str) -> str:
+    """``text`` up to its first ``;`` outside brackets: "a (b; c); d" gives "a (b; c)". Where the brackets do
+    not balance, the first ``;`` anywhere ends it."""
+    if sum(map(text.count, _OPENING)) != sum(map(text.count, _CLOSING)):
+        return text.split(";")[0].strip()
+    depth = 0
+    for i, char in enumerate(text):
+        if char in _OPENING:
+            depth += 1
+        elif char in _CLOSING:
+            depth -= 1
+        elif char == ";" and depth == 0:
+            return text[:i].strip()
+    return text.strip()
+
+
 def run_names(run_dirs: Sequence[Path]) -> list[str]:
     """A short distinct name per run folder: its folder name, with the parent's when two share one."""
     names = [p.name for p in run_dirs]
