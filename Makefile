@@ -12,6 +12,13 @@ NEWEST := .venv-newest
 TOOLS := .venv-tools
 OLDEST := .venv-oldest
 
+# The unit tests run in pytest-xdist workers, one test file per worker at a time (module fixtures such as a
+# built book are made once), the files marked `heavy` first (tests/conftest.py) and the others in their
+# order; 2 workers suit the 2-core machines the README times. `make test TEST_WORKERS=8`
+# on a larger machine; TEST_WORKERS=0 runs them in this process.
+TEST_WORKERS ?= 2
+UNIT_TEST_WORKERS = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+
 .PHONY: report test install refresh-notebooks expected lock test-newest tolerances
 
 install: $(VENV)/.installed
@@ -35,7 +42,7 @@ report: install
 # notebooks/conftest.py compares their numbers within the measured tolerances (tests/expected/tolerances.json).
 test: install
 	$(BIN)/python -m pytest --nbval-lax notebooks --nbval-sanitize-with notebooks/nbval_sanitize.cfg
-	$(BIN)/python -m pytest tests
+	$(BIN)/python -m pytest tests $(UNIT_TEST_WORKERS)
 
 # The same tests in a second venv with the newest versions pyproject.toml's ranges allow (no lock), so that
 # dependency drift shows in CI before users see it. .ci/run runs it after `make test`.
@@ -46,7 +53,7 @@ test-newest:
 	$(NEWEST)/bin/pip install --quiet --upgrade --upgrade-strategy eager -e .
 	$(NEWEST)/bin/python -m mmar lock || true
 	$(NEWEST)/bin/python -m pytest --nbval-lax notebooks --nbval-sanitize-with notebooks/nbval_sanitize.cfg
-	$(NEWEST)/bin/python -m pytest tests
+	$(NEWEST)/bin/python -m pytest tests $(UNIT_TEST_WORKERS)
 
 # Refresh the lock from pyproject.toml's ranges (pip-tools, hashes for every file); review the diff, then
 # `make expected` and `make refresh-notebooks` if the numbers moved.

@@ -1,6 +1,7 @@
 """Shared fixtures. ``tiny_prepared`` is a small random prepared dataset (see mmar.data.prepared)
 for tests of models, training and evaluation that need the format but not realistic data;
-``cell_result`` makes hand-written grid cell results (see mmar.experiments.records)."""
+``cell_result`` makes hand-written grid cell results (see mmar.experiments.records). Files marked
+``heavy`` are collected first (:func:`pytest_collection_modifyitems`)."""
 
 from __future__ import annotations
 
@@ -54,6 +55,13 @@ def make_tiny_prepared(root: Path, *, n_classes: int = 6, videos_per_class: int 
             "word_dim": word_dim, "split_seed": seed}
     write_prepared(root, meta, pd.DataFrame(rows), words, vectors, splits)
     return PreparedDataset.load(root)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the files marked ``heavy`` (notebooks, book builds: a minute or more each) first, keeping every
+    other order: `make test` hands whole files to its xdist workers in this order, and a heavy file
+    started last would leave one worker idle while the other finishes it."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
 
 
 @pytest.fixture

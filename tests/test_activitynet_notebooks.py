@@ -22,6 +22,8 @@ from mmar.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from mmar.profiles import NOTEBOOKS
 from mmar.studies import settings_classes
 
+pytestmark = pytest.mark.heavy  # runs six notebooks: scheduled first (tests/conftest.py)
+
 PROFILE = "activitynet-smoke"
 #: 02 runs I3D on the reference clips (and extracts a video folder only when given one).
 DATA_INDEPENDENT = {"02_i3d_features"}

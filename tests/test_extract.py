@@ -28,6 +28,7 @@ sys.path.insert(0, str(FIXTURES))
 from make_test_videos import GRAY_FPS, LEVEL0, LEVEL_STEP, moving_pattern, write_video  # noqa: E402
 
 sys.path.remove(str(FIXTURES))
+pytestmark = pytest.mark.heavy  # starts and kills extraction processes: scheduled first (tests/conftest.py)
 GRAY = FIXTURES / "gray_levels_10fps.mp4"
 
 

@@ -19,6 +19,8 @@ from mmar.paths import NOTEBOOKS_DIR, shared_data_dir
 from mmar.regression import REAL_ANNOTATION_SOURCES, check_run, mutated_copy, run_notebooks
 from mmar.tolerances import load_tolerances, notebook_differences
 
+pytestmark = pytest.mark.heavy  # each mutant runs notebooks: scheduled first (tests/conftest.py)
+
 #: name -> ((file under mmar/, regex, replacement), notebooks that show it)
 MUTANTS = {
     "cycle weight 1.0 -> 0.5": (("training/config.py", r"lambda_cycle: float = 1\.0\b", "lambda_cycle: float = 0.5"),

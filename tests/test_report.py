@@ -39,6 +39,8 @@ from mmar.report.paper import PAPER_RESULTS_FILE, load_paper_results, table_colu
 from mmar.report.rundata import Column, load_run
 from mmar.results import ANET_TEXT_STANDIN_VIDEO, STANDIN, ResultRow, write_results
 
+pytestmark = pytest.mark.heavy  # builds books: scheduled first (tests/conftest.py)
+
 
 # -- synthetic run folders -------------------------------------------------------------------------
 def _row(table: str, row: str, column: str, values: list[float], source: str, run_dir: Path, *,
