@@ -10,6 +10,11 @@ from pathlib import Path
 from mmar.paths import PROJECT_ROOT
 
 
+def benchmark_names() -> list[str]:
+    """The benchmarks ``python -m mmar bench NAME`` runs: ``benchmarks/bench_<NAME>.py``."""
+    return sorted(p.stem.removeprefix("bench_") for p in (PROJECT_ROOT / "benchmarks").glob("bench_*.py"))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m mmar", description=__doc__)
@@ -17,14 +22,14 @@ def main(argv: list[str] | None = None) -> int:
 
     run = sub.add_parser("run", help="execute the notebooks of a profile with papermill, then build the report")
     run.add_argument("--profile", default="default", help="profile name from mmar/profiles.yaml")
-    run.add_argument("--only", help="comma-separated notebook numbers or names, e.g. 01,02")
+    run.add_argument("--only", help="comma-separated notebook numbers or names, e.g. 01,02 (then no report is built)")
     run.add_argument("--out", help="run folder (default runs/<profile>)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="[NOTEBOOK.]KEY=VALUE",
                      help="override a parameter (repeatable)")
     run.add_argument("--no-report", action="store_true", help="do not build the report at the end")
     run.add_argument("--resume", action="store_true",
                      help="continue the run in the folder (its run id, outputs and --set values) instead of starting "
-                          "a new one: the --only notebooks, or else those not finished yet, then the report")
+                          "a new one: the --only notebooks (no report), or else those not finished yet, then the report")
 
     report = sub.add_parser("report", help="build the report (a Jupyter Book, <run_dir>/book/index.html) of a finished run")
     report.add_argument("run_dir", help="run folder, e.g. runs/default")
@@ -32,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="another run whose results are shown beside, e.g. runs/activitynet (repeatable)")
 
     sub.add_parser("extract", add_help=False, help="extract I3D features of a video folder (see --help)")
-    sub.add_parser("bench", add_help=False, help="run a benchmark: i3d, training")
+    sub.add_parser("bench", add_help=False, help=f"run a benchmark of benchmarks/: {', '.join(benchmark_names())}")
     sub.add_parser("lock", add_help=False, help="compare the installed packages with requirements.lock (--check: exit 1 if they differ)")
     sub.add_parser("tolerances", add_help=False,
                    help="print the checks' measured tolerances (--measure: measure them again under perturbations)")
@@ -61,8 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         return tolerances_main(argv[1:])
     if argv and argv[0] == "bench":
         if len(argv) < 2:
-            names = sorted(p.stem.removeprefix("bench_") for p in (PROJECT_ROOT / "benchmarks").glob("bench_*.py"))
-            print(f"usage: python -m mmar bench NAME [...]; NAME one of {names}", file=sys.stderr)
+            print(f"usage: python -m mmar bench NAME [...]; NAME one of {benchmark_names()}", file=sys.stderr)
             return 2
         script = PROJECT_ROOT / "benchmarks" / f"bench_{argv[1]}.py"
         if not script.is_file():

@@ -29,7 +29,7 @@ from mmar.data.glove import GloveVectors, build_vocabulary
 from mmar.data.prepared import PreparedDataset
 from mmar.data.kinetics import check_unseen_pool, protocol_splits
 from mmar.data.splits import PAPER_N_TRIALS, PAPER_UNSEEN_COUNTS
-from mmar.data.standin import generate_standin, make_generator, select_classes
+from mmar.data.standin import GENERATOR_MODULES, generate_standin, make_generator, select_classes
 from mmar.results import ACTIVITYNET, ANET_TEXT_STANDIN_VIDEO, STANDIN
 
 SOURCES = ("standin", "activitynet")
@@ -77,7 +77,7 @@ def prepare_standin(out_dir: str | Path, *, n_classes: int = 200, videos_per_cla
         "data_source": STANDIN,
         "description": ("STAND-IN data, not ActivityNet: the 200 real ActivityNet v1.3 class names (or a subset) and "
                         "real GloVe vectors, with GENERATED sentences, timestamps and I3D-like video features "
-                        f"({data.params['generator_name']}, mmar.data.standin)"),
+                        f"({data.params['generator_name']}, {GENERATOR_MODULES[generator]})"),
         "video_is_generated": True,
         "text_is_generated": True,
         "classes": classes,

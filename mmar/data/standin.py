@@ -456,9 +456,10 @@ def _class_videos(class_name: str) -> list[GeneratedVideo]:
                 for v in range(int(_WORKER["videos_per_class"]))]  # type: ignore[call-overload]
 
 
-#: Stand-in generator versions by name: v2 (the default, :mod:`mmar.data.standin_v2`) and v1 (this module's,
+#: Stand-in generator versions by name -> the module that defines it: v2 (the default) and v1 (this module's,
 #: kept for comparison).
-GENERATORS = ("v1", "v2")
+GENERATOR_MODULES = {"v1": "mmar.data.standin", "v2": "mmar.data.standin_v2"}
+GENERATORS = tuple(GENERATOR_MODULES)
 
 
 def make_generator(version: str, class_names: Sequence[str], glove: GloveVectors, *, feature_dim: int = 1024,
