@@ -58,7 +58,7 @@ def make_tiny_prepared(root: Path, *, n_classes: int = 6, videos_per_class: int 
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the files marked ``heavy`` (notebooks, book builds: a minute or more each) first, keeping every
+    """Run the files marked ``heavy`` (notebooks, book builds, killed processes: a minute or more each) first, keeping every
     other order: `make test` hands whole files to its xdist workers in this order, and a heavy file
     started last would leave one worker idle while the other finishes it."""
     items.sort(key=lambda item: item.get_closest_marker("heavy") is None)

@@ -176,6 +176,7 @@ def test_prepare_standin_writes_a_loadable_labelled_folder(glove: GloveVectors, 
                                glove=glove, unseen_ks=(2,), n_trials=3, seed=0, progress=False)
     meta = data.meta
     assert data.data_source == STANDIN and "STAND-IN" in meta["description"] and meta["video_is_generated"]
+    assert meta["description"].endswith("(stand-in generator v2, mmar.data.standin_v2)")
     assert meta["counts"]["videos"] == 15 and meta["counts"]["sentences"] == len(data.sentences)
     assert meta["word_vectors"] == glove.source and data.word_dim == 50 and meta["feature_dim"] == 24
     assert meta["oov"]["n_tokens"] > 0 and len(data.splits[2]) == 3

@@ -12,7 +12,7 @@ import pytest
 from mmar.data.classes import activitynet_classes
 from mmar.data.feature_store import FeatureStoreReader
 from mmar.data.glove import GloveVectors
-from mmar.data.standin import generate_standin, make_generator, select_classes
+from mmar.data.standin import GENERATOR_MODULES, generate_standin, make_generator, select_classes
 from mmar.data.standin_v2 import SCENES, StandinVideoGeneratorV2, VideoNuisance
 from mmar.data.stats import pooled_features
 from mmar.data.text import tokenize
@@ -88,6 +88,8 @@ def test_sentences_mention_only_their_own_videos_scene(glove: GloveVectors, tmp_
 
 def test_make_generator_names_its_versions(glove: GloveVectors) -> None:
     assert type(make_generator("v2", CLASSES[:2], glove, feature_dim=8)) is StandinVideoGeneratorV2
+    for version, module in GENERATOR_MODULES.items():  # the module a dataset's description names
+        assert type(make_generator(version, CLASSES[:2], glove, feature_dim=8)).__module__ == module
     with pytest.raises(ValueError, match=r"unknown stand-in generator 'v3'; expected one of \('v1', 'v2'\)"):
         make_generator("v3", CLASSES[:2], glove)
     with pytest.raises(ValueError, match="v1 has no nuisance knob"):
