@@ -123,3 +123,53 @@ def test_the_text_decoder_has_its_own_number_of_filters():
     assert build_model(TrainConfig(), 6, 3)[0].text_decoder.n_cols == 12  # ours by default
     with pytest.raises(ValueError, match="text_decoder_filters"):
         TrainConfig(text_decoder_filters=0)
+
+
+
+def _gaussian_kernel(centres: list[float], widths: list[float], lengths: list[int], steps: int) -> torch.Tensor:
+    """Unnormalised kernel (B, N, steps) written out from the docstring's definition, in float64: for sample b
+    of valid length L, g_n = 0.5 L (ĝ_n + 1), σ_n = exp(ŝ_n) L / N, K[n, t] = exp(-(t - g_n)² / (2 σ_n²)) on
+    t < L and 0 on padding."""
+    n_filters = len(centres)
+    out = torch.zeros(len(lengths), n_filters, steps, dtype=torch.float64)
+    for b, length in enumerate(lengths):
+        for n, (g_hat, s_hat) in enumerate(zip(centres, widths)):
+            g = 0.5 * length * (g_hat + 1.0)
+            sigma = math.exp(s_hat) * length / n_filters
+            for t in range(length):
+                out[b, n, t] = math.exp(-((t - g) ** 2) / (2.0 * sigma**2))
+    return out
+
+
+def test_gaussian_filters_follow_their_formula_on_the_valid_length() -> None:
+    """Set centres ĝ and widths ŝ, one sample padded (6 of 10 steps valid): each filter row equals the
+    Gaussian of the docstring normalised over the valid steps, with centre and width scaled by the
+    sample's valid length (not the padded one); the transposed bank normalises the same kernel over the
+    N filters at each valid step instead."""
+    centres, widths, lengths, steps = [-0.5, 0.1, 0.8], [-0.3, 0.0, 0.4], [10, 6], 10
+    mask = _mask(lengths, steps)
+    kernel = _gaussian_kernel(centres, widths, lengths, steps)
+    over_time = kernel / kernel.sum(2, keepdim=True)
+    per_step = kernel.transpose(1, 2)
+    over_filters = per_step / per_step.sum(2, keepdim=True).clamp(min=1e-300)  # padded steps: 0 / tiny = 0
+    for module in (TemporalAttention, TemporalAttentionTranspose):
+        bank = module(3, "gaussian")
+        with torch.no_grad():
+            bank.centre.copy_(torch.tensor(centres))
+            bank.width.copy_(torch.tensor(widths))
+        # sample 1 by hand: g = 0.5 * 6 * (ĝ + 1) = 1.5, 3.3, 5.4 and σ = e^ŝ * 6 / 3
+        torch.testing.assert_close(bank.centres(torch.tensor([6.0])), torch.tensor([[1.5, 3.3, 5.4]]))
+        torch.testing.assert_close(bank.widths(torch.tensor([6.0])), 2.0 * torch.exp(torch.tensor([widths])))
+        torch.testing.assert_close(bank.filters(mask), over_time.float(), rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(bank.weights(mask), over_filters.float(), rtol=1e-5, atol=1e-7)
+
+
+def test_gaussian_filters_start_evenly_spread_with_width_length_over_n() -> None:
+    """Initialisation (docstring): g_n = (n + 0.5) L / N and σ = L / N, for each sample's valid length L."""
+    bank = TemporalAttention(4, "gaussian")
+    lengths = torch.tensor([12.0, 6.0])
+    torch.testing.assert_close(bank.centres(lengths), torch.tensor([[1.5, 4.5, 7.5, 10.5], [0.75, 2.25, 3.75, 5.25]]))
+    torch.testing.assert_close(bank.widths(lengths), torch.tensor([[3.0] * 4, [1.5] * 4]))
+    kernel = _gaussian_kernel([-0.75, -0.25, 0.25, 0.75], [0.0] * 4, [12, 6], 12)  # ĝ_n = (2n + 1) / N - 1, ŝ = 0
+    torch.testing.assert_close(bank.filters(_mask([12, 6], 12)), (kernel / kernel.sum(2, keepdim=True)).float(),
+                               rtol=1e-5, atol=1e-7)

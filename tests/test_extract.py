@@ -8,7 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import asdict
 from pathlib import Path
 
@@ -145,22 +144,50 @@ def test_extraction_writes_store_lists_failures_and_resumes(tmp_path: Path) -> N
     assert (again.already_done, again.extracted, again.failed) == (2, 0, 1)
 
 
-def test_kill_9_leaves_no_half_entry_and_the_run_resumes(tmp_path: Path) -> None:
+#: ``python -m mmar extract`` that kills itself with SIGKILL at a fixed point of its first video, whatever the
+#: machine's load: "written", right after the part file is complete; "writing", once the features are in the
+#: part's temporary file, before it is renamed.
+EXTRACT_KILLED_IN_FIRST_PART = """
+import os, signal, sys
+from mmar import extract
+
+stage = sys.argv[1]
+
+def die_after(function):
+    def wrapper(*args, **kwargs):
+        result = function(*args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+        return result
+    return wrapper
+
+if stage == "written":
+    extract.write_part = die_after(extract.write_part)
+else:
+    extract.np.savez = die_after(extract.np.savez)
+sys.exit(extract.main(sys.argv[2:]))
+"""
+
+
+@pytest.mark.parametrize("stage", ["written", "writing"])
+def test_kill_9_leaves_no_half_entry_and_the_run_resumes(tmp_path: Path, stage: str) -> None:
+    """An extraction killed with SIGKILL in its first video leaves that video's complete part ("written") or
+    only an ignored temporary file ("writing"), and no store; the same command then merges all videos."""
     ids = _make_videos(tmp_path / "videos", [16, 16, 16])
     out = tmp_path / "features.h5"
     parts = parts_dir_for(out)
-    command = [sys.executable, "-m", "mmar", "extract", str(tmp_path / "videos"), "--out", str(out), "--no-progress"]
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 120
-    while not part_ids(parts) and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    os.kill(process.pid, signal.SIGKILL)
-    process.wait()
-    done_before = part_ids(parts)
-    assert 1 <= len(done_before) < len(ids), "the kill should land after the first video and before the last"
+    arguments = [str(tmp_path / "videos"), "--out", str(out), "--no-progress"]
+    killed = subprocess.run([sys.executable, "-c", EXTRACT_KILLED_IN_FIRST_PART, stage, *arguments],
+                            cwd=PROJECT_ROOT, capture_output=True, text=True)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    temporary = [p.name for p in parts.iterdir() if p.name.startswith(".")]
+    if stage == "written":
+        assert part_ids(parts) == {ids[0]} and not temporary  # videos are extracted in listed order
+    else:
+        assert part_ids(parts) == set() and len(temporary) == 1 and temporary[0].startswith(".tmp-")
     assert not out.exists()  # nothing merged yet: the store is only ever replaced atomically
 
-    subprocess.run(command, cwd=PROJECT_ROOT, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "mmar", "extract", *arguments], cwd=PROJECT_ROOT, check=True,
+                   capture_output=True)
     store = FeatureStoreReader(out)
     assert sorted(store.ids()) == ids
     assert all(store.length(v) == 1 and np.isfinite(store.read(v)).all() for v in ids)

@@ -183,3 +183,37 @@ def test_unpaired_step_shares_one_forward_pass_without_changing_its_terms() -> N
     torch.testing.assert_close(shared["total_unpaired"], total)
     for shared_grad, p in zip(grads, model.parameters()):
         torch.testing.assert_close(shared_grad, p.grad)
+
+
+def test_paired_step_weights_each_term_of_eq6_by_its_lambda() -> None:
+    """Algorithm 1's paired step: total = λ_joint·joint + recons + λ_cross·cross + λ_cycle·cycle (Eq. 6),
+    built here from the unweighted terms of :func:`paired_losses`; distinct λs (2, 3, 5, 7) so that a
+    dropped, doubled or swapped term changes the total, and the gradient is that sum's gradient.
+    λ_adv (7) has no paired term: it must not enter."""
+    from mmar.training import TrainConfig
+    from mmar.training.ensemble import Networks
+
+    v, vm, t, tm = _batch(9)
+    model = _model()
+    with torch.no_grad():  # larger weights: decodes far from zero, so that the four terms differ clearly
+        for param in model.parameters():
+            param.mul_(3.0)
+    config = TrainConfig(losses=("joint", "recons", "cross", "cycle", "adv"), recon_reduction="sum")
+    weights = torch.tensor([2.0, 3.0, 5.0, 7.0])  # λ_joint, λ_cross, λ_cycle, λ_adv
+    torch.manual_seed(10)
+    step = Networks(model, Discriminators(5, 3, 4, 8), config)("paired", weights, v, vm, t, tm)
+    step["total_paired"].backward()
+    grads = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    apart = paired_losses(model, v, vm, t, tm, ("joint", "recons", "cross", "cycle"), "sum")
+    total = 2.0 * apart["joint"] + apart["recons"] + 3.0 * apart["cross"] + 5.0 * apart["cycle"]
+    total.backward()
+    assert set(step) == {"joint", "recons", "cross", "cycle", "total_paired"}
+    for name, value in apart.items():
+        torch.testing.assert_close(step[name], value)
+    # the terms differ pairwise by far more than rounding, so a dropped, swapped or mis-weighted term shows
+    values = [value.item() for value in apart.values()]
+    assert min(abs(a - b) for i, a in enumerate(values) for b in values[i + 1:]) > 0.1
+    torch.testing.assert_close(step["total_paired"], total)
+    for step_grad, p in zip(grads, model.parameters()):
+        torch.testing.assert_close(step_grad, p.grad)

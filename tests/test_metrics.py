@@ -120,10 +120,19 @@ def test_retrieval_scores_on_perfect_and_shuffled_pairs():
     perfect = retrieval_scores(video, video)
     assert perfect["t2v_R@1"] == 100.0 and perfect["v2t_R@1"] == 100.0
     assert perfect["t2v_median_rank"] == 1.0
-    # Text i is video (i + 1) % n: every text query's own video is wherever it is, ranks follow.
-    text = np.roll(video, -1, axis=0)
-    shifted = retrieval_scores(video, text)
-    assert shifted["t2v_R@1"] < 100.0
+    # Videos at 0, 1, ..., 19 on a line, text i at video (i + 1) % 20's place. Text query i (i <= 17) has
+    # video i + 1 closer than its own (distance 0) and video i + 2 tied with it (distance 1): rank 1 + 3/2;
+    # text 18 (at 19) has only video 19 closer: rank 2; text 19 (at 0) has all 19 others closer: rank 20.
+    # Video queries mirror it (video i sits on text i - 1, text i - 2 ties): the same ranks, in another order.
+    line = np.arange(20, dtype=np.float64)[:, None]
+    shifted = retrieval_scores(line, np.roll(line, -1, axis=0))
+    for name in ("t2v", "v2t"):
+        assert shifted[f"{name}_R@1"] == 0.0 and shifted[f"{name}_median_rank"] == 2.5
+        assert shifted[f"{name}_R@5"] == shifted[f"{name}_R@10"] == pytest.approx(100.0 * 19 / 20)
+    np.testing.assert_array_equal(target_ranks(np.roll(line, -1, axis=0), line, np.arange(20)),
+                                  [2.5] * 18 + [2.0, 20.0])
+    np.testing.assert_array_equal(target_ranks(line, np.roll(line, -1, axis=0), np.arange(20)),
+                                  [2.0] + [2.5] * 18 + [20.0])
     chance = retrieval_chance(20)
     assert chance["t2v_R@5"] == pytest.approx(25.0)
     assert chance["v2t_median_rank"] == pytest.approx(10.5)

@@ -242,7 +242,29 @@ def test_run_dir_resolves_against_the_repository_whatever_the_cwd(tmp_path: Path
     assert resolve_run_dir("runs/x") == PROJECT_ROOT / "runs" / "x"
     assert resolve_run_dir(tmp_path / "y") == tmp_path / "y"
     assert display_path(PROJECT_ROOT / "runs" / "x" / "results.csv") == os.path.join("runs", "x", "results.csv")
-    assert display_path(Path.home() / "z") == "~/z" or not str(PROJECT_ROOT).startswith(str(Path.home()))
+
+
+def test_display_path_takes_the_first_root_that_holds_the_path(tmp_path: Path, monkeypatch) -> None:
+    """With a temporary home holding a temporary project at ``home/work/proj``, each branch of the docstring:
+    inside the project -> relative to it; beside it -> ``../``; elsewhere in the home -> ``~/``; outside
+    both -> the absolute path; ``~`` and ``..`` in the input are expanded and resolved first."""
+    import mmar.paths
+
+    home = tmp_path.resolve() / "home"
+    project = home / "work" / "proj"
+    (project / "runs").mkdir(parents=True)
+    monkeypatch.setattr(mmar.paths, "PROJECT_ROOT", project)
+    monkeypatch.setattr(Path, "home", classmethod(lambda cls: home))
+    monkeypatch.setenv("HOME", str(home))  # what Path.expanduser reads
+    assert display_path(project / "runs" / "x.csv") == "runs/x.csv"
+    assert display_path(project) == "."
+    assert display_path(home / "work" / "shared" / "data") == "../shared/data"
+    assert display_path(project / ".." / "other") == "../other"
+    assert display_path(home / "notes" / "a.txt") == "~/notes/a.txt"
+    assert display_path("~/notes/a.txt") == "~/notes/a.txt"
+    assert display_path(tmp_path / "elsewhere" / "f") == str(tmp_path.resolve() / "elsewhere" / "f")
+    monkeypatch.chdir(project / "runs")
+    assert display_path("x.csv") == "runs/x.csv"  # relative to the working folder, then shown from the root
 
 
 def test_unseen_ks_to_run(tiny_prepared) -> None:

@@ -141,3 +141,52 @@ def test_adversarial_steps_change_only_their_own_parameters(tiny_prepared: Prepa
     assert _same(d1, d2) and not _same(m1, m2)
     model = trainer.member_networks(0).model
     assert ForwardPass(model, *(x[0] for x in batch)).z("video").shape == (6, 8)
+
+
+class _PaddedRows:
+    """A :class:`mmar.training.data.BatchSource` over fixed items: ``videos(rows)`` / ``texts(rows)`` give rows
+    of any shape R as (*R, T, C) padded with a huge value (1e6) where the mask is False, as a bug would see it."""
+
+    def __init__(self, items: dict[str, list[np.ndarray]]) -> None:
+        self.items = items
+
+    def _batch(self, kind: str, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        rows = np.asarray(rows)
+        chosen = [self.items[kind][r] for r in rows.reshape(-1)]
+        steps, dim = max(len(x) for x in chosen), chosen[0].shape[1]
+        x = torch.full((len(chosen), steps, dim), 1e6, dtype=torch.float32)
+        mask = torch.zeros(len(chosen), steps, dtype=torch.bool)
+        for i, item in enumerate(chosen):
+            x[i, :len(item)] = torch.from_numpy(item)
+            mask[i, :len(item)] = True
+        return x.reshape(*rows.shape, steps, dim), mask.reshape(*rows.shape, steps)
+
+    def videos(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._batch("video", rows)
+
+    def texts(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._batch("text", rows)
+
+
+@pytest.mark.parametrize("kind, dim", [("video", 3), ("text", 2)])
+def test_channel_statistics_are_numpys_over_the_valid_steps_only(kind: str, dim: int) -> None:
+    """Per-channel mean and population standard deviation of the chosen rows' valid steps, equal to NumPy's
+    on the concatenated unpadded items, with chunks (2 rows) smaller than the rows (5, the last chunk short),
+    rows out of order and one row twice (it counts twice), and padding of 1e6 that must not count."""
+    from mmar.training.data import channel_statistics
+
+    rng = np.random.default_rng(3)
+    lengths = [4, 1, 7, 2, 5, 3]
+    items = [(rng.normal(size=(n, dim)) * [1.0, 5.0, 0.2][:dim] + [2.0, -3.0, 10.0][:dim]).astype(np.float32)
+             for n in lengths]
+    source = _PaddedRows({kind: items})
+    rows = np.array([4, 1, 2, 4, 0])
+    valid = np.concatenate([items[r] for r in rows]).astype(np.float64)
+    mean, std = channel_statistics(source, rows, kind, chunk=2)
+    assert mean.shape == std.shape == (dim,) and mean.dtype == std.dtype == torch.float32
+    np.testing.assert_allclose(mean.numpy(), valid.mean(0), rtol=1e-5)
+    np.testing.assert_allclose(std.numpy(), valid.std(0), rtol=1e-4)  # ddof=0: the population deviation
+    # one row with one step: mean is that step, deviation exactly 0
+    mean, std = channel_statistics(source, np.array([1]), kind, chunk=2)
+    np.testing.assert_allclose(mean.numpy(), items[1][0], rtol=1e-6)
+    assert (std == 0).all()
