@@ -68,6 +68,18 @@ def test_term_progress_compares_the_last_epoch_with_the_untrained_networks():
     assert table.loc["recons", "last / initial"] == pytest.approx(1.1) and not table.loc["recons", "trains"]
 
 
+def test_term_progress_ratio_is_the_mean_of_each_seeds_ratio():
+    """Seed 0 falls from 1 to 0.5 (ratio 0.5), seed 1 stays at 9 (ratio 1): the mean ratio is 0.75, as the result
+    rows of notebook 05 and the report give it; the ratio of the means, 9.5 / 10 = 0.95, would differ."""
+    import pandas as pd
+
+    curves = pd.DataFrame([{"lambda_joint": 1.0, "seed": seed, "epoch": epoch, "probe_val_joint": value}
+                           for seed, epoch, value in ((0, 0, 1.0), (1, 0, 9.0), (0, 3, 0.5), (1, 3, 9.0))])
+    row = term_progress(curves, "lambda_joint").set_index("term").loc["joint"]
+    assert row["initial"] == 5.0 and row["last epoch"] == 4.75
+    assert row["last / initial"] == 0.75 and row["trains"]
+
+
 def test_a_term_that_falls_by_a_tenth_of_a_percent_does_not_train():
     import pandas as pd
 

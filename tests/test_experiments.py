@@ -4,7 +4,6 @@ counts, cells are cached and resumed, results carry the paper's labels."""
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pandas as pd
@@ -18,6 +17,25 @@ ALL_ROWS = ex.TABLE1 + ex.TABLE6 + ex.TABLE7 + ex.TABLE8 + ex.our_ablation("n_fi
 TINY_GRID = ex.GridSettings(train={"epochs": 1, "batch_size": 8, "embed_dim": 8, "hidden_dim": 16, "device": "cpu",
                                    "optimizer": "adam", "lr": 0.01},
                             sentences_per_class=2, reference_videos_per_class=2, caption_length=4)
+
+
+def _fix_embeddings(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
+    """Evaluation's E_V / E_T outputs replaced (rows and class labels kept): ``"constant"``, one unit vector
+    for every video and sentence; ``"class"``, the one-hot vector of the item's class."""
+    import mmar.training
+
+    real = mmar.training.embed_rows
+
+    def fixed(model, data, rows: np.ndarray, **kwargs: object) -> dict[str, np.ndarray]:
+        out = real(model, data, rows, **kwargs)
+        if kind == "constant":
+            vectors = np.zeros((len(rows), 3))
+            vectors[:, 0] = 1.0
+        else:
+            vectors = np.eye(len(data.classes))[out["class_index"]]
+        return {**out, "video": vectors, "text": vectors.copy()}
+
+    monkeypatch.setattr(mmar.training, "embed_rows", fixed)
 
 
 def test_row_labels_match_the_paper_file():
@@ -81,9 +99,14 @@ def test_cell_keys_follow_what_determines_the_result(tiny_prepared):
         ex.make_cell(data, ex.TABLE1[0], 7, 0, settings)
 
 
-def test_tiny_grid_end_to_end_with_cache(tiny_prepared, tmp_path):
+@pytest.mark.filterwarnings("ignore:Number of distinct clusters")  # k-means on one repeated point
+def test_tiny_grid_end_to_end_with_cache(tiny_prepared, tmp_path, monkeypatch):
+    """Two cells trained, evaluated and cached. Evaluation sees one constant embedding for every video and
+    sentence, so by the tie rules (mmar.evaluation.metrics) 1-NN and prototype accuracy are exactly 100 / K
+    and every retrieval target takes the mean place (n + 1) / 2; a second run only reads the cache."""
     data = tiny_prepared
     settings = TINY_GRID
+    _fix_embeddings(monkeypatch, "constant")
     rows = [ex.TABLE1_BY_LABEL["Paired: joint + recons + cross + cycle"], ex.TABLE6[3]]
     cells = ex.make_cells(data, rows, [2], 1, settings)
     assert len({c.key for c in cells}) == 2
@@ -92,7 +115,13 @@ def test_tiny_grid_end_to_end_with_cache(tiny_prepared, tmp_path):
     first = results[0]
     # 2 classes x (4 videos - 2 reference videos) queries; 2 classes x 2 reference sentences
     assert first.n_test_videos == 4 and first.n_sentences == 4
-    assert 0.0 <= first.zero_shot.nn_accuracy <= 100.0
+    # every reference ties; 2 of the 4 carry the query's class (2 per class): 50% for 1-NN and for prototypes
+    assert first.zero_shot == ex.ZeroShotScores(nn_accuracy=50.0, prototype_accuracy=50.0)
+    assert first.n_retrieval_pairs == 16  # 2 classes x 4 videos x 2 sentences: every target at place 8.5
+    assert first.retrieval == {f"{d}_{m}": v for d in ("t2v", "v2t") for m, v in
+                               [("R@1", 0.0), ("R@5", 0.0), ("R@10", 100.0), ("median_rank", 8.5)]}
+    # one point: one cluster, voted to either class, right for 2 of the 4 queries; no information
+    assert first.discovery == ex.DiscoveryScores(accuracy=50.0, nmi=0.0, ari=0.0)
     assert len(first.captions.hypotheses) == 4
     assert all(1 <= len(h.split()) <= 4 for h in first.captions.hypotheses)  # 4 columns, repeats collapsed
     # a Table 5 model also gets the sentence read-out: one 4-word sentence per video, and the prior's own
@@ -106,10 +135,19 @@ def test_tiny_grid_end_to_end_with_cache(tiny_prepared, tmp_path):
     table6 = json.loads((tmp_path / "cache" / "cells" / f"{cells[1].key}.json").read_text())
     assert "sentence_hypotheses" not in table6["captions"]             # fields a row did not record stay out
     stamp = cached.stat().st_mtime_ns
-    tic = time.perf_counter()
-    again = ex.run_grid(data, cells, settings, tmp_path / "cache", progress=False)
-    assert time.perf_counter() - tic < 2.0 and cached.stat().st_mtime_ns == stamp
-    assert again[0].zero_shot == first.zero_shot
+
+    def must_not_run(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a cached cell was trained or evaluated again")
+
+    with monkeypatch.context() as no_work:  # a second run reads every cell from the cache
+        import mmar.experiments.run as grid_run
+        import mmar.training
+
+        for module, name in [(grid_run, "run_ensemble"), (grid_run, "evaluate_model"),
+                             (mmar.training, "train_ensemble")]:
+            no_work.setattr(module, name, must_not_run)
+        again = ex.run_grid(data, cells, settings, tmp_path / "cache", progress=False)
+    assert again == results and cached.stat().st_mtime_ns == stamp
 
     context = ex.ResultContext(Run("test", tmp_path, 0, data.data_source), settings, 1)
     result_rows = ex.zero_shot_rows(results, rows, context)
@@ -117,7 +155,7 @@ def test_tiny_grid_end_to_end_with_cache(tiny_prepared, tmp_path):
     paper = table[table["paper_table"] == "Table 1"]
     assert list(paper["paper_column"]) == ["2 unseen"] and list(paper["metric"]) == ["accuracy"]
     assert paper["chance"].iloc[0] == pytest.approx(50.0)
-    assert json.loads(paper["values"].iloc[0]) == [pytest.approx(first.zero_shot.nn_accuracy)]
+    assert json.loads(paper["values"].iloc[0]) == [50.0]
     assert set(table.loc[table["metric"] == "prototype_accuracy", "paper_table"].fillna("")) == {""}
 
     captions = pd.DataFrame([r.__dict__ | {"variant": r.config["variant"]} for r in ex.caption_rows(results, 2, context)])
@@ -129,6 +167,39 @@ def test_tiny_grid_end_to_end_with_cache(tiny_prepared, tmp_path):
     prior = captions[(captions["variant"] == ex.PRIOR_VARIANT) & (captions["metric"] == "distinct_captions")]
     assert list(prior["values"].iloc[0]) == [pytest.approx(100 / 4)]  # one sentence for all 4 videos
     assert set(captions["paper_table"]) == {""}                      # K = 2, not the paper's 10
+
+
+@pytest.mark.filterwarnings("ignore:Number of distinct clusters")  # k-means on one repeated point
+@pytest.mark.parametrize("k", [2, 3])
+def test_evaluation_scores_of_known_embeddings(tiny_prepared, monkeypatch, k: int) -> None:
+    """Every protocol of a cell on embeddings whose scores the metrics' stated rules fix: one constant
+    embedding (all ties) gives 1-NN, prototype and discovery accuracy 100 / K and the mean place (n + 1) / 2
+    for every retrieval target; a one-hot class embedding gives 100 everywhere, and the mean place among a
+    target's own class's 8 rows, (8 + 1) / 2, in retrieval."""
+    from mmar.training import TrainConfig, build_model
+
+    data = tiny_prepared
+    unseen = data.splits[k][0]
+    model, _ = build_model(TrainConfig(embed_dim=8, hidden_dim=16), data.feature_store().feature_dim, data.word_dim)
+    _fix_embeddings(monkeypatch, "constant")
+    constant = ex.evaluate_model(model, data, unseen, 0, TINY_GRID, "segment", 4)
+    # per class: 4 videos, 2 of them references (2 reference sentences); 2 sentences per video
+    assert (constant["n_test_videos"], constant["n_sentences"], constant["n_retrieval_pairs"]) == (2 * k, 2 * k, 8 * k)
+    assert constant["zero_shot"].nn_accuracy == pytest.approx(100 / k)
+    assert constant["zero_shot"].prototype_accuracy == pytest.approx(100 / k)
+    assert constant["discovery"].accuracy == pytest.approx(100 / k)
+    place = (8 * k + 1) / 2  # 8.5 or 12.5
+    assert constant["retrieval"] == {f"{d}_{m}": v for d in ("t2v", "v2t") for m, v in
+                                     [("R@1", 0.0), ("R@5", 0.0), ("R@10", 100.0 * (place <= 10)),
+                                      ("median_rank", place)]}
+
+    _fix_embeddings(monkeypatch, "class")
+    by_class = ex.evaluate_model(model, data, unseen, 0, TINY_GRID, "segment", 4)
+    assert by_class["zero_shot"] == ex.ZeroShotScores(nn_accuracy=100.0, prototype_accuracy=100.0)
+    assert by_class["discovery"].accuracy == 100.0
+    assert by_class["discovery"].nmi == pytest.approx(1.0) and by_class["discovery"].ari == pytest.approx(1.0)
+    assert by_class["retrieval"] == {f"{d}_{m}": v for d in ("t2v", "v2t") for m, v in
+                                     [("R@1", 0.0), ("R@5", 100.0), ("R@10", 100.0), ("median_rank", 4.5)]}
 
 
 def test_a_cell_record_missing_a_field_is_refused_by_name(cell_result):
@@ -217,41 +288,61 @@ def test_grid_dispatched_with_submitit_matches_inline(tiny_prepared, tmp_path):
     assert len(list((tmp_path / "jobs" / "submitit").iterdir())) >= 1
 
 
-def test_grid_killed_mid_training_resumes_to_the_same_results(tiny_prepared, tmp_path):
-    import os
+def test_grid_killed_mid_training_resumes_to_the_same_results(tiny_prepared, tmp_path, monkeypatch):
+    """A grid process killed with SIGKILL right after its 3rd epoch checkpoint (the child kills itself
+    there, so the point does not depend on timing) resumes from epoch 3 to the results of an uninterrupted run."""
+    import pickle
     import signal
     import subprocess
     import sys
 
+    import torch
+
+    from mmar.training.ensemble import EnsembleTrainer
+
     data = tiny_prepared
-    settings = ex.GridSettings(**{**TINY_GRID.__dict__, "train": {**TINY_GRID.train, "epochs": 40}})
+    settings = ex.GridSettings(**{**TINY_GRID.__dict__, "train": {**TINY_GRID.train, "epochs": 8}})
     cells = ex.make_cells(data, [ex.TABLE1_BY_LABEL["Paired: joint + recons + cross + cycle"]], [2, 3], 1, settings)
     whole = ex.run_grid(data, cells, settings, tmp_path / "whole", progress=False)
     script = (
-        "import pickle, sys\n"
+        "import os, pickle, signal, sys\n"
         "from mmar import experiments as ex\n"
         "from mmar.data.prepared import PreparedDataset\n"
-        "settings, keys = pickle.loads(sys.stdin.buffer.read())\n"
+        "from mmar.training import ensemble\n"
+        "saved = {'n': 0}\n"
+        "original = ensemble._atomic_save\n"
+        "def save_then_die(obj, path):\n"
+        "    original(obj, path)\n"
+        "    saved['n'] += 1\n"
+        "    if saved['n'] == 3:\n"
+        "        os.kill(os.getpid(), signal.SIGKILL)\n"
+        "ensemble._atomic_save = save_then_die\n"
+        "settings = pickle.loads(sys.stdin.buffer.read())\n"
         f"data = PreparedDataset.load({str(data.root)!r})\n"
         "cells = ex.make_cells(data, [ex.TABLE1_BY_LABEL['Paired: joint + recons + cross + cycle']], [2, 3], 1, settings)\n"
         f"ex.run_grid(data, cells, settings, {str(tmp_path / 'killed')!r}, progress=False)\n"
     )
-    import pickle
+    child = subprocess.run([sys.executable, "-c", script], input=pickle.dumps(settings), capture_output=True)
+    assert child.returncode == -signal.SIGKILL, child.stderr.decode()
+    checkpoints = list((tmp_path / "killed" / "ensembles").glob("*/checkpoint.pt"))
+    assert len(checkpoints) == 1  # the K = 2 and K = 3 cells train as one ensemble
+    state = torch.load(checkpoints[0], weights_only=True)
+    assert state["epoch"] == 3 and not state["finished"]
+    assert not list((tmp_path / "killed").glob("cells/*.json"))  # killed before any cell was evaluated
 
-    proc = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE)
-    proc.stdin.write(pickle.dumps((settings, [c.key for c in cells])))
-    proc.stdin.close()
-    checkpoints = tmp_path / "killed" / "ensembles"
-    deadline = time.time() + 120
-    while time.time() < deadline and not list(checkpoints.glob("*/checkpoint.pt")):
-        time.sleep(0.05)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
-    state = __import__("torch").load(next(checkpoints.glob("*/checkpoint.pt")), weights_only=True)
-    assert 0 < state["epoch"] < 40  # killed mid-training
+    epochs_run: list[int] = []
+    run_epoch = EnsembleTrainer.run_epoch
+
+    def counted(self: EnsembleTrainer, epoch: int, *args: object, **kwargs: object) -> None:
+        epochs_run.append(epoch)
+        return run_epoch(self, epoch, *args, **kwargs)
+
+    monkeypatch.setattr(EnsembleTrainer, "run_epoch", counted)
     resumed = ex.run_grid(data, cells, settings, tmp_path / "killed", progress=False)
+    assert epochs_run == [3, 4, 5, 6, 7]  # from the checkpoint on, not from the start
     assert [r.zero_shot for r in resumed] == [r.zero_shot for r in whole]
     assert [r.final_losses["total_paired"] for r in resumed] == [r.final_losses["total_paired"] for r in whole]
+    assert [len(r.history) for r in resumed] == [8, 8]  # the 3 epochs before the kill kept, then 5 more
 
 
 def test_curves_record_each_epoch_and_end_at_the_final_evaluation(tiny_prepared, tmp_path):
@@ -311,8 +402,8 @@ def test_a_caption_set_is_degenerate_by_its_top_word_or_its_few_distinct_caption
     from mmar.experiments.tables import degenerate_note
 
     assert degenerate_note([0.2, 0.3], [0.5, 0.9]) == ""
-    assert degenerate_note([0.2, 0.6], [0.5, 0.9]) == "; DEGENERATE caption set: one word is 60% of all caption tokens"
-    assert degenerate_note([0.2, 0.3], [0.01, 0.5]) == "; DEGENERATE caption set: only 1% of the captions are distinct"
-    assert degenerate_note([0.51], [0.05]) == ("; DEGENERATE caption set: one word is 51% of all caption tokens and "
+    assert degenerate_note([0.2, 0.6], [0.5, 0.9]) == "; DEGENERATE caption set: in its worst trial, one word is 60% of all caption tokens"
+    assert degenerate_note([0.2, 0.3], [0.01, 0.5]) == "; DEGENERATE caption set: in its worst trial, only 1% of the captions are distinct"
+    assert degenerate_note([0.51], [0.05]) == ("; DEGENERATE caption set: in its worst trial, one word is 51% of all caption tokens and "
                                                "only 5% of the captions are distinct")
     assert degenerate_note([0.5], [0.1]) == ""  # the bounds themselves are not degenerate

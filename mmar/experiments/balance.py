@@ -71,23 +71,24 @@ TRAINS_MIN_FALL = 0.01
 
 
 def term_progress(curves: pd.DataFrame, field: str) -> pd.DataFrame:
-    """Per candidate λ and held-out loss term or half of a term (mean over seeds): its value before
-    training (epoch 0), after the last epoch, the ratio, and whether it fell by at least
-    :data:`TRAINS_MIN_FALL` of its initial value (``trains``).
-    ``curves``: :func:`lambda_search` (with its epoch-0 row)."""
+    """Per candidate λ and held-out loss term or half of a term: its value before training (epoch 0) and after
+    the last epoch (means over seeds), ``last / initial`` (the mean over seeds of each seed's ratio, as the result
+    rows of notebook 05 and the report give it), and whether that ratio is below 1 − :data:`TRAINS_MIN_FALL`
+    (``trains``). ``curves``: :func:`lambda_search` (with its epoch-0 row)."""
     columns = [c for c in curves.columns if c.startswith("probe_val_") and c != "probe_val_total_paired"]
     columns = sorted(columns, key=lambda c: [t in c for t in ("joint", "recons", "cross", "cycle")], reverse=True)
     first, last = curves["epoch"].min(), curves["epoch"].max()
     table = []
     for value, group in curves.groupby(field):
-        start = group[group["epoch"] == first][columns].mean()
-        end = group[group["epoch"] == last][columns].mean()
+        start = group[group["epoch"] == first].set_index("seed")[columns]
+        end = group[group["epoch"] == last].set_index("seed")[columns]
         for column in columns:
-            if np.isnan(start[column]):
+            if start[column].isna().any():
                 continue
-            table.append({field: value, "term": column.removeprefix("probe_val_"), "initial": start[column],
-                          "last epoch": end[column], "last / initial": end[column] / start[column],
-                          "trains": bool(end[column] < (1 - TRAINS_MIN_FALL) * start[column])})
+            ratio = float((end[column] / start[column]).mean())
+            table.append({field: value, "term": column.removeprefix("probe_val_"), "initial": start[column].mean(),
+                          "last epoch": end[column].mean(), "last / initial": ratio,
+                          "trains": bool(ratio < 1 - TRAINS_MIN_FALL)})
     return pd.DataFrame(table)
 
 

@@ -208,13 +208,13 @@ DEGENERATE_DISTINCT_SHARE = 0.1
 def degenerate_note(top_word_shares: Sequence[float], distinct_shares: Sequence[float]) -> str:
     """"; DEGENERATE caption set: ..." when, in some trial, one word is over :data:`DEGENERATE_TOP_WORD_SHARE` of
     the caption tokens or fewer than :data:`DEGENERATE_DISTINCT_SHARE` of the captions are distinct (shares
-    0-1, one per trial); "" otherwise."""
+    0-1, one per trial); "" otherwise. The note gives the worst trial's share (the row's mean is over all trials)."""
     reasons = []
     if max(top_word_shares) > DEGENERATE_TOP_WORD_SHARE:
         reasons.append(f"one word is {100 * max(top_word_shares):.0f}% of all caption tokens")
     if min(distinct_shares) < DEGENERATE_DISTINCT_SHARE:
         reasons.append(f"only {100 * min(distinct_shares):.0f}% of the captions are distinct")
-    return "; DEGENERATE caption set: " + " and ".join(reasons) if reasons else ""
+    return "; DEGENERATE caption set: in its worst trial, " + " and ".join(reasons) if reasons else ""
 
 
 def _caption_metric_rows(context: ResultContext, records, per_trial, variant: str, how: str, paper_row: str,

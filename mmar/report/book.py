@@ -8,7 +8,8 @@ the run) does, in ``<run_dir>/book-src/``:
    ``run_dir``, ``extra_runs``) against the run; they call :mod:`mmar.report.pages` and
    :mod:`mmar.report.findings`, and the findings chapter glues its numbers (myst-nb ``glue``);
 2. copies the run's executed notebooks (``<run_dir>/notebooks/*.ipynb``, as papermill wrote them) without
-   their widget outputs (progress bars);
+   their widget outputs (progress bars), their default ``parameters`` cell (papermill's injected one shows what
+   ran) and nbval's marker comments (:func:`for_reading`);
 3. runs Jupyter Book with execution off, into ``<run_dir>/book/`` (``index.html`` is the findings), and
    fails if a built page would fetch anything remote (:func:`remote_resources`);
 4. prints the single-page build to ``<run_dir>/book.pdf`` with headless Chromium, when installed.
@@ -55,6 +56,22 @@ def strip_widgets(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
             cell["outputs"] = [o for o in cell.get("outputs", []) if WIDGET_MIME not in o.get("data", {})]
     notebook.metadata.pop("widgets", None)
     return notebook
+
+
+#: nbval's comment markers: instructions to the test, not content.
+NBVAL_MARKER = re.compile(r"^# NBVAL_[A-Z_]+\n?", re.MULTILINE)
+
+
+def for_reading(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """A run's notebook as the book shows it: without its default ``parameters`` cell when papermill injected the
+    values that ran (the reader sees those), without nbval's marker comments, and without widget outputs."""
+    tags = [cell.get("metadata", {}).get("tags", []) for cell in notebook.cells]
+    if any("injected-parameters" in t for t in tags):
+        notebook.cells = [cell for cell, t in zip(notebook.cells, tags) if "parameters" not in t]
+    for cell in notebook.cells:
+        if cell.get("cell_type") == "code":
+            cell["source"] = NBVAL_MARKER.sub("", cell["source"])
+    return strip_widgets(notebook)
 
 
 def _toc(notebooks: Sequence[str]) -> dict:
@@ -146,7 +163,7 @@ def assemble(run_dir: Path, src: Path, extra_runs: Sequence[Path] = ()) -> None:
     for name in notebooks:
         notebook = nbformat.read(run_dir / "notebooks" / f"{name}.ipynb", as_version=4)
         notebook.metadata.setdefault("language_info", {"name": "python"})  # the code cells' highlighting
-        nbformat.write(strip_widgets(notebook), src / "notebooks" / f"{name}.ipynb")
+        nbformat.write(for_reading(notebook), src / "notebooks" / f"{name}.ipynb")
     spawn = multiprocessing.get_context("spawn")  # each chapter runs its own kernel, from a fresh process
     with ProcessPoolExecutor(max_workers=CHAPTER_WORKERS, mp_context=spawn) as pool:
         for done in [pool.submit(_execute_in_worker, stem, src, run_dir, extra_runs)

@@ -19,7 +19,7 @@ interval is still shown when n ≥ 2). A check whose numbers are missing is **no
 Verdict of a claim: **not tested here** when no check could be computed; **contradicted** when any
 check is; **supported** when every check is; **too few trials** when every computed check has too few;
 **inconclusive** otherwise. The paper's own numbers are run through the same checks by sign alone
-(the paper gives no spreads for these tables).
+(the paper gives no spreads for these tables); on them a check with d = 0 (equal printed numbers) is a **tie**.
 """
 
 from __future__ import annotations
@@ -40,6 +40,10 @@ from mmar.report.rundata import Column
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, TOO_FEW, NOT_TESTED = (
     "supported", "contradicted", "inconclusive", "too few trials", "not tested here")
 VERDICTS = (SUPPORTED, CONTRADICTED, INCONCLUSIVE, TOO_FEW, NOT_TESTED)
+#: The verdict of a check on the paper's own numbers when d = 0 (its numbers are printed with at most two
+#: decimals, so a d within :data:`TIE_TOLERANCE` of 0 is float rounding of equal numbers).
+TIE = "tie"
+TIE_TOLERANCE = 1e-6
 
 Key = tuple[str, str, str]  # (paper table, paper row, paper column)
 
@@ -115,11 +119,22 @@ class ClaimVerdict:
 
 @dataclass
 class PaperDirection:
-    """The paper's own numbers through the same checks, by sign: how many checks hold."""
+    """The paper's own numbers through the same checks, by sign: how many checks hold, and how many tie
+    (d = 0: equal printed numbers; neither holding nor failing)."""
 
     holds: int
     total: int
     results: list[CheckResult] = field(default_factory=list)
+
+    @property
+    def ties(self) -> int:
+        return sum(r.verdict == TIE for r in self.results)
+
+    @property
+    def text(self) -> str:
+        """``hold in 14 of 16 checks (1 tie)``."""
+        return f"hold in {self.holds} of {self.total} checks" + (f" ({self.ties} tie{'s' * (self.ties > 1)})"
+                                                                   if self.ties else "")
 
 
 @dataclass
@@ -246,7 +261,8 @@ def paper_getter(paper: pd.DataFrame) -> Getter:
 
 
 def paper_direction(claim: Claim, paper: pd.DataFrame) -> PaperDirection:
-    """How many of the claim's checks hold on the paper's own numbers (d > 0)."""
+    """How many of the claim's checks hold on the paper's own numbers (d > 0); |d| < :data:`TIE_TOLERANCE`
+    is a tie (:data:`TIE`), d below it contradicts."""
     get = paper_getter(paper)
     results = []
     for check in claim.checks:
@@ -255,7 +271,8 @@ def paper_direction(claim: Claim, paper: pd.DataFrame) -> PaperDirection:
             raise KeyError(f"claim {claim.ident}: the paper has no cell {check.keys}")
         threshold = threshold_of(check, measures[0].chance)
         d = difference(check, [m.mean for m in measures], threshold)
-        results.append(CheckResult(check, SUPPORTED if d > 0 else CONTRADICTED, measures, d, threshold=threshold))
+        verdict = TIE if abs(d) < TIE_TOLERANCE else SUPPORTED if d > 0 else CONTRADICTED
+        results.append(CheckResult(check, verdict, measures, d, threshold=threshold))
     return PaperDirection(sum(r.verdict == SUPPORTED for r in results), len(results), results)
 
 

@@ -23,16 +23,19 @@ from mmar.evaluation.paired import t_interval
 from mmar.experiments.balance import TRAINS_MIN_FALL
 from mmar.profiles import notebook_settings, resolve_profile
 from mmar.report import choices, claims, inconsistencies, kinetics
-from mmar.report.rundata import Column, RunData
+from mmar.report.compare import all_tables
+from mmar.report.rundata import Column, RunData, first_clause
 from mmar.report.situation import DATA_SITUATION
 from mmar.results import ACTIVITYNET
 from mmar.studies import difficulty
+from mmar.training import TrainConfig
 
 #: Table 1 rows the findings quote, by glue key.
 TABLE1_ROWS = {
     "fixed_text": claims.P + "Fixed Text Representation (baseline)",
     "joint": claims.P + "joint",
     "recons_cross": claims.P + "recons + cross (Ngiam-style baseline)",
+    "joint_recons": claims.P + claims.JR,
     "all_paired": claims.P + claims.JRCY,
     "all_adv": claims.ALL_ADV,
 }
@@ -57,12 +60,15 @@ def mean_with_interval(measure: claims.Measure | None, unit: str = "%") -> str:
 
 
 def difference_text(result: claims.CheckResult) -> str:
-    """``+3.2 points [0.4, 6.0], 5 paired trials``."""
+    """``+3.2 points [0.4, 6.0], 5 paired trials``; a near-chance check's d is how far the accuracy lies below its
+    bound (``+5.0 points below the near-chance bound 28.0 % [...]``)."""
     if result.verdict == claims.NOT_TESTED:
         return "not tested here"
+    what = (f" below the near-chance bound {result.threshold:.1f} %" if result.check.kind == "near_chance"
+            and not math.isnan(result.threshold) else "")
     if math.isnan(result.low):
-        return f"{result.diff:+.1f} points, {result.n_paired} paired trial(s)"
-    return f"{result.diff:+.1f} points [{result.low:.1f}, {result.high:.1f}], {result.n_paired} paired trials"
+        return f"{result.diff:+.1f} points{what}, {result.n_paired} paired trial(s)"
+    return f"{result.diff:+.1f} points{what} [{result.low:.1f}, {result.high:.1f}], {result.n_paired} paired trials"
 
 
 def verdict_counts_text(verdicts: list[str]) -> str:
@@ -113,8 +119,9 @@ def verdict_reasons(audit: list[claims.AuditedClaim], column: Column) -> str:
             lines.extend(f"  - “{a.claim.text}”: {inconclusive_reason(a.by_column[column])}." for a in mine)
             halves = [(r.high - r.low) / 2 for r in results if r.verdict == claims.INCONCLUSIVE]
             if halves:
-                lines.append(f"  - An interval excludes 0 only when its mean difference exceeds half its width: here "
-                             f"{min(halves):.1f} to {max(halves):.1f} points.")
+                lines.append(f"  - With this many trials and this much spread between trials, a mean difference "
+                             f"smaller than {min(halves):.1f} to {max(halves):.1f} points (half the intervals' widths) "
+                             "cannot be told from noise.")
             continue
         if verdict == claims.TOO_FEW:
             paper_trials = notebook_settings(resolve_profile("paper"), "07_ablations")["n_trials"]
@@ -135,7 +142,7 @@ def claims_frame(audit: list[claims.AuditedClaim], column: Column | None) -> pd.
     rows = []
     for a in audit:
         row = {"claim": a.claim.text, "where": a.claim.where,
-               "paper's own numbers": f"hold in {a.paper.holds} of {a.paper.total} checks"}
+               "paper's own numbers": a.paper.text}
         if column is not None:
             verdict = a.by_column[column]
             computed = [r for r in verdict.results if r.verdict != claims.NOT_TESTED and r.diff == r.diff]
@@ -145,7 +152,7 @@ def claims_frame(audit: list[claims.AuditedClaim], column: Column | None) -> pd.
             row["weakest check: mean paired d (95 % interval)"] = (
                 f"{weakest.check.text}: {difference_text(weakest)}" if weakest else "")
         rows.append(row)
-    return pd.DataFrame(rows).set_index("claim")
+    return pd.DataFrame(rows)
 
 
 def paired_difference_frame(audit: list[claims.AuditedClaim], column: Column) -> pd.DataFrame:
@@ -242,16 +249,28 @@ def _text_autoencoder(run: RunData) -> dict[str, str]:
 
 #: Short names of :data:`TABLE1_ROWS` for sentences.
 TABLE1_SHORT = {"fixed_text": "fixed text", "joint": "joint", "recons_cross": "recons + cross",
-                "all_paired": "all paired terms", "all_adv": "all terms with unpaired data"}
+                "joint_recons": "joint + recons", "all_paired": "all paired terms",
+                "all_adv": "all terms with unpaired data"}
+
+
+def _intervals(measures: dict[str, claims.Measure | None]) -> dict[str, tuple[float, float, float]]:
+    """(mean, low, high) of each measure with 2 or more trials."""
+    return {key: t_interval(list(m.values)) for key, m in measures.items() if m is not None and len(m.values) >= 2}
+
+
+def rows_at_chance(measures: dict[str, claims.Measure | None], chance: float) -> tuple[list[str], int]:
+    """The keys whose 95 % interval over trials contains ``chance`` (%), and how many keys have an interval."""
+    intervals = _intervals(measures)
+    return [key for key, (_, low, high) in intervals.items() if low <= chance <= high], len(intervals)
 
 
 def chance_summary(measures: dict[str, claims.Measure | None], chance: float) -> str:
     """Which of the quoted Table 1 rows (by :data:`TABLE1_ROWS` key) have a 95 % interval over trials that
     contains ``chance`` (%), as a sentence; rows with fewer than 2 trials have no interval and are left out."""
-    intervals = {key: t_interval(list(m.values)) for key, m in measures.items() if m is not None and len(m.values) >= 2}
+    intervals = _intervals(measures)
     if not intervals:
         return "No row has the 2 or more trials an interval needs."
-    at_chance = [key for key, (_, low, high) in intervals.items() if low <= chance <= high]
+    at_chance, _ = rows_at_chance(measures, chance)
     above = [key for key, (_, low, _) in intervals.items() if low > chance]
     below = [key for key, (_, _, high) in intervals.items() if high < chance]
     if len(at_chance) == len(intervals):
@@ -265,6 +284,138 @@ def chance_summary(measures: dict[str, claims.Measure | None], chance: float) ->
     if below:
         parts.append(f"below chance: {', '.join(TABLE1_SHORT[k] for k in below)}")
     return "; ".join(parts) + "."
+
+
+def _own_rows(run: RunData, column: Column | None) -> pd.DataFrame:
+    """The result rows of the book's run in ``column``'s data source."""
+    rows = run.results[run.results["run"] == run.runs[0]]
+    return rows[rows["data_source"] == column.source] if column is not None else rows.iloc[:0]
+
+
+def _config(row: pd.Series) -> dict:
+    return json.loads(row["config"]) if isinstance(row["config"], str) and row["config"] else {}
+
+
+OPTIMIZER_NAMES = {"sgd": "SGD with momentum", "adam": "Adam"}
+
+
+def _schedule(train: TrainConfig) -> str:
+    return f"{train.epochs} epochs of {OPTIMIZER_NAMES.get(train.optimizer, train.optimizer)} (learning rate {train.lr:g})"
+
+
+def paper_protocol_training() -> TrainConfig:
+    """The training of the `paper` profile's Table 1 grid: our reading of the paper's protocol (§4.1)."""
+    train = notebook_settings(resolve_profile("paper"), "06_evaluation")["train"]
+    return TrainConfig.from_dict({k: v for k, v in train.items() if v != "selected"})
+
+
+def _table1_config(run: RunData, column: Column | None) -> dict:
+    """The recorded config of this run's Table 1 joint row at :data:`FINDINGS_COLUMN` ({} without one)."""
+    rows = _own_rows(run, column)
+    rows = rows[(rows["paper_table"] == "Table 1") & (rows["paper_row"] == TABLE1_ROWS["joint"])
+                & (rows["paper_column"] == FINDINGS_COLUMN)]
+    return _config(rows.iloc[0]) if len(rows) else {}
+
+
+def shorter_than_paper(run: RunData, column: Column | None) -> bool:
+    """Whether this run's Table 1 trained for fewer epochs or over fewer trials than the `paper` profile's."""
+    config = _table1_config(run, column)
+    if "train" not in config:
+        return True
+    paper_trials = notebook_settings(resolve_profile("paper"), "06_evaluation")["n_trials"]
+    return (TrainConfig.from_dict(config["train"]).epochs < paper_protocol_training().epochs
+            or int(config.get("trials_requested") or 0) < paper_trials)
+
+
+def training_text(run: RunData, column: Column | None) -> str:
+    """How long the Table 1 models of this run trained, beside the `paper` profile's training."""
+    config = _table1_config(run, column)
+    if "train" not in config:
+        return NOT_AVAILABLE
+    ours, paper = TrainConfig.from_dict(config["train"]), paper_protocol_training()
+    pairs = sorted(set(config.get("n_paired") or []))
+    text = (f"each Table 1 model here trained for {_schedule(ours)}"
+            + (f" on {', '.join(f'{n:,}' for n in pairs)} training pairs" if pairs else "")
+            + f", where the paper's protocol (our `paper` profile) trains for {_schedule(paper)}")
+    if ours.epochs < paper.epochs:
+        text += ": a far shorter training, sized for a 2-core CPU"
+    return text
+
+
+def in_short(run: RunData, audit: list[claims.AuditedClaim], column: Column | None) -> str:
+    """The first page's opening: what the claims audit decided, how many Table 1 rows are at chance, and how
+    much the models trained, each computed from the run."""
+    if column is None:
+        return "This run has no results for the paper's tables, so no claim of the paper could be checked."
+    verdicts = Counter(a.by_column[column].verdict for a in audit)
+    decided = verdicts[claims.SUPPORTED] + verdicts[claims.CONTRADICTED]
+    if decided:
+        opening = (f"**On this run {verdicts[claims.SUPPORTED]} of the paper's claims hold and "
+                   f"{verdicts[claims.CONTRADICTED]} are contradicted**; the others are undecided.")
+    else:
+        opening = "**On this run no claim of the paper is confirmed or refuted.**"
+    chance = 100 / int(FINDINGS_COLUMN.split()[0])
+    get = claims.ours_getter(run.results, column)
+    at_chance, n_rows = rows_at_chance({key: _measure(get, row) for key, row in TABLE1_ROWS.items()}, chance)
+    sentences = [opening]
+    if n_rows:
+        sentences.append(f"{len(at_chance)} of the {n_rows} Table 1 rows at {FINDINGS_COLUMN} classes have a 95 % "
+                         f"interval that contains chance ({chance:g} %).")
+    schedule = training_text(run, column)
+    if schedule != NOT_AVAILABLE:
+        sentences.append(schedule[:1].upper() + schedule[1:] + ".")
+    if column.source != ACTIVITYNET:
+        sentences.append(f"So these numbers check the pipeline and the protocol on {column.source} data; they are "
+                         "neither a reproduction of the paper's numbers nor a measure of how well the method can do.")
+    elif shorter_than_paper(run, column):
+        sentences.append("So, although the data are ActivityNet's, these numbers are not yet a reproduction: the "
+                         "`activitynet-paper` profile runs the paper's protocol.")
+    return " ".join(sentences)
+
+
+def retrieval_text(run: RunData, column: Column | None, metric: str = "v2t_R@10") -> str:
+    """Video-to-sentence retrieval of the Table 1 models: the rows trained without the joint term each with its
+    95 % interval, and the range of the rows trained with it (means), beside chance."""
+    rows = _own_rows(run, column)
+    rows = rows[(rows["experiment"] == "retrieval") & (rows["metric"] == metric)]
+    with_joint, without = {}, {}
+    for _, row in rows.iterrows():
+        losses = _config(row).get("train", {}).get("losses", [])
+        values = json.loads(row["values"]) if isinstance(row["values"], str) else []
+        name = first_clause(str(row["notes"]))
+        if "joint" in losses:
+            with_joint[name] = float(row["mean"])
+        elif values and "fixed_text" not in losses:
+            without[name] = values
+    if not with_joint or not without:
+        return NOT_AVAILABLE
+    parts, lower_bounds = [], []
+    for name, values in without.items():
+        interval = ""
+        if len(values) >= 2:
+            mean, low, high = t_interval(values)
+            interval = f" [{low:.1f}, {high:.1f}]"
+            lower_bounds.append(low)
+        else:
+            mean = values[0]
+        parts.append(f"{name.removeprefix(claims.P)}, trained without the joint term, {mean:.1f} %{interval}")
+    low, high = min(with_joint.values()), max(with_joint.values())
+    chance = float(rows["chance"].dropna().iloc[0]) if rows["chance"].notna().any() else math.nan
+    text = (f"In video-to-sentence retrieval among the test pairs (recall at 10, chance {chance:.1f} %), "
+            + "; ".join(parts) + f"; the {len(with_joint)} rows trained with it, {low:.1f} to {high:.1f} %")
+    if lower_bounds and high < min(lower_bounds):
+        text += (": every row with the joint term lies below the interval of every row without it, as embeddings "
+                 "pulled together would")
+    return text
+
+
+def tables_without_results(run: RunData, paper: pd.DataFrame) -> str:
+    """The paper's tables this run has no result for, e.g. "Tables 2, 3, 4 and 9"."""
+    names = [table.name.removeprefix("Table ") for table in all_tables(paper, run.results) if not table.has_ours]
+    if not names:
+        return "none"
+    return ("Table " if len(names) == 1 else "Tables ") + (
+        names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1])
 
 
 def lambda_search_text(run: RunData) -> str:
@@ -336,15 +487,22 @@ def key_numbers(run: RunData, paper: pd.DataFrame, audit: list[claims.AuditedCla
         "processor": str(run.run_info.get("cpu", "not recorded")),
         "source": f"**{source}**",
         "cannot": _after_colon(DATA_SITUATION.get(source, {}).get("cannot", "unknown data: nothing can be concluded")),
-        "is_reproduction": ("They use real ActivityNet I3D features: a reproduction within the open choices."
-                            if source == ACTIVITYNET else
-                            "**None** of them is a reproduction of the paper's numbers: the data differ from the paper's."),
+        "is_reproduction": (
+            "**None** of them is a reproduction of the paper's numbers: the data differ from the paper's."
+            if source != ACTIVITYNET else
+            "They use ActivityNet features whose store records an I3D extractor, but a protocol shorter than the "
+            "paper's (fewer epochs or trials): not yet a reproduction." if shorter_than_paper(run, column) else
+            "They use ActivityNet features whose store records an I3D extractor: a reproduction within the open "
+            "choices, as far as those features are the paper's."),
         "n_claims": str(len(audit)),
         "verdicts": verdict_counts_text([a.by_column[column].verdict for a in audit]) if column else
         "none (no results for the paper's tables in this run)",
         "paper_claims_holding": str(sum(a.paper.holds == a.paper.total for a in audit)),
         "chance": f"{100 / int(FINDINGS_COLUMN.split()[0]):g} %",
     }
+    values["in_short"] = in_short(run, audit, column)
+    values["retrieval"] = retrieval_text(run, column)
+    values["tables_without_results"] = tables_without_results(run, paper)
     values["verdict_reasons"] = verdict_reasons(audit, column) if column else "- no claim could be checked"
     for a in audit:
         values[f"claim_{a.claim.ident}"] = f"**{a.by_column[column].verdict}**" if column else claims.NOT_TESTED
@@ -376,7 +534,8 @@ def key_numbers(run: RunData, paper: pd.DataFrame, audit: list[claims.AuditedCla
     values["kinetics"] = (f"{section.counts['same_name']} of {section.counts['classes']} classes of this run have a "
                           "Kinetics-400 class of the same name, and "
                           f"{section.counts['counterpart'] - section.counts['same_name']} more a possible counterpart "
-                          "by a looser name match" if section else NOT_AVAILABLE)
+                          "by a looser word match, a rule that errs towards counting a class as seen (the data "
+                          "chapter lists every match)" if section else NOT_AVAILABLE)
     sweep = difficulty.table_from_result_rows(run.results[run.results["run"] == run.runs[0]])
     nuisance = ((run.dataset_meta or {}).get("standin") or {}).get("nuisance")
     main_data = f"This run's main data have nuisance {nuisance:g}. " if nuisance is not None else ""

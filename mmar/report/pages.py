@@ -334,7 +334,7 @@ def claims_overview(run: RunData, audit: list[claims.AuditedClaim]) -> HTML:
     """One row per claim: where the paper makes it, the paper's own numbers by sign, our verdict per column."""
     header = ["Claim", "Where", "Paper's own numbers"] + [f"Ours on {column_badge(c)}" for c in run.paper_columns]
     rows = [[f'<a href="#claim-{e(a.claim.ident)}">{e(a.claim.text)}</a>', e(a.claim.where),
-             f"holds in {a.paper.holds} of {a.paper.total} checks"]
+             a.paper.text.replace("hold in", "holds in", 1)]
             + [f"{verdict_badge(a.by_column[c].verdict)}<br><span class=\"small\">{a.by_column[c].computed} of "
                f"{len(a.by_column[c].results)} checks computed</span>" for c in run.paper_columns] for a in audit]
     out = table_html(header, rows, "audit plain")
@@ -361,7 +361,8 @@ def claims_details(run: RunData, audit: list[claims.AuditedClaim]) -> HTML:
         for i, check in enumerate(a.claim.checks):
             paper_result = a.paper.results[i]
             threshold = lambda r: f" (threshold {r.threshold:.1f})" if r.threshold == r.threshold else ""  # noqa: E731
-            holds = "holds" if paper_result.verdict == claims.SUPPORTED else "does not hold"
+            holds = {claims.SUPPORTED: "holds", claims.TIE: "tie: equal numbers"}.get(paper_result.verdict,
+                                                                                      "does not hold")
             row = [e(check.text), f"{_measures(paper_result)}{threshold(paper_result)}<br>"
                                   f'<span class="small">{holds} (d = {paper_result.diff:.2f})</span>']
             for c in run.paper_columns:
@@ -554,14 +555,16 @@ def claims_rules() -> HTML:
         "numbers involved (matched by the seeds the result rows record), a difference <em>d</em> that is positive "
         f"when the claim holds, and gives the mean <em>d̄</em> with its {percent}% t-interval over those paired "
         f"trials. “Near chance” means at most {claims.NEAR_CHANCE_FRACTION * 100:g}% of the way from chance to 100% "
-        "accuracy.</p>"
+        "accuracy; its <em>d</em> is how far the accuracy lies below that bound.</p>"
         f'<p class="small">{verdict_badge(claims.SUPPORTED)} the interval lies above 0 · '
         f"{verdict_badge(claims.CONTRADICTED)} it lies below 0 · {verdict_badge(claims.INCONCLUSIVE)} it contains 0 · "
         f"{verdict_badge(claims.TOO_FEW)} fewer than {claims.MIN_TRIALS} paired trials (the interval is shown from "
         f"2) · {verdict_badge(claims.NOT_TESTED)} no result for a number the check needs. A claim is contradicted "
         "if any of its checks is, supported only if all of them are, not tested if none could be computed, “too "
-        "few trials” if every computed check has too few, and inconclusive otherwise. The column “paper's own "
-        "numbers” runs the same checks on the paper's values by sign alone (the paper gives no spreads there).</p>")
+        "few trials” if every computed check has too few, and inconclusive otherwise (so a claim some of whose "
+        "checks this run cannot compute is at best inconclusive, even where every computed check holds). The column "
+        "“paper's own numbers” runs the same checks on the paper's values by sign alone (the paper gives no spreads "
+        "there); a check whose numbers are equal is a tie.</p>")
 
 
 def open_choices(run: RunData) -> HTML:
