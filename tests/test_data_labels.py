@@ -17,9 +17,9 @@ IDS = [f"v_{i:03d}" for i in range(10)]
 
 
 def _store(path: Path, ids: list[str], *, extractor: str, source: str = "") -> FeatureStoreReader:
-    with FeatureStoreWriter(path, extractor=extractor, fps=25.0, stride_frames=8, feature_dim=4, source=source) as w:
+    with FeatureStoreWriter(path, extractor=extractor, fps=25.0, stride_frames=8, feature_dim=1024, source=source) as w:
         for video_id in ids:
-            w.write(video_id, np.ones((3, 4), np.float32))
+            w.write(video_id, np.ones((3, 1024), np.float32))
     return FeatureStoreReader(path)
 
 

@@ -5,7 +5,9 @@ Sources (see ``../shared/data/SOURCES.md``):
 * ActivityNet Captions (Krishna et al., "Dense-Captioning Events in Videos", ICCV 2017):
   ``train.json`` / ``train_modified.json`` (training), ``val_1.json``, ``val_2.json``; each maps a
   video id (``v_<youtube id>``) to ``{"duration": s, "timestamps": [[start, end], ...],
-  "sentences": [...]}``, one temporal segment per sentence.
+  "sentences": [...]}``, one temporal segment per sentence. The training split may be given under
+  either name (:func:`caption_path`): the name asked for (``train_modified`` by default, the file
+  this project's statistics were measured on) is read when present, else the other one.
 * ActivityNet v1.3 (Caba Heilbron et al., CVPR 2015) class labels, from either the
   ``activitynet_v1-3_{train,valid}_tsp_groundtruth.csv`` files (one row per temporal region;
   ``video-name`` is the YouTube id without ``v_``; rows with ``temporal-region-label`` ``Action``
@@ -31,7 +33,9 @@ Policies (all measured on the real files in ``../shared/data/activitynet``):
   With ``on_error="stop"`` the first one raises :class:`AnnotationError` naming the file and the
   video id; with ``on_error="skip"`` the offending video (or, for the last three sentence-level
   reasons, the sentence) is left out and counted in a :class:`SkipReport`. Unreadable files
-  (missing, malformed JSON, missing CSV columns) always raise: there is no sample to skip.
+  (missing, malformed JSON, missing CSV columns) always raise: there is no sample to skip; so does a
+  captions file of which every entry is ``bad_entry`` (a file of another structure, e.g. ``captions``
+  instead of ``sentences``): the error names the file and the first entry's reason.
 """
 
 from __future__ import annotations
@@ -55,6 +59,10 @@ from mmar.results import ACTIVITYNET, ANET_TEXT_STANDIN_VIDEO, STANDIN, UNKNOWN_
 TIMESTAMP_TOLERANCE_S = 0.05
 #: Caption file stem -> prepared subset.
 SPLIT_SUBSETS = {"train": "train", "train_modified": "train", "val_1": "val", "val_2": "val"}
+#: Caption file stems that stand for one another, the one asked for first (:func:`caption_path`).
+CAPTION_ALTERNATIVES = {"train_modified": ("train_modified", "train"), "train": ("train", "train_modified")}
+#: The I3D features the paper uses (Mixed_5c + average pool): their dimension.
+I3D_FEATURE_DIM = 1024
 CLASS_LIST_FILE = "activitynet_v1-3_action_label_mapping.json"
 TSP_LABEL_FILES = ("activitynet_v1-3_train_tsp_groundtruth.csv", "activitynet_v1-3_valid_tsp_groundtruth.csv")
 MIN_JSON_FILE = "activity_net.v1-3.min.json"
@@ -298,10 +306,16 @@ def read_captions(path: str | Path, *, class_times: Mapping[str, Mapping[str, fl
     if not isinstance(data, dict):
         raise AnnotationError(f"{path}: expected an object mapping video ids to annotations, got {type(data).__name__}")
     known = set(known_classes)
+    problems = {video_id: _check_entry(entry) for video_id, entry in data.items()}
+    if problems and all(p is not None for p in problems.values()):
+        first = next(iter(problems))
+        raise AnnotationError(f"{path}: every one of its {len(problems)} entries is malformed, the first (video {first}): "
+                              f"{problems[first]}. Expected an ActivityNet Captions file {{video_id: {{\"duration\": s, "
+                              f"\"timestamps\": [[start, end], ...], \"sentences\": [...]}}}}")
     videos: list[AnnotatedVideo] = []
     for video_id, entry in data.items():
         where = f"{path}: video {video_id}"
-        problem = _check_entry(entry)
+        problem = problems[video_id]
         n_entry = len(entry["sentences"]) if isinstance(entry, dict) and isinstance(entry.get("sentences"), list) else 0
         if problem is not None:
             policy("bad_entry", f"{where}: {problem}", videos=1, sentences=n_entry)
@@ -368,10 +382,27 @@ def resolve_annotations_dir(annotations_dir: str | Path | None) -> Path:
     return path
 
 
+def caption_path(annotations_dir: str | Path, split: str) -> Path:
+    """The caption file of ``split`` in ``annotations_dir``: ``<split>.json``, or for the training split the
+    other name of :data:`CAPTION_ALTERNATIVES` when only that one exists (``train_modified.json`` and
+    ``train.json`` are both names of the ActivityNet Captions training file; the name asked for wins when
+    both are there). AnnotationError naming both when neither exists."""
+    root = Path(annotations_dir)
+    names = CAPTION_ALTERNATIVES.get(split, (split,))
+    for name in names:
+        if (root / f"{name}.json").is_file():
+            return root / f"{name}.json"
+    if len(names) > 1:
+        raise AnnotationError(f"{root}: no training captions file: neither {' nor '.join(n + '.json' for n in names)} "
+                              f"found. Expected {WHERE_TO_GET}")
+    return root / f"{split}.json"  # read_captions says it is not found
+
+
 def load_activitynet(annotations_dir: str | Path | None = None, splits: Sequence[str] = ("train_modified", "val_1"), *,
                      labels: str | Path | None = None, classes_file: str | Path | None = None, on_error: str = "skip",
                      tolerance_s: float = TIMESTAMP_TOLERANCE_S) -> tuple[list[AnnotatedVideo], list[str], SkipReport]:
-    """Read caption files ``<annotations_dir>/<split>.json`` and join them with the class labels.
+    """Read caption files ``<annotations_dir>/<split>.json`` (:func:`caption_path`: ``train.json`` serves for
+    ``train_modified`` and back) and join them with the class labels.
 
     Returns ``(videos, known_classes, report)``. ``classes_file`` defaults to
     ``activitynet_v1-3_action_label_mapping.json`` in ``annotations_dir``, else the package's list of
@@ -388,13 +419,14 @@ def load_activitynet(annotations_dir: str | Path | None = None, splits: Sequence
     policy = ErrorPolicy(on_error, report)
     merged: dict[str, AnnotatedVideo] = {}
     for split in splits:
-        for video in read_captions(root / f"{split}.json", class_times=class_times, known_classes=known,
+        path = caption_path(root, split)
+        for video in read_captions(path, class_times=class_times, known_classes=known,
                                    on_error=on_error, report=report, tolerance_s=tolerance_s):
             previous = merged.get(video.video_id)
             if previous is None:
                 merged[video.video_id] = video
             elif previous.subset != video.subset:
-                policy("duplicate_video", f"{root / (split + '.json')}: video {video.video_id} is also in "
+                policy("duplicate_video", f"{path}: video {video.video_id} is also in "
                        f"{previous.source}.json ({previous.subset} subset)", videos=1, sentences=video.n_sentences)
             else:
                 merged[video.video_id] = AnnotatedVideo(previous.video_id, previous.subset, f"{previous.source}+{video.source}",
@@ -455,9 +487,12 @@ def _store_data_source(store: FeatureStoreReader, video_ids: Sequence[str]) -> t
 
     * generated (its ``source`` attribute is a stand-in label, it carries a stand-in config, or its
       extractor says "generated" / "stand-in"): ``anet-text + stand-in video``, whatever else it says;
-    * an extractor is recorded and at least :data:`MIN_STORE_ID_MATCH` of ``video_ids`` have features:
-      ``activitynet``;
-    * otherwise (no extractor, or ids that do not match these annotations): ``unknown features``.
+    * the recorded extractor names I3D (contains "i3d", any case; ``mmar.extract`` records
+      ``i3d-kinetics400-rgb/Mixed_5c+avgpool(2,7,7)``), the features are :data:`I3D_FEATURE_DIM`-d
+      (1024, the I3D features the paper uses) and at least :data:`MIN_STORE_ID_MATCH` of ``video_ids``
+      have features: ``activitynet``;
+    * otherwise (no extractor, an extractor that is not I3D, another feature dimension, or ids that do
+      not match these annotations): ``unknown features``, with the reason.
     """
     extractor = str(store.attrs.get("extractor", "")).strip()
     generated = (str(store.attrs.get("source", "")) in (STANDIN, ANET_TEXT_STANDIN_VIDEO)
@@ -470,8 +505,16 @@ def _store_data_source(store: FeatureStoreReader, video_ids: Sequence[str]) -> t
     covered = (len(wanted) - len(store.missing(wanted))) / len(wanted) if wanted else 0.0
     if not extractor:
         return UNKNOWN_FEATURES, "the store records no extractor"
+    not_i3d = []
+    if "i3d" not in extractor.lower():
+        not_i3d.append(f"the store's extractor {extractor!r} is not I3D")
+    if store.feature_dim != I3D_FEATURE_DIM:
+        not_i3d.append(f"its features are {store.feature_dim}-d, the paper's I3D features {I3D_FEATURE_DIM}-d")
+    if not_i3d:
+        return UNKNOWN_FEATURES, " and ".join(not_i3d) + (f" (extractor {extractor!r})" if len(not_i3d) == 1 and
+                                                         "i3d" in extractor.lower() else "")
     if covered < MIN_STORE_ID_MATCH:
         return UNKNOWN_FEATURES, (f"the store has features for {covered:.0%} of the {len(wanted)} annotation videos "
                                   f"in use (fewer than {MIN_STORE_ID_MATCH:.0%}): its ids do not match")
-    return ACTIVITYNET, (f"extractor {extractor!r}; features for {covered:.0%} of the {len(wanted)} annotation "
-                         "videos in use")
+    return ACTIVITYNET, (f"extractor {extractor!r}, {store.feature_dim}-d; features for {covered:.0%} of the "
+                         f"{len(wanted)} annotation videos in use")

@@ -21,6 +21,12 @@ copy of the feature data. h5py follows the links transparently; keep ``<store>``
 
 The reader never loads the whole file: :meth:`FeatureStoreReader.read` slices one entry, so memory
 stays flat as the file grows.
+
+The reader checks what it opens and reads, and raises :class:`FeatureStoreError` naming the file (and
+the video id) when it does not follow this layout: a folder, a ``.npy``/``.npz`` file or another
+non-HDF5 file (convert it with :class:`FeatureStoreWriter`, see :data:`CONVERT_HINT`); missing file
+attributes ``feature_dim``/``fps``/``stride_frames``; an entry whose shape is not (T, feature_dim)
+(e.g. stored transposed, (feature_dim, T)); NaN or inf values in the steps read.
 """
 
 from __future__ import annotations
@@ -36,6 +42,18 @@ import numpy as np
 LAYOUT_VERSION = 1
 _FEATURES = "features"
 _INCOMPLETE = "incomplete"
+#: File attributes a store must have to be read.
+REQUIRED_ATTRS = ("feature_dim", "fps", "stride_frames")
+#: Where the expected layout is described, for error messages.
+LAYOUT_HINT = ("expected an mmar HDF5 feature store (layout in mmar/data/feature_store.py): file attributes "
+               "feature_dim, fps, stride_frames (and extractor), one dataset /features/<video_id> of shape "
+               "(T, feature_dim) per video")
+#: How to convert features kept in another format, for error messages.
+CONVERT_HINT = ("To convert features kept as NumPy arrays, write each video's (T, C) array with "
+                "mmar.data.feature_store.FeatureStoreWriter: `with FeatureStoreWriter('features.h5', "
+                "extractor='<what made them>', fps=25, stride_frames=8, feature_dim=C) as store: "
+                "store.write(video_id, features)` (for a .npz: `for video_id in npz.files`; for a folder: one "
+                "<video_id>.npy per video)")
 
 
 def _key(video_id: str) -> str:
@@ -48,6 +66,19 @@ def _video_id(key: str) -> str:
 
 class FeatureStoreError(RuntimeError):
     """A feature store that cannot be read or does not match what the caller expects."""
+
+
+def _file_kind(path: Path) -> str:
+    """What a non-HDF5 file looks like, from its first bytes, for error messages."""
+    with open(path, "rb") as stream:
+        head = stream.read(8)
+    if head.startswith(b"\x93NUMPY"):
+        return "a NumPy .npy file"
+    if head.startswith(b"PK"):
+        return "a zip archive (a NumPy .npz file?)" if path.suffix != ".npz" else "a NumPy .npz archive"
+    if head.startswith(b"\x80"):
+        return "a Python pickle"
+    return f"a file with signature {head!r}"
 
 
 class FeatureStoreWriter:
@@ -147,16 +178,40 @@ class FeatureStoreReader:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        if self.path.is_dir():
+            n_npy = sum(1 for _ in self.path.glob("*.npy"))
+            held = f" ({n_npy} .npy files)" if n_npy else ""
+            raise FeatureStoreError(f"{self.path} is a folder{held}, not a feature store file; {LAYOUT_HINT}. {CONVERT_HINT}")
         if not self.path.is_file():
             raise FeatureStoreError(f"feature store not found: {self.path}")
+        if not h5py.is_hdf5(self.path):
+            raise FeatureStoreError(f"{self.path}: {_file_kind(self.path)}, not an HDF5 file; {LAYOUT_HINT}. {CONVERT_HINT}")
+        first: tuple[str, tuple[int, ...]] | None = None
         try:
             with h5py.File(self.path, "r") as f:
                 if _FEATURES not in f:
-                    raise FeatureStoreError(f"{self.path}: no /{_FEATURES} group; not an mmar feature store")
+                    raise FeatureStoreError(f"{self.path}: no /{_FEATURES} group; not an mmar feature store; {LAYOUT_HINT}")
                 self.attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
                 self._ids = [_video_id(k) for k in f[_FEATURES].keys()]
+                missing = [name for name in REQUIRED_ATTRS if name not in self.attrs]
+                if missing and self._ids:
+                    entry = f[_FEATURES][_key(self._ids[0])]
+                    first = (self._ids[0], tuple(getattr(entry, "shape", ())))
         except OSError as error:
             raise FeatureStoreError(f"{self.path}: cannot read HDF5 file ({error})") from error
+        if missing:
+            example = f"; its first entry, video {first[0]!r}, has shape {first[1]}" if first else ""
+            raise FeatureStoreError(f"{self.path}: file attribute(s) {missing} missing (has {sorted(self.attrs)}){example}; "
+                                    f"{LAYOUT_HINT}. Rewrite it with mmar.data.feature_store.FeatureStoreWriter, or add "
+                                    "the attributes with h5py (`f.attrs['feature_dim'] = C`, ...)")
+        for name in REQUIRED_ATTRS:
+            try:
+                ok = float(self.attrs[name]) > 0
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise FeatureStoreError(f"{self.path}: file attribute {name}={self.attrs[name]!r} is not a positive number; "
+                                        f"{LAYOUT_HINT}")
         self._id_set = set(self._ids)
         self._file: h5py.File | None = None
         self._pid: int | None = None
@@ -205,14 +260,37 @@ class FeatureStoreReader:
         return int(self._dataset(video_id).shape[0])
 
     def _dataset(self, video_id: str) -> h5py.Dataset:
+        """The entry of ``video_id``, its shape checked against (T, feature_dim) (metadata only: cheap)."""
         try:
-            return self._handle()[_FEATURES][_key(video_id)]
+            dataset = self._handle()[_FEATURES][_key(video_id)]
         except KeyError:
             raise KeyError(f"{self.path}: no features for video id {video_id!r}") from None
+        shape = getattr(dataset, "shape", None)
+        dim = self.feature_dim
+        if shape is None or len(shape) != 2 or shape[1] != dim or shape[0] < 1:
+            what = "is not a dataset" if shape is None else f"has shape {tuple(shape)}"
+            transposed = (" (it looks transposed: stored as (feature_dim, T); write it as features.T)"
+                          if shape is not None and len(shape) == 2 and shape[0] == dim and shape[1] != dim else "")
+            raise FeatureStoreError(f"{self.path}: video {video_id!r}: entry /{_FEATURES}/{_key(video_id)} {what}, "
+                                    f"expected (T, {dim}) with T >= 1 (feature_dim={dim}){transposed}; {LAYOUT_HINT}")
+        return dataset
 
     def read(self, video_id: str, start: int | None = None, stop: int | None = None) -> np.ndarray:
-        """Features of one video, steps ``[start, stop)``, as float32 of shape (T, C)."""
-        return np.asarray(self._dataset(video_id)[start:stop], dtype=np.float32)
+        """Features of one video, steps ``[start, stop)``, as float32 of shape (T, C).
+
+        FeatureStoreError when the entry is not (T, feature_dim) or the steps read hold NaN or inf (one
+        float64 sum over the slice: a NaN or inf anywhere makes it non-finite).
+        """
+        dataset = self._dataset(video_id)
+        features = np.asarray(dataset[start:stop], dtype=np.float32)
+        if features.size and not np.isfinite(features.sum(dtype=np.float64)):
+            bad = ~np.isfinite(features)
+            step, channel = (int(i[0]) for i in np.nonzero(bad))
+            offset = slice(start, stop).indices(int(dataset.shape[0]))[0]
+            raise FeatureStoreError(f"{self.path}: video {video_id!r}: {int(bad.sum())} NaN/inf value(s) in the steps "
+                                    f"read, first at step {offset + step}, channel {channel} "
+                                    f"({features[step, channel]}); features must be finite; {LAYOUT_HINT}")
+        return features
 
     def iter_items(self, video_ids: Iterable[str] | None = None) -> Iterator[tuple[str, np.ndarray]]:
         """Yield ``(video_id, features (T, C))`` one at a time."""

@@ -14,6 +14,7 @@ Imports go one way: this module uses the readers (:mod:`mmar.data.activitynet`) 
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -21,10 +22,11 @@ import numpy as np
 import pandas as pd
 
 from mmar.data.activitynet import (TIMESTAMP_TOLERANCE_S, AnnotatedVideo, AnnotationError, ErrorPolicy,
-                                   _store_data_source, load_activitynet, resolve_annotations_dir, select_videos)
+                                   _store_data_source, caption_path, load_activitynet, resolve_annotations_dir,
+                                   select_videos)
 from mmar.data.anet_standin import FPS, STRIDE_FRAMES, build_standin_store
 from mmar.data.classes import activitynet_classes
-from mmar.data.feature_store import FeatureStoreReader
+from mmar.data.feature_store import LAYOUT_HINT, FeatureStoreError, FeatureStoreReader
 from mmar.data.glove import GloveVectors, build_vocabulary
 from mmar.data.prepared import PreparedDataset
 from mmar.data.kinetics import check_unseen_pool, protocol_splits
@@ -124,13 +126,84 @@ def prepare_dataset(source: str, out_dir: str | Path, **params: Any) -> Prepared
 
 
 # -- ActivityNet Captions ----------------------------------------------------------------------------
-def _drop_missing_features(videos: list[AnnotatedVideo], store: FeatureStoreReader, policy: ErrorPolicy) -> list[AnnotatedVideo]:
+#: A video's number of feature steps T may lie between these multiples of ``duration * fps / stride_frames``
+#: (the store's attributes) without comment. Real stores differ from the annotated duration a little (a
+#: downloaded file a few seconds shorter or longer than the annotation's duration, ``ceil(frames / 8) - 1``
+#: steps from ``mmar.extract``, very short videos), never by 2x; a store resampled to a fixed number of
+#: steps per video, or written at another fps or stride than it records, is off by far more for most videos.
+STEPS_PER_DURATION_RANGE = (0.5, 2.0)
+
+
+def _id_hint(store: FeatureStoreReader, video_ids: Sequence[str]) -> tuple[str, str]:
+    """(one example id of the store and of the annotations, whether adding or stripping the ``v_`` prefix
+    of ActivityNet Captions ids (``v_<youtube id>``) would make the store's ids match (else ""))."""
+    store_ids = store.ids()
+    if not store_ids:
+        return "the store has no entries", ""
+    examples = f"store ids look like {store_ids[0]!r}, annotation ids like {video_ids[0]!r}"
+    wanted = set(video_ids)
+    n_add = sum(1 for i in store_ids if "v_" + i in wanted)
+    n_strip = sum(1 for i in store_ids if i.startswith("v_") and i[2:] in wanted)
+    if n_add:
+        return examples, (f"{n_add} of the store's {len(store_ids)} ids match an annotation video once the 'v_' prefix "
+                          "is added: the store's ids lack the 'v_' prefix of ActivityNet Captions ids (v_<youtube id>); "
+                          "rewrite its entries under 'v_' + id (mmar.data.feature_store.FeatureStoreWriter)")
+    if n_strip:
+        return examples, (f"{n_strip} of the store's {len(store_ids)} ids match an annotation video once the 'v_' prefix "
+                          "is stripped: the store's ids carry a 'v_' prefix that these annotation ids lack")
+    return examples, ""
+
+
+def _drop_missing_features(videos: list[AnnotatedVideo], store: FeatureStoreReader, policy: ErrorPolicy,
+                           root: Path | None = None) -> list[AnnotatedVideo]:
+    """The videos with an entry in ``store``; the others follow ``policy`` (``missing_features``).
+    FeatureStoreError naming the store, an example id of each side and the ``v_`` prefix (when adding or
+    stripping it would match) when no video has an entry."""
     missing = set(store.missing(v.video_id for v in videos))
+    prefix = ""
+    if missing:
+        examples, prefix = _id_hint(store, [v.video_id for v in videos])
+        if len(missing) == len(videos):
+            raise FeatureStoreError(
+                f"{store.path}: the feature store has features for none of the {len(videos):,} annotation videos in use"
+                f"{f' (annotations in {root})' if root is not None else ''}; {examples}"
+                + (f"; {prefix}" if prefix else "; its ids are not these annotations' video ids"))
     for video in videos:
         if video.video_id in missing:
-            policy("missing_features", f"{store.path}: no features for video {video.video_id} ({video.source}.json)",
-                   videos=1, sentences=video.n_sentences)
+            policy("missing_features", f"{store.path}: no features for video {video.video_id} ({video.source}.json)"
+                   + (f"; {prefix}" if prefix else ""), videos=1, sentences=video.n_sentences)
     return [v for v in videos if v.video_id not in missing]
+
+
+def _check_time_resolution(videos: Sequence[AnnotatedVideo], store: FeatureStoreReader, report) -> None:
+    """Compare each video's feature steps with ``duration * fps / stride_frames`` (the store's attributes;
+    :data:`STEPS_PER_DURATION_RANGE`). FeatureStoreError when more than half of the videos disagree (the
+    store's time resolution is not what it records: segments would map to the wrong steps); a warning,
+    and the count in ``report.notes["feature_steps_off_duration"]``, when fewer do."""
+    if not videos:
+        return
+    fps, stride = store.fps, store.stride_frames
+    low, high = STEPS_PER_DURATION_RANGE
+    off = []
+    for video in videos:
+        expected = max(video.duration_s * fps / stride, 1.0)
+        steps = store.length(video.video_id)
+        if not low <= steps / expected <= high:
+            off.append(f"{video.video_id}: {steps} steps for {video.duration_s:g} s (expected about {expected:.0f})")
+    if not off:
+        return
+    what = (f"{store.path}: {len(off):,} of {len(videos):,} videos have a number of feature steps outside "
+            f"{low:g}-{high:g}x duration * fps / stride_frames = duration * {fps:g} / {stride} ({fps / stride:.3f} "
+            f"steps per second, from the store's attributes), e.g. {'; '.join(off[:3])}")
+    if 2 * len(off) > len(videos):
+        raise FeatureStoreError(
+            f"{what}. The store's time resolution does not match its fps/stride_frames attributes (features resampled "
+            "to a fixed number of steps per video, or extracted at another rate?): sentence segments (in seconds) "
+            "would map to the wrong steps, many clamped to the last one. Store one feature per stride_frames frames "
+            f"at fps (I3D: 8 frames at 25 fps) and record those attributes; {LAYOUT_HINT}")
+    report.notes["feature_steps_off_duration"] += len(off)
+    warnings.warn(f"{what}; kept (fewer than half of the videos: files longer or shorter than the annotated "
+                  "duration?), but their segments may map to the wrong steps", stacklevel=3)
 
 
 def _sentence_rows(videos: Sequence[AnnotatedVideo]) -> list[dict[str, Any]]:
@@ -165,13 +238,21 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
         out_dir: the folder to write (``<run_dir>/data``).
         annotations_dir: folder with ``<split>.json`` and the label files; None: ``../shared/data/activitynet``.
         features: an HDF5 feature store of real I3D features (layout of :mod:`mmar.data.feature_store`)
-            keyed by video id. Ids without an entry are reported and follow ``on_error``. None: the
+            keyed by video id. Ids without an entry are reported and follow ``on_error``; a store with
+            an entry for none of the videos stops (FeatureStoreError with an example id of each side,
+            naming the ``v_`` prefix when adding or stripping it would match). Each video's number of
+            steps is compared with ``duration * fps / stride_frames`` (:data:`STEPS_PER_DURATION_RANGE`):
+            more than half of them outside stops, fewer warn. None: the
             ``anet-text + stand-in video`` store is generated (:mod:`mmar.data.anet_standin`) at
             ``standin_path`` (default ``<out_dir>/features.h5``; resumable).
         glove: word vectors: None (GloVe 6B 50d), a ``glove.*.txt`` path, or a ``GloveVectors``.
         splits: caption files to read (``train_modified``/``train`` -> subset train, ``val_1``/``val_2`` -> val).
         labels: a label file (``*.min.json`` or ``*_tsp_groundtruth.csv``); default: found in annotations_dir.
-        classes, n_classes, max_videos_per_class: a smaller run (see :func:`select_videos`).
+        classes, n_classes, max_videos_per_class: a smaller run (see :func:`select_videos`). Classes
+            left without a usable video (no features, no sentence with a known word) are left out of
+            the classes before the zero-shot splits are drawn, with a warning that gives the store's
+            coverage (``dataset.json["classes_without_videos"]``); when this leaves too few classes for
+            every requested K, preparation stops with that coverage.
         pairing: ``segment`` (sentence with its temporal segment) or ``video`` (the whole video);
             recorded in ``dataset.json``; the segment times are always stored.
         unseen_ks, n_trials, split_seed: zero-shot splits (:func:`mmar.data.splits.make_splits`;
@@ -196,9 +277,14 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
                                         max_videos_per_class=max_videos_per_class, seed=seed)
     store = None
     selected_ids = [v.video_id for v in videos]
+    coverage = ""
     if features is not None:
         store = FeatureStoreReader(features)
-        videos = _drop_missing_features(videos, store, policy)
+        n_selected = len(videos)
+        videos = _drop_missing_features(videos, store, policy, root)
+        coverage = (f"the store covers {len(videos):,} of {n_selected:,} annotation videos "
+                    f"({len({v.class_name for v in videos})} of {len(class_names)} classes)")
+        _check_time_resolution(videos, store, report)
 
     vectors = load_glove(glove)
     vocabulary, token_ids, oov = build_vocabulary([s for v in videos for s in v.sentences], vectors)
@@ -219,6 +305,18 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
     videos = kept_videos
     if not videos:
         raise AnnotationError(f"{root}: no usable video left ({report.summary()})")
+    # Classes left without a video (no features, no sentence with a known word, a named class absent from the
+    # annotations) leave the class list before the zero-shot splits are drawn: an unseen class without a
+    # video would make an empty test set, a seen one a class without rows.
+    with_videos = {v.class_name for v in videos}
+    without_videos = [c for c in class_names if c not in with_videos]
+    if without_videos:
+        why = coverage or f"{len(with_videos)} of {len(class_names)} classes have a usable video"
+        report.notes["classes_without_videos"] += len(without_videos)
+        warnings.warn(f"{len(without_videos)} of the {len(class_names)} classes have no usable video left ({why}); "
+                      f"they are left out of the classes and the zero-shot splits: {without_videos[:5]}"
+                      f"{' ...' if len(without_videos) > 5 else ''}", stacklevel=2)
+        class_names = [c for c in class_names if c in with_videos]
 
     if store is None:
         path = Path(standin_path) if standin_path is not None else out_dir / "features.h5"
@@ -236,6 +334,17 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
     sentences["token_ids"] = [" ".join(str(i) for i in ids) for ids in kept_ids]
     split_seed = seed if split_seed is None else int(split_seed)
     split_trials = protocol_splits(class_names, unseen_ks, n_trials, split_seed, unseen_pool)
+    lost_ks = sorted(set(int(k) for k in unseen_ks) - set(split_trials))
+    if without_videos and lost_ks:
+        why = coverage or f"{len(class_names)} classes with a usable video"
+        if not split_trials:
+            error = FeatureStoreError if features is not None else AnnotationError
+            raise error(f"{store.path if features is not None else root}: too few classes for the requested unseen K "
+                        f"values {sorted(set(int(k) for k in unseen_ks))}: {why}; only {len(class_names)} classes are "
+                        "left, and K unseen classes need at least K + 1. "
+                        f"{'Give a store that covers more of the annotation videos, or ' if features is not None else ''}"
+                        "ask for smaller unseen_ks")
+        warnings.warn(f"unseen K {lost_ks} skipped: {why}, {len(class_names)} classes left", stacklevel=2)
     meta = {
         "data_source": data_source,
         "data_source_reason": data_source_reason,
@@ -249,6 +358,7 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
         "video_is_generated": data_source == ANET_TEXT_STANDIN_VIDEO,
         "text_is_generated": False,
         "classes": class_names,
+        "classes_without_videos": without_videos,
         "features": features_ref,
         "feature_extractor": str(store.attrs.get("extractor", "")),
         "fps": float(store.attrs.get("fps", FPS)),
@@ -258,7 +368,7 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
         "word_vectors": vectors.source,
         "pairing": pairing,
         "annotations_dir": str(root),
-        "caption_files": [f"{s}.json" for s in splits],
+        "caption_files": [caption_path(root, s).name for s in splits],
         "timestamp_tolerance_s": tolerance_s,
         "selection": {"n_classes": n_classes, "classes": list(classes) if classes is not None else None,
                       "max_videos_per_class": max_videos_per_class, "seed": seed},
