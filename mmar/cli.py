@@ -25,7 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--only", help="comma-separated notebook numbers or names, e.g. 01,02 (then no report is built)")
     run.add_argument("--out", help="run folder (default runs/<profile>)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="[NOTEBOOK.]KEY=VALUE",
-                     help="override a parameter (repeatable)")
+                     help="override a setting (repeatable); without NOTEBOOK. it goes to every selected notebook "
+                          "that has the setting (e.g. grid_runtime: 06 and 07); a relative path (annotations_dir, "
+                          "features, glove, standin_path, video_dir, features_out) is taken from the current folder")
     run.add_argument("--no-report", action="store_true", help="do not build the report at the end")
     run.add_argument("--resume", action="store_true",
                      help="continue the run in the folder (its run id, outputs and --set values) instead of starting "

@@ -20,7 +20,10 @@ progress and never leaves a half entry. Merging writes the parts into a new segm
 (:func:`mmar.data.feature_store.append_segment`): its cost grows with the new parts, not with the
 store. Only then are the merged parts deleted. Ids that are in the store or in ``<out>.parts/`` are
 skipped on the next run. Videos that cannot be decoded are logged, counted, listed in
-``<out>.failures.tsv`` and skipped (retried on the next run).
+``<out>.failures.tsv`` and skipped (retried on the next run). Interrupted (Ctrl-C), ``python -m mmar extract``
+says how many finished videos its parts folder keeps and exits with status 130; the same command continues.
+Exit statuses (:data:`EXIT_STATUSES`): unreadable videos alone give 0, a failed shard 1, with ``--shards`` or
+without (the in-process extraction counts as one shard).
 
 Sharding: ``--shards N`` splits the pending videos into N shards run as a submitit job array
 (SLURM when available or ``--executor slurm``; local processes otherwise), all writing parts into
@@ -386,6 +389,11 @@ class ShardJob(Checkpointable):
 
 @dataclass
 class ExtractionSummary:
+    """What one extraction did. ``already_done``: videos of the source in the store or its parts before this
+    run extracted anything, ``recovered`` of them parts an interrupted run left, merged now; ``merged``: every
+    video this run merged into the store (``recovered`` + the newly extracted ones); ``in_store``: the store's
+    entries afterwards (None: not counted)."""
+
     total: int
     already_done: int
     extracted: int
@@ -395,6 +403,15 @@ class ExtractionSummary:
     failures_file: Path | None
     shards_ok: int = 1
     shards_failed: int = 0
+    recovered: int = 0
+    in_store: int | None = None
+
+    def line(self, out: str | Path) -> str:
+        """The summary printed at the end of ``python -m mmar extract``."""
+        recovered = f" ({self.recovered} of them left by an interrupted run)" if self.recovered else ""
+        holds = "" if self.in_store is None else f", which now holds {self.in_store} videos,"
+        return (f"{self.total} videos: {self.already_done} already done{recovered}, {self.extracted} extracted, "
+                f"{self.failed} failed; {self.merged} merged into {out}{holds} in {self.seconds:.1f} s")
 
 
 def run_extraction(source: str | Path, out: str | Path, config: ExtractConfig = ExtractConfig(), *,
@@ -415,12 +432,14 @@ def run_extraction(source: str | Path, out: str | Path, config: ExtractConfig = 
     out = Path(out)
     videos = list_videos(source)
     check_store(out, config)
-    merge_parts(out, config, source_label)  # parts left by an interrupted run
+    recovered = merge_parts(out, config, source_label)  # parts left by an interrupted run
     done = completed_ids(out)
     pending = [(v, str(p)) for v, p in videos if v not in done]
     results: list[ShardResult]
     shard_failures: list[ShardFailure] = []
-    if shards <= 1 and executor == "auto":
+    if not pending:  # nothing to extract: no model to load, no job to submit
+        results = []
+    elif shards <= 1 and executor == "auto":
         try:
             results = [run_shard(pending, str(out), config, 0, progress)]
         except Exception as error:  # anything but a bad video: keep what finished, report, exit non-zero
@@ -447,9 +466,10 @@ def run_extraction(source: str | Path, out: str | Path, config: ExtractConfig = 
         failures_file.unlink(missing_ok=True)
     n_shards = len(results) + len(shard_failures)
     return ExtractionSummary(total=len(videos), already_done=len(videos) - len(pending),
-                             extracted=sum(r.done for r in results), failed=len(rows), merged=merged,
+                             extracted=sum(r.done for r in results), failed=len(rows), merged=recovered + merged,
                              seconds=time.perf_counter() - started, failures_file=failures_file if rows else None,
-                             shards_ok=n_shards - len(shard_failures), shards_failed=len(shard_failures))
+                             shards_ok=n_shards - len(shard_failures), shards_failed=len(shard_failures),
+                             recovered=recovered, in_store=len(index_entries(out)) if out.is_file() else 0)
 
 
 def _job_error_summary(error: Exception) -> str:
@@ -552,8 +572,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: ``python -m mmar extract``'s exit statuses (also in its ``--help``).
+EXIT_STATUSES = """exit status: 0 when every video is in the store or could not be read (those are listed in
+<out>.failures.tsv and tried again by the next run, but a video that cannot be decoded stays so: rerunning
+changes nothing); 1 when a shard failed (its videos were not tried: rerun the same command), the same with
+--shards or without; 2 for bad arguments or a store that cannot be appended to; 130 when interrupted (Ctrl-C:
+the finished videos are kept; rerun the same command to continue)."""
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    parser.epilog = EXIT_STATUSES
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         config = ExtractConfig(fps=args.fps, short_side=args.short_side, crop=args.crop, chunk_frames=args.chunk_frames,
@@ -567,10 +597,16 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, FeatureStoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"{summary.total} videos: {summary.already_done} already done, {summary.extracted} extracted, "
-          f"{summary.failed} failed, {summary.merged} merged into {args.out} in {summary.seconds:.1f} s")
+    except KeyboardInterrupt:  # each finished video is a part file already; the next run merges them and goes on
+        parts = parts_dir_for(Path(args.out))
+        jobs = ("; shard jobs already submitted may still be running: let them end (or cancel them) before the rerun"
+                if args.shards > 1 or args.executor != "auto" else "")
+        print(f"\ninterrupted; {len(part_ids(parts))} videos kept in {parts}; rerun the same command to continue{jobs}",
+              file=sys.stderr)
+        return 130
+    print(summary.line(args.out))
     if summary.failures_file:
-        print(f"failures listed in {summary.failures_file}")
+        print(f"failures listed in {summary.failures_file}; the next run tries them again")
     if summary.shards_failed:
         print(f"{summary.shards_ok} shards ok, {summary.shards_failed} failed; rerun the same command to retry",
               file=sys.stderr)

@@ -5,10 +5,12 @@
 Each notebook runs in a child process (:func:`run_child`, so that its peak memory can be measured),
 gets ``profile``, ``run_dir`` and ``overrides`` (the ``--set`` values addressed to it) as papermill
 parameters, reads its settings from ``mmar/profiles.yaml`` itself (:func:`mmar.studies.settings_classes`),
-and is written executed to ``<run_dir>/notebooks/``. Every notebook's settings are resolved before the first
-one starts, so a bad ``--set`` fails at once. Timings, peak memory and the resolved settings go to
-``<run_dir>/timings.json``. A failing notebook stops the run with its name and the failing cell's error;
-earlier outputs stay.
+and is written executed to ``<run_dir>/notebooks/``. Every notebook's settings are resolved and checked
+(:func:`check_settings`: paths that do not exist, choices such as ``data_source``, ``train``) before the first
+one starts, so a bad ``--set`` fails at once. A relative path given with ``--set`` to a path setting
+(:data:`PATH_SETTINGS`, e.g. ``features``) is taken from the current folder and recorded absolute. Timings,
+peak memory and the resolved settings go to ``<run_dir>/timings.json``. A failing notebook stops the run with
+its name and the failing cell's error; earlier outputs stay.
 
 Every invocation is one run with its own run id (:mod:`mmar.provenance`): ``run.json`` records it with
 the commit, the dirty flag, the code fingerprint and the start time, and the notebooks' result rows
@@ -19,26 +21,32 @@ mixes runs; prepared data and caches stay, as their keys say what produced them.
 ``--resume`` continues the run in the folder instead (:func:`resumed_run`): same run id, its outputs
 stay, and it runs the ``--only`` notebooks, or else those of the run not finished yet (an interrupted or
 failed run goes on where it stopped), then the book. It refuses when the result-determining code or the
-``--set`` overrides differ from the run's, since one run must not mix two versions of either.
+``--set`` overrides differ from the run's, since one run must not mix two versions of either: a wrong ``--set``
+value is fixed by a new run (the failure message shows its command).
 """
 
 from __future__ import annotations
 
+import difflib
 import json
 import multiprocessing
 import os
 import platform
 import resource
+import shlex
 import shutil
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from mmar.lock import lock_status
 from mmar.paths import NOTEBOOKS_DIR, PROJECT_ROOT
 from mmar.profiles import NOTEBOOKS, ProfileError, merge_parameter, parse_override, resolve_profile
 from mmar.provenance import RUN_ID_ENV, code_fingerprint, cpu_description, git_commit, run_provenance
+
+if TYPE_CHECKING:
+    from mmar.studies.settings import NotebookSettings
 
 #: What one run writes into its folder and the next run moves aside (data/ and caches stay); report.html/.pdf are
 #: the single-page report of earlier versions, moved aside too so that no stale report sits beside the book.
@@ -53,26 +61,160 @@ class NotebookFailed(RuntimeError):
     """A notebook raised; the message names it and the cell's error."""
 
 
-def notebook_overrides(notebooks: Sequence[str], overrides: Sequence[str]) -> dict[str, dict[str, Any]]:
+def notebook_overrides(notebooks: Sequence[str], overrides: Sequence[str],
+                       as_given: Sequence[str] | None = None) -> dict[str, dict[str, Any]]:
     """The ``--set`` overrides (``[notebook.]name[.field]=value``) as ``{notebook: {name: value}}``: one without a
     notebook goes to every notebook with a setting of that name. Raises :class:`ProfileError` for a name that
-    no selected notebook (or not the named one) has as a setting."""
+    no selected notebook (or not the named one) has as a setting, with the closest valid name (difflib) and the
+    valid ones; ``as_given``: the overrides as the user wrote them (same order), which the message quotes."""
     from mmar.studies import settings_classes
 
-    names = {notebook: set(cls.names()) for notebook, cls in settings_classes().items() if notebook in notebooks}
+    every = {notebook: set(cls.names()) for notebook, cls in settings_classes().items()}
+    names = {notebook: every[notebook] for notebook in every if notebook in notebooks}
     per_notebook: dict[str, dict[str, Any]] = {notebook: {} for notebook in notebooks}
-    for text in overrides:
+    for text, shown in zip(overrides, as_given or overrides):
         target, name, value = parse_override(text)
         scope = [target] if target else list(notebooks)
         hit = [n for n in scope if name in names.get(n, set())]
         if not hit and target:
-            raise ProfileError(f"--set {text}: {target} has no setting {name!r}; its settings are "
-                               f"{', '.join(sorted(names.get(target, ())))} (mmar/profiles.yaml)")
+            valid = sorted(every.get(target, ()))
+            raise ProfileError(f"--set {shown}: {target} has no setting {name!r}{_did_you_mean(name, valid)}; its "
+                               f"settings are {', '.join(valid)} (mmar/profiles.yaml)")
         if not hit:
-            raise ProfileError(f"--set {text}: no selected notebook has a setting {name!r} (mmar/profiles.yaml)")
+            valid = sorted(set().union(*names.values()))
+            elsewhere = [n for n in every if n not in names and name in every[n]]
+            where = (f"; it is a setting of {', '.join(elsewhere)}, which --only did not select" if elsewhere
+                     else _did_you_mean(name, valid))
+            raise ProfileError(f"--set {shown}: no selected notebook has a setting {name!r}{where}; the selected "
+                               f"notebooks' settings are {', '.join(valid)} (mmar/profiles.yaml)")
         for notebook in hit:
             merge_parameter(per_notebook[notebook], name, value)
     return per_notebook
+
+
+def _did_you_mean(name: str, valid: Sequence[str]) -> str:
+    """``" (did you mean 'x'?)"`` for the valid name closest to a misspelt ``name`` (difflib), or ``""``."""
+    close = difflib.get_close_matches(name, [str(v) for v in valid], n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+#: The settings whose values are paths, and what each must be before its notebook starts (None: not given):
+#: "folder", "file", "folder or file" (read by the notebook: checked by :func:`check_settings`), or "output"
+#: (written by the notebook: only made absolute). A relative path given with ``--set`` is taken from the current
+#: folder (:func:`absolute_path_overrides`), like ``--out`` and ``python -m mmar extract``'s paths.
+PATH_SETTINGS = {
+    "annotations_dir": "folder",      # 01_data: the ActivityNet Captions annotation files
+    "features": "file",               # 01_data: an HDF5 feature store (e.g. from python -m mmar extract)
+    "glove": "file",                  # 01_data: a glove.*.txt file
+    "standin_path": "output",         # 01_data: where the stand-in video store is built
+    "video_dir": "folder or file",    # 02_i3d_features: the videos to extract (a folder or a list file)
+    "features_out": "output",         # 02_i3d_features: the feature store it writes
+}
+
+
+def _override_text(target: str, value: str) -> str:
+    """``target=value`` such that :func:`mmar.profiles.parse_override` reads ``value`` back as this string."""
+    plain = f"{target}={value}"
+    return plain if parse_override(plain)[2] == value else f"{target}={json.dumps(value)}"
+
+
+def absolute_path_overrides(overrides: Sequence[str], cwd: str | Path | None = None) -> list[str]:
+    """The ``--set`` overrides with each relative path value of a :data:`PATH_SETTINGS` setting made absolute
+    from ``cwd`` (default: the current folder), ``~`` expanded; the others unchanged. The notebooks run in
+    ``notebooks/``, so a relative path must not reach them; the run records the absolute one."""
+    base = Path.cwd() if cwd is None else Path(cwd)
+    resolved = []
+    for text in overrides:
+        _, name, value = parse_override(text)
+        if name in PATH_SETTINGS and isinstance(value, str) and value:
+            path = Path(value).expanduser()
+            absolute = str(path if path.is_absolute() else (base / path).resolve())
+            if absolute != value:
+                text = _override_text(text.split("=", 1)[0], absolute)
+        resolved.append(text)
+    return resolved
+
+
+def _path_problem(name: str, value: str) -> str | None:
+    """What is wrong with path setting ``name`` = ``value`` (absolute here) before its notebook reads it, or None;
+    each check is the one the notebook's own code makes first."""
+    kind = PATH_SETTINGS[name]
+    try:
+        if name == "annotations_dir":
+            from mmar.data.activitynet import resolve_annotations_dir
+
+            resolve_annotations_dir(value)
+        elif name == "features":
+            from mmar.data.feature_store import FeatureStoreReader
+
+            FeatureStoreReader(value)
+        elif name == "video_dir":
+            from mmar.extract import list_videos
+
+            list_videos(value)
+        elif kind == "file" and not Path(value).is_file():
+            return f"{name} {value} is not a file"
+    except (OSError, ValueError, RuntimeError) as error:  # FileNotFoundError, FeatureStoreError, a duplicate id, ...
+        return str(error)
+    return None
+
+
+def check_settings(settings: dict[str, "NotebookSettings"], notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
+    """What would make the notebooks fail at once with these settings, found before any starts (one line each,
+    ``notebook.setting: problem``; empty when nothing): path settings that do not exist (a relative one, from a
+    profile, is taken from ``notebooks_dir``, as the notebook would), and the choices and dicts whose rules can be
+    checked cheaply, by the code the notebooks use: ``data_source``, ``generator``, ``class_selection`` and
+    ``unseen_pool`` (01), ``train`` and ``variants`` (TrainConfig fields and values, 03-07), ``grid_runtime``'s
+    ``dispatch`` (06, 07) and ``difficulty_sweep`` (07)."""
+    problems: list[str] = []
+
+    def check(notebook: str, name: str, test, choices: Sequence[str] = ()) -> None:
+        try:
+            test()
+        except (ValueError, TypeError) as error:
+            hint = _did_you_mean(str(getattr(settings[notebook], name)), choices) if choices else ""
+            problems.append(f"{notebook}.{name}: {error}{hint}")
+
+    for notebook, values in settings.items():
+        names = set(values.names())
+        for name in sorted(names & set(PATH_SETTINGS)):
+            value = getattr(values, name)
+            if value is None or PATH_SETTINGS[name] == "output":
+                continue
+            path = Path(str(value)).expanduser()
+            problem = _path_problem(name, str(path if path.is_absolute() else (notebooks_dir / path).resolve()))
+            if problem:
+                problems.append(f"{notebook}.{name}: {problem}")
+        if notebook == "01_data":
+            from mmar.data.kinetics import UNSEEN_POOLS
+            from mmar.data.standin import GENERATORS, select_classes
+            from mmar.studies.dataset_stats import SOURCE_PARAMETERS, preparation_parameters
+
+            check(notebook, "data_source", lambda: preparation_parameters(values, None), sorted(SOURCE_PARAMETERS))
+            check(notebook, "generator", lambda: _one_of("generator", values.generator, GENERATORS))
+            check(notebook, "class_selection", lambda: select_classes(2, ["a", "b"], values.class_selection, 0),
+                  ["first", "random"])
+            check(notebook, "unseen_pool", lambda: _one_of("unseen_pool", values.unseen_pool, UNSEEN_POOLS))
+        if "train" in names:
+            from mmar.studies.settings import checked_train, variant_configs
+
+            check(notebook, "train", lambda: checked_train(values.train))
+            if "variants" in names and not any(p.startswith(f"{notebook}.train:") for p in problems):
+                check(notebook, "variants", lambda: variant_configs(values.train, values.variants))
+        if "grid_runtime" in names and "dispatch" in (values.grid_runtime or {}):
+            from mmar.experiments import DISPATCHES
+
+            check(notebook, "grid_runtime", lambda: _one_of("dispatch", values.grid_runtime["dispatch"], DISPATCHES))
+        if "difficulty_sweep" in names and values.difficulty_sweep is not None:
+            from mmar.studies.difficulty import SweepSettings
+
+            check(notebook, "difficulty_sweep", lambda: SweepSettings.from_parameters(dict(values.difficulty_sweep)))
+    return problems
+
+
+def _one_of(name: str, value: Any, allowed: Sequence[Any]) -> None:
+    if value not in allowed:
+        raise ValueError(f"{name} must be one of {list(allowed)}, got {value!r}{_did_you_mean(str(value), allowed)}")
 
 
 def select_notebooks(only: str | None) -> list[str]:
@@ -172,13 +314,27 @@ def resumed_run(run_dir: Path, profile_name: str, overrides: Sequence[str]) -> d
     recorded = list(info.get("overrides", []))
     if overrides and sorted(overrides) != sorted(recorded):
         raise ProfileError(f"--resume: run {run_id} was started with --set {recorded or 'nothing'}, not "
-                           f"{list(overrides)}; resume without --set (its own are taken), or drop --resume")
+                           f"{list(overrides)}; resume without --set (its own are taken), or drop --resume to start "
+                           "a new run with these values (a run's --set values cannot change)")
     fingerprint = code_fingerprint()
     if info.get("code_fingerprint") != fingerprint:
         raise ProfileError(f"--resume: the result-determining code changed since run {run_id} started (code "
                            f"fingerprint {info.get('code_fingerprint')} -> {fingerprint}), so its notebooks would "
                            "mix two versions; drop --resume to start a new run")
     return info
+
+
+def new_run_command(profile_name: str, only: str | None, out: str | Path | None, overrides: Sequence[str],
+                    build_report: bool = True) -> str:
+    """The ``python -m mmar run`` command (shell-quoted) that starts a new run of these notebooks with these
+    ``--set`` values."""
+    words = ["python", "-m", "mmar", "run", "--profile", profile_name]
+    words += ["--only", only] if only else []
+    words += ["--out", str(out)] if out else []
+    words += ["--no-report"] if not build_report and not only else []
+    for text in overrides:
+        words += ["--set", text]
+    return " ".join(shlex.quote(w) for w in words)
 
 
 def run_profile(profile_name: str, *, only: str | None = None, out: str | Path | None = None,
@@ -193,6 +349,8 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
     profile = resolve_profile(profile_name)
     run_dir = Path(out) if out else PROJECT_ROOT / "runs" / profile_name
     run_dir = run_dir.resolve()
+    given = list(overrides)
+    overrides = absolute_path_overrides(given)  # the notebooks run in notebooks/: no relative path may reach them
     continued = resumed_run(run_dir, profile_name, overrides) if resume else None
     if continued is not None:
         overrides = list(continued.get("overrides", []))
@@ -209,9 +367,16 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
 
     # a resumed run's overrides were checked against all its notebooks: resolve them so, then take this part
     scope = notebooks if continued is None else list(dict.fromkeys([*continued.get("notebooks", []), *notebooks]))
-    per_notebook = notebook_overrides(scope, overrides)
+    per_notebook = notebook_overrides(scope, overrides, as_given=None if continued is not None else given)
     classes = settings_classes()
     settings = {name: classes[name].from_profile(profile_name, per_notebook[name]) for name in notebooks}
+    problems = check_settings(settings, notebooks_dir)
+    if problems:
+        path_problem = any(line.split(":", 1)[0].split(".")[-1] in PATH_SETTINGS for line in problems)
+        made_absolute = [f"{a} -> {b}" for a, b in zip(given, overrides) if a != b] if path_problem else []
+        raise ProfileError("settings the notebooks would fail on (nothing was run):\n  " + "\n  ".join(problems)
+                           + (f"\n(relative paths given with --set are taken from the current folder, {Path.cwd()}: "
+                              f"{'; '.join(made_absolute)})" if made_absolute else ""))
 
     if continued is not None:
         provenance = continued
@@ -232,7 +397,13 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
         if moved is not None:
             print(f"the previous run's outputs were moved to {moved}", flush=True)
     resume_hint = (f"continue this run with: python -m mmar run --profile {profile_name} --resume"
-                   + (f" --out {out}" if out else ""))
+                   + (f" --out {shlex.quote(str(out))}" if out else ""))
+    failure_hint = f"{resume_hint}, once the cause is fixed"
+    if overrides:  # --resume keeps them: a wrong one is fixed by a new run
+        failure_hint += (".\nIf the cause is a --set value, --resume cannot change it (a run keeps its --set values): "
+                         "start a new run with the value fixed, without --resume (in the same --out, this run's "
+                         "outputs move to previous/; or give a new --out), e.g.\n"
+                         + new_run_command(profile_name, only, out, overrides, build_report))
     total_start = time.perf_counter()
     for index, notebook in enumerate(notebooks, 1):
         params = {"profile": profile_name, "run_dir": str(run_dir), "overrides": per_notebook[notebook]}
@@ -248,7 +419,7 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
         if "error" in outcome:
             print(f" FAILED after {seconds:.1f}s", flush=True)
             _record_timing(run_dir, notebook, {"seconds": seconds, "status": "failed"})
-            raise NotebookFailed(f"{outcome['error']}\n({resume_hint}, once the cause is fixed)")
+            raise NotebookFailed(f"{outcome['error']}\n({failure_hint})")
         peak, peak_all = outcome["peak_rss_mb"], outcome.get("peak_all_mb")
         _record_timing(run_dir, notebook, {"seconds": round(seconds, 2), "peak_rss_mb": round(peak, 1),
                                            "peak_all_mb": None if peak_all is None else round(peak_all, 1),

@@ -1,0 +1,348 @@
+"""What the command line does with a user's inputs before anything runs: relative ``--set`` paths, misspelt and
+bad ``--set`` values, the way on after a failure, the profiles' suggested overrides, and an interrupted or
+partly failed ``python -m mmar extract``. No notebook runs here: the runner's child process is replaced where a
+run gets that far."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmar import extract, runner
+from mmar.cli import main as cli_main
+from mmar.data.feature_store import FeatureStoreReader, FeatureStoreWriter
+from mmar.paths import PROJECT_ROOT
+from mmar.profiles import NOTEBOOKS, ProfileError, load_profiles, resolve_profile
+from mmar.runner import (PATH_SETTINGS, NotebookFailed, absolute_path_overrides, check_settings, notebook_overrides,
+                         run_profile)
+from mmar.studies import settings_classes
+from mmar.video import VideoError
+
+
+@pytest.fixture
+def children(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict]]:
+    """Replace the notebooks' child process: record (notebook, papermill parameters), report success."""
+    calls: list[tuple[str, dict]] = []
+
+    def child(notebook, run_dir, parameters, notebooks_dir, run_id):
+        calls.append((notebook, parameters))
+        return {"peak_rss_mb": 1.0}
+
+    monkeypatch.setattr(runner, "run_child", child)
+    return calls
+
+
+def _store(path: Path) -> Path:
+    """A one-video feature store, as ``python -m mmar extract --out path`` writes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FeatureStoreWriter(path, extractor=extract.EXTRACTOR_NAME, fps=25.0, stride_frames=8, feature_dim=4) as store:
+        store.write("v_1", np.zeros((3, 4), np.float32))
+    return path
+
+
+# ------------------------------------------------------------------ 1: relative paths are the user's
+def test_path_settings_are_the_settings_whose_values_are_paths() -> None:
+    every = {name for cls in settings_classes().values() for name in cls.names()}
+    assert set(PATH_SETTINGS) <= every
+    assert set(PATH_SETTINGS) == {"annotations_dir", "features", "glove", "standin_path", "video_dir", "features_out"}
+
+
+def test_relative_path_values_are_made_absolute_from_the_current_folder(tmp_path: Path, monkeypatch) -> None:
+    tmp_path = tmp_path.resolve()
+    here = tmp_path / "work"
+    overrides = ["annotations_dir=../shared/data/activitynet", "01.features=features/x.h5", "seed=3",
+                 "features=/abs/y.h5", "glove=null", "video_dir=~/videos", "02.features_out=a b.h5",
+                 "standin_path='x: y.h5'"]
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert absolute_path_overrides(overrides, cwd=here) == [
+        f"annotations_dir={tmp_path}/shared/data/activitynet", f"01.features={here}/features/x.h5", "seed=3",
+        "features=/abs/y.h5", "glove=null", f"video_dir={tmp_path}/home/videos", f"02.features_out={here}/a b.h5",
+        f'standin_path="{here}/x: y.h5"']  # quoted where YAML would not read the path back as it is
+    monkeypatch.chdir(here.parent)
+    assert absolute_path_overrides(["features=x.h5"]) == [f"features={tmp_path}/x.h5"]
+
+
+def test_extract_out_then_set_features_from_the_same_folder(tmp_path: Path, monkeypatch, children) -> None:
+    """``extract ... --out features/x.h5`` then ``--set features=features/x.h5``: the notebook gets (and the run
+    records) the absolute path of the store in the user's folder, not one under notebooks/."""
+    tmp_path = tmp_path.resolve()
+    _store(tmp_path / "features" / "x.h5")
+    (tmp_path / "annotations").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert cli_main(["run", "--profile", "activitynet-smoke", "--only", "01", "--out", "run",
+                     "--set", "features=features/x.h5", "--set", "annotations_dir=annotations"]) == 0
+    [(notebook, parameters)] = children
+    assert notebook == "01_data"
+    assert parameters["overrides"] == {"features": str(tmp_path / "features" / "x.h5"),
+                                       "annotations_dir": str(tmp_path / "annotations")}
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["overrides"] == [
+        f"features={tmp_path}/features/x.h5", f"annotations_dir={tmp_path}/annotations"]
+
+
+def test_a_missing_relative_path_fails_at_once_with_the_absolute_path(tmp_path: Path, monkeypatch, capsys,
+                                                                      children) -> None:
+    tmp_path = tmp_path.resolve()
+    monkeypatch.chdir(tmp_path)
+    assert cli_main(["run", "--profile", "smoke", "--only", "01", "--out", "run",
+                     "--set", "annotations_dir=../no_such_folder"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: settings the notebooks would fail on (nothing was run):\n  01_data.annotations_dir: "
+                          f"annotations_dir {tmp_path.parent}/no_such_folder is not a folder.")
+    assert err.endswith(f"(relative paths given with --set are taken from the current folder, {tmp_path}: "
+                        f"annotations_dir=../no_such_folder -> annotations_dir={tmp_path.parent}/no_such_folder)\n")
+    assert children == [] and not (tmp_path / "run" / "run.json").exists()
+
+
+# -------------------------------------------------------- 2: a wrong --set value needs a new run
+def test_a_failure_says_a_wrong_set_value_needs_a_new_run(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setattr(runner, "run_child", lambda *args: {"error": "01_data failed in cell 4: ValueError: boom"})
+    run_dir = tmp_path / "run"
+    with pytest.raises(NotebookFailed) as failure:
+        run_profile("smoke", only="01", out=run_dir, overrides=["seed=2", "01.noise=0.5"], build_report=False)
+    assert str(failure.value) == (
+        "01_data failed in cell 4: ValueError: boom\n"
+        f"(continue this run with: python -m mmar run --profile smoke --resume --out {run_dir}, once the cause is "
+        "fixed.\nIf the cause is a --set value, --resume cannot change it (a run keeps its --set values): start a new "
+        "run with the value fixed, without --resume (in the same --out, this run's outputs move to previous/; or give "
+        "a new --out), e.g.\n"
+        f"python -m mmar run --profile smoke --only 01 --out {run_dir} --set seed=2 --set 01.noise=0.5)")
+    # without --set values, only the way on
+    with pytest.raises(NotebookFailed) as failure:
+        run_profile("smoke", only="01", out=run_dir, build_report=False)
+    assert str(failure.value).endswith(f"(continue this run with: python -m mmar run --profile smoke --resume --out "
+                                       f"{run_dir}, once the cause is fixed)")
+
+
+def test_resume_with_other_set_values_points_to_a_new_run(tmp_path: Path, children) -> None:
+    run_dir = tmp_path / "run"
+    run_profile("smoke", only="01", out=run_dir, overrides=["noise=0.5"], build_report=False)
+    with pytest.raises(ProfileError) as refused:
+        run_profile("smoke", only="01", out=run_dir, overrides=["noise=0.7"], build_report=False, resume=True)
+    assert str(refused.value).endswith("was started with --set ['noise=0.5'], not ['noise=0.7']; resume without --set "
+                                       "(its own are taken), or drop --resume to start a new run with these values "
+                                       "(a run's --set values cannot change)")
+
+
+def test_the_new_run_command_quotes_for_the_shell() -> None:
+    assert runner.new_run_command("smoke", None, "my runs/a", ["features=/x y/f.h5", "seed=1"], build_report=False) == (
+        "python -m mmar run --profile smoke --out 'my runs/a' --no-report --set 'features=/x y/f.h5' --set seed=1")
+
+
+# ------------------------------------------------------------------------ 3: misspelt setting names
+def test_a_misspelt_setting_is_answered_with_the_closest_and_the_valid_names() -> None:
+    data_names = ", ".join(sorted(settings_classes()["01_data"].names()))
+    with pytest.raises(ProfileError) as refused:
+        notebook_overrides(["01_data"], ["annotation_dir=x"])
+    assert str(refused.value) == ("--set annotation_dir=x: no selected notebook has a setting 'annotation_dir' "
+                                  "(did you mean 'annotations_dir'?); the selected notebooks' settings are "
+                                  f"{data_names} (mmar/profiles.yaml)")
+    with pytest.raises(ProfileError, match=r"setting 'feature' \(did you mean 'features'\?\); the selected"):
+        notebook_overrides(list(NOTEBOOKS), ["feature=x.h5"])
+    with pytest.raises(ProfileError) as refused:
+        notebook_overrides(["01_data"], ["01.feature=x.h5"])
+    assert str(refused.value) == ("--set 01.feature=x.h5: 01_data has no setting 'feature' (did you mean 'features'?); "
+                                  f"its settings are {data_names} (mmar/profiles.yaml)")
+    with pytest.raises(ProfileError, match="'annotations_dir'; it is a setting of 01_data, which --only did not "):
+        notebook_overrides(["03_video_autoencoder"], ["annotations_dir=x"])
+
+
+def test_the_command_line_refuses_a_misspelt_setting_before_running() -> None:
+    done = subprocess.run([sys.executable, "-m", "mmar", "run", "--profile", "smoke", "--only", "01", "--out",
+                           "/nonexistent/never-made", "--set", "annotation_dir=x"],
+                          cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and done.stdout == ""
+    assert done.stderr.startswith("error: --set annotation_dir=x: no selected notebook has a setting 'annotation_dir' "
+                                  "(did you mean 'annotations_dir'?); the selected notebooks' settings are "
+                                  "annotations_dir, class_selection, ")
+
+
+def test_the_quoted_override_is_the_one_the_user_wrote(tmp_path: Path) -> None:
+    with pytest.raises(ProfileError, match=r"^--set glove_file=g.txt: no selected notebook has a setting 'glove_file' "
+                                           r"\(did you mean 'glove'\?\)"):
+        run_profile("smoke", only="01", out=tmp_path / "run", overrides=["glove_file=g.txt"], build_report=False)
+
+
+# ------------------------------------------------------------------ 4: bad values fail before any notebook
+def _settings(profile: str, **overrides: dict) -> dict:
+    classes = settings_classes()
+    return {name: classes[name].from_profile(profile, overrides.get(name, {})) for name in classes}
+
+
+def test_every_profile_passes_the_checks() -> None:
+    for name in load_profiles():
+        assert check_settings(_settings(name)) == [], name
+
+
+def test_bad_choices_paths_and_train_keys_are_found_up_front(tmp_path: Path) -> None:
+    tmp_path = tmp_path.resolve()
+    _store(tmp_path / "ok.h5")
+    (tmp_path / "not_a_store.h5").write_text("hello")
+    settings = _settings("smoke", **{
+        "01_data": {"data_source": "activitynett", "generator": "v3", "class_selection": "rand",
+                    "unseen_pool": "disjoint", "features": str(tmp_path / "not_a_store.h5"),
+                    "glove": str(tmp_path / "glove.txt"), "annotations_dir": str(tmp_path / "ok.h5")},
+        "02_i3d_features": {"video_dir": str(tmp_path / "videos"), "features_out": str(tmp_path / "new" / "out.h5")},
+        "05_joint_training": {"train": {"epoch": 3}},
+        "03_video_autoencoder": {"variants": {"a": {"kernel": "cauhy"}}},
+        "06_evaluation": {"grid_runtime": {"dispatch": "slrum"}},
+        "07_ablations": {"difficulty_sweep": {"nuisanse": [1.0]}},  # merged into the profile's
+    })
+    problems = check_settings(settings)
+    assert problems[:3] == [
+        f"01_data.annotations_dir: annotations_dir {tmp_path}/ok.h5 is not a folder. Expected "
+        + problems[0].split(" is not a folder. Expected ", 1)[1],
+        f"01_data.features: {tmp_path}/not_a_store.h5: " + problems[1].split(".h5: ", 1)[1],  # FeatureStoreReader's
+        f"01_data.glove: glove {tmp_path}/glove.txt is not a file"]
+    assert problems[3:] == [
+        "01_data.data_source: data_source must be one of ['activitynet', 'standin'], got 'activitynett' "
+        "(did you mean 'activitynet'?)",
+        "01_data.generator: generator must be one of ['v1', 'v2'], got 'v3'",
+        "01_data.class_selection: class_selection must be 'first' or 'random', got 'rand' (did you mean 'random'?)",
+        "01_data.unseen_pool: unseen_pool must be one of ['all', 'kinetics_disjoint'], got 'disjoint' "
+        "(did you mean 'kinetics_disjoint'?)",
+        f"02_i3d_features.video_dir: video source not found: {tmp_path}/videos (give a folder or a text file of paths)",
+        "03_video_autoencoder.variants: TrainConfig.kernel must be one of ('gaussian', 'cauchy'), got 'cauhy'",
+        "05_joint_training.train: unknown TrainConfig fields ['epoch']; valid fields: "
+        + problems[9].split("valid fields: ", 1)[1],
+        "06_evaluation.grid_runtime: dispatch must be one of ['auto', 'inline', 'processes', 'slurm', "
+        "'submitit-local'], got 'slrum' (did you mean 'slurm'?)",
+        "07_ablations.difficulty_sweep: difficulty_sweep needs exactly the keys ['max_train_rows', 'n_classes', "
+        "'n_trials', 'nuisance', 'videos_per_class'], got ['max_train_rows', 'n_classes', 'n_trials', 'nuisance', "
+        "'nuisanse', 'videos_per_class']"]
+    assert "'epochs'" in problems[9]
+
+
+def test_a_bad_value_stops_the_run_before_it_starts_and_keeps_the_previous_one(tmp_path: Path, children) -> None:
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "run.json").write_text(json.dumps({"run_id": "earlier", "profile": "smoke"}))
+    with pytest.raises(ProfileError) as refused:
+        run_profile("smoke", only="01,02", out=run_dir, overrides=["data_source=activitynett"], build_report=False)
+    assert str(refused.value) == ("settings the notebooks would fail on (nothing was run):\n  01_data.data_source: "
+                                  "data_source must be one of ['activitynet', 'standin'], got 'activitynett' "
+                                  "(did you mean 'activitynet'?)")
+    assert children == [] and json.loads((run_dir / "run.json").read_text())["run_id"] == "earlier"
+    assert not (run_dir / "previous").exists()
+
+
+def test_a_resumed_run_checks_its_own_set_values(tmp_path: Path, children) -> None:
+    store = _store(tmp_path / "x.h5")
+    run_dir = tmp_path / "run"
+    run_profile("smoke", only="01", out=run_dir, overrides=[f"features={store}"], build_report=False)
+    store.unlink()
+    with pytest.raises(ProfileError, match=f"01_data.features: feature store not found: {store}"):
+        run_profile("smoke", only="01", out=run_dir, build_report=False, resume=True)  # 01 again, in the run
+    assert len(children) == 1
+
+
+# ------------------------------------------------------------- 5: overrides the profiles suggest
+def test_the_suggested_grid_dispatch_reaches_both_grids() -> None:
+    description = resolve_profile("activitynet-paper")["description"]
+    suggested = description.split("`--set ", 1)[1].split("`", 1)[0].split(":", 1)[0]
+    assert suggested == "grid_runtime.dispatch=slurm"
+    per = notebook_overrides(list(NOTEBOOKS), [suggested])
+    assert {n for n, values in per.items() if values} == {"06_evaluation", "07_ablations"}
+    for name in load_profiles():
+        text = resolve_profile(name)["description"]
+        assert "06_evaluation.grid_runtime" not in text and "07_ablations.grid_runtime" not in text, name
+
+
+# ------------------------------------------------------------------------------ 6: extract
+@pytest.fixture
+def fake_i3d(monkeypatch: pytest.MonkeyPatch) -> dict:
+    """Extraction without a network or decoding: every video gives two zero features; ``state["interrupt_at"]``
+    (the n-th video, from 1) raises KeyboardInterrupt as Ctrl-C would, ``state["unreadable"]`` video ids raise
+    VideoError."""
+    state = {"calls": 0, "interrupt_at": None, "unreadable": set(), "current": None}
+    monkeypatch.setattr(extract, "load_model", lambda config: None)
+
+    def frames(path, preprocess):
+        state["current"] = Path(path).stem
+        return iter(())
+
+    def features(model, frames, config):
+        state["calls"] += 1
+        if state["calls"] == state["interrupt_at"]:
+            raise KeyboardInterrupt
+        if state["current"] in state["unreadable"]:
+            raise VideoError(f"{state['current']}.mp4: cannot open video")
+        return np.zeros((2, extract.FEATURE_DIM), np.float32), 24
+
+    monkeypatch.setattr(extract, "iter_frames", frames)
+    monkeypatch.setattr(extract, "video_features", features)
+    return state
+
+
+def _videos(folder: Path, n: int) -> Path:
+    folder.mkdir(parents=True)
+    for i in range(n):
+        (folder / f"v_{i}.mp4").write_bytes(b"")
+    return folder
+
+
+def test_ctrl_c_keeps_the_finished_videos_and_the_same_command_continues(tmp_path: Path, capsys, fake_i3d) -> None:
+    videos, out = _videos(tmp_path / "videos", 10), tmp_path / "x.h5"
+    command = [str(videos), "--out", str(out), "--no-progress", "--prefetch-frames", "0"]
+    fake_i3d["interrupt_at"] = 4
+    assert extract.main(command) == 130
+    captured = capsys.readouterr()
+    assert captured.err.endswith(f"\ninterrupted; 3 videos kept in {out}.parts; rerun the same command to continue\n")
+    assert "Traceback" not in captured.err and captured.out == ""
+    assert extract.part_ids(extract.parts_dir_for(out)) == {"v_0", "v_1", "v_2"} and not out.exists()
+
+    fake_i3d["interrupt_at"] = None
+    assert extract.main(command) == 0
+    line = capsys.readouterr().out.splitlines()[0]
+    assert line.startswith(f"10 videos: 3 already done (3 of them left by an interrupted run), 7 extracted, 0 failed; "
+                           f"10 merged into {out}, which now holds 10 videos, in ")
+    assert sorted(FeatureStoreReader(out).ids()) == [f"v_{i}" for i in range(10)]
+    assert fake_i3d["calls"] == 4 + 7  # the rerun extracted only the 7 videos not kept
+
+
+def test_the_summary_counts_what_the_store_already_held(tmp_path: Path, capsys, fake_i3d) -> None:
+    videos, out = _videos(tmp_path / "videos", 4), tmp_path / "x.h5"
+    command = [str(videos), "--out", str(out), "--no-progress", "--prefetch-frames", "0"]
+    assert extract.main(command) == 0
+    _videos(tmp_path / "more", 2)
+    for i in range(2):
+        (tmp_path / "more" / f"v_{i}.mp4").rename(videos / f"w_{i}.mp4")
+    assert extract.main(command) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.startswith(f"6 videos: 4 already done, 2 extracted, 0 failed; 2 merged into {out}, which now holds "
+                           "6 videos, in ")
+
+
+def test_exit_status_unreadable_videos_0_a_failed_shard_1(tmp_path: Path, capsys, monkeypatch, fake_i3d) -> None:
+    """An unreadable video is listed and skipped (status 0, with --shards or without: the shard finishes); a shard
+    that fails leaves videos untried (status 1; without --shards the in-process extraction is that shard)."""
+    videos, out = _videos(tmp_path / "videos", 3), tmp_path / "x.h5"
+    command = [str(videos), "--out", str(out), "--no-progress", "--prefetch-frames", "0"]
+    fake_i3d["unreadable"] = {"v_1"}
+    assert extract.main(command) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith(f"3 videos: 0 already done, 2 extracted, 1 failed; 2 merged into {out}, which now "
+                               "holds 2 videos, in ")
+    assert lines[1] == f"failures listed in {out}.failures.tsv; the next run tries them again"
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("CUDA error: out of memory")
+
+    monkeypatch.setattr(extract, "run_shard", broken)
+    assert extract.main(command) == 1
+    captured = capsys.readouterr()
+    assert captured.err.endswith("0 shards ok, 1 failed; rerun the same command to retry\n")
+    assert "shard 0 (job in-process) failed: RuntimeError: CUDA error: out of memory" in \
+        (tmp_path / "x.h5.failures.tsv").read_text()
+
+
+def test_extract_help_states_the_exit_statuses(capsys) -> None:
+    with pytest.raises(SystemExit):
+        extract.main(["--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "exit status: 0 when every video is in the store or could not be read" in text
+    assert "1 when a shard failed" in text and "130 when interrupted" in text
