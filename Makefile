@@ -37,10 +37,13 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 report: install
 	$(BIN)/python -m mmar run --profile $(PROFILE)
 
-# nbval first: it leaves runs/nbval-smoke, on which tests/test_report.py builds a real report.
+# nbval first, in a fresh runs/nbval-smoke (a left-over one would lend its result files and its cached grid
+# cells to this run); it leaves runs/nbval-smoke, on which tests/test_regression.py checks the result rows and
+# tests/test_report.py builds a real report.
 # --nbval-lax: the cells marked `# NBVAL_CHECK_OUTPUT` (the key numbers) are compared, the rest only run;
 # notebooks/conftest.py compares their numbers within the measured tolerances (tests/expected/tolerances.json).
 test: install
+	rm -rf runs/nbval-smoke
 	$(BIN)/python -m pytest --nbval-lax notebooks --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 	$(BIN)/python -m pytest tests $(UNIT_TEST_WORKERS)
 
@@ -52,6 +55,7 @@ test-newest:
 	$(NEWEST)/bin/pip install --quiet --upgrade pip
 	$(NEWEST)/bin/pip install --quiet --upgrade --upgrade-strategy eager -e .
 	$(NEWEST)/bin/python -m mmar lock || true
+	rm -rf runs/nbval-smoke
 	$(NEWEST)/bin/python -m pytest --nbval-lax notebooks --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 	$(NEWEST)/bin/python -m pytest tests $(UNIT_TEST_WORKERS)
 
