@@ -73,6 +73,22 @@ def test_metric_spreads_pool_a_family_by_hand() -> None:
     assert missing["f | e | a"]["spread"] == math.inf          # a row that disappears has no tolerance
 
 
+def test_a_family_without_a_finite_tolerance_is_refused_by_name(tmp_path: Path) -> None:
+    """A row that came out NaN under a perturbation, or disappeared, leaves its family no finite tolerance: the
+    measurement is recorded, but loading it fails and names the family and the perturbation."""
+    import json
+
+    nan = metric_spreads(_metrics(f_e_a_r1=10.0), {"p1": _metrics(f_e_a_r1=math.nan)})
+    assert math.isnan(nan["f | e | a"]["spread"]) and nan["f | e | a"]["by"] == "p1"
+    gone = metric_spreads(_metrics(f_e_a_r1=10.0), {"p2": {}})
+    for spreads, by in ((nan, "p1"), (gone, "p2")):
+        data = tolerances_from(spreads, {}, PERTURBATIONS, margin=4.0)
+        path = tmp_path / f"{by}.json"
+        path.write_text(json.dumps(data))  # NaN and Infinity as JSON writes them
+        with pytest.raises(ValueError, match=rf"f \| e \| a has no finite tolerance .*under {by}"):
+            load_tolerances(path)
+
+
 def _notebook(*texts: str) -> dict:
     cells = [nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(x)", id=f"c{i}",
                                        outputs=[nbformat.v4.new_output("stream", name="stdout", text=text)])
