@@ -815,8 +815,9 @@ def test_heldout_joint_ratio_reads_the_cells_of_the_row(tmp_path: Path) -> None:
     write_results([row], tmp_path / "results" / "06_evaluation.csv")
     (tmp_path / "experiments" / "cells").mkdir(parents=True)
     for key, (start, after) in {"a": (2.0, 0.004), "b": (1.0, 0.003)}.items():
-        history = [{"epoch": 0, "probe_val_joint": start}, {"epoch": 1, "probe_val_joint": after},
-                   {"epoch": 2, "probe_val_joint": after / 2}]
+        history = [{"epoch": 0, "probe_val_joint": start, "probe_val_total_paired": 10.0},
+                   {"epoch": 1, "probe_val_joint": after, "probe_val_total_paired": 8.0},
+                   {"epoch": 2, "probe_val_joint": after / 2, "probe_val_total_paired": 6.0 if key == "a" else 8.4}]
         cell = replace(make_cell_result("Paired: joint", 5), key=key, history=history)
         (tmp_path / "experiments" / "cells" / f"{key}.json").write_text(json.dumps(cell.to_json()))
     run = load_run(tmp_path)
@@ -825,6 +826,10 @@ def test_heldout_joint_ratio_reads_the_cells_of_the_row(tmp_path: Path) -> None:
     half = 12.706205 * math.sqrt(0.005) / math.sqrt(2)  # t(0.975, 1) from a printed table; s = sqrt(0.005)
     assert findings.ratio_text(ratios) == f"0.25 % [{0.25 - half:.2f}, {0.25 + half:.2f}] (n = 2)"
     assert findings.heldout_joint_ratio(run, "Paired: joint + recons") == []
+    # the last epoch's change of the held-out weighted loss: 8 -> 6 is -25 %, 8 -> 8.4 is +5 %
+    assert findings.last_epoch_change(run, "Paired: joint") == [pytest.approx(-25.0), pytest.approx(5.0)]
+    half = 12.706205 * math.sqrt(450.0) / math.sqrt(2)  # s = sqrt((15^2 + 15^2) / 1)
+    assert findings.ratio_text([-25.0, 5.0], "+") == f"-10.00 % [{-10 - half:+.2f}, {-10 + half:+.2f}] (n = 2)"
 
 
 def test_a_failing_chapter_names_itself(tmp_path: Path) -> None:

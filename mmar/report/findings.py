@@ -201,33 +201,51 @@ def _measure(get: claims.Getter, row: str, column: str = FINDINGS_COLUMN) -> cla
     return get(("Table 1", row, column))
 
 
-def heldout_joint_ratio(run: RunData, row: str, column: str = FINDINGS_COLUMN) -> list[float]:
-    """Per trial of a Table 1 row: the held-out joint term after the first epoch over its initial value, read from
-    the grid cells the result row names (``config["cells"]`` -> ``experiments/cells/<key>.json``, ``history``).
-    Empty when the row's cells recorded no per-epoch curve."""
+def heldout_curves(run: RunData, row: str, probe: str, column: str = FINDINGS_COLUMN) -> list[dict[int, float]]:
+    """Per trial of a Table 1 row: ``{epoch: value}`` of a held-out probe (e.g. ``probe_val_joint``; epoch 0 is
+    before training), read from the grid cells the result row names (``config["cells"]`` ->
+    ``experiments/cells/<key>.json``, ``history``). Empty when the row's cells recorded no per-epoch curve."""
     rows = run.results[(run.results["paper_table"] == "Table 1") & (run.results["paper_row"] == row)
                        & (run.results["paper_column"] == column) & (run.results["run"] == run.runs[0])]
     if rows.empty:
         return []
-    ratios = []
+    curves = []
     for key in json.loads(rows.iloc[0]["config"] or "{}").get("cells", []):
         path = run.run_dir / "experiments" / "cells" / f"{key}.json"
         # only the history is read, so that the book of a run whose cells predate a CellResult field still builds
         history = json.loads(path.read_text()).get("history", []) if path.is_file() else []
-        joint = {entry.get("epoch"): entry.get("probe_val_joint") for entry in history}
-        if joint.get(0) and joint.get(1) is not None:
-            ratios.append(100.0 * joint[1] / joint[0])
-    return ratios
+        curve = {entry["epoch"]: entry[probe] for entry in history if entry.get(probe) is not None}
+        if curve:
+            curves.append(curve)
+    return curves
 
 
-def ratio_text(ratios: list[float]) -> str:
-    """``0.14 % [0.13, 0.15] (n = 5)``: the mean percentage with its 95 % t-interval over trials."""
+def heldout_joint_ratio(run: RunData, row: str, column: str = FINDINGS_COLUMN) -> list[float]:
+    """Per trial of a Table 1 row: the held-out joint term after the first epoch over its initial value (%)."""
+    return [100.0 * curve[1] / curve[0] for curve in heldout_curves(run, row, "probe_val_joint", column)
+            if curve.get(0) and 1 in curve]
+
+
+def last_epoch_change(run: RunData, row: str, column: str = FINDINGS_COLUMN) -> list[float]:
+    """Per trial of a Table 1 row: how much its held-out weighted loss (``probe_val_total_paired``) changed in the
+    last epoch, in % of its value one epoch before (negative: it still fell)."""
+    changes = []
+    for curve in heldout_curves(run, row, "probe_val_total_paired", column):
+        last = max(curve)
+        if last >= 1 and curve.get(last - 1):
+            changes.append(100.0 * (curve[last] / curve[last - 1] - 1.0))
+    return changes
+
+
+def ratio_text(ratios: list[float], sign: str = "") -> str:
+    """``0.14 % [0.13, 0.15] (n = 5)``: the mean percentage with its 95 % t-interval over trials (``sign="+"``
+    writes the sign of each number)."""
     if not ratios:
         return NOT_AVAILABLE
     if len(ratios) < 2:
-        return f"{ratios[0]:.2f} % (n = 1)"
+        return f"{ratios[0]:{sign}.2f} % (n = 1)"
     mean, low, high = t_interval(ratios)
-    return f"{mean:.2f} % [{low:.2f}, {high:.2f}] (n = {len(ratios)})"
+    return f"{mean:{sign}.2f} % [{low:{sign}.2f}, {high:{sign}.2f}] (n = {len(ratios)})"
 
 
 def _text_autoencoder(run: RunData) -> dict[str, str]:
@@ -524,6 +542,8 @@ def key_numbers(run: RunData, paper: pd.DataFrame, audit: list[claims.AuditedCla
         f"⚠ Ours are on {source} data, the paper's on ActivityNet: side by side, ours are not a reproduction of theirs.")
     values["joint_collapse"] = ratio_text(heldout_joint_ratio(run, TABLE1_ROWS["joint"]))
     values["joint_collapse_all_paired"] = ratio_text(heldout_joint_ratio(run, TABLE1_ROWS["all_paired"]))
+    values["last_epoch_recons_cross"] = ratio_text(last_epoch_change(run, TABLE1_ROWS["recons_cross"]), "+")
+    values["last_epoch_all_paired"] = ratio_text(last_epoch_change(run, TABLE1_ROWS["all_paired"]), "+")
     values.update(_text_autoencoder(run))
     values["lambda_joint"] = _lambda_joint(run)
     values["lambda_search"] = lambda_search_text(run)
