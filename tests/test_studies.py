@@ -361,3 +361,20 @@ def test_studies_and_the_grid_print_nothing_themselves() -> None:
     printing = {m.name: _print_calls(m.read_text()) for m in modules if m.name != "display.py"}
     assert len(printing) > 10 and not {name: lines for name, lines in printing.items() if lines}
     assert _print_calls("def run(x):\n    print(x)\n    return x\n") == [2]  # the check sees a hidden print
+
+
+def test_data_settings_mark_what_real_annotations_do_not_read() -> None:
+    """With ActivityNet annotations, the stand-in's size settings are marked unused, and with given features also
+    its video generator's; the stand-in's own printout is one plain line per setting."""
+    from mmar.studies.dataset_stats import DataSettings
+
+    lines = dict(line.split(" = ", 1) for line in str(DataSettings.from_profile(
+        "activitynet-smoke", {"features": "/x.h5"})).splitlines())
+    assert lines["videos_per_class"].endswith("# not used with data_source='activitynet'")
+    assert lines["stride_frames"].endswith("# not used with data_source='activitynet'")
+    assert lines["generator"].endswith("# not used: features are given")
+    assert lines["max_videos_per_class"] == "6" and lines["features"] == "'/x.h5'"
+    generated = dict(line.split(" = ", 1) for line in str(DataSettings.from_profile("activitynet-smoke", {})).splitlines())
+    assert generated["generator"] == "'v2'"  # no features: the generator makes the video side
+    standin = str(DataSettings.from_profile("smoke", {}))
+    assert "#" not in standin and "stride_frames = 64" in standin.splitlines()

@@ -60,6 +60,23 @@ class DataSettings(NotebookSettings):
     unseen_pool: str
     compare_real: bool
 
+    def __str__(self) -> str:
+        """One ``name = value`` line per setting; with real annotations, the settings their preparation does not
+        read are marked (the stand-in's size, and its video generator when ``features`` are given)."""
+        if self.data_source != "activitynet":
+            return super().__str__()
+        generated_video = ("feature_dim", "generator", "nuisance", "standin_path")
+        lines = []
+        for name, value in self.to_dict().items():
+            note = ""
+            if name in STANDIN_ONLY:
+                note = "  # not used with data_source='activitynet'"
+            elif self.features and name in generated_video:
+                note = "  # not used: features are given"
+            lines.append(f"{name} = {value!r}{note}")
+        return "\n".join(lines)
+
+
 #: The parameters of notebook 01 that each data source's preparation takes (besides the shared ones).
 SOURCE_PARAMETERS = {
     "standin": ("n_classes", "videos_per_class", "class_selection", "noise", "stride_frames", "feature_dim",
@@ -67,6 +84,8 @@ SOURCE_PARAMETERS = {
     "activitynet": ("annotations_dir", "features", "n_classes", "max_videos_per_class", "feature_dim", "standin_path",
                     "unseen_pool", "generator", "nuisance"),
 }
+#: Settings only the stand-in's preparation reads.
+STANDIN_ONLY = tuple(sorted(set(SOURCE_PARAMETERS["standin"]) - set(SOURCE_PARAMETERS["activitynet"])))
 #: The column name of the real annotations' statistics.
 REAL_ANNOTATIONS = REAL_ANNOTATIONS_COLUMN  # the statistics column of the real annotation files
 
