@@ -16,6 +16,8 @@ def benchmark_names() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from mmar.runner import PATH_SETTINGS, NotebookFailed, run_profile
+
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = argparse.ArgumentParser(prog="python -m mmar", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -26,8 +28,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--out", help="run folder (default runs/<profile>)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="[NOTEBOOK.]KEY=VALUE",
                      help="override a setting (repeatable); without NOTEBOOK. it goes to every selected notebook "
-                          "that has the setting (e.g. grid_runtime: 06 and 07); a relative path (annotations_dir, "
-                          "features, glove, standin_path, video_dir, features_out) is taken from the current folder")
+                          "that has the setting (e.g. grid_runtime: 06 and 07); a relative path "
+                          f"({', '.join(PATH_SETTINGS)}) is taken from the current folder")
     run.add_argument("--no-report", action="store_true", help="do not build the report at the end")
     run.add_argument("--resume", action="store_true",
                      help="continue the run in the folder (its run id, outputs and --set values) instead of starting "
@@ -80,7 +82,6 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     from mmar.profiles import ProfileError
-    from mmar.runner import NotebookFailed, run_profile
 
     try:
         if args.command == "run":

@@ -21,7 +21,8 @@ progress and never leaves a half entry. Merging writes the parts into a new segm
 store. Only then are the merged parts deleted. Ids that are in the store or in ``<out>.parts/`` are
 skipped on the next run. Videos that cannot be decoded are logged, counted, listed in
 ``<out>.failures.tsv`` and skipped (retried on the next run). Interrupted (Ctrl-C), ``python -m mmar extract``
-says how many finished videos its parts folder keeps and exits with status 130; the same command continues.
+says how many finished videos are kept, in the store and in its parts folder (:func:`kept_line`), and exits with
+status 130; the same command continues.
 Exit statuses (:data:`EXIT_STATUSES`): unreadable videos alone give 0, a failed shard 1, with ``--shards`` or
 without (the in-process extraction counts as one shard).
 
@@ -302,12 +303,26 @@ def check_store(out: Path, config: ExtractConfig) -> None:
                                     f"writes {value!r}; choose another --out")
 
 
+def stored_ids(out: Path) -> set[str]:
+    """Ids with an entry in the store ``out`` (none before it exists)."""
+    return set(FeatureStoreReader(out).ids()) if out.is_file() else set()
+
+
 def completed_ids(out: Path) -> set[str]:
     """Ids already in the store ``out`` or waiting in its parts folder."""
-    done = part_ids(parts_dir_for(out))
-    if out.is_file():
-        done |= set(FeatureStoreReader(out).ids())
-    return done
+    return stored_ids(out) | part_ids(parts_dir_for(out))
+
+
+def kept_line(out: Path) -> str:
+    """What an interrupted extraction keeps (the videos in the store ``out`` and those waiting in its parts folder,
+    which the next run merges), said where: e.g. ``3 videos kept (0 in x.h5, 3 waiting in x.h5.parts)``."""
+    parts = parts_dir_for(out)
+    try:
+        stored = stored_ids(out)
+    except FeatureStoreError:  # interrupted before the store was checked: not a store to count
+        stored = set()
+    waiting = part_ids(parts) - stored  # a part merged just before the interruption may not be deleted yet
+    return f"{len(stored) + len(waiting)} videos kept ({len(stored)} in {out}, {len(waiting)} waiting in {parts})"
 
 
 # ------------------------------------------------------------------------------------------ shards
@@ -392,7 +407,7 @@ class ExtractionSummary:
     """What one extraction did. ``already_done``: videos of the source in the store or its parts before this
     run extracted anything, ``recovered`` of them parts an interrupted run left, merged now; ``merged``: every
     video this run merged into the store (``recovered`` + the newly extracted ones); ``in_store``: the store's
-    entries afterwards (None: not counted)."""
+    entries afterwards."""
 
     total: int
     already_done: int
@@ -404,14 +419,14 @@ class ExtractionSummary:
     shards_ok: int = 1
     shards_failed: int = 0
     recovered: int = 0
-    in_store: int | None = None
+    in_store: int = 0
 
     def line(self, out: str | Path) -> str:
         """The summary printed at the end of ``python -m mmar extract``."""
         recovered = f" ({self.recovered} of them left by an interrupted run)" if self.recovered else ""
-        holds = "" if self.in_store is None else f", which now holds {self.in_store} videos,"
         return (f"{self.total} videos: {self.already_done} already done{recovered}, {self.extracted} extracted, "
-                f"{self.failed} failed; {self.merged} merged into {out}{holds} in {self.seconds:.1f} s")
+                f"{self.failed} failed; {self.merged} merged into {out}, which now holds {self.in_store} videos, in "
+                f"{self.seconds:.1f} s")
 
 
 def run_extraction(source: str | Path, out: str | Path, config: ExtractConfig = ExtractConfig(), *,
@@ -451,7 +466,8 @@ def run_extraction(source: str | Path, out: str | Path, config: ExtractConfig = 
             pending, out, config, max(1, shards), executor, slurm_partition, slurm_gpus, cpus_per_task, timeout_min,
             max_requeues, Path(log_dir) if log_dir else out.with_name(out.name + ".logs"), shard_job or ShardJob())
     merged = merge_parts(out, config, source_label)
-    finished = completed_ids(out)
+    in_store = stored_ids(out)
+    finished = in_store | part_ids(parts_dir_for(out))
     rows = [(*f, "") for r in results for f in r.failed]
     for failure in shard_failures:
         message = f"shard {failure.shard} (job {failure.job_id}) failed: {failure.error}"
@@ -469,7 +485,7 @@ def run_extraction(source: str | Path, out: str | Path, config: ExtractConfig = 
                              extracted=sum(r.done for r in results), failed=len(rows), merged=recovered + merged,
                              seconds=time.perf_counter() - started, failures_file=failures_file if rows else None,
                              shards_ok=n_shards - len(shard_failures), shards_failed=len(shard_failures),
-                             recovered=recovered, in_store=len(index_entries(out)) if out.is_file() else 0)
+                             recovered=recovered, in_store=len(in_store))
 
 
 def _job_error_summary(error: Exception) -> str:
@@ -597,12 +613,10 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, FeatureStoreError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # each finished video is a part file already; the next run merges them and goes on
-        parts = parts_dir_for(Path(args.out))
+    except KeyboardInterrupt:  # each finished video is in the store or a part file; the next run merges and goes on
         jobs = ("; shard jobs already submitted may still be running: let them end (or cancel them) before the rerun"
                 if args.shards > 1 or args.executor != "auto" else "")
-        print(f"\ninterrupted; {len(part_ids(parts))} videos kept in {parts}; rerun the same command to continue{jobs}",
-              file=sys.stderr)
+        print(f"\ninterrupted; {kept_line(Path(args.out))}; rerun the same command to continue{jobs}", file=sys.stderr)
         return 130
     print(summary.line(args.out))
     if summary.failures_file:

@@ -22,7 +22,8 @@ mixes runs; prepared data and caches stay, as their keys say what produced them.
 stay, and it runs the ``--only`` notebooks, or else those of the run not finished yet (an interrupted or
 failed run goes on where it stopped), then the book. It refuses when the result-determining code or the
 ``--set`` overrides differ from the run's, since one run must not mix two versions of either: a wrong ``--set``
-value is fixed by a new run (the failure message shows its command).
+value is fixed by a new run (the failure message shows its command). A run recorded with relative ``--set`` paths
+(before they were made absolute) is compared by the paths its notebooks read (:func:`notebook_path`).
 """
 
 from __future__ import annotations
@@ -38,10 +39,10 @@ import shutil
 import sys
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from mmar.lock import lock_status
-from mmar.paths import NOTEBOOKS_DIR, PROJECT_ROOT
+from mmar.paths import NOTEBOOKS_DIR, PROJECT_ROOT, resolve_run_dir
 from mmar.profiles import NOTEBOOKS, ProfileError, merge_parameter, parse_override, resolve_profile
 from mmar.provenance import RUN_ID_ENV, code_fingerprint, cpu_description, git_commit, run_provenance
 
@@ -66,7 +67,8 @@ def notebook_overrides(notebooks: Sequence[str], overrides: Sequence[str],
     """The ``--set`` overrides (``[notebook.]name[.field]=value``) as ``{notebook: {name: value}}``: one without a
     notebook goes to every notebook with a setting of that name. Raises :class:`ProfileError` for a name that
     no selected notebook (or not the named one) has as a setting, with the closest valid name (difflib) and the
-    valid ones; ``as_given``: the overrides as the user wrote them (same order), which the message quotes."""
+    valid ones, and for a named notebook that ``notebooks`` (``--only``) does not hold; ``as_given``: the
+    overrides as the user wrote them (same order), which the message quotes."""
     from mmar.studies import settings_classes
 
     every = {notebook: set(cls.names()) for notebook, cls in settings_classes().items()}
@@ -76,10 +78,12 @@ def notebook_overrides(notebooks: Sequence[str], overrides: Sequence[str],
         target, name, value = parse_override(text)
         scope = [target] if target else list(notebooks)
         hit = [n for n in scope if name in names.get(n, set())]
-        if not hit and target:
+        if not hit and target and name not in every.get(target, ()):
             valid = sorted(every.get(target, ()))
             raise ProfileError(f"--set {shown}: {target} has no setting {name!r}{_did_you_mean(name, valid)}; its "
                                f"settings are {', '.join(valid)} (mmar/profiles.yaml)")
+        if not hit and target:
+            raise ProfileError(f"--set {shown}: {target} is not selected by --only (selected: {', '.join(notebooks)})")
         if not hit:
             valid = sorted(set().union(*names.values()))
             elsewhere = [n for n in every if n not in names and name in every[n]]
@@ -98,17 +102,40 @@ def _did_you_mean(name: str, valid: Sequence[str]) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-#: The settings whose values are paths, and what each must be before its notebook starts (None: not given):
-#: "folder", "file", "folder or file" (read by the notebook: checked by :func:`check_settings`), or "output"
-#: (written by the notebook: only made absolute). A relative path given with ``--set`` is taken from the current
-#: folder (:func:`absolute_path_overrides`), like ``--out`` and ``python -m mmar extract``'s paths.
-PATH_SETTINGS = {
-    "annotations_dir": "folder",      # 01_data: the ActivityNet Captions annotation files
-    "features": "file",               # 01_data: an HDF5 feature store (e.g. from python -m mmar extract)
-    "glove": "file",                  # 01_data: a glove.*.txt file
-    "standin_path": "output",         # 01_data: where the stand-in video store is built
-    "video_dir": "folder or file",    # 02_i3d_features: the videos to extract (a folder or a list file)
-    "features_out": "output",         # 02_i3d_features: the feature store it writes
+def _annotations_dir_check(value: str) -> None:
+    from mmar.data.activitynet import resolve_annotations_dir
+
+    resolve_annotations_dir(value)
+
+
+def _feature_store_check(value: str) -> None:
+    from mmar.data.feature_store import FeatureStoreReader
+
+    FeatureStoreReader(value)
+
+
+def _glove_file_check(value: str) -> None:
+    if not Path(value).is_file():
+        raise FileNotFoundError(f"glove {value} is not a file")
+
+
+def _video_source_check(value: str) -> None:
+    from mmar.extract import list_videos
+
+    list_videos(value)
+
+
+#: The settings whose values are paths, each with the check its notebook's own code makes first on the path it
+#: reads (raises when the notebook would fail; :func:`check_settings` runs it), or None for a path the notebook
+#: writes (only made absolute). A relative path given with ``--set`` is taken from the current folder
+#: (:func:`absolute_path_overrides`), like ``--out`` and ``python -m mmar extract``'s paths.
+PATH_SETTINGS: dict[str, Callable[[str], None] | None] = {
+    "annotations_dir": _annotations_dir_check,  # 01_data: the ActivityNet Captions annotation files
+    "features": _feature_store_check,            # 01_data: an HDF5 feature store (e.g. from python -m mmar extract)
+    "glove": _glove_file_check,                  # 01_data: a glove.*.txt file
+    "standin_path": None,                        # 01_data: where the stand-in video store is built
+    "video_dir": _video_source_check,            # 02_i3d_features: the videos to extract (a folder or a list file)
+    "features_out": None,                        # 02_i3d_features: the feature store it writes
 }
 
 
@@ -118,54 +145,65 @@ def _override_text(target: str, value: str) -> str:
     return plain if parse_override(plain)[2] == value else f"{target}={json.dumps(value)}"
 
 
+def _with_paths(overrides: Sequence[str], resolve: Callable[[str, str], str]) -> list[str]:
+    """The ``--set`` overrides with each path value of a :data:`PATH_SETTINGS` setting replaced by
+    ``resolve(name, value)``; the others unchanged."""
+    resolved = []
+    for text in overrides:
+        _, name, value = parse_override(text)
+        if name in PATH_SETTINGS and isinstance(value, str) and value:
+            path = resolve(name, value)
+            if path != value:
+                text = _override_text(text.split("=", 1)[0], path)
+        resolved.append(text)
+    return resolved
+
+
 def absolute_path_overrides(overrides: Sequence[str], cwd: str | Path | None = None) -> list[str]:
     """The ``--set`` overrides with each relative path value of a :data:`PATH_SETTINGS` setting made absolute
     from ``cwd`` (default: the current folder), ``~`` expanded; the others unchanged. The notebooks run in
     ``notebooks/``, so a relative path must not reach them; the run records the absolute one."""
     base = Path.cwd() if cwd is None else Path(cwd)
-    resolved = []
-    for text in overrides:
-        _, name, value = parse_override(text)
-        if name in PATH_SETTINGS and isinstance(value, str) and value:
-            path = Path(value).expanduser()
-            absolute = str(path if path.is_absolute() else (base / path).resolve())
-            if absolute != value:
-                text = _override_text(text.split("=", 1)[0], absolute)
-        resolved.append(text)
-    return resolved
+
+    def absolute(name: str, value: str) -> str:
+        path = Path(value).expanduser()
+        return str(path if path.is_absolute() else (base / path).resolve())
+
+    return _with_paths(overrides, absolute)
 
 
-def _path_problem(name: str, value: str) -> str | None:
-    """What is wrong with path setting ``name`` = ``value`` (absolute here) before its notebook reads it, or None;
-    each check is the one the notebook's own code makes first."""
-    kind = PATH_SETTINGS[name]
-    try:
-        if name == "annotations_dir":
-            from mmar.data.activitynet import resolve_annotations_dir
+def notebook_path(name: str, value: str, notebooks_dir: Path = NOTEBOOKS_DIR) -> Path:
+    """Path setting ``name`` = ``value`` as its notebook resolves it: a relative path from ``notebooks_dir``, where
+    the notebooks run (their code opens it as it is), except ``features_out``, which notebook 02 takes from the
+    repository root (:func:`mmar.paths.resolve_run_dir`, ``~`` expanded)."""
+    if name == "features_out":
+        return resolve_run_dir(value)
+    path = Path(value)
+    return path if path.is_absolute() else (notebooks_dir / path).resolve()
 
-            resolve_annotations_dir(value)
-        elif name == "features":
-            from mmar.data.feature_store import FeatureStoreReader
 
-            FeatureStoreReader(value)
-        elif name == "video_dir":
-            from mmar.extract import list_videos
+def _relative_paths_as_the_notebooks_read(overrides: Sequence[str], notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
+    """The ``--set`` overrides with each relative path value made absolute as the notebooks resolved it
+    (:func:`notebook_path`): what a run recorded with relative paths (before they were taken from the current
+    folder) read; absolute ones unchanged."""
 
-            list_videos(value)
-        elif kind == "file" and not Path(value).is_file():
-            return f"{name} {value} is not a file"
-    except (OSError, ValueError, RuntimeError) as error:  # FileNotFoundError, FeatureStoreError, a duplicate id, ...
-        return str(error)
-    return None
+    def as_read(name: str, value: str) -> str:
+        return value if Path(value).is_absolute() else str(notebook_path(name, value, notebooks_dir))
+
+    return _with_paths(overrides, as_read)
 
 
 def check_settings(settings: dict[str, "NotebookSettings"], notebooks_dir: Path = NOTEBOOKS_DIR) -> list[str]:
     """What would make the notebooks fail at once with these settings, found before any starts (one line each,
-    ``notebook.setting: problem``; empty when nothing): path settings that do not exist (a relative one, from a
-    profile, is taken from ``notebooks_dir``, as the notebook would), and the choices and dicts whose rules can be
-    checked cheaply, by the code the notebooks use: ``data_source``, ``generator``, ``class_selection`` and
-    ``unseen_pool`` (01), ``train`` and ``variants`` (TrainConfig fields and values, 03-07), ``grid_runtime``'s
-    ``dispatch`` (06, 07) and ``difficulty_sweep`` (07)."""
+    ``notebook.setting: problem``; empty when nothing): the paths the notebooks read that are missing or wrong
+    (the check of :data:`PATH_SETTINGS`; a relative one, from a profile or a run recorded with relative paths, is
+    resolved as its notebook would, :func:`notebook_path`: from ``notebooks_dir``, where they run; the paths they
+    write, such as notebook 02's ``features_out``, which it takes from the repository root, are not checked), and
+    the choices and dicts whose rules can be checked cheaply, by the code the notebooks use: ``data_source``,
+    ``generator`` (unless ``features`` are given with ``data_source`` 'activitynet'), ``class_selection`` and
+    ``unseen_pool`` (01; with ``data_source`` 'activitynet', the stand-in-only settings,
+    :data:`mmar.studies.dataset_stats.STANDIN_ONLY`, are not read and not checked), ``train`` and ``variants``
+    (TrainConfig fields and values, 03-07), ``grid_runtime``'s ``dispatch`` (06, 07) and ``difficulty_sweep`` (07)."""
     problems: list[str] = []
 
     def check(notebook: str, name: str, test, choices: Sequence[str] = ()) -> None:
@@ -178,23 +216,31 @@ def check_settings(settings: dict[str, "NotebookSettings"], notebooks_dir: Path 
     for notebook, values in settings.items():
         names = set(values.names())
         for name in sorted(names & set(PATH_SETTINGS)):
-            value = getattr(values, name)
-            if value is None or PATH_SETTINGS[name] == "output":
+            value, path_check = getattr(values, name), PATH_SETTINGS[name]
+            if value is None or path_check is None:
                 continue
-            path = Path(str(value)).expanduser()
-            problem = _path_problem(name, str(path if path.is_absolute() else (notebooks_dir / path).resolve()))
-            if problem:
-                problems.append(f"{notebook}.{name}: {problem}")
+            try:
+                path_check(str(notebook_path(name, str(value), notebooks_dir)))
+            except (OSError, ValueError, RuntimeError) as error:  # FileNotFoundError, FeatureStoreError, a duplicate id
+                problems.append(f"{notebook}.{name}: {error}")
         if notebook == "01_data":
             from mmar.data.kinetics import UNSEEN_POOLS
             from mmar.data.standin import GENERATORS, select_classes
-            from mmar.studies.dataset_stats import SOURCE_PARAMETERS, preparation_parameters
+            from mmar.studies.dataset_stats import SOURCE_PARAMETERS, STANDIN_ONLY, preparation_parameters
 
             check(notebook, "data_source", lambda: preparation_parameters(values, None), sorted(SOURCE_PARAMETERS))
-            check(notebook, "generator", lambda: _one_of("generator", values.generator, GENERATORS))
-            check(notebook, "class_selection", lambda: select_classes(2, ["a", "b"], values.class_selection, 0),
-                  ["first", "random"])
-            check(notebook, "unseen_pool", lambda: _one_of("unseen_pool", values.unseen_pool, UNSEEN_POOLS))
+            unread = set(STANDIN_ONLY) if values.data_source == "activitynet" else set()
+            if values.data_source == "activitynet" and values.features:  # prepare_activitynet ignores it then
+                unread.add("generator")
+            choice_checks = {
+                "generator": (lambda: _one_of("generator", values.generator, GENERATORS), ()),
+                "class_selection": (lambda: select_classes(2, ["a", "b"], values.class_selection, 0),
+                                    ["first", "random"]),
+                "unseen_pool": (lambda: _one_of("unseen_pool", values.unseen_pool, UNSEEN_POOLS), ()),
+            }
+            for name, (test, choices) in choice_checks.items():
+                if name not in unread:
+                    check(notebook, name, test, choices)
         if "train" in names:
             from mmar.studies.settings import checked_train, variant_configs
 
@@ -295,10 +341,15 @@ def execute_one(notebook: str, run_dir: Path, parameters: dict[str, Any], notebo
         ) from None
 
 
-def resumed_run(run_dir: Path, profile_name: str, overrides: Sequence[str]) -> dict[str, Any] | None:
+def resumed_run(run_dir: Path, profile_name: str, overrides: Sequence[str],
+                notebooks_dir: Path = NOTEBOOKS_DIR) -> dict[str, Any] | None:
     """The ``run.json`` of the run in ``run_dir`` that ``--resume`` continues, or None when the folder holds no
     run. Raises :class:`ProfileError` when that run cannot be continued: another profile, other ``--set``
-    overrides (none given: the run's own are taken), or result-determining code that changed since it started."""
+    overrides (none given: the run's own are taken), or result-determining code that changed since it started.
+
+    ``overrides`` have absolute paths (:func:`absolute_path_overrides`); a run recorded with relative ones (before
+    they were made absolute) is continued with them when they name the same paths as its notebooks read them
+    (:func:`notebook_path`, from ``notebooks_dir``)."""
     from mmar.report.rundata import read_json_object
 
     try:
@@ -312,10 +363,14 @@ def resumed_run(run_dir: Path, profile_name: str, overrides: Sequence[str]) -> d
         raise ProfileError(f"--resume: {run_dir} holds run {run_id} of profile {info.get('profile')!r}, not "
                            f"{profile_name!r}; give that profile, or drop --resume to start a new run")
     recorded = list(info.get("overrides", []))
-    if overrides and sorted(overrides) != sorted(recorded):
+    as_read = _relative_paths_as_the_notebooks_read(recorded, notebooks_dir)
+    if overrides and sorted(overrides) not in (sorted(recorded), sorted(as_read)):
+        relative = [f"{a} -> {b}" for a, b in zip(recorded, as_read) if a != b]
+        note = (f"; it was recorded with relative paths, which its notebooks read as {'; '.join(relative)}"
+                if relative else "")
         raise ProfileError(f"--resume: run {run_id} was started with --set {recorded or 'nothing'}, not "
-                           f"{list(overrides)}; resume without --set (its own are taken), or drop --resume to start "
-                           "a new run with these values (a run's --set values cannot change)")
+                           f"{list(overrides)}{note}; resume without --set (its own are taken), or drop --resume to "
+                           "start a new run with these values (a run's --set values cannot change)")
     fingerprint = code_fingerprint()
     if info.get("code_fingerprint") != fingerprint:
         raise ProfileError(f"--resume: the result-determining code changed since run {run_id} started (code "
@@ -351,7 +406,7 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
     run_dir = run_dir.resolve()
     given = list(overrides)
     overrides = absolute_path_overrides(given)  # the notebooks run in notebooks/: no relative path may reach them
-    continued = resumed_run(run_dir, profile_name, overrides) if resume else None
+    continued = resumed_run(run_dir, profile_name, overrides, notebooks_dir) if resume else None
     if continued is not None:
         overrides = list(continued.get("overrides", []))
     notebooks = select_notebooks(only)
@@ -373,7 +428,8 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
     problems = check_settings(settings, notebooks_dir)
     if problems:
         path_problem = any(line.split(":", 1)[0].split(".")[-1] in PATH_SETTINGS for line in problems)
-        made_absolute = [f"{a} -> {b}" for a, b in zip(given, overrides) if a != b] if path_problem else []
+        made_absolute = ([f"{a} -> {b}" for a in given if (b := absolute_path_overrides([a])[0]) != a]
+                         if path_problem else [])
         raise ProfileError("settings the notebooks would fail on (nothing was run):\n  " + "\n  ".join(problems)
                            + (f"\n(relative paths given with --set are taken from the current folder, {Path.cwd()}: "
                               f"{'; '.join(made_absolute)})" if made_absolute else ""))

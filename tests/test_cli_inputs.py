@@ -18,8 +18,9 @@ from mmar.cli import main as cli_main
 from mmar.data.feature_store import FeatureStoreReader, FeatureStoreWriter
 from mmar.paths import PROJECT_ROOT
 from mmar.profiles import NOTEBOOKS, ProfileError, load_profiles, resolve_profile
+from mmar.provenance import code_fingerprint
 from mmar.runner import (PATH_SETTINGS, NotebookFailed, absolute_path_overrides, check_settings, notebook_overrides,
-                         run_profile)
+                         notebook_path, resumed_run, run_profile)
 from mmar.studies import settings_classes
 from mmar.video import VideoError
 
@@ -98,6 +99,69 @@ def test_a_missing_relative_path_fails_at_once_with_the_absolute_path(tmp_path: 
     assert children == [] and not (tmp_path / "run" / "run.json").exists()
 
 
+def test_the_help_names_every_path_setting(capsys) -> None:
+    with pytest.raises(SystemExit):
+        cli_main(["run", "--help"])
+    assert f"a relative path ({', '.join(PATH_SETTINGS)}) is taken from the current folder" in \
+        " ".join(capsys.readouterr().out.split())
+
+
+def test_a_resumed_run_pairs_each_given_path_with_its_own_absolute_form(tmp_path: Path, monkeypatch,
+                                                                        children) -> None:
+    """The run recorded glove before features; resumed with them in the other order, each given value is shown
+    with its own absolute form, not with the recorded value in the same place."""
+    tmp_path = tmp_path.resolve()
+    store, glove = _store(tmp_path / "x.h5"), tmp_path / "g.txt"
+    glove.write_text("a 1.0\n")
+    run_dir = tmp_path / "run"
+    run_profile("smoke", only="01", out=run_dir, overrides=[f"glove={glove}", f"features={store}"], build_report=False)
+    store.unlink()
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ProfileError) as refused:
+        run_profile("smoke", only="01", out=run_dir, overrides=["features=x.h5", "glove=g.txt"], build_report=False,
+                    resume=True)
+    assert str(refused.value).endswith(f"(relative paths given with --set are taken from the current folder, "
+                                       f"{tmp_path}: features=x.h5 -> features={store}; glove=g.txt -> glove={glove})")
+
+
+def test_a_run_recorded_with_relative_paths_resumes_with_the_paths_its_notebooks_read(tmp_path: Path, monkeypatch,
+                                                                                      children) -> None:
+    """Runs recorded before relative --set paths were made absolute hold them relative, as the notebooks read them:
+    from notebooks/, where they run, and features_out from the repository root."""
+    tmp_path = tmp_path.resolve()
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    (notebooks / "01_data.ipynb").write_text("{}")  # never executed: the child process is replaced
+    store = _store(notebooks / "x.h5")
+    assert notebook_path("features", "x.h5", notebooks) == store
+    assert notebook_path("features_out", "out/f.h5", notebooks) == PROJECT_ROOT / "out" / "f.h5"
+    run_dir = tmp_path / "run"
+    run_profile("smoke", only="01", out=run_dir, overrides=[f"features={store}"], build_report=False,
+                notebooks_dir=notebooks)
+    info = json.loads((run_dir / "run.json").read_text())
+    (run_dir / "run.json").write_text(json.dumps({**info, "overrides": ["features=x.h5"]}))  # as recorded then
+
+    monkeypatch.chdir(notebooks)  # the same path, given relative from where the notebooks read it
+    run_profile("smoke", only="01", out=run_dir, overrides=["features=x.h5"], build_report=False, resume=True,
+                notebooks_dir=notebooks)
+    assert children[-1][1]["overrides"] == {"features": "x.h5"}  # the run's own value, read as before
+
+    monkeypatch.chdir(tmp_path)  # another path: refused, saying what the run's notebooks read
+    with pytest.raises(ProfileError) as refused:
+        run_profile("smoke", only="01", out=run_dir, overrides=["features=x.h5"], build_report=False, resume=True,
+                    notebooks_dir=notebooks)
+    assert str(refused.value) == (
+        f"--resume: run {info['run_id']} was started with --set ['features=x.h5'], not ['features={tmp_path}/x.h5']; "
+        f"it was recorded with relative paths, which its notebooks read as features=x.h5 -> features={store}; "
+        "resume without --set (its own are taken), or drop --resume to start a new run with these values (a run's "
+        "--set values cannot change)")
+    assert len(children) == 2
+
+    (run_dir / "run.json").write_text(json.dumps({"run_id": "old", "profile": "smoke", "code_fingerprint":
+                                                  code_fingerprint(), "overrides": ["02.features_out=out/f.h5"]}))
+    assert resumed_run(run_dir, "smoke", [f"02.features_out={PROJECT_ROOT}/out/f.h5"], notebooks)["run_id"] == "old"
+
+
 # -------------------------------------------------------- 2: a wrong --set value needs a new run
 def test_a_failure_says_a_wrong_set_value_needs_a_new_run(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setattr(runner, "run_child", lambda *args: {"error": "01_data failed in cell 4: ValueError: boom"})
@@ -149,6 +213,18 @@ def test_a_misspelt_setting_is_answered_with_the_closest_and_the_valid_names() -
                                   f"its settings are {data_names} (mmar/profiles.yaml)")
     with pytest.raises(ProfileError, match="'annotations_dir'; it is a setting of 01_data, which --only did not "):
         notebook_overrides(["03_video_autoencoder"], ["annotations_dir=x"])
+
+
+def test_a_setting_of_a_notebook_not_selected_says_so() -> None:
+    with pytest.raises(ProfileError) as refused:
+        notebook_overrides(["01_data", "02_i3d_features"], ["06_evaluation.n_trials=3"])
+    assert str(refused.value) == ("--set 06_evaluation.n_trials=3: 06_evaluation is not selected by --only "
+                                  "(selected: 01_data, 02_i3d_features)")
+    evaluation_names = ", ".join(sorted(settings_classes()["06_evaluation"].names()))
+    with pytest.raises(ProfileError) as refused:  # a name it does not have: that, whether selected or not
+        notebook_overrides(["01_data"], ["06.n_trial=3"])
+    assert str(refused.value) == ("--set 06.n_trial=3: 06_evaluation has no setting 'n_trial' (did you mean "
+                                  f"'n_trials'?); its settings are {evaluation_names} (mmar/profiles.yaml)")
 
 
 def test_the_command_line_refuses_a_misspelt_setting_before_running() -> None:
@@ -215,6 +291,16 @@ def test_bad_choices_paths_and_train_keys_are_found_up_front(tmp_path: Path) -> 
         "'n_trials', 'nuisance', 'videos_per_class'], got ['max_train_rows', 'n_classes', 'n_trials', 'nuisance', "
         "'nuisanse', 'videos_per_class']"]
     assert "'epochs'" in problems[9]
+
+
+def test_settings_the_data_source_does_not_read_are_not_checked(tmp_path: Path) -> None:
+    """With real annotations the stand-in-only settings (class_selection, ...) are not read, nor the generator
+    when features are given (:class:`mmar.studies.dataset_stats.DataSettings` marks them unused)."""
+    store = _store(tmp_path / "x.h5")
+    unread = {"class_selection": "rand", "generator": "v3"}
+    assert check_settings(_settings("activitynet-smoke", **{"01_data": {**unread, "features": str(store)}})) == []
+    assert check_settings(_settings("activitynet-smoke", **{"01_data": unread})) == [
+        "01_data.generator: generator must be one of ['v1', 'v2'], got 'v3'"]  # it generates the video then
 
 
 def test_a_bad_value_stops_the_run_before_it_starts_and_keeps_the_previous_one(tmp_path: Path, children) -> None:
@@ -291,7 +377,8 @@ def test_ctrl_c_keeps_the_finished_videos_and_the_same_command_continues(tmp_pat
     fake_i3d["interrupt_at"] = 4
     assert extract.main(command) == 130
     captured = capsys.readouterr()
-    assert captured.err.endswith(f"\ninterrupted; 3 videos kept in {out}.parts; rerun the same command to continue\n")
+    assert captured.err.endswith(f"\ninterrupted; 3 videos kept (0 in {out}, 3 waiting in {out}.parts); rerun the "
+                                 "same command to continue\n")
     assert "Traceback" not in captured.err and captured.out == ""
     assert extract.part_ids(extract.parts_dir_for(out)) == {"v_0", "v_1", "v_2"} and not out.exists()
 
@@ -302,6 +389,27 @@ def test_ctrl_c_keeps_the_finished_videos_and_the_same_command_continues(tmp_pat
                            f"10 merged into {out}, which now holds 10 videos, in ")
     assert sorted(FeatureStoreReader(out).ids()) == [f"v_{i}" for i in range(10)]
     assert fake_i3d["calls"] == 4 + 7  # the rerun extracted only the 7 videos not kept
+
+
+def test_ctrl_c_after_the_merge_counts_the_videos_in_the_store(tmp_path: Path, capsys, monkeypatch,
+                                                               fake_i3d) -> None:
+    """Ctrl-C once the last merge has moved the parts into the store (and deleted them): they are kept there."""
+    videos, out = _videos(tmp_path / "videos", 4), tmp_path / "x.h5"
+    merge = extract.merge_parts
+    calls = []
+
+    def merge_then_interrupt(*args, **kwargs) -> int:
+        calls.append(merge(*args, **kwargs))
+        if len(calls) == 2:  # the merge after the extraction (the first one merges what an earlier run left)
+            raise KeyboardInterrupt
+        return calls[-1]
+
+    monkeypatch.setattr(extract, "merge_parts", merge_then_interrupt)
+    command = [str(videos), "--out", str(out), "--no-progress", "--prefetch-frames", "0"]
+    assert extract.main(command) == 130
+    assert calls == [0, 4]
+    assert capsys.readouterr().err.endswith(f"\ninterrupted; 4 videos kept (4 in {out}, 0 waiting in {out}.parts); "
+                                            "rerun the same command to continue\n")
 
 
 def test_the_summary_counts_what_the_store_already_held(tmp_path: Path, capsys, fake_i3d) -> None:
