@@ -40,6 +40,8 @@ from typing import Any, Mapping
 import numpy as np
 import torch
 import torch.nn.functional as F
+
+from mmar.data.activitynet import I3D_FEATURE_DIM
 from torch import nn
 
 from mmar.paths import RESOURCES_DIR, cache_dir
@@ -54,7 +56,7 @@ WEIGHTS_MEMBER_SHA256 = "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219d
 #: :func:`state_dict_digest` of the converted state dict (independent of torch's file format).
 CONVERTED_DIGEST = "112c0130bcc10834478035cd02236021fe0a2256e7e7d605d3d15a53bd4e271d"
 BN_EPS = 1e-3
-FEATURE_DIM = 1024
+FEATURE_DIM = I3D_FEATURE_DIM  # the Mixed_5c channels: one value, kept where the data labels need it without torch
 #: Input frames per output feature of :meth:`InceptionI3d.extract_features` (temporal stride 2*2*2).
 FEATURE_STRIDE = 8
 #: Fewest input frames that give one feature: ceil(T / 8) must be >= 2 for the (2, 7, 7) pool.

@@ -225,22 +225,17 @@ def check_settings(settings: dict[str, "NotebookSettings"], notebooks_dir: Path 
                 problems.append(f"{notebook}.{name}: {error}")
         if notebook == "01_data":
             from mmar.data.kinetics import UNSEEN_POOLS
-            from mmar.data.standin import GENERATORS, select_classes
+            from mmar.data.standin import CLASS_SELECTIONS, GENERATORS
             from mmar.studies.dataset_stats import SOURCE_PARAMETERS, STANDIN_ONLY, preparation_parameters
 
             check(notebook, "data_source", lambda: preparation_parameters(values, None), sorted(SOURCE_PARAMETERS))
             unread = set(STANDIN_ONLY) if values.data_source == "activitynet" else set()
             if values.data_source == "activitynet" and values.features:  # prepare_activitynet ignores it then
                 unread.add("generator")
-            choice_checks = {
-                "generator": (lambda: _one_of("generator", values.generator, GENERATORS), ()),
-                "class_selection": (lambda: select_classes(2, ["a", "b"], values.class_selection, 0),
-                                    ["first", "random"]),
-                "unseen_pool": (lambda: _one_of("unseen_pool", values.unseen_pool, UNSEEN_POOLS), ()),
-            }
-            for name, (test, choices) in choice_checks.items():
+            choices = {"generator": GENERATORS, "class_selection": CLASS_SELECTIONS, "unseen_pool": UNSEEN_POOLS}
+            for name, allowed in choices.items():
                 if name not in unread:
-                    check(notebook, name, test, choices)
+                    check(notebook, name, lambda name=name, allowed=allowed: _one_of(name, getattr(values, name), allowed))
         if "train" in names:
             from mmar.studies.settings import checked_train, variant_configs
 

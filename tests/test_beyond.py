@@ -12,7 +12,7 @@ from mmar.report import pages
 from mmar.report.rundata import load_run
 from mmar.results import ACTIVITYNET_ANNOTATIONS, STANDIN, ResultRow, write_results
 
-REAL_NOTE = "ActivityNet Captions annotation files train_modified + val_1 alone (real; no video features)"
+REAL_NOTE = "ActivityNet Captions annotation files (training + val_1) alone (real; no video features)"
 
 
 def _result(experiment: str, metric: str, values: list[float], source: str, notes: str, unit: str = "") -> ResultRow:

@@ -278,7 +278,7 @@ def test_bad_choices_paths_and_train_keys_are_found_up_front(tmp_path: Path) -> 
         "01_data.data_source: data_source must be one of ['activitynet', 'standin'], got 'activitynett' "
         "(did you mean 'activitynet'?)",
         "01_data.generator: generator must be one of ['v1', 'v2'], got 'v3'",
-        "01_data.class_selection: class_selection must be 'first' or 'random', got 'rand' (did you mean 'random'?)",
+        "01_data.class_selection: class_selection must be one of ['first', 'random'], got 'rand' (did you mean 'random'?)",
         "01_data.unseen_pool: unseen_pool must be one of ['all', 'kinetics_disjoint'], got 'disjoint' "
         "(did you mean 'kinetics_disjoint'?)",
         f"02_i3d_features.video_dir: video source not found: {tmp_path}/videos (give a folder or a text file of paths)",

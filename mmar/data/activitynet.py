@@ -384,9 +384,9 @@ def resolve_annotations_dir(annotations_dir: str | Path | None) -> Path:
 
 def caption_path(annotations_dir: str | Path, split: str) -> Path:
     """The caption file of ``split`` in ``annotations_dir``: ``<split>.json``, or for the training split the
-    other name of :data:`CAPTION_ALTERNATIVES` when only that one exists (``train_modified.json`` and
-    ``train.json`` are both names of the ActivityNet Captions training file; the name asked for wins when
-    both are there). AnnotationError naming both when neither exists."""
+    other name of :data:`CAPTION_ALTERNATIVES` when only that one exists (``train.json`` is the official training
+    file, ``train_modified.json`` a slightly different version of it, the one ``../shared`` holds; the name asked
+    for wins when both are there). AnnotationError naming both when neither exists."""
     root = Path(annotations_dir)
     names = CAPTION_ALTERNATIVES.get(split, (split,))
     for name in names:

@@ -213,6 +213,7 @@ class FeatureStoreReader:
                 raise FeatureStoreError(f"{self.path}: file attribute {name}={self.attrs[name]!r} is not a positive number; "
                                         f"{LAYOUT_HINT}")
         self._id_set = set(self._ids)
+        self._finite: set[tuple[str, int, int]] = set()  # (video id, start, stop) already found finite
         self._file: h5py.File | None = None
         self._pid: int | None = None
 
@@ -279,17 +280,21 @@ class FeatureStoreReader:
         """Features of one video, steps ``[start, stop)``, as float32 of shape (T, C).
 
         FeatureStoreError when the entry is not (T, feature_dim) or the steps read hold NaN or inf (one
-        float64 sum over the slice: a NaN or inf anywhere makes it non-finite).
+        float64 sum over the slice: a NaN or inf anywhere makes it non-finite; each distinct slice is checked
+        once, since training and its probes read the same segments every epoch).
         """
         dataset = self._dataset(video_id)
         features = np.asarray(dataset[start:stop], dtype=np.float32)
+        span = (video_id, *slice(start, stop).indices(int(dataset.shape[0]))[:2])
+        if span in self._finite:
+            return features
         if features.size and not np.isfinite(features.sum(dtype=np.float64)):
             bad = ~np.isfinite(features)
             step, channel = (int(i[0]) for i in np.nonzero(bad))
-            offset = slice(start, stop).indices(int(dataset.shape[0]))[0]
             raise FeatureStoreError(f"{self.path}: video {video_id!r}: {int(bad.sum())} NaN/inf value(s) in the steps "
-                                    f"read, first at step {offset + step}, channel {channel} "
+                                    f"read, first at step {span[1] + step}, channel {channel} "
                                     f"({features[step, channel]}); features must be finite; {LAYOUT_HINT}")
+        self._finite.add(span)
         return features
 
     def iter_items(self, video_ids: Iterable[str] | None = None) -> Iterator[tuple[str, np.ndarray]]:

@@ -309,6 +309,7 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
     # annotations) leave the class list before the zero-shot splits are drawn: an unseen class without a
     # video would make an empty test set, a seen one a class without rows.
     with_videos = {v.class_name for v in videos}
+    selected_classes = class_names  # the generated video side is conditioned on these, as before the filter
     without_videos = [c for c in class_names if c not in with_videos]
     if without_videos:
         why = coverage or f"{len(with_videos)} of {len(class_names)} classes have a usable video"
@@ -320,7 +321,7 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
 
     if store is None:
         path = Path(standin_path) if standin_path is not None else out_dir / "features.h5"
-        video_generator = make_generator(generator, class_names, vectors, feature_dim=feature_dim, seed=seed,
+        video_generator = make_generator(generator, selected_classes, vectors, feature_dim=feature_dim, seed=seed,
                                          nuisance=nuisance)
         build = build_standin_store(path, videos, video_generator, seed=seed, progress=progress).to_dict()
         store = FeatureStoreReader(path)
@@ -334,8 +335,13 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
     sentences["token_ids"] = [" ".join(str(i) for i in ids) for ids in kept_ids]
     split_seed = seed if split_seed is None else int(split_seed)
     split_trials = protocol_splits(class_names, unseen_ks, n_trials, split_seed, unseen_pool)
-    lost_ks = sorted(set(int(k) for k in unseen_ks) - set(split_trials))
-    if without_videos and lost_ks:
+    lost_ks = []  # the K values the classes without videos cost (not those the unseen pool alone rules out)
+    if without_videos:
+        with warnings.catch_warnings():  # make_splits already warned about what the pool rules out
+            warnings.simplefilter("ignore")
+            possible = protocol_splits(selected_classes, unseen_ks, n_trials, split_seed, unseen_pool)
+        lost_ks = sorted(set(possible) - set(split_trials))
+    if lost_ks:
         why = coverage or f"{len(class_names)} classes with a usable video"
         if not split_trials:
             error = FeatureStoreError if features is not None else AnnotationError

@@ -372,6 +372,10 @@ def _layout(rng: np.random.Generator, n_steps: int, n_sub: int, overlap: float) 
     return bounds
 
 
+#: How :func:`select_classes` picks the stand-in's classes.
+CLASS_SELECTIONS = ("first", "random")
+
+
 def select_classes(n_classes: int, all_classes: Sequence[str], selection: str, seed: int) -> list[str]:
     """``n_classes`` of ``all_classes``: the first ones (``"first"``) or a seeded random choice kept
     in list order (``"random"``)."""
@@ -383,7 +387,7 @@ def select_classes(n_classes: int, all_classes: Sequence[str], selection: str, s
         rng = np.random.default_rng(_stable_seed("class-selection", seed))
         chosen = np.sort(rng.choice(len(all_classes), size=n_classes, replace=False))
         return [all_classes[i] for i in chosen]
-    raise ValueError(f"class_selection must be 'first' or 'random', got {selection!r}")
+    raise ValueError(f"class_selection must be one of {CLASS_SELECTIONS}, got {selection!r}")
 
 
 @dataclass

@@ -22,7 +22,9 @@ from mmar.results import ACTIVITYNET_ANNOTATIONS, ResultRow
 
 #: The column of notebook 01's statistics table that holds the real annotation files' statistics.
 REAL_ANNOTATIONS_COLUMN = "activitynet captions (real annotations)"
-REAL_ANNOTATIONS_NOTE = "ActivityNet Captions annotation files train_modified + val_1 alone (real; no video features)"
+#: The note of result rows computed from the real annotation files alone (the training file is train_modified.json,
+#: or train.json where only that one is given: :func:`mmar.data.activitynet.caption_path`).
+REAL_ANNOTATIONS_NOTE = "ActivityNet Captions annotation files (training + val_1) alone (real; no video features)"
 
 STAT_NAMES = {
     "n_classes": "classes",

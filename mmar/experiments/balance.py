@@ -70,6 +70,20 @@ class GradientShareProbe:
 TRAINS_MIN_FALL = 0.01
 
 
+def last_over_initial(curves: pd.DataFrame, field: str, column: str) -> dict[float, pd.Series]:
+    """Per candidate value of ``field``: each seed's ``column`` after the last epoch over its value before training
+    (epoch 0), a Series indexed by seed in seed order; a candidate whose initial value is missing is left out.
+    ``curves``: :func:`lambda_search` (with its epoch-0 row)."""
+    first, last = curves["epoch"].min(), curves["epoch"].max()
+    ratios = {}
+    for value, group in curves.groupby(field):
+        start = group[group["epoch"] == first].set_index("seed")[column].sort_index()
+        if start.isna().any():
+            continue
+        ratios[value] = group[group["epoch"] == last].set_index("seed")[column].sort_index() / start
+    return ratios
+
+
 def term_progress(curves: pd.DataFrame, field: str) -> pd.DataFrame:
     """Per candidate λ and held-out loss term or half of a term: its value before training (epoch 0) and after
     the last epoch (means over seeds), ``last / initial`` (the mean over seeds of each seed's ratio, as the result
@@ -78,16 +92,16 @@ def term_progress(curves: pd.DataFrame, field: str) -> pd.DataFrame:
     columns = [c for c in curves.columns if c.startswith("probe_val_") and c != "probe_val_total_paired"]
     columns = sorted(columns, key=lambda c: [t in c for t in ("joint", "recons", "cross", "cycle")], reverse=True)
     first, last = curves["epoch"].min(), curves["epoch"].max()
+    ratios = {column: last_over_initial(curves, field, column) for column in columns}
     table = []
     for value, group in curves.groupby(field):
-        start = group[group["epoch"] == first].set_index("seed")[columns]
-        end = group[group["epoch"] == last].set_index("seed")[columns]
         for column in columns:
-            if start[column].isna().any():
+            if value not in ratios[column]:
                 continue
-            ratio = float((end[column] / start[column]).mean())
-            table.append({field: value, "term": column.removeprefix("probe_val_"), "initial": start[column].mean(),
-                          "last epoch": end[column].mean(), "last / initial": ratio,
+            ratio = float(ratios[column][value].mean())
+            table.append({field: value, "term": column.removeprefix("probe_val_"),
+                          "initial": group.loc[group["epoch"] == first, column].mean(),
+                          "last epoch": group.loc[group["epoch"] == last, column].mean(), "last / initial": ratio,
                           "trains": bool(ratio < 1 - TRAINS_MIN_FALL)})
     return pd.DataFrame(table)
 

@@ -130,11 +130,10 @@ class PaperDirection:
     def ties(self) -> int:
         return sum(r.verdict == TIE for r in self.results)
 
-    @property
-    def text(self) -> str:
-        """``hold in 14 of 16 checks (1 tie)``."""
-        return f"hold in {self.holds} of {self.total} checks" + (f" ({self.ties} tie{'s' * (self.ties > 1)})"
-                                                                   if self.ties else "")
+    def text(self, verb: str = "hold") -> str:
+        """``hold in 14 of 16 checks (1 tie)``, with ``verb`` first."""
+        ties = f" ({self.ties} tie{'s' * (self.ties > 1)})" if self.ties else ""
+        return f"{verb} in {self.holds} of {self.total} checks{ties}"
 
 
 @dataclass

@@ -142,7 +142,7 @@ def claims_frame(audit: list[claims.AuditedClaim], column: Column | None) -> pd.
     rows = []
     for a in audit:
         row = {"claim": a.claim.text, "where": a.claim.where,
-               "paper's own numbers": a.paper.text}
+               "paper's own numbers": a.paper.text()}
         if column is not None:
             verdict = a.by_column[column]
             computed = [r for r in verdict.results if r.verdict != claims.NOT_TESTED and r.diff == r.diff]
@@ -336,13 +336,16 @@ def _table1_config(run: RunData, column: Column | None) -> dict:
 
 
 def shorter_than_paper(run: RunData, column: Column | None) -> bool:
-    """Whether this run's Table 1 trained for fewer epochs or over fewer trials than the `paper` profile's."""
+    """Whether this run's Table 1 trained less than the `paper` profile's: fewer epochs (or Algorithm 1
+    pre-training epochs), fewer trials, or a cap on the training pairs where the paper profile has none."""
     config = _table1_config(run, column)
     if "train" not in config:
         return True
-    paper_trials = notebook_settings(resolve_profile("paper"), "06_evaluation")["n_trials"]
-    return (TrainConfig.from_dict(config["train"]).epochs < paper_protocol_training().epochs
-            or int(config.get("trials_requested") or 0) < paper_trials)
+    paper = notebook_settings(resolve_profile("paper"), "06_evaluation")
+    ours, protocol = TrainConfig.from_dict(config["train"]), paper_protocol_training()
+    capped = config.get("max_train_rows") is not None and paper.get("max_train_rows") is None
+    return (ours.epochs < protocol.epochs or ours.pretrain_epochs < protocol.pretrain_epochs or capped
+            or int(config.get("trials_requested") or 0) < paper["n_trials"])
 
 
 def training_text(run: RunData, column: Column | None) -> str:
@@ -356,7 +359,7 @@ def training_text(run: RunData, column: Column | None) -> str:
             + (f" on {', '.join(f'{n:,}' for n in pairs)} training pairs" if pairs else "")
             + f", where the paper's protocol (our `paper` profile) trains for {_schedule(paper)}")
     if ours.epochs < paper.epochs:
-        text += ": a far shorter training, sized for a 2-core CPU"
+        text += f": {ours.epochs} of its {paper.epochs} epochs"
     return text
 
 
@@ -377,8 +380,8 @@ def in_short(run: RunData, audit: list[claims.AuditedClaim], column: Column | No
     at_chance, n_rows = rows_at_chance({key: _measure(get, row) for key, row in TABLE1_ROWS.items()}, chance)
     sentences = [opening]
     if n_rows:
-        sentences.append(f"{len(at_chance)} of the {n_rows} Table 1 rows at {FINDINGS_COLUMN} classes have a 95 % "
-                         f"interval that contains chance ({chance:g} %).")
+        sentences.append(f"{len(at_chance)} of the {n_rows} Table 1 rows quoted below (at {FINDINGS_COLUMN} classes) "
+                         f"have a 95 % interval that contains chance ({chance:g} %).")
     schedule = training_text(run, column)
     if schedule != NOT_AVAILABLE:
         sentences.append(schedule[:1].upper() + schedule[1:] + ".")
@@ -509,7 +512,8 @@ def key_numbers(run: RunData, paper: pd.DataFrame, audit: list[claims.AuditedCla
             "**None** of them is a reproduction of the paper's numbers: the data differ from the paper's."
             if source != ACTIVITYNET else
             "They use ActivityNet features whose store records an I3D extractor, but a protocol shorter than the "
-            "paper's (fewer epochs or trials): not yet a reproduction." if shorter_than_paper(run, column) else
+            "paper's (fewer epochs, trials or training pairs): not yet a reproduction."
+            if shorter_than_paper(run, column) else
             "They use ActivityNet features whose store records an I3D extractor: a reproduction within the open "
             "choices, as far as those features are the paper's."),
         "n_claims": str(len(audit)),

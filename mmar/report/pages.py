@@ -334,7 +334,7 @@ def claims_overview(run: RunData, audit: list[claims.AuditedClaim]) -> HTML:
     """One row per claim: where the paper makes it, the paper's own numbers by sign, our verdict per column."""
     header = ["Claim", "Where", "Paper's own numbers"] + [f"Ours on {column_badge(c)}" for c in run.paper_columns]
     rows = [[f'<a href="#claim-{e(a.claim.ident)}">{e(a.claim.text)}</a>', e(a.claim.where),
-             a.paper.text.replace("hold in", "holds in", 1)]
+             a.paper.text("holds")]
             + [f"{verdict_badge(a.by_column[c].verdict)}<br><span class=\"small\">{a.by_column[c].computed} of "
                f"{len(a.by_column[c].results)} checks computed</span>" for c in run.paper_columns] for a in audit]
     out = table_html(header, rows, "audit plain")

@@ -121,7 +121,8 @@ def describe(data: PreparedDataset) -> str:
 
 @dataclass(frozen=True)
 class RealSentences:
-    """The real ActivityNet Captions ``train_modified`` + ``val_1`` sentences, one row each
+    """The real ActivityNet Captions training (``train_modified``, or ``train`` where only that one is given) and
+    ``val_1`` sentences, one row each
     (:func:`mmar.data.stats.per_sentence`; None when not compared or not available), and a ``note``
     saying where they came from or why there are none."""
 

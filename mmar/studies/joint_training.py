@@ -12,7 +12,7 @@ import pandas as pd
 
 from mmar.data.prepared import PreparedDataset
 from mmar.evaluation.zero_shot import zero_shot_scores, zero_shot_test
-from mmar.experiments.balance import TRAINS_MIN_FALL
+from mmar.experiments.balance import TRAINS_MIN_FALL, last_over_initial
 from mmar.provenance import Run
 from mmar.results import ResultRow
 from mmar.studies.settings import NotebookSettings
@@ -168,8 +168,8 @@ def lambda_search_summary(search: LambdaSearch) -> pd.DataFrame:
 
 
 def term_progress(search: LambdaSearch) -> pd.DataFrame:
-    """Held-out loss terms before training (epoch 0) and after the last epoch, mean over seeds
-    (:func:`mmar.experiments.balance.term_progress`)."""
+    """Held-out loss terms before training (epoch 0) and after the last epoch (means over seeds), and the mean over
+    seeds of each seed's last / initial ratio (:func:`mmar.experiments.balance.term_progress`)."""
     from mmar.experiments.balance import term_progress as progress
 
     return progress(search.curves, search.field)
@@ -202,18 +202,13 @@ def save_lambda_search(search: LambdaSearch, settings: JointSettings, run: Run) 
                              seeds=group["seed"].tolist(),
                              notes=f"{field} = {candidate:g}{' (chosen)' if candidate == value else ''}; 1-NN on "
                              f"pseudo-unseen seen classes after the last epoch; chooses the λ of notebooks 06/07"))
-    first = curves[curves["epoch"] == curves["epoch"].min()].set_index([field, "seed"])
     for column in [c for c in curves.columns if c.startswith("probe_val_") and c != "probe_val_total_paired"]:
-        for candidate, group in last.groupby(field):
-            group = group.sort_values("seed")
-            start = first.loc[[(candidate, s) for s in group["seed"]], column].to_numpy()
-            if np.isnan(start).any():
-                continue
+        for candidate, ratios in last_over_initial(curves, field, column).items():
             term = column.removeprefix("probe_val_")
             out.append(ResultRow(experiment="lambda_search", metric=f"heldout_{term}_last_over_initial",
-                                 values=(group[column].to_numpy() / start).tolist(), **common,
+                                 values=ratios.tolist(), **common,
                                  config={field: float(candidate), "chosen": value, **config_settings},
-                                 seeds=group["seed"].tolist(),
+                                 seeds=ratios.index.tolist(),
                                  notes=f"{field} = {candidate:g}{' (chosen)' if candidate == value else ''}; the {term} "
                                  "term on held-out seen-class pairs after the last epoch over its value before training "
                                  f"(below {1 - TRAINS_MIN_FALL:g}: the term trains)"))
