@@ -226,12 +226,10 @@ def check_settings(settings: dict[str, "NotebookSettings"], notebooks_dir: Path 
         if notebook == "01_data":
             from mmar.data.kinetics import UNSEEN_POOLS
             from mmar.data.standin import CLASS_SELECTIONS, GENERATORS
-            from mmar.studies.dataset_stats import SOURCE_PARAMETERS, STANDIN_ONLY, preparation_parameters
+            from mmar.studies.dataset_stats import SOURCE_PARAMETERS, preparation_parameters
 
             check(notebook, "data_source", lambda: preparation_parameters(values, None), sorted(SOURCE_PARAMETERS))
-            unread = set(STANDIN_ONLY) if values.data_source == "activitynet" else set()
-            if values.data_source == "activitynet" and values.features:  # prepare_activitynet ignores it then
-                unread.add("generator")
+            unread = values.unread()
             choices = {"generator": GENERATORS, "class_selection": CLASS_SELECTIONS, "unseen_pool": UNSEEN_POOLS}
             for name, allowed in choices.items():
                 if name not in unread:
@@ -423,7 +421,7 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
     problems = check_settings(settings, notebooks_dir)
     if problems:
         path_problem = any(line.split(":", 1)[0].split(".")[-1] in PATH_SETTINGS for line in problems)
-        made_absolute = ([f"{a} -> {b}" for a in given if (b := absolute_path_overrides([a])[0]) != a]
+        made_absolute = ([f"{a} -> {b}" for a, b in zip(given, absolute_path_overrides(given)) if b != a]
                          if path_problem else [])
         raise ProfileError("settings the notebooks would fail on (nothing was run):\n  " + "\n  ".join(problems)
                            + (f"\n(relative paths given with --set are taken from the current folder, {Path.cwd()}: "

@@ -505,14 +505,13 @@ def _store_data_source(store: FeatureStoreReader, video_ids: Sequence[str]) -> t
     covered = (len(wanted) - len(store.missing(wanted))) / len(wanted) if wanted else 0.0
     if not extractor:
         return UNKNOWN_FEATURES, "the store records no extractor"
-    not_i3d = []
-    if "i3d" not in extractor.lower():
-        not_i3d.append(f"the store's extractor {extractor!r} is not I3D")
+    is_i3d = "i3d" in extractor.lower()
+    not_i3d = [] if is_i3d else [f"the store's extractor {extractor!r} is not I3D"]
     if store.feature_dim != I3D_FEATURE_DIM:
-        not_i3d.append(f"its features are {store.feature_dim}-d, the paper's I3D features {I3D_FEATURE_DIM}-d")
+        not_i3d.append(f"its features are {store.feature_dim}-d, the paper's I3D features {I3D_FEATURE_DIM}-d"
+                       + (f" (extractor {extractor!r})" if is_i3d else ""))
     if not_i3d:
-        return UNKNOWN_FEATURES, " and ".join(not_i3d) + (f" (extractor {extractor!r})" if len(not_i3d) == 1 and
-                                                         "i3d" in extractor.lower() else "")
+        return UNKNOWN_FEATURES, " and ".join(not_i3d)
     if covered < MIN_STORE_ID_MATCH:
         return UNKNOWN_FEATURES, (f"the store has features for {covered:.0%} of the {len(wanted)} annotation videos "
                                   f"in use (fewer than {MIN_STORE_ID_MATCH:.0%}): its ids do not match")

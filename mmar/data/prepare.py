@@ -24,7 +24,7 @@ import pandas as pd
 from mmar.data.activitynet import (TIMESTAMP_TOLERANCE_S, AnnotatedVideo, AnnotationError, ErrorPolicy,
                                    _store_data_source, caption_path, load_activitynet, resolve_annotations_dir,
                                    select_videos)
-from mmar.data.anet_standin import FPS, STRIDE_FRAMES, build_standin_store
+from mmar.data.anet_standin import build_standin_store
 from mmar.data.classes import activitynet_classes
 from mmar.data.feature_store import LAYOUT_HINT, FeatureStoreError, FeatureStoreReader
 from mmar.data.glove import GloveVectors, build_vocabulary
@@ -367,8 +367,8 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
         "classes_without_videos": without_videos,
         "features": features_ref,
         "feature_extractor": str(store.attrs.get("extractor", "")),
-        "fps": float(store.attrs.get("fps", FPS)),
-        "stride_frames": int(store.attrs.get("stride_frames", STRIDE_FRAMES)),
+        "fps": store.fps,
+        "stride_frames": store.stride_frames,
         "feature_dim": store.feature_dim,
         "word_dim": vectors.dim,
         "word_vectors": vectors.source,

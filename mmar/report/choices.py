@@ -28,7 +28,7 @@ from mmar.experiments.rows import EXTRA, PAIRED_UNPAIRED, RATIO
 from mmar.i3d import FEATURE_STRIDE as I3D_STRIDE_FRAMES  # input frames per I3D feature (the authors' extractor)
 from mmar.paths import REPORT_SOURCE_DIR
 from mmar.profiles import PROFILES_FILE, load_profiles, notebook_settings, resolve_profile
-from mmar.report.rundata import RunData, first_clause
+from mmar.report.rundata import RunData, first_clause, named_list, parsed_config, row_config
 from mmar.studies.settings import SELECTED  # the grids' train value that takes 05's choice
 
 OPEN_CHOICES_FILE = REPORT_SOURCE_DIR / "open_choices.yaml"
@@ -47,25 +47,6 @@ class Choice:
 def _short(value: Any) -> str:
     text = json.dumps(value, sort_keys=True, default=str) if not isinstance(value, str) else value
     return text if len(text) <= 80 else text[:77] + "…"
-
-
-def _config(row: pd.Series) -> dict[str, Any]:
-    """A result row's ``config`` JSON as a dict ({} when absent or unreadable)."""
-    return _parsed_config(row["config"])
-
-
-@functools.lru_cache(maxsize=4096)
-def _parsed_json_object(text: str) -> dict[str, Any]:
-    try:
-        config = json.loads(text)
-    except json.JSONDecodeError:
-        return {}
-    return config if isinstance(config, dict) else {}
-
-
-def _parsed_config(text: Any) -> dict[str, Any]:
-    """A ``config`` cell as a dict ({} when absent or unreadable); parsed once per distinct text (read only)."""
-    return _parsed_json_object(text) if isinstance(text, str) and text else {}
 
 
 def _find(config: Any, key: str) -> tuple[str, Any]:
@@ -96,7 +77,7 @@ def recorded_values(name: str, run: RunData) -> list[tuple[str, str]]:
         for row_experiment, config, file in zip(results["experiment"], results["config"], results["file"]):
             if experiment and row_experiment != experiment:
                 continue
-            found_key, value = _find(_parsed_config(config), key)
+            found_key, value = _find(parsed_config(config), key)
             if found_key:
                 shown = f"{found_key} = {_short(value)}" + (f" ({experiment})" if experiment else "")
                 seen.setdefault(shown, []).append(file)
@@ -148,10 +129,6 @@ def _listing(values: Iterable[Any]) -> str:
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _names(names: list[str], singular: str, plural: str) -> str:
-    return f"{singular} {names[0]}" if len(names) == 1 else f"{plural} {', '.join(names[:-1])} and {names[-1]}"
-
-
 def _counts(values: Iterable[Any]) -> list[int]:
     """The distinct counts of ``n_paired`` / ``n_unpaired`` config entries (a number or a list per row)."""
     found: set[int] = set()
@@ -182,7 +159,7 @@ def ablation_text(run: RunData, field: str) -> str:
     else what 07 varied instead and which profiles vary ``field``; a clause that starts in lower case."""
     results = _own_rows(run)
     rows = results[results["experiment"] == f"ablation_{field}"]
-    values = [value for _, row in rows.iterrows() for found, value in [_find(_config(row), field)] if found]
+    values = [value for _, row in rows.iterrows() for found, value in [_find(row_config(row), field)] if found]
     if values:
         return f"this run's notebook 07 varies it ({field} = {_listing(values)}, results/07_ablations.csv)"
     ours = sorted({e.removeprefix("ablation_") for e in results["experiment"] if str(e).startswith("ablation_")}
@@ -191,7 +168,7 @@ def ablation_text(run: RunData, field: str) -> str:
     text = ("this run's notebook 07 does not vary it" + (f" (it varies {_listing(ours)})" if ours else "")
             if ran_07 else "this run has no results of notebook 07")
     profiles = profiles_varying(field)
-    return text + (f"; notebook 07 varies it in the {_names(profiles, 'profile', 'profiles')} (mmar/profiles.yaml)"
+    return text + (f"; notebook 07 varies it in the {named_list(profiles, 'profile', 'profiles')} (mmar/profiles.yaml)"
                    if profiles else "; no profile of mmar/profiles.yaml varies it in notebook 07")
 
 
@@ -215,7 +192,7 @@ def lambda_search_rows(run: RunData) -> tuple[str, dict[str, list[tuple[float, l
     field, chosen, n_val = "", None, None
     by_metric: dict[str, list[tuple[float, list[float]]]] = {}
     for _, row in rows.iterrows():
-        config = _config(row)
+        config = row_config(row)
         fields = [k for k in config if k not in ("chosen", "train", "max_train_rows", "n_val_classes")]
         if len(fields) != 1:
             continue
@@ -268,7 +245,7 @@ def lambda_used_text(run: RunData, _: str = "") -> str:
     results = _own_rows(run)
     used: dict[str, set[float]] = {}
     for _, row in results[results["experiment"] != f"ablation_{field}"].iterrows():
-        train = _config(row).get("train")
+        train = row_config(row).get("train")
         if isinstance(train, dict) and field in train and _notebook(row["file"]) in GRID_NOTEBOOKS:
             used.setdefault(_notebook(row["file"]), set()).add(float(train[field]))
     if not used:
@@ -298,7 +275,7 @@ def unpaired_sources_text(run: RunData, _: str = "") -> str:
     notebooks = sorted({_notebook(f) for f in results["file"]}) if "file" in results.columns else []
     parts = []
     for notebook in (n for n in notebooks if n[:2] in ("05", "06", "07")):
-        rows = [(row, _config(row)) for _, row in results[results["file"].map(_notebook) == notebook].iterrows()]
+        rows = [(row, row_config(row)) for _, row in results[results["file"].map(_notebook) == notebook].iterrows()]
         found = []
         # notebook 05's variants: a fraction of the training rows loses its pairing (the variant leads the notes)
         variants = sorted({(first_clause(row["notes"]) if isinstance(row["notes"], str) else "",

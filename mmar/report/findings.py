@@ -8,11 +8,13 @@ judged by :mod:`mmar.report.claims` (paired differences within trials).
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import math
 import textwrap
 from collections import Counter
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
@@ -24,10 +26,11 @@ from mmar.experiments.balance import TRAINS_MIN_FALL
 from mmar.profiles import notebook_settings, resolve_profile
 from mmar.report import choices, claims, inconsistencies, kinetics
 from mmar.report.compare import all_tables
-from mmar.report.rundata import Column, RunData, first_clause
+from mmar.report.rundata import Column, RunData, first_clause, named_list, row_config
 from mmar.report.situation import DATA_SITUATION
 from mmar.results import ACTIVITYNET
 from mmar.studies import difficulty
+from mmar.studies.settings import SELECTED
 from mmar.training import TrainConfig
 
 #: Table 1 rows the findings quote, by glue key.
@@ -201,6 +204,13 @@ def _measure(get: claims.Getter, row: str, column: str = FINDINGS_COLUMN) -> cla
     return get(("Table 1", row, column))
 
 
+@functools.lru_cache(maxsize=256)
+def _cell_history(path: Path) -> list[dict]:
+    """A grid cell's per-epoch records ([] without the file). Only the history is read, so that the book of a run
+    whose cells predate a CellResult field still builds; read once per book (the cells do not change)."""
+    return json.loads(path.read_text()).get("history", []) if path.is_file() else []
+
+
 def heldout_curves(run: RunData, row: str, probe: str, column: str = FINDINGS_COLUMN) -> list[dict[int, float]]:
     """Per trial of a Table 1 row: ``{epoch: value}`` of a held-out probe (e.g. ``probe_val_joint``; epoch 0 is
     before training), read from the grid cells the result row names (``config["cells"]`` ->
@@ -210,10 +220,8 @@ def heldout_curves(run: RunData, row: str, probe: str, column: str = FINDINGS_CO
     if rows.empty:
         return []
     curves = []
-    for key in json.loads(rows.iloc[0]["config"] or "{}").get("cells", []):
-        path = run.run_dir / "experiments" / "cells" / f"{key}.json"
-        # only the history is read, so that the book of a run whose cells predate a CellResult field still builds
-        history = json.loads(path.read_text()).get("history", []) if path.is_file() else []
+    for key in row_config(rows.iloc[0]).get("cells", []):
+        history = _cell_history(run.run_dir / "experiments" / "cells" / f"{key}.json")
         curve = {entry["epoch"]: entry[probe] for entry in history if entry.get(probe) is not None}
         if curve:
             curves.append(curve)
@@ -276,10 +284,9 @@ def _intervals(measures: dict[str, claims.Measure | None]) -> dict[str, tuple[fl
     return {key: t_interval(list(m.values)) for key, m in measures.items() if m is not None and len(m.values) >= 2}
 
 
-def rows_at_chance(measures: dict[str, claims.Measure | None], chance: float) -> tuple[list[str], int]:
-    """The keys whose 95 % interval over trials contains ``chance`` (%), and how many keys have an interval."""
-    intervals = _intervals(measures)
-    return [key for key, (_, low, high) in intervals.items() if low <= chance <= high], len(intervals)
+def rows_at_chance(intervals: dict[str, tuple[float, float, float]], chance: float) -> list[str]:
+    """The keys of :func:`_intervals` whose 95 % interval contains ``chance`` (%)."""
+    return [key for key, (_, low, high) in intervals.items() if low <= chance <= high]
 
 
 def chance_summary(measures: dict[str, claims.Measure | None], chance: float) -> str:
@@ -288,7 +295,7 @@ def chance_summary(measures: dict[str, claims.Measure | None], chance: float) ->
     intervals = _intervals(measures)
     if not intervals:
         return "No row has the 2 or more trials an interval needs."
-    at_chance, _ = rows_at_chance(measures, chance)
+    at_chance = rows_at_chance(intervals, chance)
     above = [key for key, (_, low, _) in intervals.items() if low > chance]
     below = [key for key, (_, _, high) in intervals.items() if high < chance]
     if len(at_chance) == len(intervals):
@@ -310,10 +317,6 @@ def _own_rows(run: RunData, column: Column | None) -> pd.DataFrame:
     return rows[rows["data_source"] == column.source] if column is not None else rows.iloc[:0]
 
 
-def _config(row: pd.Series) -> dict:
-    return json.loads(row["config"]) if isinstance(row["config"], str) and row["config"] else {}
-
-
 OPTIMIZER_NAMES = {"sgd": "SGD with momentum", "adam": "Adam"}
 
 
@@ -321,10 +324,15 @@ def _schedule(train: TrainConfig) -> str:
     return f"{train.epochs} epochs of {OPTIMIZER_NAMES.get(train.optimizer, train.optimizer)} (learning rate {train.lr:g})"
 
 
+@functools.lru_cache(maxsize=1)
+def _paper_grid() -> dict:
+    """The `paper` profile's settings of notebook 06 (its Table 1 grid), resolved once."""
+    return notebook_settings(resolve_profile("paper"), "06_evaluation")
+
+
 def paper_protocol_training() -> TrainConfig:
     """The training of the `paper` profile's Table 1 grid: our reading of the paper's protocol (§4.1)."""
-    train = notebook_settings(resolve_profile("paper"), "06_evaluation")["train"]
-    return TrainConfig.from_dict({k: v for k, v in train.items() if v != "selected"})
+    return TrainConfig.from_dict({k: v for k, v in _paper_grid()["train"].items() if v != SELECTED})
 
 
 def _table1_config(run: RunData, column: Column | None) -> dict:
@@ -332,7 +340,7 @@ def _table1_config(run: RunData, column: Column | None) -> dict:
     rows = _own_rows(run, column)
     rows = rows[(rows["paper_table"] == "Table 1") & (rows["paper_row"] == TABLE1_ROWS["joint"])
                 & (rows["paper_column"] == FINDINGS_COLUMN)]
-    return _config(rows.iloc[0]) if len(rows) else {}
+    return row_config(rows.iloc[0]) if len(rows) else {}
 
 
 def shorter_than_paper(run: RunData, column: Column | None) -> bool:
@@ -341,7 +349,7 @@ def shorter_than_paper(run: RunData, column: Column | None) -> bool:
     config = _table1_config(run, column)
     if "train" not in config:
         return True
-    paper = notebook_settings(resolve_profile("paper"), "06_evaluation")
+    paper = _paper_grid()
     ours, protocol = TrainConfig.from_dict(config["train"]), paper_protocol_training()
     capped = config.get("max_train_rows") is not None and paper.get("max_train_rows") is None
     return (ours.epochs < protocol.epochs or ours.pretrain_epochs < protocol.pretrain_epochs or capped
@@ -363,9 +371,10 @@ def training_text(run: RunData, column: Column | None) -> str:
     return text
 
 
-def in_short(run: RunData, audit: list[claims.AuditedClaim], column: Column | None) -> str:
-    """The first page's opening: what the claims audit decided, how many Table 1 rows are at chance, and how
-    much the models trained, each computed from the run."""
+def in_short(run: RunData, audit: list[claims.AuditedClaim], column: Column | None,
+             table1: dict[str, claims.Measure | None]) -> str:
+    """The first page's opening: what the claims audit decided, how many of the quoted Table 1 rows (``table1``,
+    by :data:`TABLE1_ROWS` key) are at chance, and how much the models trained, each computed from the run."""
     if column is None:
         return "This run has no results for the paper's tables, so no claim of the paper could be checked."
     verdicts = Counter(a.by_column[column].verdict for a in audit)
@@ -375,12 +384,11 @@ def in_short(run: RunData, audit: list[claims.AuditedClaim], column: Column | No
                    f"{verdicts[claims.CONTRADICTED]} are contradicted**; the others are undecided.")
     else:
         opening = "**On this run no claim of the paper is confirmed or refuted.**"
-    chance = 100 / int(FINDINGS_COLUMN.split()[0])
-    get = claims.ours_getter(run.results, column)
-    at_chance, n_rows = rows_at_chance({key: _measure(get, row) for key, row in TABLE1_ROWS.items()}, chance)
+    chance = claims.chance_of(FINDINGS_COLUMN)
+    intervals = _intervals(table1)
     sentences = [opening]
-    if n_rows:
-        sentences.append(f"{len(at_chance)} of the {n_rows} Table 1 rows quoted below (at {FINDINGS_COLUMN} classes) "
+    if intervals:
+        sentences.append(f"{len(rows_at_chance(intervals, chance))} of the {len(intervals)} Table 1 rows quoted below (at {FINDINGS_COLUMN} classes) "
                          f"have a 95 % interval that contains chance ({chance:g} %).")
     schedule = training_text(run, column)
     if schedule != NOT_AVAILABLE:
@@ -401,9 +409,10 @@ def retrieval_text(run: RunData, column: Column | None, metric: str = "v2t_R@10"
     rows = rows[(rows["experiment"] == "retrieval") & (rows["metric"] == metric)]
     with_joint, without = {}, {}
     for _, row in rows.iterrows():
-        losses = _config(row).get("train", {}).get("losses", [])
+        config = row_config(row)
+        losses = config.get("train", {}).get("losses", [])
         values = json.loads(row["values"]) if isinstance(row["values"], str) else []
-        name = first_clause(str(row["notes"]))
+        name = config.get("row") or first_clause(str(row["notes"]))
         if "joint" in losses:
             with_joint[name] = float(row["mean"])
         elif values and "fixed_text" not in losses:
@@ -433,10 +442,7 @@ def retrieval_text(run: RunData, column: Column | None, metric: str = "v2t_R@10"
 def tables_without_results(run: RunData, paper: pd.DataFrame) -> str:
     """The paper's tables this run has no result for, e.g. "Tables 2, 3, 4 and 9"."""
     names = [table.name.removeprefix("Table ") for table in all_tables(paper, run.results) if not table.has_ours]
-    if not names:
-        return "none"
-    return ("Table " if len(names) == 1 else "Tables ") + (
-        names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1])
+    return named_list(names, "Table", "Tables") if names else "none"
 
 
 def lambda_search_text(run: RunData) -> str:
@@ -520,27 +526,27 @@ def key_numbers(run: RunData, paper: pd.DataFrame, audit: list[claims.AuditedCla
         "verdicts": verdict_counts_text([a.by_column[column].verdict for a in audit]) if column else
         "none (no results for the paper's tables in this run)",
         "paper_claims_holding": str(sum(a.paper.holds == a.paper.total for a in audit)),
-        "chance": f"{100 / int(FINDINGS_COLUMN.split()[0]):g} %",
+        "chance": f"{claims.chance_of(FINDINGS_COLUMN):g} %",
     }
-    values["in_short"] = in_short(run, audit, column)
+    get = claims.ours_getter(run.results, column) if column else (lambda key: None)
+    table1 = {key: _measure(get, row) for key, row in TABLE1_ROWS.items()}
+    values["in_short"] = in_short(run, audit, column, table1)
     values["retrieval"] = retrieval_text(run, column)
     values["tables_without_results"] = tables_without_results(run, paper)
     values["verdict_reasons"] = verdict_reasons(audit, column) if column else "- no claim could be checked"
     for a in audit:
         values[f"claim_{a.claim.ident}"] = f"**{a.by_column[column].verdict}**" if column else claims.NOT_TESTED
-    get = claims.ours_getter(run.results, column) if column else (lambda key: None)
     get_paper = claims.paper_getter(paper)
     n_trials = set()
     for key, row in TABLE1_ROWS.items():
-        measure = _measure(get, row)
+        measure = table1[key]
         values[f"t1_{key}"] = mean_with_interval(measure)
         if measure is not None:
             n_trials.add(len(measure.values) or measure.n_trials)
         paper_measure = _measure(get_paper, row)
         values[f"t1_{key}_paper"] = f"{paper_measure.mean:g} %" if paper_measure is not None else NOT_AVAILABLE
     values["t1_trials"] = ", ".join(str(n) for n in sorted(n_trials)) or "0"
-    values["t1_at_chance"] = chance_summary({key: _measure(get, row) for key, row in TABLE1_ROWS.items()},
-                                            100 / int(FINDINGS_COLUMN.split()[0]))
+    values["t1_at_chance"] = chance_summary(table1, claims.chance_of(FINDINGS_COLUMN))
     values["t1_beside_paper"] = (
         "Ours and the paper's are both on ActivityNet Captions." if source == ACTIVITYNET else
         f"⚠ Ours are on {source} data, the paper's on ActivityNet: side by side, ours are not a reproduction of theirs.")

@@ -23,6 +23,7 @@ With other runs (``--with``), each (run, data source) is a :class:`Column` of it
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -217,6 +218,31 @@ def _read_result_files(run_dir: Path, run_info: dict[str, Any], run: str = ""
 
 
 _OPENING, _CLOSING = "([{", ")]}"
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_json_object(text: str) -> dict[str, Any]:
+    try:
+        config = json.loads(text)
+    except json.JSONDecodeError:
+        return {}
+    return config if isinstance(config, dict) else {}
+
+
+def parsed_config(text: Any) -> dict[str, Any]:
+    """A result row's ``config`` cell as a dict ({} when absent or unreadable); parsed once per distinct text
+    (read only)."""
+    return _parsed_json_object(text) if isinstance(text, str) and text else {}
+
+
+def row_config(row: pd.Series) -> dict[str, Any]:
+    """A result row's ``config`` JSON as a dict ({} when absent or unreadable)."""
+    return parsed_config(row["config"])
+
+
+def named_list(names: Sequence[str], singular: str, plural: str) -> str:
+    """``"Table 2"`` or ``"Tables 2, 3 and 9"``."""
+    return f"{singular} {names[0]}" if len(names) == 1 else f"{plural} {', '.join(names[:-1])} and {names[-1]}"
 
 
 def first_clause(text: str) -> str:

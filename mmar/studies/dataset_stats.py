@@ -60,21 +60,22 @@ class DataSettings(NotebookSettings):
     unseen_pool: str
     compare_real: bool
 
-    def __str__(self) -> str:
-        """One ``name = value`` line per setting; with real annotations, the settings their preparation does not
-        read are marked (the stand-in's size, and its video generator when ``features`` are given)."""
+    def unread(self) -> dict[str, str]:
+        """``{setting: why}`` of the settings the chosen preparation does not read: with real annotations, the
+        stand-in's size, and its video generator when ``features`` are given (prepare_activitynet ignores them)."""
         if self.data_source != "activitynet":
-            return super().__str__()
-        generated_video = ("feature_dim", "generator", "nuisance", "standin_path")
-        lines = []
-        for name, value in self.to_dict().items():
-            note = ""
-            if name in STANDIN_ONLY:
-                note = "  # not used with data_source='activitynet'"
-            elif self.features and name in generated_video:
-                note = "  # not used: features are given"
-            lines.append(f"{name} = {value!r}{note}")
-        return "\n".join(lines)
+            return {}
+        unread = {name: "not used with data_source='activitynet'" for name in STANDIN_ONLY}
+        if self.features:
+            unread.update({name: "not used: features are given"
+                           for name in ("feature_dim", "generator", "nuisance", "standin_path")})
+        return unread
+
+    def __str__(self) -> str:
+        """One ``name = value`` line per setting, each setting :meth:`unread` marked with why."""
+        unread = self.unread()
+        return "\n".join(line + (f"  # {unread[name]}" if name in unread else "")
+                         for name, line in zip(self.names(), super().__str__().splitlines()))
 
 
 #: The parameters of notebook 01 that each data source's preparation takes (besides the shared ones).
