@@ -1,13 +1,17 @@
 # The two set-up-and-go commands (see README.md):
 #   make report   # venv + locked install, run every notebook on the default profile, build the book (report)
 #   make test     # venv + locked install, nbval on the notebooks (smoke profile), then the unit tests
-PYTHON ?= python3
+# The lock is compiled for Python 3.11: python3.11 when it is on the PATH, else python3 (`make test PYTHON=...`).
+PYTHON ?= $(shell command -v python3.11 >/dev/null 2>&1 && echo python3.11 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= default
 LOCK := requirements.lock
 # torch stays outside the lock (its file differs by machine: CPU build here, CUDA elsewhere): its exact pin.
 TORCH := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
+# Where torch comes from: empty for pip's default (PyPI: a CUDA build on Linux x86-64, several GB), or e.g.
+# `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu` for the CPU build on a machine without a GPU.
+TORCH_INDEX ?=
 NEWEST := .venv-newest
 TOOLS := .venv-tools
 OLDEST := .venv-oldest
@@ -28,7 +32,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet "$(TORCH)"
+	$(BIN)/pip install --quiet "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(BIN)/pip install --quiet --no-deps --require-hashes -r $(LOCK)
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m mmar lock --check

@@ -69,9 +69,11 @@ def main(argv: list[str] | None = None) -> int:
 
         return tolerances_main(argv[1:])
     if argv and argv[0] == "bench":
-        if len(argv) < 2:
-            print(f"usage: python -m mmar bench NAME [...]; NAME one of {benchmark_names()}", file=sys.stderr)
-            return 2
+        usage = (f"usage: python -m mmar bench NAME [...]; NAME one of {benchmark_names()} "
+                 "(`python -m mmar bench NAME --help`: what NAME measures and its options)")
+        if len(argv) < 2 or argv[1] in ("-h", "--help"):
+            print(usage, file=sys.stdout if len(argv) >= 2 else sys.stderr)
+            return 0 if len(argv) >= 2 else 2
         script = PROJECT_ROOT / "benchmarks" / f"bench_{argv[1]}.py"
         if not script.is_file():
             print(f"no benchmark {argv[1]!r} ({script} not found)", file=sys.stderr)

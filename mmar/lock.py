@@ -4,7 +4,9 @@
 sha256 hash per file, for Python 3.11 on Linux x86-64. One package stays outside it: torch, whose
 file differs by machine (the CPU build here, a CUDA build from PyPI elsewhere) and so has no single
 hash; it is installed first from its exact pin in ``pyproject.toml``, then the lock with
-``--no-deps --require-hashes`` (so nothing outside the lock is resolved).
+``--no-deps --require-hashes`` (so nothing outside the lock is resolved). The packages a torch build
+brings that the lock does not name (a CUDA build's ``nvidia-*`` libraries and ``triton``) stay outside
+it with torch; torch's dependencies that the lock names (``sympy``, ``filelock``...) take its versions.
 
 ``python -m mmar lock --check`` compares the installed distributions with the lock and exits 1 on any
 difference (the Makefile runs it after every locked install); the report's environment section says
@@ -19,6 +21,8 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 from typing import Iterable, Mapping
+
+from packaging.requirements import InvalidRequirement, Requirement
 
 from mmar.paths import PROJECT_ROOT
 
@@ -56,13 +60,38 @@ def torch_pin(pyproject: str | Path = PROJECT_ROOT / "pyproject.toml") -> str:
     raise ValueError(f"{pyproject}: torch is not pinned with == (the lock leaves torch to that pin)")
 
 
-def differences(locked: Mapping[str, str], installed: Mapping[str, str], torch_version: str) -> list[str]:
+def torch_dependencies(distributions: Iterable[metadata.Distribution] | None = None) -> set[str]:
+    """Names of every installed distribution that the installed torch requires, directly or through another
+    (no extras; environment markers evaluated for this interpreter): what its build brings."""
+    found = metadata.distributions() if distributions is None else distributions
+    requires = {normalise(d.metadata["Name"]): d.requires or [] for d in found if d.metadata["Name"]}
+    reached: set[str] = set()
+    pending = ["torch"] if "torch" in requires else []
+    while pending:
+        for line in requires.get(pending.pop(), []):
+            try:
+                requirement = Requirement(line)
+            except InvalidRequirement:
+                continue
+            name = normalise(requirement.name)
+            if requirement.marker is not None and not requirement.marker.evaluate({"extra": ""}):
+                continue
+            if name in requires and name not in reached:
+                reached.add(name)
+                pending.append(name)
+    return reached
+
+
+def differences(locked: Mapping[str, str], installed: Mapping[str, str], torch_version: str,
+                from_torch: Iterable[str] = ()) -> list[str]:
     """Lines naming each package whose installed version is not the locked one (missing or extra too).
-    torch must equal ``torch_version`` up to a local build label (``2.13.0+cpu`` is ``2.13.0``)."""
+    torch must equal ``torch_version`` up to a local build label (``2.13.0+cpu`` is ``2.13.0``); packages in
+    ``from_torch`` (:func:`torch_dependencies`) that the lock does not name are torch's build's, not extras."""
+    outside = set(OUTSIDE_THE_LOCK) | set(from_torch)
     lines = [f"{name}: locked {version}, installed {installed.get(name, 'nothing')}"
              for name, version in sorted(locked.items()) if installed.get(name) != version]
     lines += [f"{name}: installed {version}, not in the lock" for name, version in sorted(installed.items())
-              if name not in locked and name not in OUTSIDE_THE_LOCK]
+              if name not in locked and name not in outside]
     torch = installed.get("torch")
     if torch is None or torch.split("+")[0] != torch_version:
         lines.append(f"torch: pinned {torch_version}, installed {torch or 'nothing'}")
@@ -71,7 +100,7 @@ def differences(locked: Mapping[str, str], installed: Mapping[str, str], torch_v
 
 def check(path: str | Path = LOCK_FILE) -> list[str]:
     """Differences between this interpreter's installed set and the lock (empty: the install is locked)."""
-    return differences(locked_versions(path), installed_versions(), torch_pin())
+    return differences(locked_versions(path), installed_versions(), torch_pin(), torch_dependencies())
 
 
 def lock_status() -> str:

@@ -454,3 +454,11 @@ def test_extract_help_states_the_exit_statuses(capsys) -> None:
     text = " ".join(capsys.readouterr().out.split())
     assert "exit status: 0 when every video is in the store or could not be read" in text
     assert "1 when a shard failed" in text and "130 when interrupted" in text
+
+
+def test_bench_names_its_benchmarks_for_help_and_refuses_an_unknown_one(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli_main(["bench", "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "time_profile" in out and "training" in out and "bench NAME --help" in out
+    assert cli_main(["bench"]) == 2 and "NAME one of" in capsys.readouterr().err
+    assert cli_main(["bench", "nonesuch"]) == 2 and "no benchmark 'nonesuch'" in capsys.readouterr().err

@@ -3,6 +3,7 @@ dependency sets."""
 
 import re
 import tomllib
+from types import SimpleNamespace
 
 import yaml
 
@@ -67,6 +68,27 @@ def test_lock_differences_by_hand() -> None:
     found = differences(locked, {"numpy": "2.4.5", "extra": "1", "torch": "2.14.0"}, "2.13.0")
     assert found == ["numpy: locked 2.4.6, installed 2.4.5", "pandas: locked 3.1.1, installed nothing",
                      "extra: installed 1, not in the lock", "torch: pinned 2.13.0, installed 2.14.0"]
+
+
+def test_a_cuda_torch_builds_own_packages_lie_outside_the_lock() -> None:
+    """A CUDA torch from PyPI brings nvidia-* libraries and triton (and theirs): outside the lock like torch itself,
+    while an extra nobody requires, or one reached only through a torch extra or a false marker, is still reported."""
+    from mmar.lock import differences, torch_dependencies
+
+    def dist(name: str, *requires: str) -> SimpleNamespace:
+        return SimpleNamespace(metadata={"Name": name}, requires=list(requires))
+
+    installed = [dist("torch", "sympy>=1.13", 'nvidia-cudnn-cu12==9.1; python_version >= "3"', "triton==3.1",
+                      'optree>=0.13; extra == "optree"', 'absent-lib; python_version < "3"'),
+                 dist("nvidia-cudnn-cu12", "nvidia-cublas-cu12"), dist("nvidia-cublas-cu12"), dist("triton"),
+                 dist("sympy", "mpmath"), dist("mpmath"), dist("optree"), dist("absent-lib"), dist("stray")]
+    assert torch_dependencies(installed) == {"sympy", "mpmath", "nvidia-cudnn-cu12", "nvidia-cublas-cu12", "triton"}
+    versions = {d.metadata["Name"]: "1" for d in installed} | {"torch": "2.13.0"}
+    locked = {"sympy": "1", "mpmath": "1"}
+    assert differences(locked, versions, "2.13.0", torch_dependencies(installed)) == [
+        "absent-lib: installed 1, not in the lock", "optree: installed 1, not in the lock",
+        "stray: installed 1, not in the lock"]
+    assert torch_dependencies([dist("numpy")]) == set()
 
 
 def test_the_makefile_installs_the_lock_and_ci_tests_both_dependency_sets() -> None:

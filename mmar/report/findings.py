@@ -14,6 +14,7 @@ import json
 import math
 import textwrap
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -57,9 +58,16 @@ def mean_with_interval(measure: claims.Measure | None, unit: str = "%") -> str:
     if measure is None:
         return NOT_AVAILABLE
     if len(measure.values) >= 2:
-        mean, low, high = t_interval(list(measure.values))
-        return f"{mean:.1f} {unit} [{low:.1f}, {high:.1f}] (n = {len(measure.values)})"
+        return f"{mean_and_interval(measure.values, unit)} (n = {len(measure.values)})"
     return f"{measure.mean:.1f} {unit} (n = {measure.n_trials})"
+
+
+def mean_and_interval(values: Sequence[float], unit: str = "%") -> str:
+    """``29.0 % [24.1, 33.9]``: the mean of ``values`` with its 95 % t-interval; the value alone when there is one."""
+    if len(values) < 2:
+        return f"{values[0]:.1f} {unit}"
+    mean, low, high = t_interval(list(values))
+    return f"{mean:.1f} {unit} [{low:.1f}, {high:.1f}]"
 
 
 def difference_text(result: claims.CheckResult) -> str:
@@ -421,14 +429,9 @@ def retrieval_text(run: RunData, column: Column | None, metric: str = "v2t_R@10"
         return NOT_AVAILABLE
     parts, lower_bounds = [], []
     for name, values in without.items():
-        interval = ""
         if len(values) >= 2:
-            mean, low, high = t_interval(values)
-            interval = f" [{low:.1f}, {high:.1f}]"
-            lower_bounds.append(low)
-        else:
-            mean = values[0]
-        parts.append(f"{name.removeprefix(claims.P)}, trained without the joint term, {mean:.1f} %{interval}")
+            lower_bounds.append(t_interval(values)[1])
+        parts.append(f"{name.removeprefix(claims.P)}, trained without the joint term, {mean_and_interval(values)}")
     low, high = min(with_joint.values()), max(with_joint.values())
     chance = float(rows["chance"].dropna().iloc[0]) if rows["chance"].notna().any() else math.nan
     text = (f"In video-to-sentence retrieval among the test pairs (recall at 10, chance {chance:.1f} %), "
@@ -455,9 +458,8 @@ def lambda_search_text(run: RunData) -> str:
         return "The λ search's rows are not in this run."
     texts, intervals = [], {}
     for value, seeds in scores:
-        mean, low, high = t_interval(seeds) if len(seeds) >= 2 else (sum(seeds) / len(seeds), math.nan, math.nan)
-        intervals[value] = (low, high)
-        texts.append(f"{value:g}: {mean:.1f} %" + (f" [{low:.1f}, {high:.1f}]" if not math.isnan(low) else ""))
+        intervals[value] = t_interval(seeds)[1:] if len(seeds) >= 2 else (math.nan, math.nan)
+        texts.append(f"{value:g}: {mean_and_interval(seeds)}")
     n_seeds = sorted({len(seeds) for _, seeds in scores})
     chance = f", chance {100 / n_val:g} %" if n_val else ""
     name = "λ<sub>joint</sub>" if field == "lambda_joint" else field
