@@ -23,6 +23,7 @@ from mmar.studies import grid_tables, i3d_sanity
 from mmar.studies.dataset_stats import (class_structure, data_diagnostics, kinetics_overlap, kinetics_rows,
                                         pooled_video_features, splits_table, video_table)
 from mmar.studies.display import number, table_text
+from mmar.studies.joint_training import LambdaSearch, lambda_search_verdict
 from mmar.studies.settings import SINGLE, checked_train, variant_configs
 from mmar.studies.trial import capped, trial_rows
 from mmar.training import TrainConfig
@@ -340,11 +341,25 @@ def test_real_annotation_sentences_say_where_they_came_from(anet_dir: Path) -> N
 def test_clips_summary_names_each_clip_and_a_missing_one() -> None:
     frames = np.zeros((8, 224, 224, 3), np.float32)
     assert i3d_sanity.clips_summary({i3d_sanity.BIKES: frames}).splitlines() == [
-        f"{i3d_sanity.BIKES}: 8 frames of 224x224",
+        f"{i3d_sanity.BIKES}: 8 frames of 224x224, one shot",
         "../shared is absent: the cricket clip is skipped (bikes.mp4 comes from PyPI and always runs)"]
     both = {i3d_sanity.BIKES: frames, i3d_sanity.CRICKET: frames[:4]}
-    assert i3d_sanity.clips_summary(both).splitlines()[1] == f"{i3d_sanity.CRICKET}: 4 frames of 224x224"
+    assert i3d_sanity.clips_summary(both).splitlines()[1] == f"{i3d_sanity.CRICKET}: 4 frames of 224x224, one shot"
     assert len(i3d_sanity.clips_summary(both).splitlines()) == 2
+
+
+def test_shot_starts_finds_the_cuts_of_a_clip_and_not_its_motion() -> None:
+    """Two shots of slow drift (every frame changes a little), the second opening at frame 5 with other content;
+    a third at frame 9. Motion within a shot is no cut; a clip too short to have a median change has none."""
+    rng = np.random.default_rng(0)
+    shots = [rng.uniform(-1, 1, (1, 16, 16, 3)) for _ in range(3)]
+    drift = np.linspace(0, 0.05, 12)[:, None, None, None]
+    frames = np.concatenate([shots[0] + drift[:5], shots[1] + drift[5:9], shots[2] + drift[9:]]).astype(np.float32)
+    assert i3d_sanity.shot_starts(frames) == [5, 9]
+    assert i3d_sanity.shot_starts(shots[0] + drift) == []
+    assert i3d_sanity.shot_starts(frames[:2]) == []
+    assert i3d_sanity.clips_summary({i3d_sanity.CRICKET: frames}) == (
+        f"{i3d_sanity.CRICKET}: 12 frames of 16x16, new shots from frame(s) 5, 9")
 
 
 def _print_calls(source: str) -> list[int]:
@@ -378,3 +393,36 @@ def test_data_settings_mark_what_real_annotations_do_not_read() -> None:
     assert generated["generator"] == "'v2'"  # no features: the generator makes the video side
     standin = str(DataSettings.from_profile("smoke", {}))
     assert "#" not in standin and "stride_frames = 64" in standin.splitlines()
+
+
+def _search(zero_shot: dict[float, list[float]], joint_last: float, recons_last: float) -> LambdaSearch:
+    """A λ search of two epochs (0: before training, 1: last) per candidate and seed: validation accuracies
+    ``zero_shot[candidate][seed]``; the joint term 2.0 -> ``joint_last`` and recons 100 -> ``recons_last`` for
+    every candidate; the joint term's gradient share 0.9 at the largest candidate, 0.1 at the others."""
+    rows = []
+    for candidate, accuracies in zero_shot.items():
+        for seed, accuracy in enumerate(accuracies):
+            share = 0.9 if candidate == max(zero_shot) else 0.1
+            rows += [{"lambda_joint": candidate, "seed": seed, "epoch": 0, "probe_zero_shot": 20.0,
+                      "probe_val_joint": 2.0, "probe_val_recons": 100.0, "grad_share_joint": share},
+                     {"lambda_joint": candidate, "seed": seed, "epoch": 1, "probe_zero_shot": accuracy,
+                      "probe_val_joint": joint_last, "probe_val_recons": recons_last, "grad_share_joint": share}]
+    return LambdaSearch(pd.DataFrame(rows), {"lambda_joint": 100.0}, {})
+
+
+def test_the_lambda_search_verdict_says_what_the_choice_did() -> None:
+    """Hand-made searches: overlapping 95 % intervals (t with 1 degree of freedom: each mean ± 12.7 points,
+    [8.3, 33.7] and [18.3, 43.7]), a joint term driven to 1 % of its start and a reconstruction that fell by only
+    0.5 %; then intervals apart (± 0.64), a joint term that kept 50 %, and one seed."""
+    text = lambda_search_verdict(_search({1.0: [20.0, 22.0], 100.0: [30.0, 32.0]}, 0.02, 99.5), 5)
+    assert text == ("The search chose lambda_joint = 100 by validation zero-shot accuracy (1: 21.0 %, 100: 31.0 %; "
+                    "chance 20 %, 2 seed(s)), but the 95 % intervals over seeds overlap: the search could not tell "
+                    "the candidates apart. At 100 the joint term has 90 % of the encoder gradient; its held-out value "
+                    "ends at 1 % of its start, driven to nearly zero: each video's embedding is pulled onto its "
+                    "sentence's, with no negatives. Held-out terms that did not train at 100 (fell by less than 1 %): "
+                    "recons.")
+    apart = lambda_search_verdict(_search({1.0: [20.0, 20.1], 100.0: [30.0, 30.1]}, 1.0, 90.0), 4)
+    assert "(1: 20.1 %, 100: 30.1 %; chance 25 %, 2 seed(s)): its 95 % interval lies apart from every other" in apart
+    assert "ends at 50 % of its start." in apart and "driven" not in apart and "did not train" not in apart
+    one_seed = lambda_search_verdict(_search({1.0: [20.0], 100.0: [30.0]}, 1.0, 90.0), 5)
+    assert "1 seed(s))." in one_seed and "interval" not in one_seed

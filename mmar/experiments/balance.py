@@ -68,6 +68,9 @@ class GradientShareProbe:
 #: A held-out term "trains" when its last value is below (1 − this) times its value before training: a fall
 #: of 0.1 % is not training.
 TRAINS_MIN_FALL = 0.01
+#: A held-out joint term (last epoch over before training) below this is "driven to (nearly) zero": on
+#: unit-length embeddings it then pulls each video onto its sentence (notebook 05 and the report say so).
+JOINT_COLLAPSE_RATIO = 0.05
 
 
 def last_over_initial(curves: pd.DataFrame, field: str, column: str) -> dict[float, pd.Series]:

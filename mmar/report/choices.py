@@ -24,6 +24,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 import yaml
 
+from mmar.experiments.balance import JOINT_COLLAPSE_RATIO
 from mmar.experiments.rows import EXTRA, PAIRED_UNPAIRED, RATIO
 from mmar.i3d import FEATURE_STRIDE as I3D_STRIDE_FRAMES  # input frames per I3D feature (the authors' extractor)
 from mmar.paths import REPORT_SOURCE_DIR
@@ -93,9 +94,6 @@ def recorded_values(name: str, run: RunData) -> list[tuple[str, str]]:
 
 
 # -- run-derived text of the `why` column ------------------------------------------------------------
-#: The λ search's held-out joint term (last epoch over before training) below which the page calls the joint
-#: term driven to (nearly) zero: on unit-length embeddings it then pulls each video onto its sentence.
-JOINT_COLLAPSE_RATIO = 0.05
 #: ``{run:NAME}`` / ``{run:NAME:ARGUMENT}`` in a choice's ``why``.
 PLACEHOLDER = re.compile(r"\{run:([a-z_]+)(?::([A-Za-z0-9_]+))?\}")
 #: The notebooks that train the grids of models.

@@ -57,9 +57,29 @@ def sample_clips(max_frames: int | None, bikes_start: int) -> dict[str, np.ndarr
     return clips
 
 
+#: A new shot starts where the mean absolute change between consecutive frames exceeds this many times the
+#: clip's median change (a cut changes every pixel; motion within a shot changes few).
+SHOT_CUT_RATIO = 5.0
+
+
+def shot_starts(frames: np.ndarray) -> list[int]:
+    """``frames`` (T, H, W, 3) -> the indices of the frames that open a new shot (a cut: see
+    :data:`SHOT_CUT_RATIO`); empty for a clip of one shot."""
+    if len(frames) < 3:
+        return []
+    change = np.abs(np.diff(frames.astype(np.float32), axis=0)).mean(axis=(1, 2, 3))
+    median = float(np.median(change))
+    return [int(i) + 1 for i in np.flatnonzero(change > SHOT_CUT_RATIO * median)] if median > 0 else []
+
+
 def clips_summary(clips: dict[str, np.ndarray]) -> str:
-    """A line per clip of :func:`sample_clips` (frames and size), and why the cricket clip is missing if it is."""
-    lines = [f"{name}: {frames.shape[0]} frames of {frames.shape[1]}x{frames.shape[2]}" for name, frames in clips.items()]
+    """A line per clip of :func:`sample_clips` (frames, size and where a new shot starts, :func:`shot_starts`),
+    and why the cricket clip is missing if it is."""
+    lines = []
+    for name, frames in clips.items():
+        starts = shot_starts(frames)
+        shots = f", new shots from frame(s) {', '.join(map(str, starts))}" if starts else ", one shot"
+        lines.append(f"{name}: {frames.shape[0]} frames of {frames.shape[1]}x{frames.shape[2]}{shots}")
     if CRICKET not in clips:
         lines.append("../shared is absent: the cricket clip is skipped (bikes.mp4 comes from PyPI and always runs)")
     return "\n".join(lines)
