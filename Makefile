@@ -10,8 +10,11 @@ LOCK := requirements.lock
 # torch stays outside the lock (its file differs by machine: CPU build here, CUDA elsewhere): its exact pin.
 TORCH := $(shell grep -o '"torch==[^"]*"' pyproject.toml | tr -d '"')
 # Where torch comes from: empty for pip's default (PyPI: a CUDA build on Linux x86-64, several GB), or e.g.
-# `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu` for the CPU build on a machine without a GPU.
+# `make test TORCH_INDEX=https://download.pytorch.org/whl/cpu` for the CPU build on a machine without a GPU. It
+# applies to the venvs made after it is set (remove .venv to change an existing one's torch); `make lock` does
+# not install torch.
 TORCH_INDEX ?=
+TORCH_FROM = $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 NEWEST := .venv-newest
 TOOLS := .venv-tools
 OLDEST := .venv-oldest
@@ -32,7 +35,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet "$(TORCH)" $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
+	$(BIN)/pip install --quiet "$(TORCH)" $(TORCH_FROM)
 	$(BIN)/pip install --quiet --no-deps --require-hashes -r $(LOCK)
 	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
 	$(BIN)/python -m mmar lock --check
@@ -57,6 +60,7 @@ test-newest:
 	rm -rf $(NEWEST)
 	$(PYTHON) -m venv $(NEWEST)
 	$(NEWEST)/bin/pip install --quiet --upgrade pip
+	$(NEWEST)/bin/pip install --quiet "$(TORCH)" $(TORCH_FROM)
 	$(NEWEST)/bin/pip install --quiet --upgrade --upgrade-strategy eager -e .
 	$(NEWEST)/bin/python -m mmar lock || true
 	rm -rf runs/nbval-smoke
@@ -76,6 +80,7 @@ lock:
 tolerances: install
 	$(PYTHON) -m venv $(OLDEST)
 	$(BIN)/python -c "import re, tomllib; print('\n'.join(re.sub(r'\s*>=\s*', '==', d) for d in tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > $(OLDEST)/constraints.txt
+	$(OLDEST)/bin/pip install --quiet "$(TORCH)" $(TORCH_FROM)
 	$(OLDEST)/bin/pip install --quiet -c $(OLDEST)/constraints.txt -e .
 	$(BIN)/python -m mmar tolerances --measure --oldest-python $(OLDEST)/bin/python
 

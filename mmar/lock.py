@@ -6,7 +6,7 @@ file differs by machine (the CPU build here, a CUDA build from PyPI elsewhere) a
 hash; it is installed first from its exact pin in ``pyproject.toml``, then the lock with
 ``--no-deps --require-hashes`` (so nothing outside the lock is resolved). The packages a torch build
 brings that the lock does not name (a CUDA build's ``nvidia-*`` libraries and ``triton``) stay outside
-it with torch; torch's dependencies that the lock names (``sympy``, ``filelock``...) take its versions.
+it with torch; torch's dependencies that the lock names (``sympy``, ``filelock``...) take the lock's versions.
 
 ``python -m mmar lock --check`` compares the installed distributions with the lock and exits 1 on any
 difference (the Makefile runs it after every locked install); the report's environment section says

@@ -3,11 +3,11 @@
 All distances are squared L2. For sequences the paper's ``|x - y|^2`` is reduced over the valid
 (unpadded) steps with ``reduction``:
 
-- ``"sum"`` (the default, ``TrainConfig.recon_reduction``): the literal squared norm, summed over valid
-  steps and channels, averaged over the batch;
-- ``"mean"``: the mean of the squared error over valid elements (steps x channels), so a 1024-d video
-  feature and a 50-d word vector weigh the same per element and the loss does not grow with the
-  sequence length.
+- ``"sum"``: the literal squared norm, summed over valid steps and channels, averaged over the batch
+  (what training uses: ``TrainConfig.recon_reduction`` defaults to it);
+- ``"mean"`` (the default of these functions when called alone): the mean of the squared error over
+  valid elements (steps x channels), so a 1024-d video feature and a 50-d word vector weigh the same
+  per element and the loss does not grow with the sequence length.
 
 Embeddings (unit length) use the literal ``|z_v - z_t|^2`` averaged over the batch (Eq. 3).
 

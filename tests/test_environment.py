@@ -71,8 +71,9 @@ def test_lock_differences_by_hand() -> None:
 
 
 def test_a_cuda_torch_builds_own_packages_lie_outside_the_lock() -> None:
-    """A CUDA torch from PyPI brings nvidia-* libraries and triton (and theirs): outside the lock like torch itself,
-    while an extra nobody requires, or one reached only through a torch extra or a false marker, is still reported."""
+    """A CUDA torch from PyPI brings nvidia-* libraries and triton (and theirs): outside the lock like torch itself.
+    A package nothing requires, or one that torch requires only for one of its optional extras or under a false
+    environment marker, is still reported."""
     from mmar.lock import differences, torch_dependencies
 
     def dist(name: str, *requires: str) -> SimpleNamespace:

@@ -341,16 +341,17 @@ def test_real_annotation_sentences_say_where_they_came_from(anet_dir: Path) -> N
 def test_clips_summary_names_each_clip_and_a_missing_one() -> None:
     frames = np.zeros((8, 224, 224, 3), np.float32)
     assert i3d_sanity.clips_summary({i3d_sanity.BIKES: frames}).splitlines() == [
-        f"{i3d_sanity.BIKES}: 8 frames of 224x224, one shot",
+        f"{i3d_sanity.BIKES}: frames 0-7 (8) of 224x224, one shot",
         "../shared is absent: the cricket clip is skipped (bikes.mp4 comes from PyPI and always runs)"]
     both = {i3d_sanity.BIKES: frames, i3d_sanity.CRICKET: frames[:4]}
-    assert i3d_sanity.clips_summary(both).splitlines()[1] == f"{i3d_sanity.CRICKET}: 4 frames of 224x224, one shot"
+    assert i3d_sanity.clips_summary(both).splitlines()[1] == f"{i3d_sanity.CRICKET}: frames 0-3 (4) of 224x224, one shot"
     assert len(i3d_sanity.clips_summary(both).splitlines()) == 2
 
 
 def test_shot_starts_finds_the_cuts_of_a_clip_and_not_its_motion() -> None:
     """Two shots of slow drift (every frame changes a little), the second opening at frame 5 with other content;
-    a third at frame 9. Motion within a shot is no cut; a clip too short to have a median change has none."""
+    a third at frame 9. Motion within a shot is no cut, nor are repeated frames (each frame twice: the cuts move to
+    10 and 18); a clip too short to have a median change has none. The summary numbers frames from the cut's first."""
     rng = np.random.default_rng(0)
     shots = [rng.uniform(-1, 1, (1, 16, 16, 3)) for _ in range(3)]
     drift = np.linspace(0, 0.05, 12)[:, None, None, None]
@@ -358,8 +359,10 @@ def test_shot_starts_finds_the_cuts_of_a_clip_and_not_its_motion() -> None:
     assert i3d_sanity.shot_starts(frames) == [5, 9]
     assert i3d_sanity.shot_starts(shots[0] + drift) == []
     assert i3d_sanity.shot_starts(frames[:2]) == []
-    assert i3d_sanity.clips_summary({i3d_sanity.CRICKET: frames}) == (
-        f"{i3d_sanity.CRICKET}: 12 frames of 16x16, new shots from frame(s) 5, 9")
+    assert i3d_sanity.shot_starts(np.repeat(frames, 2, axis=0)) == [10, 18]
+    assert i3d_sanity.clips_summary({i3d_sanity.BIKES: frames}, i3d_sanity.first_frames(12, 100)).splitlines()[0] == (
+        f"{i3d_sanity.BIKES}: frames 100-111 (12) of 16x16, new shot(s) from frame 105, 109")
+    assert i3d_sanity.first_frames(None, 100)[i3d_sanity.BIKES] == 0
 
 
 def _print_calls(source: str) -> list[int]:
@@ -413,16 +416,18 @@ def _search(zero_shot: dict[float, list[float]], joint_last: float, recons_last:
 def test_the_lambda_search_verdict_says_what_the_choice_did() -> None:
     """Hand-made searches: overlapping 95 % intervals (t with 1 degree of freedom: each mean ± 12.7 points,
     [8.3, 33.7] and [18.3, 43.7]), a joint term driven to 1 % of its start and a reconstruction that fell by only
-    0.5 %; then intervals apart (± 0.64), a joint term that kept 50 %, and one seed."""
+    0.5 %; then intervals apart (± 0.64), a joint term that rose by half; then one seed, and a tie."""
     text = lambda_search_verdict(_search({1.0: [20.0, 22.0], 100.0: [30.0, 32.0]}, 0.02, 99.5), 5)
     assert text == ("The search chose lambda_joint = 100 by validation zero-shot accuracy (1: 21.0 %, 100: 31.0 %; "
-                    "chance 20 %, 2 seed(s)), but the 95 % intervals over seeds overlap: the search could not tell "
-                    "the candidates apart. At 100 the joint term has 90 % of the encoder gradient; its held-out value "
-                    "ends at 1 % of its start, driven to nearly zero: each video's embedding is pulled onto its "
-                    "sentence's, with no negatives. Held-out terms that did not train at 100 (fell by less than 1 %): "
-                    "recons.")
-    apart = lambda_search_verdict(_search({1.0: [20.0, 20.1], 100.0: [30.0, 30.1]}, 1.0, 90.0), 4)
-    assert "(1: 20.1 %, 100: 30.1 %; chance 25 %, 2 seed(s)): its 95 % interval lies apart from every other" in apart
-    assert "ends at 50 % of its start." in apart and "driven" not in apart and "did not train" not in apart
+                    "chance 20 %, 2 seed(s)). The 95 % intervals over seeds overlap: the search could not tell the "
+                    "candidates apart. At 100 the joint term has 90 % of the encoder gradient; the held-out joint term "
+                    "ends at 1 % of its start, driven to nearly zero: without negatives, the cheapest way there is "
+                    "embeddings that collapse together, whatever the classes. Held-out terms that did not train at 100 "
+                    "(fell by less than 1 %): recons.")
+    apart = lambda_search_verdict(_search({1.0: [20.0, 20.1], 100.0: [30.0, 30.1]}, 3.0, 90.0), 4)
+    assert "(1: 20.1 %, 100: 30.1 %; chance 25 %, 2 seed(s)). The chosen value's 95 % interval over seeds lies apart" in apart
+    assert "ends at 150 % of its start." in apart and "driven" not in apart and "did not train at 100 (fell by less than 1 %): joint." in apart
     one_seed = lambda_search_verdict(_search({1.0: [20.0], 100.0: [30.0]}, 1.0, 90.0), 5)
-    assert "1 seed(s))." in one_seed and "interval" not in one_seed
+    assert "1 seed(s)). With one seed per candidate there is no interval" in one_seed
+    tie = lambda_search_verdict(replace(_search({1.0: [25.0], 100.0: [25.0]}, 1.0, 90.0), chosen={"lambda_joint": 1.0}), 5)
+    assert "(1: 25.0 %, 100: 25.0 %; chance 20 %, 1 seed(s)), tied with 100: the smallest of the tied candidates" in tie

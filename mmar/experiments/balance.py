@@ -14,13 +14,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import torch
 
 from mmar.data.prepared import PreparedDataset
+from mmar.evaluation.paired import t_interval
 from mmar.evaluation.zero_shot import ZeroShotTest, seen_training_rows, zero_shot_test
 from mmar.experiments.convergence import HeldOutProbe
 from mmar.losses import paired_losses
@@ -71,6 +72,30 @@ TRAINS_MIN_FALL = 0.01
 #: A held-out joint term (last epoch over before training) below this is "driven to (nearly) zero": on
 #: unit-length embeddings it then pulls each video onto its sentence (notebook 05 and the report say so).
 JOINT_COLLAPSE_RATIO = 0.05
+
+
+def percent_of_start(ratio: float) -> str:
+    """A held-out term's last / initial ratio as a percentage: ``0.23`` for 0.0023, ``150`` for 1.5."""
+    return f"{100 * ratio:.2g}" if ratio < 1 else f"{100 * ratio:.0f}"
+
+
+def joint_collapse_note(joint_ratio: float) -> str:
+    """What a held-out joint term below :data:`JOINT_COLLAPSE_RATIO` of its start means (empty above it)."""
+    if joint_ratio >= JOINT_COLLAPSE_RATIO:
+        return ""
+    return ("driven to nearly zero: without negatives, the cheapest way there is embeddings that collapse "
+            "together, whatever the classes")
+
+
+def candidates_apart(per_seed: Mapping[float, Sequence[float]], chosen: float) -> bool | None:
+    """Whether the 95 % t-interval over seeds of candidate ``chosen`` lies apart from every other candidate's
+    (``per_seed``: candidate -> its seeds' validation accuracies); None when a candidate has fewer than 2 seeds."""
+    if any(len(values) < 2 for values in per_seed.values()):
+        return None
+    intervals = {candidate: t_interval(list(values))[1:] for candidate, values in per_seed.items()}
+    low, high = intervals[chosen]
+    return all(other_high < low or high < other_low
+               for candidate, (other_low, other_high) in intervals.items() if candidate != chosen)
 
 
 def last_over_initial(curves: pd.DataFrame, field: str, column: str) -> dict[float, pd.Series]:

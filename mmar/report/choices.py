@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 import pandas as pd
 import yaml
 
-from mmar.experiments.balance import JOINT_COLLAPSE_RATIO
+from mmar.experiments.balance import joint_collapse_note, percent_of_start
 from mmar.experiments.rows import EXTRA, PAIRED_UNPAIRED, RATIO
 from mmar.i3d import FEATURE_STRIDE as I3D_STRIDE_FRAMES  # input frames per I3D feature (the authors' extractor)
 from mmar.paths import REPORT_SOURCE_DIR
@@ -42,7 +42,7 @@ class Choice:
     why: str
     parameters: list[str]
     values: list[tuple[str, str]]  # (where, "name = value") recorded by this run
-    fixed_in_code: str = ""        # where the code fixes the choice, when no parameter changes it
+    fixed_in_code: str = ""        # where the code fixes what no parameter changes
 
 
 def _short(value: Any) -> str:
@@ -226,13 +226,10 @@ def lambda_search_text(run: RunData, _: str = "") -> str:
     joint, recons = ratios.get("heldout_joint_last_over_initial"), ratios.get("heldout_recons_last_over_initial")
     if joint is None:
         return text + "."
-    text += (f". At {chosen:g} the held-out joint term ended at {100 * joint:.2g} % of its value before training"
+    text += (f". At {chosen:g} the held-out joint term ended at {percent_of_start(joint)} % of its value before training"
              + (f" and the reconstruction term at {100 * recons:.3g} % of its own" if recons is not None else ""))
-    if joint < JOINT_COLLAPSE_RATIO:
-        return text + (": the negative-free joint term was driven to nearly zero, each video's embedding onto its "
-                       "sentence's, the collapse described above (notebook 05 shows each term's share of the "
-                       "encoder gradient).")
-    return text + " (notebook 05 shows each term's share of the encoder gradient)."
+    note = joint_collapse_note(joint)
+    return text + (f": {note}" if note else "") + " (notebook 05 shows each term's share of the encoder gradient)."
 
 
 def lambda_used_text(run: RunData, _: str = "") -> str:

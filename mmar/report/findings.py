@@ -23,7 +23,7 @@ import seaborn as sns
 from IPython.display import Image
 
 from mmar.evaluation.paired import t_interval
-from mmar.experiments.balance import TRAINS_MIN_FALL
+from mmar.experiments.balance import TRAINS_MIN_FALL, candidates_apart
 from mmar.profiles import notebook_settings, resolve_profile
 from mmar.report import choices, claims, inconsistencies, kinetics
 from mmar.report.compare import all_tables
@@ -456,21 +456,15 @@ def lambda_search_text(run: RunData) -> str:
     scores = sorted(by_metric.get("validation_zero_shot_accuracy", []))
     if not scores:
         return "The λ search's rows are not in this run."
-    texts, intervals = [], {}
-    for value, seeds in scores:
-        intervals[value] = t_interval(seeds)[1:] if len(seeds) >= 2 else (math.nan, math.nan)
-        texts.append(f"{value:g}: {mean_and_interval(seeds)}")
+    texts = [f"{value:g}: {mean_and_interval(seeds)}" for value, seeds in scores]
     n_seeds = sorted({len(seeds) for _, seeds in scores})
     chance = f", chance {100 / n_val:g} %" if n_val else ""
     name = "λ<sub>joint</sub>" if field == "lambda_joint" else field
     sentence = f"The search's validation accuracies ({name} {'; '.join(texts)}; {', '.join(map(str, n_seeds))} seeds each{chance})"
-    if chosen in intervals and not math.isnan(intervals[chosen][0]):
-        low, high = intervals[chosen]
-        overlapping = [v for v, (lo, hi) in intervals.items() if v != chosen and lo <= high and low <= hi]
-        sentence += (" overlap: the search could not tell the candidates apart and took the highest mean." if overlapping
-                     else ": the chosen value's interval lies apart from every other's.")
-    else:
-        sentence += "."
+    per_seed = dict(scores)
+    apart = candidates_apart(per_seed, chosen) if chosen in per_seed and len(per_seed) > 1 else None
+    sentence += {None: ".", True: ": the chosen value's interval lies apart from every other's.",
+                 False: " overlap: the search could not tell the candidates apart and took the highest mean."}[apart]
     at_chosen = {term: [seeds for value, seeds in by_metric.get(f"heldout_{term}_last_over_initial", [])
                         if value == chosen]
                  for term in ("joint", "recons_video", "recons_text")}

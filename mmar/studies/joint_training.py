@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 
 from mmar.data.prepared import PreparedDataset
-from mmar.evaluation.paired import t_interval
 from mmar.evaluation.zero_shot import zero_shot_scores, zero_shot_test
-from mmar.experiments.balance import JOINT_COLLAPSE_RATIO, TRAINS_MIN_FALL, last_over_initial
+from mmar.experiments.balance import (TRAINS_MIN_FALL, candidates_apart, joint_collapse_note, last_over_initial,
+                                      percent_of_start)
 from mmar.provenance import Run
 from mmar.results import ResultRow
 from mmar.studies.settings import NotebookSettings
@@ -177,37 +177,44 @@ def term_progress(search: LambdaSearch) -> pd.DataFrame:
 
 
 def lambda_search_verdict(search: LambdaSearch, n_val_classes: int) -> str:
-    """One sentence on what the search chose and what the choice did: the candidates' validation zero-shot
-    accuracies beside chance (``100 / n_val_classes``), the chosen value's share of the encoder gradient for the
-    joint term, whether its held-out joint term was driven below :data:`JOINT_COLLAPSE_RATIO` of its start, and
-    which held-out terms did not train (:func:`term_progress`'s ``trains``)."""
+    """What the search chose and what the choice did, in a few sentences: the candidates' validation zero-shot
+    accuracies beside chance (``100 / n_val_classes``) and a tie if there is one; whether the chosen candidate's
+    interval over seeds lies apart from the others' (:func:`mmar.experiments.balance.candidates_apart`); the
+    chosen value's share of the encoder gradient for the joint term and how far its held-out joint term fell
+    (:func:`mmar.experiments.balance.joint_collapse_note`); and which held-out terms did not train
+    (:func:`term_progress`'s ``trains``)."""
     summary, progress, field, value = lambda_search_summary(search), term_progress(search), search.field, search.value
-    accuracies = ", ".join(f"{candidate:g}: {accuracy:.1f} %" for candidate, accuracy in summary["zero_shot"].items())
-    text = (f"The search chose {field} = {value:g} by validation zero-shot accuracy ({accuracies}; "
-            f"chance {100 / n_val_classes:.3g} %, {len(set(search.curves['seed']))} seed(s))")
+    means = summary["zero_shot"]
+    accuracies = ", ".join(f"{candidate:g}: {accuracy:.1f} %" for candidate, accuracy in means.items())
+    first = (f"The search chose {field} = {value:g} by validation zero-shot accuracy ({accuracies}; "
+             f"chance {100 / n_val_classes:.3g} %, {search.curves['seed'].nunique()} seed(s))")
+    tied = [f"{candidate:g}" for candidate, accuracy in means.items() if candidate != value and accuracy == means[value]]
+    if tied:
+        first += f", tied with {', '.join(tied)}: the smallest of the tied candidates is kept"
+    sentences = [first + "."]
     last = search.curves[search.curves["epoch"] == search.curves["epoch"].max()]
     per_seed = {candidate: group["probe_zero_shot"].tolist() for candidate, group in last.groupby(field)}
-    if len(per_seed) > 1 and all(len(values) >= 2 for values in per_seed.values()):
-        intervals = {candidate: t_interval(values)[1:] for candidate, values in per_seed.items()}
-        low, high = intervals[value]
-        apart = all(other_high < low or high < other_low
-                    for candidate, (other_low, other_high) in intervals.items() if candidate != value)
-        text += (": its 95 % interval lies apart from every other candidate's." if apart else
-                 ", but the 95 % intervals over seeds overlap: the search could not tell the candidates apart.")
-    else:
-        text += "."
+    if len(per_seed) > 1:
+        sentences.append({
+            None: "With one seed per candidate there is no interval: the search cannot say whether they differ.",
+            True: "The chosen value's 95 % interval over seeds lies apart from every other candidate's.",
+            False: "The 95 % intervals over seeds overlap: the search could not tell the candidates apart.",
+        }[candidates_apart(per_seed, value)])
+    effects = []
     if "grad_share_joint" in summary:
-        text += f" At {value:g} the joint term has {100 * summary.loc[value, 'grad_share_joint']:.0f} % of the encoder gradient"
+        effects.append(f"the joint term has {100 * summary.loc[value, 'grad_share_joint']:.0f} % of the encoder gradient")
     chosen = progress[progress[field] == value].set_index("term")
     if "joint" in chosen.index:
-        ratio = chosen.loc["joint", "last / initial"]
-        text += f"; its held-out value ends at {100 * ratio:.2g} % of its start"
-        if ratio < JOINT_COLLAPSE_RATIO:
-            text += ", driven to nearly zero: each video's embedding is pulled onto its sentence's, with no negatives"
+        ratio = float(chosen.loc["joint", "last / initial"])
+        note = joint_collapse_note(ratio)
+        effects.append(f"the held-out joint term ends at {percent_of_start(ratio)} % of its start" + (f", {note}" if note else ""))
+    if effects:
+        sentences.append(f"At {value:g} " + "; ".join(effects) + ".")
     idle = [term for term, trains in chosen["trains"].items() if not trains]
     if idle:
-        text += f". Held-out terms that did not train at {value:g} (fell by less than {100 * TRAINS_MIN_FALL:g} %): {', '.join(idle)}"
-    return text + "."
+        sentences.append(f"Held-out terms that did not train at {value:g} (fell by less than {100 * TRAINS_MIN_FALL:g} %): "
+                         f"{', '.join(idle)}.")
+    return " ".join(sentences)
 
 
 def save_lambda_search(search: LambdaSearch, settings: JointSettings, run: Run) -> list[ResultRow]:
