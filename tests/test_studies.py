@@ -431,3 +431,14 @@ def test_the_lambda_search_verdict_says_what_the_choice_did() -> None:
     assert "1 seed(s)). With one seed per candidate there is no interval" in one_seed
     tie = lambda_search_verdict(replace(_search({1.0: [25.0], 100.0: [25.0]}, 1.0, 90.0), chosen={"lambda_joint": 1.0}), 5)
     assert "(1: 25.0 %, 100: 25.0 %; chance 20 %, 1 seed(s)), tied with 100: the smallest of the tied candidates" in tie
+
+
+def test_the_default_bikes_cut_holds_one_cut_where_the_cyclist_shot_ends() -> None:
+    """The real bikes.mp4 (from PyPI, cached by notebook 02) cut as the default profile cuts it, frames 104-183:
+    one cut, at frame 137 (a cyclist before it, a street with a parked bicycle after it, as notebook 02's figure
+    shows); what notebook 02 prints in a cell nbval does not compare (its cricket line needs ../shared)."""
+    clips = i3d_sanity.sample_clips(80, 104)
+    first = i3d_sanity.first_frames(80, 104)
+    assert [first[i3d_sanity.BIKES] + i for i in i3d_sanity.shot_starts(clips[i3d_sanity.BIKES])] == [137]
+    assert i3d_sanity.clips_summary(clips, first).splitlines()[0] == (
+        "bikes.mp4: frames 104-183 (80) of 224x224, new shot(s) from frame 137")

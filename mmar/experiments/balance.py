@@ -69,8 +69,8 @@ class GradientShareProbe:
 #: A held-out term "trains" when its last value is below (1 − this) times its value before training: a fall
 #: of 0.1 % is not training.
 TRAINS_MIN_FALL = 0.01
-#: A held-out joint term (last epoch over before training) below this is "driven to (nearly) zero": on
-#: unit-length embeddings it then pulls each video onto its sentence (notebook 05 and the report say so).
+#: A held-out joint term (last epoch over before training) below this is "driven to (nearly) zero"
+#: (:func:`joint_collapse_note`, used by notebook 05 and the report).
 JOINT_COLLAPSE_RATIO = 0.05
 
 
