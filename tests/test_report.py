@@ -1029,14 +1029,15 @@ def test_a_run_shorter_than_the_paper_protocol_is_no_reproduction() -> None:
 
 def test_lambda_search_text_reads_the_search_rows(tmp_path: Path) -> None:
     """Two candidates: λ = 1 at 20 and 22 % (interval 21 +- 12.7), λ = 10 at 40 and 41 % (40.5 +- 6.4): apart; then
-    λ = 10 at 22 and 24 %: they overlap. At the chosen λ the video reconstruction keeps 99.9 % (barely trains)."""
+    λ = 10 at 22 and 24 %: they overlap; then λ = 10 at 22 and 20 %, the mean of λ = 1, chosen: a tie. At the chosen λ
+    the video reconstruction keeps 99.9 % (barely trains)."""
     run_dir = make_synthetic_run(tmp_path / "run", diagnostics=False)
 
-    def search_rows(chosen_scores: list[float]) -> None:
+    def search_rows(chosen_scores: list[float], chosen: float = 10.0) -> None:
         rows = []
         for value, scores, video in ((1.0, [20.0, 22.0], [0.90, 0.92]), (10.0, chosen_scores, [0.999, 0.999])):
             common = dict(experiment="lambda_search", data_source=STANDIN, profile="synthetic", run_path=str(run_dir),
-                          config={"chosen": 10.0, "lambda_joint": value, "n_val_classes": 5}, seeds=[0, 1])
+                          config={"chosen": chosen, "lambda_joint": value, "n_val_classes": 5}, seeds=[0, 1])
             rows += [ResultRow(metric="validation_zero_shot_accuracy", values=scores, unit="%", **common),
                      ResultRow(metric="heldout_joint_last_over_initial", values=[0.01, 0.03], **common),
                      ResultRow(metric="heldout_recons_video_last_over_initial", values=video, **common)]
@@ -1049,5 +1050,11 @@ def test_lambda_search_text_reads_the_search_rows(tmp_path: Path) -> None:
     assert ("the last epoch brought the joint term to 2.00 %, the video reconstruction to 99.90 % of its value before "
             "training. At the chosen λ the video reconstruction barely trains (at λ<sub>joint</sub> = 1 it fell to "
             "91.00 %).") in text
+    assert "ties" not in text
     search_rows([22.0, 24.0])
-    assert "overlap: the search could not tell the candidates apart" in findings.lambda_search_text(load_run(run_dir))
+    text = findings.lambda_search_text(load_run(run_dir))
+    assert "overlap: the search could not tell the candidates apart and took the highest mean." in text
+    assert "ties" not in text
+    search_rows([22.0, 20.0], chosen=1.0)  # the same mean, 21 %, at both: the search kept the smaller
+    assert ("overlap: the search could not tell the candidates apart and took the highest mean. Its mean ties with "
+            "λ<sub>joint</sub> = 10: the search keeps the smallest of tied candidates.") in findings.lambda_search_text(load_run(run_dir))

@@ -87,6 +87,12 @@ def joint_collapse_note(joint_ratio: float) -> str:
             "together, whatever the classes")
 
 
+def tied_candidates(means: Mapping[float, float], chosen: float) -> list[float]:
+    """The candidates other than ``chosen`` whose mean validation accuracy equals the chosen one's
+    (``means``: candidate -> mean over seeds); :func:`lambda_search` keeps the smallest of tied candidates."""
+    return [candidate for candidate, mean in means.items() if candidate != chosen and mean == means[chosen]]
+
+
 def candidates_apart(per_seed: Mapping[float, Sequence[float]], chosen: float) -> bool | None:
     """Whether the 95 % t-interval over seeds of candidate ``chosen`` lies apart from every other candidate's
     (``per_seed``: candidate -> its seeds' validation accuracies); None when a candidate has fewer than 2 seeds."""

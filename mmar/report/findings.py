@@ -23,7 +23,7 @@ import seaborn as sns
 from IPython.display import Image
 
 from mmar.evaluation.paired import t_interval
-from mmar.experiments.balance import TRAINS_MIN_FALL, candidates_apart
+from mmar.experiments.balance import TRAINS_MIN_FALL, candidates_apart, tied_candidates
 from mmar.profiles import notebook_settings, resolve_profile
 from mmar.report import choices, claims, inconsistencies, kinetics
 from mmar.report.compare import all_tables
@@ -465,6 +465,10 @@ def lambda_search_text(run: RunData) -> str:
     apart = candidates_apart(per_seed, chosen) if chosen in per_seed and len(per_seed) > 1 else None
     sentence += {None: ".", True: ": the chosen value's interval lies apart from every other's.",
                  False: " overlap: the search could not tell the candidates apart and took the highest mean."}[apart]
+    tied = tied_candidates({value: sum(seeds) / len(seeds) for value, seeds in scores}, chosen) if chosen in per_seed else []
+    if tied:
+        sentence += (f" Its mean ties with {name} = {', '.join(f'{value:g}' for value in tied)}: the search keeps the "
+                     "smallest of tied candidates.")
     at_chosen = {term: [seeds for value, seeds in by_metric.get(f"heldout_{term}_last_over_initial", [])
                         if value == chosen]
                  for term in ("joint", "recons_video", "recons_text")}

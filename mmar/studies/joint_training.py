@@ -13,7 +13,7 @@ import pandas as pd
 from mmar.data.prepared import PreparedDataset
 from mmar.evaluation.zero_shot import zero_shot_scores, zero_shot_test
 from mmar.experiments.balance import (TRAINS_MIN_FALL, candidates_apart, joint_collapse_note, last_over_initial,
-                                      percent_of_start)
+                                      percent_of_start, tied_candidates)
 from mmar.provenance import Run
 from mmar.results import ResultRow
 from mmar.studies.settings import NotebookSettings
@@ -188,9 +188,9 @@ def lambda_search_verdict(search: LambdaSearch, n_val_classes: int) -> str:
     accuracies = ", ".join(f"{candidate:g}: {accuracy:.1f} %" for candidate, accuracy in means.items())
     first = (f"The search chose {field} = {value:g} by validation zero-shot accuracy ({accuracies}; "
              f"chance {100 / n_val_classes:.3g} %, {search.curves['seed'].nunique()} seed(s))")
-    tied = [f"{candidate:g}" for candidate, accuracy in means.items() if candidate != value and accuracy == means[value]]
+    tied = tied_candidates(means.to_dict(), value)
     if tied:
-        first += f", tied with {', '.join(tied)}: the smallest of the tied candidates is kept"
+        first += f", tied with {', '.join(f'{candidate:g}' for candidate in tied)}: the smallest of the tied candidates is kept"
     sentences = [first + "."]
     last = search.curves[search.curves["epoch"] == search.curves["epoch"].max()]
     per_seed = {candidate: group["probe_zero_shot"].tolist() for candidate, group in last.groupby(field)}
