@@ -11,6 +11,8 @@ import pytest
 
 from mmar.provenance import Run
 from mmar import experiments as ex
+from mmar.evaluation.zero_shot import seen_training_rows, zero_shot_test
+from mmar.experiments.cells import probe_val_rows
 from mmar.results import write_results
 
 ALL_ROWS = ex.TABLE1 + ex.TABLE6 + ex.TABLE7 + ex.TABLE8 + ex.our_ablation("n_filters", [1, 2])
@@ -67,9 +69,30 @@ def test_unseen_classes_never_in_training_rows(tiny_prepared):
         assert set(cell.unseen) == set(data.splits[cell.k][cell.trial])
 
 
+def test_the_probes_held_out_pairs_are_never_training_rows(tiny_prepared):
+    """Every row's cells, the Paired + Unpaired ones with every val row they may take (no cap): the pairs on which
+    the per-epoch probe measures held-out losses are seen-class val rows outside the cell's paired and unpaired
+    rows; the Paired + Unpaired cells take all the other val rows. Asked for more pairs than half the val rows,
+    the probe takes half (rounded down)."""
+    data = tiny_prepared
+    subset = data.sentences["subset"].to_numpy()
+    for pairs in (3, 10_000):
+        settings = ex.GridSettings(max_train_rows=None, max_unpaired_rows=None, curve_val_pairs=pairs)
+        for row in ALL_ROWS:
+            for k in data.splits:
+                cell = ex.make_cell(data, row, k, 0, settings)
+                probe = probe_val_rows(data, cell.unseen, k, 0, settings)
+                val = seen_training_rows(data, cell.unseen, "val")
+                assert len(probe) == min(pairs, len(val) // 2) and set(subset[probe]) == {"val"}
+                assert not set(probe) & (set(cell.train_rows) | set(cell.unpaired_rows)), (row.label, k)
+                if row.data_mode == ex.PAIRED_UNPAIRED:
+                    assert set(cell.unpaired_rows) | set(probe) == set(val), (row.label, k)
+
+
 def test_data_modes_give_the_documented_counts(tiny_prepared):
     data = tiny_prepared
-    settings = ex.GridSettings(max_train_rows=20, max_unpaired_rows=5, table8_paired_fraction=0.4)
+    # 2 of the 8 val rows held out for the probe, 5 of the other 6 unpaired
+    settings = ex.GridSettings(max_train_rows=20, max_unpaired_rows=5, table8_paired_fraction=0.4, curve_val_pairs=2)
     subset = data.sentences["subset"].to_numpy()
     paired = ex.make_cell(data, ex.TABLE1_BY_LABEL["Paired: joint"], 2, 0, settings)
     assert len(paired.train_rows) == 20 and len(paired.unpaired_rows) == 0
@@ -351,12 +374,16 @@ def test_curves_record_each_epoch_and_end_at_the_final_evaluation(tiny_prepared,
                                   "curve_val_pairs": 4})
     cells = ex.make_cells(data, [ex.TABLE1_BY_LABEL["Paired: joint + recons + cross + cycle"]], [2], 2, settings)
     results = ex.run_grid(data, cells, settings, tmp_path, progress=False)
-    for record in results:
+    for record, cell in zip(results, cells):
         curve = [h["probe_zero_shot"] for h in record.history]
-        assert len(curve) == 1 + 3 and all(0.0 <= v <= 100.0 for v in curve)  # before training, then 3 epochs
+        assert len(curve) == 1 + 3  # before training, then 3 epochs
+        queries = len(zero_shot_test(data, cell.unseen, sentences_per_class=settings.sentences_per_class, seed=cell.trial,
+                                     reference_videos_per_class=settings.reference_videos_per_class).video_rows)
+        assert all(v * queries / 100 == pytest.approx(round(v * queries / 100)) for v in curve)  # a count of queries
         assert record.history[0]["epoch"] == 0 and record.history[0]["phase"] == "init"
         assert curve[-1] == pytest.approx(record.zero_shot.nn_accuracy)  # same queries, refs, model
-        assert all(h["probe_val_joint"] >= 0.0 for h in record.history)
+        # λ1 = 1 times the mean squared distance of unit vectors: at most 4, and above 0 for untrained networks
+        assert all(0.0 <= h["probe_val_joint"] <= 4.0 for h in record.history) and record.history[0]["probe_val_joint"] > 0.1
 
 
 def test_curves_can_be_limited_to_some_rows(tiny_prepared, tmp_path):

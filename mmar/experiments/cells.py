@@ -29,7 +29,8 @@ class GridSettings:
 
     ``curves``: before training and after every epoch, record each cell's zero-shot accuracy on its
     unseen classes and its loss terms on ``curve_val_pairs`` held-out pairs of its seen classes (the
-    val subset), in the cell's ``history`` (:class:`mmar.experiments.convergence.HeldOutProbe`); for
+    val subset, at most half of it, :func:`probe_val_rows`: never a training row, paired or unpaired), in the
+    cell's ``history`` (:class:`mmar.experiments.convergence.HeldOutProbe`); for
     convergence figures. True: every row; a tuple of row labels: those rows only (the probes cost
     about a fifth of a short training).
     """
@@ -91,6 +92,17 @@ def _draw(rows: np.ndarray, n: int | None, seed: Sequence[int]) -> np.ndarray:
     return np.asarray(rows, dtype=np.int64)[order[: len(rows) if n is None else n]]
 
 
+def probe_val_rows(data: PreparedDataset, unseen: Sequence[str], k: int, trial: int, settings: GridSettings) -> np.ndarray:
+    """The seen-class val pairs (sorted) on which the per-epoch probe of cell (K = ``k``, ``trial``) measures its
+    held-out loss terms: ``settings.curve_val_pairs`` of them, at most half of the val rows. :func:`make_cell` draws
+    the Paired + Unpaired rows' unpaired rows from the other val rows, so these stay held out for every row."""
+    from mmar.evaluation.zero_shot import seen_training_rows
+
+    val = seen_training_rows(data, unseen, "val")
+    n_pairs = min(settings.curve_val_pairs, len(val) // 2)
+    return np.sort(np.random.default_rng([settings.seed, k, trial, 2]).permutation(val)[:n_pairs])
+
+
 def make_cell(data: PreparedDataset, row: GridRow, k: int, trial: int, settings: GridSettings,
               identity: str | None = None, code: str | None = None) -> Cell:
     """Resolve a (row, K, trial) cell: unseen classes, training rows, unpaired rows, config, key.
@@ -109,7 +121,8 @@ def make_cell(data: PreparedDataset, row: GridRow, k: int, trial: int, settings:
     unpaired = np.zeros(0, dtype=np.int64)
     fraction = 0.0
     if row.data_mode == PAIRED_UNPAIRED:
-        unpaired = _draw(seen_training_rows(data, unseen, "val"), settings.max_unpaired_rows,
+        held_out = probe_val_rows(data, unseen, k, trial, settings)  # the probe's pairs are never trained on
+        unpaired = _draw(np.setdiff1d(seen_training_rows(data, unseen, "val"), held_out), settings.max_unpaired_rows,
                          (settings.seed, k, trial, 1))
     elif row.data_mode == RATIO:
         fraction = row.amount

@@ -29,7 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from mmar.data.prepared import PreparedDataset
-from mmar.experiments.cells import Cell, GridSettings
+from mmar.experiments.cells import Cell, GridSettings, probe_val_rows
 from mmar.experiments.records import (CellCaptions, CellFailure, CellRecord, CellResult, DiscoveryScores, EnsembleInfo,
                                       RoundTripScores, ZeroShotScores, failed_cells)
 from mmar.experiments.rows import TABLE5_MODELS, GridRow
@@ -266,16 +266,14 @@ def run_ensemble(data_root: str, plan: EnsemblePlan, settings: GridSettings, cac
 def _probe(data: PreparedDataset, plan: EnsemblePlan, settings: GridSettings):
     """The per-epoch probe of a plan's cells: each cell's own unseen classes (its trial's queries and
     references) and ``settings.curve_val_pairs`` val pairs of its seen classes."""
-    from mmar.evaluation.zero_shot import seen_training_rows, zero_shot_test
+    from mmar.evaluation.zero_shot import zero_shot_test
     from mmar.experiments.convergence import HeldOutProbe
 
     tests, val_rows = [], []
     for cell in plan.cells:
         tests.append(zero_shot_test(data, cell.unseen, sentences_per_class=settings.sentences_per_class,
                                     seed=cell.trial, reference_videos_per_class=settings.reference_videos_per_class))
-        val = seen_training_rows(data, cell.unseen, "val")
-        val_rows.append(np.sort(np.random.default_rng([settings.seed, cell.k, cell.trial, 2]).permutation(val)
-                                [:settings.curve_val_pairs]))
+        val_rows.append(probe_val_rows(data, cell.unseen, cell.k, cell.trial, settings))
     return HeldOutProbe(data, tests, val_rows, [{"key": c.key} for c in plan.cells])
 
 
