@@ -105,7 +105,7 @@ class ExtractConfig:
 def list_videos(source: str | Path) -> list[tuple[str, Path]]:
     """``(video_id, path)`` pairs, sorted by id, from a folder (searched recursively for video files)
     or a text file with one path per line (relative paths are relative to the file). The id is the
-    file name without extension; two files with the same id are an error."""
+    file name without extension; two files with the same id, or none at all, are an error."""
     source = Path(source)
     if source.is_dir():
         paths = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS)
@@ -115,6 +115,9 @@ def list_videos(source: str | Path) -> list[tuple[str, Path]]:
         paths = [p if p.is_absolute() else source.parent / p for p in paths]
     else:
         raise FileNotFoundError(f"video source not found: {source} (give a folder or a text file of paths)")
+    if not paths:
+        raise ValueError(f"{source}: no video files ({', '.join(VIDEO_EXTENSIONS)})"
+                         + (" in this folder or below" if source.is_dir() else " listed"))
     seen: dict[str, Path] = {}
     for path in paths:
         if path.stem in seen:

@@ -103,9 +103,9 @@ def _did_you_mean(name: str, valid: Sequence[str]) -> str:
 
 
 def _annotations_dir_check(value: str) -> None:
-    from mmar.data.activitynet import resolve_annotations_dir
+    from mmar.data.activitynet import check_annotations_dir
 
-    resolve_annotations_dir(value)
+    check_annotations_dir(value)
 
 
 def _feature_store_check(value: str) -> None:
@@ -249,6 +249,37 @@ def check_settings(settings: dict[str, "NotebookSettings"], notebooks_dir: Path 
 
             check(notebook, "difficulty_sweep", lambda: SweepSettings.from_parameters(dict(values.difficulty_sweep)))
     return problems
+
+
+def settings_notes(settings: dict[str, "NotebookSettings"]) -> list[str]:
+    """Settings that run but probably not as meant (printed before the run starts; one line each): notebook 02's
+    ``video_dir`` without notebook 01's ``features`` extracts real features that this run does not train on."""
+    notes = []
+    video_dir = getattr(settings.get("02_i3d_features"), "video_dir", None)
+    if video_dir and "01_data" in settings and not getattr(settings["01_data"], "features", None):
+        notes.append(f"02_i3d_features.video_dir is set ({video_dir}) but 01_data.features is not: notebook 02 extracts "
+                     "real I3D features, and notebooks 03-07 train on the data notebook 01 prepared before it, with "
+                     "generated video. To train on real features, extract first (python -m mmar extract VIDEO_DIR "
+                     "--out FEATURES.h5), then run with --set features=FEATURES.h5.")
+    return notes
+
+
+def data_summary(run_dir: Path) -> str:
+    """What notebook 01 prepared, in one line for the console (``data/dataset.json``): the data source (with its
+    reason when it is not the plain one), the videos and sentences of each subset and what was skipped; empty
+    when there is no dataset.json."""
+    path = Path(run_dir) / "data" / "dataset.json"
+    if not path.is_file():
+        return ""
+    meta = json.loads(path.read_text())
+    counts = meta.get("counts", {})
+    subsets = ", ".join(f"{subset} {counts[subset]['videos']:,} videos / {counts[subset]['sentences']:,} sentences"
+                        for subset in ("train", "val") if isinstance(counts.get(subset), dict))
+    if "videos_read" in counts and "videos" in counts:
+        subsets = f"{counts['videos']:,} of the {counts['videos_read']:,} videos read kept ({subsets})"
+    reason = f" ({meta['data_source_reason']})" if meta.get("data_source_reason") else ""
+    line = f"data: {meta.get('data_source', '?')}{reason}; {subsets}"
+    return line + (f"; {meta['skipped_summary']}" if meta.get("skipped_summary") else "")
 
 
 def _one_of(name: str, value: Any, allowed: Sequence[Any]) -> None:
@@ -445,6 +476,8 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
               f"{provenance['commit'][:10]}{' + uncommitted changes' if provenance['dirty'] else ''})", flush=True)
         if moved is not None:
             print(f"the previous run's outputs were moved to {moved}", flush=True)
+    for note in settings_notes(settings):
+        print(f"note: {note}", flush=True)
     resume_hint = (f"continue this run with: python -m mmar run --profile {profile_name} --resume"
                    + (f" --out {shlex.quote(str(out))}" if out else ""))
     failure_hint = f"{resume_hint}, once the cause is fixed"
@@ -476,6 +509,8 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
                                            "settings": settings[notebook].to_dict()})
         together = "" if peak_all is None else f", all its processes together {peak_all:.0f} MB"
         print(f" done in {seconds:.1f}s (peak memory: largest process {peak:.0f} MB{together})", flush=True)
+        if notebook == "01_data" and data_summary(run_dir):
+            print(f"  {data_summary(run_dir)}", flush=True)
     if build_report and only is None:
         from mmar.report import build_book as build
 

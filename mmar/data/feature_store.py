@@ -51,9 +51,10 @@ LAYOUT_HINT = ("expected an mmar HDF5 feature store (layout in mmar/data/feature
 #: How to convert features kept in another format, for error messages.
 CONVERT_HINT = ("To convert features kept as NumPy arrays, write each video's (T, C) array with "
                 "mmar.data.feature_store.FeatureStoreWriter: `with FeatureStoreWriter('features.h5', "
-                "extractor='<what made them>', fps=25, stride_frames=8, feature_dim=C) as store: "
-                "store.write(video_id, features)` (for a .npz: `for video_id in npz.files`; for a folder: one "
-                "<video_id>.npy per video)")
+                "extractor='<what made them>', fps=<the frame rate they were made at>, stride_frames=<frames per "
+                "feature step>, feature_dim=C) as store: store.write(video_id, features)` (I3D as the paper uses it: "
+                "fps=25, stride_frames=8; for a .npz: `for video_id in npz.files`; for a folder: one <video_id>.npy "
+                "per video; for an HDF5 file of one dataset per video: `for video_id in h5file`)")
 
 
 def _key(video_id: str) -> str:
@@ -190,7 +191,11 @@ class FeatureStoreReader:
         try:
             with h5py.File(self.path, "r") as f:
                 if _FEATURES not in f:
-                    raise FeatureStoreError(f"{self.path}: no /{_FEATURES} group; not an mmar feature store; {LAYOUT_HINT}")
+                    names = list(f.keys())
+                    found = (f"its top level holds {len(names):,} entries, e.g. {names[0]!r}" if names
+                             else "it is empty")
+                    raise FeatureStoreError(f"{self.path}: no /{_FEATURES} group ({found}); not an mmar feature store; "
+                                            f"{LAYOUT_HINT}. {CONVERT_HINT}")
                 self.attrs = {k: (v.item() if hasattr(v, "item") else v) for k, v in f.attrs.items()}
                 self._ids = [_video_id(k) for k in f[_FEATURES].keys()]
                 missing = [name for name in REQUIRED_ATTRS if name not in self.attrs]

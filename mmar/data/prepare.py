@@ -15,13 +15,14 @@ Imports go one way: this module uses the readers (:mod:`mmar.data.activitynet`) 
 from __future__ import annotations
 
 import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 import pandas as pd
 
-from mmar.data.activitynet import (TIMESTAMP_TOLERANCE_S, AnnotatedVideo, AnnotationError, ErrorPolicy,
+from mmar.data.activitynet import (SPLIT_SUBSETS, TIMESTAMP_TOLERANCE_S, AnnotatedVideo, AnnotationError, ErrorPolicy,
                                    _store_data_source, caption_path, load_activitynet, resolve_annotations_dir,
                                    select_videos)
 from mmar.data.anet_standin import build_standin_store
@@ -132,6 +133,10 @@ def prepare_dataset(source: str, out_dir: str | Path, **params: Any) -> Prepared
 #: steps from ``mmar.extract``, very short videos), never by 2x; a store resampled to a fixed number of
 #: steps per video, or written at another fps or stride than it records, is off by far more for most videos.
 STEPS_PER_DURATION_RANGE = (0.5, 2.0)
+#: The median over videos of that multiple must lie in this range: a store written at one rate and recorded at
+#: another (features at 30 fps recorded as 25: 1.2) is off for every video, while real extractors stay close to 1
+#: (``mmar.extract``: 0.97-1.0 for 10 s and longer; a 64-frame window without padding: 0.93 at 30 s, 0.98 at 2 min).
+MEDIAN_STEPS_PER_DURATION_RANGE = (0.9, 1.1)
 
 
 def _id_hint(store: FeatureStoreReader, video_ids: Sequence[str]) -> tuple[str, str]:
@@ -172,38 +177,78 @@ def _drop_missing_features(videos: list[AnnotatedVideo], store: FeatureStoreRead
         if video.video_id in missing:
             policy("missing_features", f"{store.path}: no features for video {video.video_id} ({video.source}.json)"
                    + (f"; {prefix}" if prefix else ""), videos=1, sentences=video.n_sentences)
+    if missing:
+        warnings.warn(f"{store.path}: no features for {len(missing):,} of the {len(videos):,} annotation videos in use "
+                      f"({len(missing) / len(videos):.1%}); they are left out (dataset.json: skipped, missing_features)"
+                      + (f"; {prefix}" if prefix else ""), stacklevel=3)
     return [v for v in videos if v.video_id not in missing]
 
 
 def _check_time_resolution(videos: Sequence[AnnotatedVideo], store: FeatureStoreReader, report) -> None:
     """Compare each video's feature steps with ``duration * fps / stride_frames`` (the store's attributes;
-    :data:`STEPS_PER_DURATION_RANGE`). FeatureStoreError when more than half of the videos disagree (the
-    store's time resolution is not what it records: segments would map to the wrong steps); a warning,
-    and the count in ``report.notes["feature_steps_off_duration"]``, when fewer do."""
+    :data:`STEPS_PER_DURATION_RANGE`). FeatureStoreError when more than half of the videos disagree, when more than
+    half of them (10 or more) have the same number of steps, or when the median multiple lies outside
+    :data:`MEDIAN_STEPS_PER_DURATION_RANGE` (the store's time resolution is not what it records: segments would
+    map to the wrong steps); a warning, and the count in ``report.notes["feature_steps_off_duration"]``, when fewer
+    than half disagree."""
     if not videos:
         return
     fps, stride = store.fps, store.stride_frames
     low, high = STEPS_PER_DURATION_RANGE
-    off = []
+    off, ratios, lengths = [], [], Counter()
     for video in videos:
         expected = max(video.duration_s * fps / stride, 1.0)
         steps = store.length(video.video_id)
+        ratios.append(steps / expected)
+        lengths[steps] += 1
         if not low <= steps / expected <= high:
             off.append(f"{video.video_id}: {steps} steps for {video.duration_s:g} s (expected about {expected:.0f})")
-    if not off:
-        return
+    rate = (f"duration * fps / stride_frames = duration * {fps:g} / {stride} ({fps / stride:.3f} steps per second, "
+            "from the store's attributes)")
+    fix = ("sentence segments (in seconds) would map to the wrong steps. Store one feature per stride_frames frames at "
+           f"fps and record the fps and stride your features were made at (I3D: 8 frames at 25 fps); {LAYOUT_HINT}")
     what = (f"{store.path}: {len(off):,} of {len(videos):,} videos have a number of feature steps outside "
-            f"{low:g}-{high:g}x duration * fps / stride_frames = duration * {fps:g} / {stride} ({fps / stride:.3f} "
-            f"steps per second, from the store's attributes), e.g. {'; '.join(off[:3])}")
+            f"{low:g}-{high:g}x {rate}, e.g. {'; '.join(off[:3])}")
     if 2 * len(off) > len(videos):
         raise FeatureStoreError(
             f"{what}. The store's time resolution does not match its fps/stride_frames attributes (features resampled "
-            "to a fixed number of steps per video, or extracted at another rate?): sentence segments (in seconds) "
-            "would map to the wrong steps, many clamped to the last one. Store one feature per stride_frames frames "
-            f"at fps (I3D: 8 frames at 25 fps) and record those attributes; {LAYOUT_HINT}")
+            f"to a fixed number of steps per video, or extracted at another rate?): {fix}")
+    (steps, n_same), = lengths.most_common(1)
+    if len(videos) >= 10 and 2 * n_same > len(videos):
+        raise FeatureStoreError(
+            f"{store.path}: {n_same:,} of {len(videos):,} videos have exactly {steps} feature steps, whatever their "
+            f"duration: features resampled to a fixed number of steps per video? {fix}")
+    median = float(np.median(ratios))
+    low, high = MEDIAN_STEPS_PER_DURATION_RANGE
+    if not low <= median <= high:
+        raise FeatureStoreError(
+            f"{store.path}: the videos' feature steps are a median {median:.2f}x {rate}, outside {low:g}-{high:g}: the "
+            f"features were made at {median:.2f}x the rate the store records (e.g. at {median * fps:.3g} fps or a "
+            f"stride of {stride / median:.3g} frames?); {fix}")
+    if not off:
+        return
     report.notes["feature_steps_off_duration"] += len(off)
     warnings.warn(f"{what}; kept (fewer than half of the videos: files longer or shorter than the annotated "
                   "duration?), but their segments may map to the wrong steps", stacklevel=3)
+
+
+def _require_every_subset(videos: Sequence[AnnotatedVideo], splits: Sequence[str], root: Path, report,
+                          coverage: str) -> None:
+    """AnnotationError when a subset that ``splits`` reads (train, val) has no usable video left: the training and the
+    held-out pairs need both. Names the caption files of the subset, the two most frequent reasons for skipping (e.g.
+    every timestamp outside its video's duration, or no features) with an example, and the store's coverage."""
+    have = {v.subset for v in videos}
+    for subset in dict.fromkeys(SPLIT_SUBSETS.get(s, s) for s in splits):
+        if subset in have:
+            continue
+        files = ", ".join(f"{s}.json" for s in splits if SPLIT_SUBSETS.get(s, s) == subset)
+        counts = [(n, reason, "sentences") for reason, n in report.sentences.items() if n and not report.videos.get(reason)]
+        counts += [(n, reason, "videos") for reason, n in report.videos.items() if n]
+        why = "; ".join(f"{reason}: {n:,} {unit}" + (f", e.g. {report.examples[reason][0]}" if report.examples.get(reason)
+                                                    else "") for n, reason, unit in sorted(counts, reverse=True)[:2])
+        raise AnnotationError(
+            f"{root}: no {subset} video is left of {files}: {why or report.summary()}{'; ' + coverage if coverage else ''}. "
+            f"Training and the held-out pairs need both a train and a val subset (everything skipped: {report.summary()})")
 
 
 def _sentence_rows(videos: Sequence[AnnotatedVideo]) -> list[dict[str, Any]]:
@@ -305,6 +350,7 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
     videos = kept_videos
     if not videos:
         raise AnnotationError(f"{root}: no usable video left ({report.summary()})")
+    _require_every_subset(videos, splits, root, report, coverage)
     # Classes left without a video (no features, no sentence with a known word, a named class absent from the
     # annotations) leave the class list before the zero-shot splits are drawn: an unseen class without a
     # video would make an empty test set, a seen one a class without rows.
