@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
-from scipy import stats
 
 from conftest import make_cell_result
 from mmar.experiments.records import CellFailure, CellResult
@@ -25,11 +23,11 @@ def test_claim_differences_pair_by_trial_and_compute_the_t_interval() -> None:
     table = df.claim_differences(records, 5, nuisance=1.0, raw=30.0)
     assert list(table.columns) == list(df.SWEEP_COLUMNS)
     table = table.set_index("claim")
-    diffs = np.array(joint) - np.array(fixed)  # 20, 5, 20, 15, 10
-    half = stats.t.ppf(0.975, 4) * diffs.std(ddof=1) / np.sqrt(5)
-    assert table.at["joint", "per trial"] == diffs.tolist() and table.at["joint", "trials"] == 5
+    # differences 20, 5, 20, 15, 10 by hand: mean 14, s = sqrt(170 / 4) = 6.5192, t(0.975, 4) = 2.776445 (tables),
+    # half-width 2.776445 * 6.5192 / sqrt(5) = 8.0946
+    assert table.at["joint", "per trial"] == [20.0, 5.0, 20.0, 15.0, 10.0] and table.at["joint", "trials"] == 5
     assert table.at["joint", "mean difference"] == pytest.approx(14.0)
-    assert (table.at["joint", "low"], table.at["joint", "high"]) == pytest.approx((14 - half, 14 + half))
+    assert (table.at["joint", "low"], table.at["joint", "high"]) == pytest.approx((5.9054, 22.0946), abs=1e-4)
     assert table.at["joint", "verdict"] == "supported"
     assert table.at["cross_cycle", "verdict"] == "inconclusive"  # differences 0, -1, 1, 0, 0
     # recons + cross minus chance (20): 0, 2, -2, 1, -1; near chance = below 10 % of the way to 100 (8 points)

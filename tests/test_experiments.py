@@ -55,6 +55,19 @@ def test_row_labels_match_the_paper_file():
     assert len(ex.TABLE1) == 11 == len(set(r.label for r in ex.TABLE1))
 
 
+def test_each_table1_row_trains_the_terms_and_data_its_label_names():
+    """The paper's row label, read independently of the code's row list: "Paired" / "Paired + Unpaired" before the
+    colon, the loss terms after it ("a + b + c", a parenthesised note dropped); the baseline and "All terms" rows
+    named by hand."""
+    by_hand = {"Fixed Text Representation": {"fixed_text"}, "All terms": {"joint", "recons", "cross", "cycle", "adv"}}
+    for row in ex.TABLE1:
+        data, terms = row.paper_row.split(": ", 1)  # a row of report/paper_results.csv (the test above)
+        terms = terms.split(" (", 1)[0]
+        expected = by_hand.get(terms, set(terms.split(" + ")))
+        assert set(row.losses) == expected, row.label
+        assert row.data_mode == {"Paired": ex.PAIRED, "Paired + Unpaired": ex.PAIRED_UNPAIRED}[data], row.label
+
+
 def test_unseen_classes_never_in_training_rows(tiny_prepared):
     data = tiny_prepared
     settings = ex.GridSettings(max_train_rows=10, max_unpaired_rows=4)

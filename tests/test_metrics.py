@@ -209,8 +209,10 @@ def test_nearest_words_skips_padding():
     words = ["<pad>", "man", "dog"]
     vectors = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     columns = np.array([[[0.9, 0.1], [0.0, 0.0], [0.2, 0.7]]])
-    # the middle column is exactly the padding vector, but padding is never emitted
+    # the middle column is exactly the padding vector, but padding is never emitted; it lies at distance 1 from both
+    # "man" and "dog": the tie goes to the lower vocabulary row, "man"
     assert nearest_words(columns, vectors, words, metric="l2") == [["man", "man", "dog"]]
+    assert nearest_words(columns, vectors[[0, 2, 1]], ["<pad>", "dog", "man"], metric="l2") == [["man", "dog", "dog"]]
     assert nearest_words(columns, vectors, words, metric="l2", max_block=2) == [["man", "man", "dog"]]
 
 

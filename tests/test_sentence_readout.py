@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmar.evaluation.sentence_readout import BigramPrior, SentenceReadout, beam_decode, emission_scores, \
+from mmar.evaluation.sentence_readout import BETA_GRID, BigramPrior, SentenceReadout, beam_decode, emission_scores, \
     fit_emission_weight
 
 # vocabulary: 0 <pad>, 1 a, 2 man, 3 runs, 4 dog, 5 walks
@@ -75,9 +75,10 @@ def test_emission_weight_fit_follows_how_informative_the_scores_are():
     targets = np.array([1, 2, 3, 4, 5] * 20)
     informative = np.eye(len(WORDS))[targets] * 3.0           # the true word scores 3, every other 0
     uninformative = np.random.default_rng(1).normal(size=(len(targets), len(WORDS)))
-    strong = fit_emission_weight(informative, targets, prior)
-    weak = fit_emission_weight(uninformative, targets, prior)
-    assert strong > 1.0 and weak < 0.1
+    # one-hot scores of the true word: the likelihood rises with beta, so the largest of the grid; scores that say
+    # nothing about the word: every beta above the smallest only adds noise to the prior
+    assert fit_emission_weight(informative, targets, prior) == BETA_GRID[-1]
+    assert fit_emission_weight(uninformative, targets, prior) == BETA_GRID[0]
 
 
 def test_open_words_let_a_decoder_say_a_word_no_training_sentence_has():

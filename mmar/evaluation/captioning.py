@@ -44,7 +44,8 @@ def nearest_words(columns: np.ndarray, vectors: np.ndarray, words: Sequence[str]
     blurred output is then a frequent function word ("as", "the") in every column, and so is the
     cosine around the vocabulary's (type-weighted) mean. The cosine around the training words' mean
     reads the direction in which the output leaves what the decoder would say knowing nothing, which
-    is where the content words are. Works in blocks of at most ``max_block`` similarities.
+    is where the content words are. Works in blocks of at most ``max_block`` similarities. Ties (equal
+    distances as computed) go to the word of the lower vocabulary row.
     """
     if metric not in WORD_METRICS:
         raise ValueError(f"metric must be one of {WORD_METRICS}, got {metric!r}")
