@@ -11,7 +11,7 @@ import torch
 from mmar.data.prepared import PreparedDataset
 from mmar.losses import ForwardPass
 from mmar.training import (SegmentSource, TrainConfig, build_model, clear_cache, embed_rows, load_model,
-                           split_unpaired, train)
+                           split_unpaired, train, train_ensemble)
 from mmar.training.ensemble import EnsembleTrainer, Member
 
 TINY = dict(embed_dim=8, hidden_dim=16, batch_size=8, epochs=3, pretrain_epochs=1, optimizer="adam", lr=0.01,
@@ -202,3 +202,53 @@ def test_channel_statistics_are_numpys_over_the_valid_steps_only(kind: str, dim:
     mean, std = channel_statistics(source, np.array([1]), kind, chunk=2)
     np.testing.assert_allclose(mean.numpy(), items[1][0], rtol=1e-6)
     assert (std == 0).all()
+
+
+def test_each_member_standardises_with_the_statistics_of_its_own_rows(tiny_prepared: PreparedDataset,
+                                                                      tmp_path: Path) -> None:
+    """Two members trained together on different rows (whole videos, nothing cropped): each one's video encoder and
+    decoder hold the per-channel mean and population deviation of its own rows' video features (a video once per
+    row), its text ones those of its own sentences' word vectors, computed here from the store and the vocabulary."""
+    data = tiny_prepared
+    rows = data.rows(subset="train")
+    member_rows = [rows[: len(rows) // 2], rows[len(rows) // 2:]]  # other videos (a video's rows are adjacent)
+    config = TrainConfig(**{**TINY, "epochs": 1, "pairing": "video", "max_words": None})
+    models = train_ensemble([config, config], data, member_rows, tmp_path / "ens", progress=False).models
+    store = data.feature_store()
+    for model, own in zip(models, member_rows):
+        video = np.concatenate([store.read(data.sentences.at[r, "video_id"]) for r in own]).astype(np.float64)
+        text = np.concatenate([data.vocab_vectors[data.token_ids(r)] for r in own]).astype(np.float64)
+        for kind, values in (("video", video), ("text", text)):
+            for part in ("encoder", "decoder"):
+                module = getattr(model, f"{kind}_{part}")
+                np.testing.assert_allclose(module.shift.numpy(), values.mean(0), rtol=1e-5, atol=1e-6)
+                np.testing.assert_allclose(module.scale.numpy(), values.std(0), rtol=1e-4, atol=1e-6)
+    assert not np.allclose(models[0].video_encoder.shift.numpy(), models[1].video_encoder.shift.numpy())
+
+
+@pytest.mark.parametrize("pooling", ["attention", "max"])
+def test_a_standardised_model_is_the_plain_model_on_standardised_data(pooling: str) -> None:
+    """With shift μ and scale σ set, the encoder of x equals the same network without them on (x - μ) / σ (the
+    attention path standardises the pooled columns instead of the steps, :class:`SequenceEncoder`), the decoder's
+    output is the plain decoder's times σ plus μ on valid steps and 0 on padding, and the encoder of a factorised
+    decode equals the encoder of its dense sequence."""
+    from mmar.models.autoencoders import MultimodalAutoencoder
+
+    torch.manual_seed(0)
+    model = MultimodalAutoencoder(5, 3, embed_dim=4, hidden_dim=8, pooling=pooling)
+    plain = MultimodalAutoencoder(5, 3, embed_dim=4, hidden_dim=8, pooling=pooling)
+    plain.load_state_dict(model.state_dict())
+    g = torch.Generator().manual_seed(1)
+    mean, std = torch.randn(5, generator=g) * 3, torch.rand(5, generator=g) * 2 + 0.5
+    model.set_standardization("video", mean, std)
+    mask = torch.arange(6)[None, :] < torch.tensor([6, 4, 2])[:, None]
+    video = (torch.randn(3, 6, 5, generator=g) * std + mean) * mask[:, :, None]
+    standardised = (video - mean) / std * mask[:, :, None]
+    torch.testing.assert_close(model.encode_video(video, mask), plain.encode_video(standardised, mask), rtol=1e-5,
+                               atol=1e-6)
+    z = torch.nn.functional.normalize(torch.randn(3, 4, generator=g), dim=1)
+    expected = (plain.decode_video(z, mask) * std + mean) * mask[:, :, None]
+    torch.testing.assert_close(model.decode_video(z, mask), expected, rtol=1e-5, atol=1e-6)
+    decoded = model.video_decoder.decode(z, mask)
+    torch.testing.assert_close(model.video_encoder.encode_decoded(decoded, mask), model.encode_video(decoded.dense(), mask),
+                               rtol=1e-5, atol=1e-6)
