@@ -52,6 +52,53 @@ def test_lambda_search_holds_out_seen_classes_only(tiny_prepared, tmp_path):
         lambda_search(data, unseen, {"lambda_joint": [1.0], "lambda_cross": [1.0]}, TINY, [0], tmp_path)
 
 
+def test_the_search_trains_and_validates_on_the_classes_it_should(tiny_prepared, tmp_path, monkeypatch):
+    """Per seed (run inline, the jobs seen as they are handed to the worker function): training rows of the seen
+    classes' train subset less the seed's validation classes, all of them (no cap); the zero-shot test on exactly
+    the validation classes; the held-out pairs from the other seen classes' val subset."""
+    from mmar.experiments import balance
+
+    data = tiny_prepared
+    unseen = data.splits[2][0]
+    classes, subset = data.sentences["class_name"].to_numpy(), data.sentences["subset"].to_numpy()
+    jobs = []
+    real = balance._search_one_seed
+    monkeypatch.setattr(balance, "_search_one_seed", lambda job: jobs.append(job) or real(job))
+    lambda_search(data, unseen, {"lambda_joint": [1.0]}, TINY, seeds=[0, 1], out_dir=tmp_path, n_val_classes=2,
+                  max_train_rows=None, val_pairs=4, sentences_per_class=2, reference_videos_per_class=2, processes=1)
+    assert [job.seed for job in jobs] == [0, 1]
+    for job in jobs:
+        held_out = validation_classes(data, unseen, 2, seed=job.seed)
+        excluded = set(unseen) | set(held_out)
+        expected = [r for r in range(len(classes)) if subset[r] == "train" and classes[r] not in excluded]
+        assert job.rows.tolist() == expected
+        assert sorted(job.test.unseen) == sorted(held_out)
+        assert set(classes[job.test.video_rows]) | set(classes[job.test.sentence_rows]) == set(held_out)
+        assert len(job.val) == 4 and set(subset[job.val]) == {"val"} and not set(classes[job.val]) & excluded
+
+
+def test_the_search_chooses_by_the_mean_over_seeds_and_keeps_the_smallest_of_a_tie(tiny_prepared, tmp_path,
+                                                                                   monkeypatch):
+    """Hand-made final accuracies in place of training: λ = 1 scores 40 and 0 %, λ = 10 scores 20 and 30 %: the
+    best single score is λ = 1's, the best mean (25 against 20) λ = 10's. Then 10 and 100 tie at a mean of 25: 10."""
+    from mmar.experiments import balance
+
+    def fake(scores):
+        def search_one_seed(job):
+            return [{job.field: value, "seed": job.seed, "epoch": 2, "probe_zero_shot": scores[value][job.seed]}
+                    for value in job.values]
+        return search_one_seed
+
+    data = tiny_prepared
+    unseen = data.splits[2][0]
+    common = dict(seeds=[0, 1], out_dir=tmp_path, n_val_classes=2, max_train_rows=None, val_pairs=4,
+                  sentences_per_class=2, reference_videos_per_class=2, processes=1)
+    monkeypatch.setattr(balance, "_search_one_seed", fake({1.0: [40.0, 0.0], 10.0: [20.0, 30.0]}))
+    assert lambda_search(data, unseen, {"lambda_joint": [1.0, 10.0]}, TINY, **common)[1] == {"lambda_joint": 10.0}
+    monkeypatch.setattr(balance, "_search_one_seed", fake({1.0: [0.0, 0.0], 10.0: [20.0, 30.0], 100.0: [30.0, 20.0]}))
+    assert lambda_search(data, unseen, {"lambda_joint": [100.0, 10.0, 1.0]}, TINY, **common)[1] == {"lambda_joint": 10.0}
+
+
 def test_term_progress_compares_the_last_epoch_with_the_untrained_networks():
     import pandas as pd
 

@@ -131,6 +131,35 @@ def test_a_bank_gathers_into_a_kept_tensor_of_any_batch_size(tiny_prepared: Prep
         assert video.data_ptr() == kept.data_ptr()
 
 
+@pytest.mark.parametrize("pairing", ["video", "segment"])
+def test_long_videos_and_sentences_are_cropped_alike_in_a_bank_and_a_stream(tiny_prepared: PreparedDataset,
+                                                                          pairing: str) -> None:
+    """Cropped to 3 steps and 2 words: a row's segment [start, stop) of more than 3 steps keeps steps
+    [start + (n - 3) // 2, ... + 3) (its centre, n = stop - start), a sentence its first 2 words; the streamed batches
+    (PairDataset) and the kept ones (MemoryBank) are equal."""
+    data = tiny_prepared
+    source = SegmentSource(data, pairing=pairing, max_frames=3, max_words=2)
+    rows = data.rows(subset="train")
+    bank = MemoryBank(source, rows, data.vocab_vectors, max_words=2)
+    batch = rows[None, :8]
+    (kept, kept_mask), (streamed, streamed_mask) = bank.videos(batch), source.videos(batch)
+    assert torch.equal(kept, streamed) and torch.equal(kept_mask, streamed_mask)
+    (kept_text, kept_text_mask), (streamed_text, streamed_text_mask) = bank.texts(batch), source.texts(batch)
+    assert torch.equal(kept_text, streamed_text) and torch.equal(kept_text_mask, streamed_text_mask)
+    store, cropped = data.feature_store(), 0
+    for i, row in enumerate(batch[0]):
+        full = store.read(data.sentences.at[row, "video_id"])
+        start, stop = data.feature_range(int(row), len(full), pairing)
+        if stop - start > 3:
+            start, stop, cropped = start + (stop - start - 3) // 2, start + (stop - start - 3) // 2 + 3, cropped + 1
+        n = stop - start
+        np.testing.assert_array_equal(kept[0, i, :n].numpy(), full[start:stop].astype(np.float32))
+        assert kept_mask[0, i].sum() == n
+        words = data.token_ids(int(row))[:2]
+        np.testing.assert_array_equal(kept_text[0, i, :len(words)].numpy(), data.vocab_vectors[words])
+    assert cropped > 0  # the crop was exercised
+
+
 def test_members_of_different_structure_are_refused(tiny_prepared: PreparedDataset, tmp_path: Path) -> None:
     rows = tiny_prepared.rows(subset="train")
     with pytest.raises(ValueError, match="must share"):
