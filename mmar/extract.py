@@ -116,8 +116,8 @@ def list_videos(source: str | Path) -> list[tuple[str, Path]]:
     else:
         raise FileNotFoundError(f"video source not found: {source} (give a folder or a text file of paths)")
     if not paths:
-        raise ValueError(f"{source}: no video files ({', '.join(VIDEO_EXTENSIONS)})"
-                         + (" in this folder or below" if source.is_dir() else " listed"))
+        raise ValueError(f"{source}: no video files ({', '.join(VIDEO_EXTENSIONS)}) in this folder or below"
+                         if source.is_dir() else f"{source}: lists no video path (one per line; # starts a comment)")
     seen: dict[str, Path] = {}
     for path in paths:
         if path.stem in seen:

@@ -48,11 +48,11 @@ def decoded_sq_error(decoded: Decoded, target: torch.Tensor, mask: torch.Tensor,
     With ``X = W Y`` (W (B, T, n) zero on padded steps, Y (B, n, C)):
     ``|WY - X|^2 = <W^T W, Y Y^T> - 2 <Y, W^T X> + |X|^2`` (masked), one pass over the target
     instead of several over (B, T, C) tensors; exact up to float rounding. That rounding is relative to
-    ``|X|^2``, not to the result: in float32 the result's relative error is about 2e-7 x
-    ``|X|^2 / |WY - X|^2`` (measured against a float64 dense reference, ``tests/test_losses.py``), so below
-    1e-5 while the residual keeps more than 1 % of the target's energy, and a nearly perfect reconstruction
-    would be read coarsely (0.2 % at 0.01 %). ``target_sq`` (the masked ``|X|^2``) and ``projected``
-    (``W^T X``) may be passed in when already computed.
+    ``|X|^2``, not to the result: in float32 the result's relative error is about 1e-7 x ``|X|^2 / |WY - X|^2``
+    (measured against a float64 dense reference on video-sized batches, ``tests/test_losses.py``: at most 2e-7 with
+    a residual of half the target's energy, 5e-6 at 1 %, 2e-4 at 0.1 %, 2e-3 at 0.01 %), so a nearly perfect
+    reconstruction is read coarsely. ``target_sq`` (the masked ``|X|^2``) and ``projected`` (``W^T X``) may be
+    passed in when already computed.
     """
     if decoded.weights is None:
         return sequence_sq_error(decoded.values, target, mask, reduction)

@@ -265,9 +265,10 @@ def settings_notes(settings: dict[str, "NotebookSettings"]) -> list[str]:
 
 
 def data_summary(run_dir: Path) -> str:
-    """What notebook 01 prepared, in one line for the console (``data/dataset.json``): the data source (with its
-    reason when it is not the plain one), the videos and sentences of each subset and what was skipped; empty
-    when there is no dataset.json."""
+    """What notebook 01 prepared, in one line for the console (``data/dataset.json``): the data source (with the
+    reason it got that label, where the preparation records one), the videos and sentences of each subset, of how
+    many annotated videos and which selection, and what was skipped among the selected; empty when there is no
+    dataset.json."""
     path = Path(run_dir) / "data" / "dataset.json"
     if not path.is_file():
         return ""
@@ -276,7 +277,12 @@ def data_summary(run_dir: Path) -> str:
     subsets = ", ".join(f"{subset} {counts[subset]['videos']:,} videos / {counts[subset]['sentences']:,} sentences"
                         for subset in ("train", "val") if isinstance(counts.get(subset), dict))
     if "videos_read" in counts and "videos" in counts:
-        subsets = f"{counts['videos']:,} of the {counts['videos_read']:,} videos read kept ({subsets})"
+        selection = meta.get("selection") or {}
+        limits = [f"{selection['n_classes']} classes" if selection.get("n_classes") else "",
+                  f"at most {selection['max_videos_per_class']} videos per class"
+                  if selection.get("max_videos_per_class") else ""]
+        chosen = f", selecting {' and '.join(x for x in limits if x)}" if any(limits) else ""
+        subsets = f"{counts['videos']:,} videos ({subsets}) of the {counts['videos_read']:,} annotated{chosen}"
     reason = f" ({meta['data_source_reason']})" if meta.get("data_source_reason") else ""
     line = f"data: {meta.get('data_source', '?')}{reason}; {subsets}"
     return line + (f"; {meta['skipped_summary']}" if meta.get("skipped_summary") else "")

@@ -97,6 +97,12 @@ def test_the_search_chooses_by_the_mean_over_seeds_and_keeps_the_smallest_of_a_t
     assert lambda_search(data, unseen, {"lambda_joint": [1.0, 10.0]}, TINY, **common)[1] == {"lambda_joint": 10.0}
     monkeypatch.setattr(balance, "_search_one_seed", fake({1.0: [0.0, 0.0], 10.0: [20.0, 30.0], 100.0: [30.0, 20.0]}))
     assert lambda_search(data, unseen, {"lambda_joint": [100.0, 10.0, 1.0]}, TINY, **common)[1] == {"lambda_joint": 10.0}
+    # the same three accuracies in another order: means that differ in their last bits (58.88888888888889 and
+    # 58.888888888888886 as pandas sums them) are a tie, and the smaller candidate is kept
+    scores = {1.0: [100 / 15, 90.0, 80.0], 10.0: [80.0, 90.0, 100 / 15]}
+    monkeypatch.setattr(balance, "_search_one_seed", fake(scores))
+    three_seeds = {**common, "seeds": [0, 1, 2]}
+    assert lambda_search(data, unseen, {"lambda_joint": [10.0, 1.0]}, TINY, **three_seeds)[1] == {"lambda_joint": 1.0}
 
 
 def test_term_progress_compares_the_last_epoch_with_the_untrained_networks():

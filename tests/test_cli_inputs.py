@@ -315,12 +315,13 @@ def test_the_console_line_after_notebook_01_says_what_data_it_prepared(tmp_path:
     meta = {"data_source": "unknown features", "data_source_reason": "the store records no extractor",
             "counts": {"videos_read": 14926, "videos": 60, "sentences": 200,
                        "train": {"videos": 50, "sentences": 170}, "val": {"videos": 10, "sentences": 30}},
-            "skipped_summary": "skipped 14866 videos and 54726 sentences (missing_features: 14866 videos)"}
+            "selection": {"n_classes": 12, "max_videos_per_class": 6},
+            "skipped_summary": "skipped 12 videos and 40 sentences (missing_features: 12 videos)"}
     (tmp_path / "data" / "dataset.json").write_text(json.dumps(meta))
     assert runner.data_summary(tmp_path) == (
-        "data: unknown features (the store records no extractor); 60 of the 14,926 videos read kept (train 50 videos / "
-        "170 sentences, val 10 videos / 30 sentences); skipped 14866 videos and 54726 sentences (missing_features: "
-        "14866 videos)")
+        "data: unknown features (the store records no extractor); 60 videos (train 50 videos / 170 sentences, val 10 "
+        "videos / 30 sentences) of the 14,926 annotated, selecting 12 classes and at most 6 videos per class; skipped "
+        "12 videos and 40 sentences (missing_features: 12 videos)")
 
 
 def test_settings_the_data_source_does_not_read_are_not_checked(tmp_path: Path) -> None:

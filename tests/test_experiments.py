@@ -13,6 +13,7 @@ from mmar.provenance import Run
 from mmar import experiments as ex
 from mmar.evaluation.zero_shot import seen_training_rows, zero_shot_test
 from mmar.experiments.cells import probe_val_rows
+from mmar.experiments.run import _probe, plan_ensembles
 from mmar.results import write_results
 
 ALL_ROWS = ex.TABLE1 + ex.TABLE6 + ex.TABLE7 + ex.TABLE8 + ex.our_ablation("n_filters", [1, 2])
@@ -86,20 +87,47 @@ def test_the_probes_held_out_pairs_are_never_training_rows(tiny_prepared):
     """Every row's cells, the Paired + Unpaired ones with every val row they may take (no cap): the pairs on which
     the per-epoch probe measures held-out losses are seen-class val rows outside the cell's paired and unpaired
     rows; the Paired + Unpaired cells take all the other val rows. Asked for more pairs than half the val rows,
-    the probe takes half (rounded down)."""
+    the probe takes half (rounded up), and the grid's probe is handed exactly these rows."""
     data = tiny_prepared
     subset = data.sentences["subset"].to_numpy()
     for pairs in (3, 10_000):
-        settings = ex.GridSettings(max_train_rows=None, max_unpaired_rows=None, curve_val_pairs=pairs)
+        settings = ex.GridSettings(max_train_rows=None, max_unpaired_rows=None, curve_val_pairs=pairs,
+                                   sentences_per_class=2, reference_videos_per_class=2)
         for row in ALL_ROWS:
             for k in data.splits:
                 cell = ex.make_cell(data, row, k, 0, settings)
                 probe = probe_val_rows(data, cell.unseen, k, 0, settings)
                 val = seen_training_rows(data, cell.unseen, "val")
-                assert len(probe) == min(pairs, len(val) // 2) and set(subset[probe]) == {"val"}
+                assert len(probe) == min(pairs, (len(val) + 1) // 2) and set(subset[probe]) == {"val"}
                 assert not set(probe) & (set(cell.train_rows) | set(cell.unpaired_rows)), (row.label, k)
                 if row.data_mode == ex.PAIRED_UNPAIRED:
                     assert set(cell.unpaired_rows) | set(probe) == set(val), (row.label, k)
+        # what the grid's probe is handed: these rows
+        cells = [ex.make_cell(data, row, k, 0, settings) for row in ALL_ROWS for k in data.splits]
+        for plan in plan_ensembles(cells):
+            for cell, rows in zip(plan.cells, _probe(data, plan, settings).val_rows):
+                np.testing.assert_array_equal(rows, probe_val_rows(data, cell.unseen, cell.k, 0, settings))
+                assert not set(rows) & (set(cell.train_rows) | set(cell.unpaired_rows))
+
+
+def test_a_single_val_row_is_the_probes_and_unequal_members_are_probed_on_a_random_subset(tiny_prepared,
+                                                                                           monkeypatch):
+    """Val pools of 1, 2 and 3 rows give the probe 1, 1 and 2 of them (half, rounded up); an ensemble's members
+    with more held-out pairs than the fewest are probed on a seeded random subset, sorted, not on their lowest rows."""
+    from mmar.evaluation import zero_shot
+    from mmar.experiments.convergence import _subset
+
+    unseen = tiny_prepared.splits[2][0]
+    for pool, expected in (([7], 1), ([7, 9], 1), ([7, 9, 11], 2)):
+        monkeypatch.setattr(zero_shot, "seen_training_rows", lambda data, unseen, subset, pool=pool: np.array(pool))
+        rows = probe_val_rows(tiny_prepared, unseen, 2, 0, ex.GridSettings())
+        assert len(rows) == expected and set(rows) <= set(pool)
+    rows = np.arange(100, 200)
+    kept = _subset(rows, 10)
+    assert len(kept) == 10 and set(kept) <= set(rows) and list(kept) == sorted(kept)
+    assert kept.max() > 150  # not the lowest ten
+    np.testing.assert_array_equal(_subset(rows, 10), kept)  # seeded
+    np.testing.assert_array_equal(_subset(rows, 100), rows)
 
 
 def test_data_modes_give_the_documented_counts(tiny_prepared):
@@ -395,7 +423,7 @@ def test_curves_record_each_epoch_and_end_at_the_final_evaluation(tiny_prepared,
         assert all(v * queries / 100 == pytest.approx(round(v * queries / 100)) for v in curve)  # a count of queries
         assert record.history[0]["epoch"] == 0 and record.history[0]["phase"] == "init"
         assert curve[-1] == pytest.approx(record.zero_shot.nn_accuracy)  # same queries, refs, model
-        # λ1 = 1 times the mean squared distance of unit vectors: at most 4, and above 0 for untrained networks
+        # the unweighted joint term, a mean squared distance of unit vectors: at most 4, and clearly above 0 untrained
         assert all(0.0 <= h["probe_val_joint"] <= 4.0 for h in record.history) and record.history[0]["probe_val_joint"] > 0.1
 
 

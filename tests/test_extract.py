@@ -79,7 +79,7 @@ def test_list_videos_from_folder_and_list_file(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"empty: no video files \(\.mp4, .*\) in this folder or below"):
         list_videos(tmp_path / "empty")
     (tmp_path / "none.txt").write_text("# nothing yet\n")
-    with pytest.raises(ValueError, match=r"none\.txt: no video files \(\.mp4, .*\) listed"):
+    with pytest.raises(ValueError, match=r"none\.txt: lists no video path \(one per line; # starts a comment\)"):
         list_videos(tmp_path / "none.txt")
 
 

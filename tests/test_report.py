@@ -1056,5 +1056,6 @@ def test_lambda_search_text_reads_the_search_rows(tmp_path: Path) -> None:
     assert "overlap: the search could not tell the candidates apart and took the highest mean." in text
     assert "ties" not in text
     search_rows([22.0, 20.0], chosen=1.0)  # the same mean, 21 %, at both: the search kept the smaller
-    assert ("overlap: the search could not tell the candidates apart and took the highest mean. Its mean ties with "
-            "λ<sub>joint</sub> = 10: the search keeps the smallest of tied candidates.") in findings.lambda_search_text(load_run(run_dir))
+    assert ("overlap: the search could not tell the candidates apart and took the highest mean. The chosen value's mean "
+            "(λ<sub>joint</sub> = 1) ties with λ<sub>joint</sub> = 10: the search keeps the smallest of tied candidates."
+            ) in findings.lambda_search_text(load_run(run_dir))

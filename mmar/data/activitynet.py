@@ -403,7 +403,15 @@ def check_annotations_dir(annotations_dir: str | Path | None, splits: Sequence[s
     each split's caption file (:func:`caption_path`) and the class labels (:func:`read_labels`' files), checked
     without reading them; AnnotationError naming what is missing and where to get it."""
     root = resolve_annotations_dir(annotations_dir)
-    missing = [path.name for path in (caption_path(root, split) for split in splits) if not path.is_file()]
+    missing = []
+    for split in splits:
+        try:
+            path = caption_path(root, split)
+        except AnnotationError:  # neither training file
+            missing.append(" or ".join(f"{name}.json" for name in CAPTION_ALTERNATIVES[split]))
+            continue
+        if not path.is_file():
+            missing.append(path.name)
     if not (root / MIN_JSON_FILE).is_file() and not any((root / name).is_file() for name in TSP_LABEL_FILES):
         missing.append(f"the class labels ({MIN_JSON_FILE} or {', '.join(TSP_LABEL_FILES)})")
     if missing:

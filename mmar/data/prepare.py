@@ -130,13 +130,15 @@ def prepare_dataset(source: str, out_dir: str | Path, **params: Any) -> Prepared
 #: A video's number of feature steps T may lie between these multiples of ``duration * fps / stride_frames``
 #: (the store's attributes) without comment. Real stores differ from the annotated duration a little (a
 #: downloaded file a few seconds shorter or longer than the annotation's duration, ``ceil(frames / 8) - 1``
-#: steps from ``mmar.extract``, very short videos), never by 2x; a store resampled to a fixed number of
-#: steps per video, or written at another fps or stride than it records, is off by far more for most videos.
+#: steps from ``mmar.extract``, very short videos), never by 2x; a store written at another fps or stride than
+#: it records by 2x or more is off for most videos (one resampled to a fixed number of steps per video may not
+#: be: see :data:`MEDIAN_STEPS_PER_DURATION_RANGE` and the fixed-length check of :func:`_check_time_resolution`).
 STEPS_PER_DURATION_RANGE = (0.5, 2.0)
-#: The median over videos of that multiple must lie in this range: a store written at one rate and recorded at
-#: another (features at 30 fps recorded as 25: 1.2) is off for every video, while real extractors stay close to 1
-#: (``mmar.extract``: 0.97-1.0 for 10 s and longer; a 64-frame window without padding: 0.93 at 30 s, 0.98 at 2 min).
-MEDIAN_STEPS_PER_DURATION_RANGE = (0.9, 1.1)
+#: The median over videos (10 or more) of that multiple must lie in this range: a store written at one rate and
+#: recorded at another (features at 30 fps recorded as 25: 1.2) is off for every video, while real extractors stay
+#: close to 1 on ActivityNet's videos (median about 2 minutes): ``mmar.extract`` 1 - 8 / frames (0.97 at 10 s), a
+#: sliding 64-frame window every 8 frames without padding 1 - 56 / frames (0.93 at 30 s, 0.98 at 2 minutes).
+MEDIAN_STEPS_PER_DURATION_RANGE = (0.85, 1.15)
 
 
 def _id_hint(store: FeatureStoreReader, video_ids: Sequence[str]) -> tuple[str, str]:
@@ -186,20 +188,21 @@ def _drop_missing_features(videos: list[AnnotatedVideo], store: FeatureStoreRead
 
 def _check_time_resolution(videos: Sequence[AnnotatedVideo], store: FeatureStoreReader, report) -> None:
     """Compare each video's feature steps with ``duration * fps / stride_frames`` (the store's attributes;
-    :data:`STEPS_PER_DURATION_RANGE`). FeatureStoreError when more than half of the videos disagree, when more than
-    half of them (10 or more) have the same number of steps, or when the median multiple lies outside
-    :data:`MEDIAN_STEPS_PER_DURATION_RANGE` (the store's time resolution is not what it records: segments would
-    map to the wrong steps); a warning, and the count in ``report.notes["feature_steps_off_duration"]``, when fewer
-    than half disagree."""
+    :data:`STEPS_PER_DURATION_RANGE`). FeatureStoreError when more than half of the videos disagree; with 10 videos
+    or more, also when more than half of them have the same number of steps though their durations differ by more
+    than 1.5x, or when the median multiple lies outside :data:`MEDIAN_STEPS_PER_DURATION_RANGE` (the store's time
+    resolution is not what it records: segments would map to the wrong steps); a warning, and the count in
+    ``report.notes["feature_steps_off_duration"]``, when fewer than half disagree."""
     if not videos:
         return
     fps, stride = store.fps, store.stride_frames
     low, high = STEPS_PER_DURATION_RANGE
-    off, ratios, lengths = [], [], Counter()
+    off, ratios, lengths, expected_steps = [], [], Counter(), []
     for video in videos:
         expected = max(video.duration_s * fps / stride, 1.0)
         steps = store.length(video.video_id)
         ratios.append(steps / expected)
+        expected_steps.append(expected)
         lengths[steps] += 1
         if not low <= steps / expected <= high:
             off.append(f"{video.video_id}: {steps} steps for {video.duration_s:g} s (expected about {expected:.0f})")
@@ -214,13 +217,15 @@ def _check_time_resolution(videos: Sequence[AnnotatedVideo], store: FeatureStore
             f"{what}. The store's time resolution does not match its fps/stride_frames attributes (features resampled "
             f"to a fixed number of steps per video, or extracted at another rate?): {fix}")
     (steps, n_same), = lengths.most_common(1)
-    if len(videos) >= 10 and 2 * n_same > len(videos):
+    same = [e for e, video in zip(expected_steps, videos) if store.length(video.video_id) == steps]
+    if len(videos) >= 10 and 2 * n_same > len(videos) and max(same) > 1.5 * min(same):
         raise FeatureStoreError(
-            f"{store.path}: {n_same:,} of {len(videos):,} videos have exactly {steps} feature steps, whatever their "
-            f"duration: features resampled to a fixed number of steps per video? {fix}")
+            f"{store.path}: {n_same:,} of {len(videos):,} videos have exactly {steps} feature steps, though their "
+            f"durations call for {min(same):.0f} to {max(same):.0f}: features resampled to a fixed number of steps per "
+            f"video? {fix}")
     median = float(np.median(ratios))
     low, high = MEDIAN_STEPS_PER_DURATION_RANGE
-    if not low <= median <= high:
+    if len(videos) >= 10 and not low <= median <= high:
         raise FeatureStoreError(
             f"{store.path}: the videos' feature steps are a median {median:.2f}x {rate}, outside {low:g}-{high:g}: the "
             f"features were made at {median:.2f}x the rate the store records (e.g. at {median * fps:.3g} fps or a "
@@ -235,20 +240,25 @@ def _check_time_resolution(videos: Sequence[AnnotatedVideo], store: FeatureStore
 def _require_every_subset(videos: Sequence[AnnotatedVideo], splits: Sequence[str], root: Path, report,
                           coverage: str) -> None:
     """AnnotationError when a subset that ``splits`` reads (train, val) has no usable video left: the training and the
-    held-out pairs need both. Names the caption files of the subset, the two most frequent reasons for skipping (e.g.
-    every timestamp outside its video's duration, or no features) with an example, and the store's coverage."""
+    held-out pairs need both. Names the caption files of the subset, the first reasons for skipping (over all files:
+    videos left out, then sentences; e.g. every timestamp outside its video's duration, or no features) with an
+    example, and the store's coverage."""
     have = {v.subset for v in videos}
     for subset in dict.fromkeys(SPLIT_SUBSETS.get(s, s) for s in splits):
         if subset in have:
             continue
-        files = ", ".join(f"{s}.json" for s in splits if SPLIT_SUBSETS.get(s, s) == subset)
-        counts = [(n, reason, "sentences") for reason, n in report.sentences.items() if n and not report.videos.get(reason)]
-        counts += [(n, reason, "videos") for reason, n in report.videos.items() if n]
-        why = "; ".join(f"{reason}: {n:,} {unit}" + (f", e.g. {report.examples[reason][0]}" if report.examples.get(reason)
-                                                    else "") for n, reason, unit in sorted(counts, reverse=True)[:2])
+        files = ", ".join(caption_path(root, s).name for s in splits if SPLIT_SUBSETS.get(s, s) == subset)
+        # videos left out first (most first), then sentences left out of kept videos: the cause of a video's loss
+        # (e.g. every timestamp outside the duration) is often a sentence reason
+        counts = [(reason, f"{n:,} videos") for reason, n in report.videos.most_common() if n]
+        counts += [(reason, f"{n:,} sentences") for reason, n in report.sentences.most_common()
+                   if n and not report.videos.get(reason)]
+        why = "; ".join(f"{reason}: {n}" + (f", e.g. {report.examples[reason][0]}" if report.examples.get(reason) else "")
+                        for reason, n in counts[:3])
         raise AnnotationError(
-            f"{root}: no {subset} video is left of {files}: {why or report.summary()}{'; ' + coverage if coverage else ''}. "
-            f"Training and the held-out pairs need both a train and a val subset (everything skipped: {report.summary()})")
+            f"{root}: no {subset} video is left of {files}. Skipped, over all caption files: {why or 'nothing'}"
+            f"{'; ' + coverage if coverage else ''}. Training and the held-out pairs need both a train and a val subset "
+            f"(everything skipped: {report.summary()})")
 
 
 def _sentence_rows(videos: Sequence[AnnotatedVideo]) -> list[dict[str, Any]]:
@@ -286,8 +296,11 @@ def prepare_activitynet(out_dir: str | Path, *, annotations_dir: str | Path | No
             keyed by video id. Ids without an entry are reported and follow ``on_error``; a store with
             an entry for none of the videos stops (FeatureStoreError with an example id of each side,
             naming the ``v_`` prefix when adding or stripping it would match). Each video's number of
-            steps is compared with ``duration * fps / stride_frames`` (:data:`STEPS_PER_DURATION_RANGE`):
-            more than half of them outside stops, fewer warn. None: the
+            steps is compared with ``duration * fps / stride_frames`` (:func:`_check_time_resolution`):
+            more than half of them outside :data:`STEPS_PER_DURATION_RANGE`, a median outside
+            :data:`MEDIAN_STEPS_PER_DURATION_RANGE` or one length for most videos of different durations
+            stops; fewer outside the range warn. Videos without features warn and are left out; a train or
+            val subset left without videos stops. None: the
             ``anet-text + stand-in video`` store is generated (:mod:`mmar.data.anet_standin`) at
             ``standin_path`` (default ``<out_dir>/features.h5``; resumable).
         glove: word vectors: None (GloVe 6B 50d), a ``glove.*.txt`` path, or a ``GloveVectors``.

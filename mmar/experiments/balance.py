@@ -12,6 +12,7 @@ candidate with the best mean zero-shot accuracy on the validation classes after 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -87,10 +88,16 @@ def joint_collapse_note(joint_ratio: float) -> str:
             "together, whatever the classes")
 
 
+#: Means closer than this (relative) are a tie: a mean over seeds summed in another order differs in its last bits.
+TIE_RTOL = 1e-9
+
+
 def tied_candidates(means: Mapping[float, float], chosen: float) -> list[float]:
-    """The candidates other than ``chosen`` whose mean validation accuracy equals the chosen one's
-    (``means``: candidate -> mean over seeds); :func:`lambda_search` keeps the smallest of tied candidates."""
-    return [candidate for candidate, mean in means.items() if candidate != chosen and mean == means[chosen]]
+    """The candidates other than ``chosen`` whose mean validation accuracy equals the chosen one's within
+    :data:`TIE_RTOL` (``means``: candidate -> mean over seeds); :func:`lambda_search` keeps the smallest of tied
+    candidates."""
+    return [candidate for candidate, mean in means.items()
+            if candidate != chosen and math.isclose(mean, means[chosen], rel_tol=TIE_RTOL)]
 
 
 def candidates_apart(per_seed: Mapping[float, Sequence[float]], chosen: float) -> bool | None:
@@ -184,7 +191,8 @@ def lambda_search(data: PreparedDataset, unseen: Sequence[str], candidates: dict
     curves = pd.DataFrame([row for rows in map_processes(_search_one_seed, jobs, processes, data=data) for row in rows])
     last = curves[curves["epoch"] == curves["epoch"].max()]
     means = last.groupby(field)["probe_zero_shot"].mean()
-    best = float(means.index[means.to_numpy() == means.max()].min())
+    best = float(means.idxmax())
+    best = min([best, *tied_candidates(means.to_dict(), best)])
     return curves, {field: best}
 
 

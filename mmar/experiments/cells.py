@@ -94,12 +94,14 @@ def _draw(rows: np.ndarray, n: int | None, seed: Sequence[int]) -> np.ndarray:
 
 def probe_val_rows(data: PreparedDataset, unseen: Sequence[str], k: int, trial: int, settings: GridSettings) -> np.ndarray:
     """The seen-class val pairs (sorted) on which the per-epoch probe of cell (K = ``k``, ``trial``) measures its
-    held-out loss terms: ``settings.curve_val_pairs`` of them, at most half of the val rows. :func:`make_cell` draws
-    the Paired + Unpaired rows' unpaired rows from the other val rows, so these stay held out for every row."""
+    held-out loss terms: ``settings.curve_val_pairs`` of them, at most half of the val rows (rounded up: a single
+    val row is the probe's). :func:`make_cell` draws the Paired + Unpaired rows'
+    unpaired rows from the other val rows, so these stay held out for every row; so ``curve_val_pairs`` decides
+    those rows' unpaired data too, whether or not a row records curves."""
     from mmar.evaluation.zero_shot import seen_training_rows
 
     val = seen_training_rows(data, unseen, "val")
-    n_pairs = min(settings.curve_val_pairs, len(val) // 2)
+    n_pairs = min(settings.curve_val_pairs, (len(val) + 1) // 2)
     return np.sort(np.random.default_rng([settings.seed, k, trial, 2]).permutation(val)[:n_pairs])
 
 

@@ -25,7 +25,8 @@ from mmar.training import FIXED_TEXT, EnsembleTrainer, SegmentSource, embed_rows
 @dataclass
 class HeldOutProbe:
     """Per member i: ``tests[i]`` (the held-out classes' queries and references) and ``val_rows[i]``
-    (held-out pairs of its training classes). ``labels[i]`` names the member in :attr:`records`.
+    (held-out pairs of its training classes; members with more pairs than the fewest are probed on a random subset
+    of that many, :func:`_subset`, and none when a member has none). ``labels[i]`` names the member in :attr:`records`.
     ``halves``: also the video and text halves of the sequence terms (:func:`mmar.losses.term_halves`)."""
 
     data: PreparedDataset
@@ -55,7 +56,9 @@ class HeldOutProbe:
     def _validation_terms(self, trainer: EnsembleTrainer) -> dict[str, torch.Tensor]:
         c = trainer.config
         width = min(len(r) for r in self.val_rows)
-        rows = np.stack([np.asarray(r)[:width] for r in self.val_rows])
+        if width == 0:  # a member without held-out pairs: no held-out terms for the ensemble
+            return {}
+        rows = np.stack([_subset(np.asarray(r), width) for r in self.val_rows])
         source = SegmentSource(self.data, pairing=c.pairing, max_frames=c.max_frames, max_words=c.max_words)
         video, video_mask = source.videos(rows)
         text, text_mask = source.texts(rows)
@@ -75,6 +78,8 @@ class HeldOutProbe:
         c = trainer.members[i].config
         if c.losses == (FIXED_TEXT,) or not set(c.losses) & set(TERM_HALVES):
             return {}
+        if len(self.val_rows[i]) == 0:
+            return {}
         if i not in self._val_batches:  # read once, used after every epoch
             source = SegmentSource(self.data, pairing=c.pairing, max_frames=c.max_frames, max_words=c.max_words)
             rows = np.asarray(self.val_rows[i])
@@ -84,3 +89,12 @@ class HeldOutProbe:
 
     def frame(self) -> pd.DataFrame:
         return pd.DataFrame(self.records)
+
+
+def _subset(rows: np.ndarray, width: int) -> np.ndarray:
+    """``width`` of ``rows`` (n,) (all when n == width), drawn at random (seeded) and sorted: the members of one
+    ensemble are probed on equally many pairs, and a member with more keeps a random subset of them, not its
+    lowest rows."""
+    if len(rows) == width:
+        return rows
+    return np.sort(rows[np.random.default_rng(0).permutation(len(rows))[:width]])

@@ -467,8 +467,8 @@ def lambda_search_text(run: RunData) -> str:
                  False: " overlap: the search could not tell the candidates apart and took the highest mean."}[apart]
     tied = tied_candidates({value: sum(seeds) / len(seeds) for value, seeds in scores}, chosen) if chosen in per_seed else []
     if tied:
-        sentence += (f" Its mean ties with {name} = {', '.join(f'{value:g}' for value in tied)}: the search keeps the "
-                     "smallest of tied candidates.")
+        sentence += (f" The chosen value's mean ({name} = {chosen:g}) ties with {name} = "
+                     f"{', '.join(f'{value:g}' for value in tied)}: the search keeps the smallest of tied candidates.")
     at_chosen = {term: [seeds for value, seeds in by_metric.get(f"heldout_{term}_last_over_initial", [])
                         if value == chosen]
                  for term in ("joint", "recons_video", "recons_text")}
