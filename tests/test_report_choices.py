@@ -256,7 +256,7 @@ def test_grid_cells_take_unpaired_rows_where_the_text_says(tmp_path: Path, monke
     monkeypatch.setattr(zero_shot, "seen_training_rows", lambda _data, _unseen, subset: subsets[subset])
     data = SimpleNamespace(splits={5: [["x"]]}, root=tmp_path)
     grid = SimpleNamespace(max_train_rows=30, max_unpaired_rows=8, seed=0, train={}, table8_paired_fraction=0.4,
-                           eval_dict=lambda: {})
+                           curve_val_pairs=4, eval_dict=lambda: {})
 
     def cell(row):
         return cells.make_cell(data, row, 5, 0, grid, identity="test", code="test")
@@ -266,6 +266,7 @@ def test_grid_cells_take_unpaired_rows_where_the_text_says(tmp_path: Path, monke
     ratio = cell(TABLE7[2])
     assert list(both.train_rows) == list(paired.train_rows) and len(both.unpaired_rows) == 8
     assert set(both.unpaired_rows) <= set(subsets["val"]) and both.config["unpaired_fraction"] == 0.0
+    assert not set(both.unpaired_rows) & set(cells.probe_val_rows(data, ["x"], 5, 0, grid))  # never the probe's pairs
     assert ratio.config["unpaired_fraction"] == 0.5 and len(ratio.unpaired_rows) == 0
 
 

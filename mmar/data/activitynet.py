@@ -537,6 +537,6 @@ def _store_data_source(store: FeatureStoreReader, video_ids: Sequence[str]) -> t
     if covered < MIN_STORE_ID_MATCH:
         return UNKNOWN_FEATURES, (f"the store has features for {n_covered:,} of the {len(wanted):,} annotation videos in "
                                   f"use ({covered:.1%}, fewer than {MIN_STORE_ID_MATCH:.0%}): an incomplete store (an "
-                                  "extraction still running?) or one of other videos")
+                                  "extraction still running?) or a store of other videos")
     return ACTIVITYNET, (f"extractor {extractor!r}, {store.feature_dim}-d; features for {covered:.0%} of the "
                          f"{len(wanted)} annotation videos in use")
