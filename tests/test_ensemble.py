@@ -204,3 +204,41 @@ def test_the_epoch_callback_sees_the_untrained_networks_first(tiny_prepared: Pre
     assert list(history["epoch"]) == [0, 1, 2] and history["phase"].iloc[0] == "init"
     assert list(history["probe"]) == [-1, 0, 1]
     assert len(result.histories[1]) == 3
+
+
+def test_one_member_trains_as_a_plain_loop_of_algorithm_1s_paired_step(tiny_prepared: PreparedDataset,
+                                                                      tmp_path: Path) -> None:
+    """The trainer against a plain loop written from what the trainer promises, with PyTorch's own Adam: inputs
+    standardised with the statistics of the training rows (tested against NumPy in test_training); each epoch visits
+    the rows in the order of a permutation seeded by (seed, epoch), batch_size rows a step, the last batch filled
+    from the start of that order; each step minimises Eq. 6, λ_joint·joint + recons + λ_cross·cross + λ_cycle·cycle
+    (:func:`mmar.losses.paired_losses`, whose terms test_losses checks against the equations), with distinct λs."""
+    import math
+
+    from mmar.losses import paired_losses
+    from mmar.training import build_model
+    from mmar.training.data import channel_statistics
+
+    lambdas = {"lambda_joint": 3.0, "lambda_cross": 2.0, "lambda_cycle": 0.5}
+    config = TrainConfig(**{**TINY, **lambdas, "epochs": 2}, losses=("joint", "recons", "cross", "cycle"), seed=4)
+    rows = tiny_prepared.rows(subset="train")[:21]  # 3 batches of 8, the last one wrapping around
+    trained = train(config, tiny_prepared, rows, tmp_path / "t", progress=False).model
+
+    model, _ = build_model(config, tiny_prepared.feature_store().feature_dim, tiny_prepared.word_dim)
+    source = SegmentSource(tiny_prepared, pairing=config.pairing, max_frames=config.max_frames, max_words=config.max_words)
+    for kind in ("video", "text"):
+        model.set_standardization(kind, *channel_statistics(source, rows, kind))
+    optimiser = torch.optim.Adam(model.parameters(), lr=config.lr)
+    size = config.batch_size
+    for epoch in range(config.epochs):
+        order = np.random.default_rng([config.seed, epoch]).permutation(rows)
+        for step in range(math.ceil(len(rows) / size)):
+            batch = order[np.arange(step * size, (step + 1) * size) % len(order)]
+            terms = paired_losses(model, *source.videos(batch), *source.texts(batch), config.losses,
+                                  config.recon_reduction)
+            total = (lambdas["lambda_joint"] * terms["joint"] + terms["recons"] + lambdas["lambda_cross"] * terms["cross"]
+                     + lambdas["lambda_cycle"] * terms["cycle"])
+            optimiser.zero_grad()
+            total.backward()
+            optimiser.step()
+    _close(trained, model)
