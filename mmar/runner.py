@@ -200,8 +200,8 @@ def check_settings(settings: dict[str, "NotebookSettings"], notebooks_dir: Path 
     resolved as its notebook would, :func:`notebook_path`: from ``notebooks_dir``, where they run; the paths they
     write, such as notebook 02's ``features_out``, which it takes from the repository root, are not checked), and
     the choices and dicts whose rules can be checked cheaply, by the code the notebooks use: ``data_source``,
-    ``generator`` (unless ``features`` are given with ``data_source`` 'activitynet'), ``class_selection`` and
-    ``unseen_pool`` (01; with ``data_source`` 'activitynet', the stand-in-only settings,
+    ``generator`` (unless ``features`` are given with ``data_source`` 'activitynet'), ``class_selection``,
+    ``unseen_pool`` and ``on_error`` (01; with ``data_source`` 'activitynet', the stand-in-only settings,
     :data:`mmar.studies.dataset_stats.STANDIN_ONLY`, are not read and not checked), ``train`` and ``variants``
     (TrainConfig fields and values, 03-07), ``grid_runtime``'s ``dispatch`` (06, 07) and ``difficulty_sweep`` (07)."""
     problems: list[str] = []
@@ -224,13 +224,15 @@ def check_settings(settings: dict[str, "NotebookSettings"], notebooks_dir: Path 
             except (OSError, ValueError, RuntimeError) as error:  # FileNotFoundError, FeatureStoreError, a duplicate id
                 problems.append(f"{notebook}.{name}: {error}")
         if notebook == "01_data":
+            from mmar.data.activitynet import ON_ERROR
             from mmar.data.kinetics import UNSEEN_POOLS
             from mmar.data.standin import CLASS_SELECTIONS, GENERATORS
             from mmar.studies.dataset_stats import SOURCE_PARAMETERS, preparation_parameters
 
             check(notebook, "data_source", lambda: preparation_parameters(values, None), sorted(SOURCE_PARAMETERS))
             unread = values.unread()
-            choices = {"generator": GENERATORS, "class_selection": CLASS_SELECTIONS, "unseen_pool": UNSEEN_POOLS}
+            choices = {"generator": GENERATORS, "class_selection": CLASS_SELECTIONS, "unseen_pool": UNSEEN_POOLS,
+                       "on_error": ON_ERROR}
             for name, allowed in choices.items():
                 if name not in unread:
                     check(notebook, name, lambda name=name, allowed=allowed: _one_of(name, getattr(values, name), allowed))

@@ -262,7 +262,7 @@ def test_bad_choices_paths_and_train_keys_are_found_up_front(tmp_path: Path) -> 
     (tmp_path / "not_a_store.h5").write_text("hello")
     settings = _settings("smoke", **{
         "01_data": {"data_source": "activitynett", "generator": "v3", "class_selection": "rand",
-                    "unseen_pool": "disjoint", "features": str(tmp_path / "not_a_store.h5"),
+                    "unseen_pool": "disjoint", "on_error": "halt", "features": str(tmp_path / "not_a_store.h5"),
                     "glove": str(tmp_path / "glove.txt"), "annotations_dir": str(tmp_path / "ok.h5")},
         "02_i3d_features": {"video_dir": str(tmp_path / "videos"), "features_out": str(tmp_path / "new" / "out.h5")},
         "05_joint_training": {"train": {"epoch": 3}},
@@ -283,16 +283,17 @@ def test_bad_choices_paths_and_train_keys_are_found_up_front(tmp_path: Path) -> 
         "01_data.class_selection: class_selection must be one of ['first', 'random'], got 'rand' (did you mean 'random'?)",
         "01_data.unseen_pool: unseen_pool must be one of ['all', 'kinetics_disjoint'], got 'disjoint' "
         "(did you mean 'kinetics_disjoint'?)",
+        "01_data.on_error: on_error must be one of ['skip', 'stop'], got 'halt'",
         f"02_i3d_features.video_dir: video source not found: {tmp_path}/videos (give a folder or a text file of paths)",
         "03_video_autoencoder.variants: TrainConfig.kernel must be one of ('gaussian', 'cauchy'), got 'cauhy'",
         "05_joint_training.train: unknown TrainConfig fields ['epoch']; valid fields: "
-        + problems[9].split("valid fields: ", 1)[1],
+        + problems[10].split("valid fields: ", 1)[1],
         "06_evaluation.grid_runtime: dispatch must be one of ['auto', 'inline', 'processes', 'slurm', "
         "'submitit-local'], got 'slrum' (did you mean 'slurm'?)",
         "07_ablations.difficulty_sweep: difficulty_sweep needs exactly the keys ['max_train_rows', 'n_classes', "
         "'n_trials', 'nuisance', 'videos_per_class'], got ['max_train_rows', 'n_classes', 'n_trials', 'nuisance', "
         "'nuisanse', 'videos_per_class']"]
-    assert "'epochs'" in problems[9]
+    assert "'epochs'" in problems[10]
 
 
 def test_video_dir_without_features_is_noted_before_the_run(tmp_path: Path) -> None:

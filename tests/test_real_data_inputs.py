@@ -384,6 +384,8 @@ def test_a_subset_left_without_videos_stops_with_its_cause(real_tiny, tmp_path: 
                                               r"caption files: no_sentences_left: 18 videos, e\.g\. .*; "
                                               rf"timestamp_outside_duration: {n_sentences} sentences, e\.g\. "):
         _prepare(tmp_path, anet, glove, "ms")
+    with pytest.raises(AnnotationError, match=r"outside the duration .* \[timestamp_outside_duration; on_error='stop'\]"):
+        _prepare(tmp_path, anet, glove, "ms_stop", on_error="stop")  # 01_data.on_error: stop at the first bad entry
     store = _store(tmp_path / "val_only.h5", [v for v in videos if v.subset == "val"])
     with pytest.raises(AnnotationError, match=r"no train video is left of train_modified\.json\. Skipped, over all "
                                               r"caption files: missing_features: 18 videos, e\.g\. .*; the store "

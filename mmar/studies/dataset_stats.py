@@ -34,7 +34,7 @@ class DataSettings(NotebookSettings):
     ``data_source`` "standin" or "activitynet"; the stand-in's size and generator (``n_classes``,
     ``videos_per_class``, ``class_selection``, ``generator``, ``nuisance``, ``noise``, ``stride_frames``,
     ``feature_dim``); the real annotations and features (``annotations_dir``, ``features``,
-    ``max_videos_per_class``, ``standin_path``); ``glove``; ``pairing``; the zero-shot splits
+    ``max_videos_per_class``, ``standin_path``, ``on_error``: skip or stop at a bad entry); ``glove``; ``pairing``; the zero-shot splits
     (``unseen_ks``, ``n_trials``, ``unseen_pool``); ``compare_real``: show the real annotations' statistics.
     """
 
@@ -53,6 +53,7 @@ class DataSettings(NotebookSettings):
     features: str | None
     max_videos_per_class: int | None
     standin_path: str | None
+    on_error: str
     glove: str | None
     pairing: str
     unseen_ks: list[int]
@@ -83,7 +84,7 @@ SOURCE_PARAMETERS = {
     "standin": ("n_classes", "videos_per_class", "class_selection", "noise", "stride_frames", "feature_dim",
                 "unseen_pool", "generator", "nuisance"),
     "activitynet": ("annotations_dir", "features", "n_classes", "max_videos_per_class", "feature_dim", "standin_path",
-                    "unseen_pool", "generator", "nuisance"),
+                    "on_error", "unseen_pool", "generator", "nuisance"),
 }
 #: Settings only the stand-in's preparation reads.
 STANDIN_ONLY = tuple(sorted(set(SOURCE_PARAMETERS["standin"]) - set(SOURCE_PARAMETERS["activitynet"])))
