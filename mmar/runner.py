@@ -517,8 +517,9 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
                                            "settings": settings[notebook].to_dict()})
         together = "" if peak_all is None else f", all its processes together {peak_all:.0f} MB"
         print(f" done in {seconds:.1f}s (peak memory: largest process {peak:.0f} MB{together})", flush=True)
-        if notebook == "01_data" and data_summary(run_dir):
-            print(f"  {data_summary(run_dir)}", flush=True)
+        summary = data_summary(run_dir) if notebook == "01_data" else ""
+        if summary:
+            print(f"  {summary}", flush=True)
     if build_report and only is None:
         from mmar.report import build_book as build
 

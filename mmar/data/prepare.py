@@ -197,13 +197,12 @@ def _check_time_resolution(videos: Sequence[AnnotatedVideo], store: FeatureStore
         return
     fps, stride = store.fps, store.stride_frames
     low, high = STEPS_PER_DURATION_RANGE
-    off, ratios, lengths, expected_steps = [], [], Counter(), []
+    off, ratios, steps_and_expected = [], [], []
     for video in videos:
         expected = max(video.duration_s * fps / stride, 1.0)
         steps = store.length(video.video_id)
         ratios.append(steps / expected)
-        expected_steps.append(expected)
-        lengths[steps] += 1
+        steps_and_expected.append((steps, expected))
         if not low <= steps / expected <= high:
             off.append(f"{video.video_id}: {steps} steps for {video.duration_s:g} s (expected about {expected:.0f})")
     rate = (f"duration * fps / stride_frames = duration * {fps:g} / {stride} ({fps / stride:.3f} steps per second, "
@@ -216,8 +215,8 @@ def _check_time_resolution(videos: Sequence[AnnotatedVideo], store: FeatureStore
         raise FeatureStoreError(
             f"{what}. The store's time resolution does not match its fps/stride_frames attributes (features resampled "
             f"to a fixed number of steps per video, or extracted at another rate?): {fix}")
-    (steps, n_same), = lengths.most_common(1)
-    same = [e for e, video in zip(expected_steps, videos) if store.length(video.video_id) == steps]
+    (steps, n_same), = Counter(n for n, _ in steps_and_expected).most_common(1)
+    same = [expected for n, expected in steps_and_expected if n == steps]
     if len(videos) >= 10 and 2 * n_same > len(videos) and max(same) > 1.5 * min(same):
         raise FeatureStoreError(
             f"{store.path}: {n_same:,} of {len(videos):,} videos have exactly {steps} feature steps, though their "
