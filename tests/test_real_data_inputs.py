@@ -435,3 +435,28 @@ def test_one_bad_entry_is_still_skipped(real_tiny, tmp_path: Path) -> None:
     path.write_text(json.dumps(raw))
     videos, _, report = load_activitynet(anet)
     assert len(videos) == N_CLASSES * (N_TRAIN + N_VAL) - 1 and report.videos["bad_entry"] == 1
+
+
+# -- 9. timestamps as fractions of the duration ----------------------------------------------------------------
+def test_timestamps_given_as_fractions_of_the_duration_stop(real_tiny, tmp_path: Path) -> None:
+    """Every segment inside its video's first second passes each entry's own checks; the file's check refuses it
+    once 90 % of its videos look so (here 18 of 18, then 17 of 18), and lets 16 of 18 (89 %) through."""
+    anet = _copy(real_tiny, tmp_path)
+    path = anet / "train_modified.json"
+    raw = json.loads(path.read_text())
+    as_fractions = {k: {**v, "timestamps": [[s / v["duration"], e / v["duration"]] for s, e in v["timestamps"]]}
+                    for k, v in raw.items()}
+    assert len(raw) == 18 and all(v["duration"] > 10 for v in raw.values())
+    for on_error in ("skip", "stop"):
+        path.write_text(json.dumps(as_fractions))
+        with pytest.raises(AnnotationError, match=r"train_modified\.json: 100% of its 18 videos end their last segment "
+                                                  r"by 1\.05 s while the median video lasts \d+ s: the timestamps look like "
+                                                  r"fractions of each video's duration\. .*multiply each \[start, end\]"):
+            load_activitynet(anet, on_error=on_error)
+    ids = list(raw)
+    path.write_text(json.dumps({k: (raw if k == ids[0] else as_fractions)[k] for k in ids}))
+    with pytest.raises(AnnotationError, match=r"94% of its 18 videos"):
+        load_activitynet(anet)
+    path.write_text(json.dumps({k: (raw if k in ids[:2] else as_fractions)[k] for k in ids}))
+    videos, _, _ = load_activitynet(anet)
+    assert len(videos) == N_CLASSES * (N_TRAIN + N_VAL)

@@ -35,7 +35,9 @@ Policies (all measured on the real files in ``../shared/data/activitynet``):
   reasons, the sentence) is left out and counted in a :class:`SkipReport`. Unreadable files
   (missing, malformed JSON, missing CSV columns) always raise: there is no sample to skip; so does a
   captions file of which every entry is ``bad_entry`` (a file of another structure, e.g. ``captions``
-  instead of ``sentences``): the error names the file and the first entry's reason.
+  instead of ``sentences``): the error names the file and the first entry's reason; and so does a file whose
+  timestamps look like fractions of each video's duration (:func:`_check_seconds`), which no entry-level check
+  would catch (every segment would fall inside its video's first second).
 """
 
 from __future__ import annotations
@@ -67,6 +69,15 @@ CLASS_LIST_FILE = "activitynet_v1-3_action_label_mapping.json"
 TSP_LABEL_FILES = ("activitynet_v1-3_train_tsp_groundtruth.csv", "activitynet_v1-3_valid_tsp_groundtruth.csv")
 MIN_JSON_FILE = "activity_net.v1-3.min.json"
 ON_ERROR = ("skip", "stop")
+#: Timestamps given as fractions of the duration (0-1) instead of seconds: a file of at least this many
+#: well-formed videos, the median one longer than FRACTION_MIN_DURATION_S, is refused when at least FRACTION_SHARE
+#: of them end their last segment by FRACTION_MAX_END_S (1 plus the tolerance: fractions overshoot 1 as seconds
+#: overshoot the duration). Measured on the real files: no video of train_modified, val_1 or val_2 does (medians
+#: 114-117 s; 0.2-0.3 % of their sentences end by 1 s).
+FRACTION_MAX_END_S = 1.0 + TIMESTAMP_TOLERANCE_S
+FRACTION_MIN_VIDEOS = 10
+FRACTION_MIN_DURATION_S = 10.0
+FRACTION_SHARE = 0.9
 WHERE_TO_GET = (
     "ActivityNet Captions annotations (train_modified.json / val_1.json, e.g. from "
     "https://cs.stanford.edu/people/ranjaykrishna/densevid/ or ttengwang/PDVC data/anet/captiondata) "
@@ -312,6 +323,7 @@ def read_captions(path: str | Path, *, class_times: Mapping[str, Mapping[str, fl
         raise AnnotationError(f"{path}: every one of its {len(problems)} entries is malformed, the first (video {first}): "
                               f"{problems[first]}. Expected an ActivityNet Captions file {{video_id: {{\"duration\": s, "
                               f"\"timestamps\": [[start, end], ...], \"sentences\": [...]}}}}")
+    _check_seconds(path, [entry for video_id, entry in data.items() if problems[video_id] is None])
     videos: list[AnnotatedVideo] = []
     for video_id, entry in data.items():
         where = f"{path}: video {video_id}"
@@ -361,6 +373,21 @@ def read_captions(path: str | Path, *, class_times: Mapping[str, Mapping[str, fl
             continue
         videos.append(AnnotatedVideo(video_id, subset, path.stem, duration, class_name, tuple(segments), tuple(sentences)))
     return videos
+
+
+def _check_seconds(path: Path, entries: Sequence[Mapping[str, Any]]) -> None:
+    """AnnotationError when ``entries`` (well-formed captions entries of ``path``) give their timestamps as
+    fractions of the duration rather than seconds (thresholds: :data:`FRACTION_SHARE` and the constants above it)."""
+    last_ends = [max(float(end) for _, end in entry["timestamps"]) for entry in entries if entry["timestamps"]]
+    if len(last_ends) < FRACTION_MIN_VIDEOS:
+        return
+    median_duration = float(np.median([float(entry["duration"]) for entry in entries]))
+    share = float(np.mean(np.asarray(last_ends) <= FRACTION_MAX_END_S))
+    if median_duration > FRACTION_MIN_DURATION_S and share >= FRACTION_SHARE:
+        raise AnnotationError(
+            f"{path}: {share:.0%} of its {len(last_ends)} videos end their last segment by {FRACTION_MAX_END_S:g} s while the median video "
+            f"lasts {median_duration:.0f} s: the timestamps look like fractions of each video's duration. ActivityNet "
+            "Captions gives them in seconds; multiply each [start, end] by its video's duration.")
 
 
 def resolve_annotations_dir(annotations_dir: str | Path | None) -> Path:
