@@ -181,9 +181,10 @@ def test_tiny_grid_end_to_end_with_cache(tiny_prepared, tmp_path, monkeypatch):
     assert first.n_test_videos == 4 and first.n_sentences == 4
     # every reference ties; 2 of the 4 carry the query's class (2 per class): 50% for 1-NN and for prototypes
     assert first.zero_shot == ex.ZeroShotScores(nn_accuracy=50.0, prototype_accuracy=50.0)
-    assert first.n_retrieval_pairs == 16  # 2 classes x 4 videos x 2 sentences: every target at place 8.5
+    # 2 classes x 4 videos x 2 sentences, all tied: every target at place 8.5, recall@K the chance K / 16
+    assert first.n_retrieval_pairs == 16
     assert first.retrieval == {f"{d}_{m}": v for d in ("t2v", "v2t") for m, v in
-                               [("R@1", 0.0), ("R@5", 0.0), ("R@10", 100.0), ("median_rank", 8.5)]}
+                               [("R@1", 6.25), ("R@5", 31.25), ("R@10", 62.5), ("median_rank", 8.5)]}
     # one point: one cluster, voted to either class, right for 2 of the 4 queries; no information
     assert first.discovery == ex.DiscoveryScores(accuracy=50.0, nmi=0.0, ari=0.0)
     assert len(first.captions.hypotheses) == 4
@@ -238,7 +239,7 @@ def test_tiny_grid_end_to_end_with_cache(tiny_prepared, tmp_path, monkeypatch):
 def test_evaluation_scores_of_known_embeddings(tiny_prepared, monkeypatch, k: int) -> None:
     """Every protocol of a cell on embeddings whose scores the metrics' stated rules fix: one constant
     embedding (all ties) gives 1-NN, prototype and discovery accuracy 100 / K and the mean place (n + 1) / 2
-    for every retrieval target; a one-hot class embedding gives 100 everywhere, and the mean place among a
+    for every retrieval target (recall@K the chance K / n); a one-hot class embedding gives 100 everywhere, and the mean place among a
     target's own class's 8 rows, (8 + 1) / 2, in retrieval."""
     from mmar.training import TrainConfig, build_model
 
@@ -252,18 +253,19 @@ def test_evaluation_scores_of_known_embeddings(tiny_prepared, monkeypatch, k: in
     assert constant["zero_shot"].nn_accuracy == pytest.approx(100 / k)
     assert constant["zero_shot"].prototype_accuracy == pytest.approx(100 / k)
     assert constant["discovery"].accuracy == pytest.approx(100 / k)
-    place = (8 * k + 1) / 2  # 8.5 or 12.5
-    assert constant["retrieval"] == {f"{d}_{m}": v for d in ("t2v", "v2t") for m, v in
-                                     [("R@1", 0.0), ("R@5", 0.0), ("R@10", 100.0 * (place <= 10)),
-                                      ("median_rank", place)]}
+    n = 8 * k  # all tied: the mean place (n + 1) / 2, 8.5 or 12.5, and recall@K the chance K / n
+    assert constant["retrieval"] == pytest.approx({f"{d}_{m}": v for d in ("t2v", "v2t") for m, v in
+                                                   [("R@1", 100 / n), ("R@5", 500 / n), ("R@10", 1000 / n),
+                                                    ("median_rank", (n + 1) / 2)]})
 
     _fix_embeddings(monkeypatch, "class")
     by_class = ex.evaluate_model(model, data, unseen, 0, TINY_GRID, "segment", 4)
     assert by_class["zero_shot"] == ex.ZeroShotScores(nn_accuracy=100.0, prototype_accuracy=100.0)
     assert by_class["discovery"].accuracy == 100.0
     assert by_class["discovery"].nmi == pytest.approx(1.0) and by_class["discovery"].ari == pytest.approx(1.0)
+    # a target ties with its class's 8 rows: places 1-8, recall@K min(K, 8) / 8
     assert by_class["retrieval"] == {f"{d}_{m}": v for d in ("t2v", "v2t") for m, v in
-                                     [("R@1", 0.0), ("R@5", 100.0), ("R@10", 100.0), ("median_rank", 4.5)]}
+                                     [("R@1", 12.5), ("R@5", 62.5), ("R@10", 100.0), ("median_rank", 4.5)]}
 
 
 def test_a_cell_record_missing_a_field_is_refused_by_name(cell_result):

@@ -11,7 +11,7 @@ from mmar.evaluation import captioning
 from mmar.evaluation.captioning import caption_scores, collapse_repeats, nearest_words, references, top_word_share
 from mmar.evaluation.discovery import discovery_scores, mean_pooled_rows
 from mmar.evaluation.metrics import (ari, class_prototypes, cluster_vote_accuracy, median_rank, nmi, nn_accuracy,
-                                     prototype_accuracy, recall_at_k, target_ranks)
+                                     prototype_accuracy, recall_at_k, target_places, tied_ranks)
 from mmar.evaluation.retrieval import retrieval_chance, retrieval_scores
 from mmar.evaluation.zero_shot import sample_per_class, seen_training_rows, zero_shot_test
 
@@ -66,24 +66,34 @@ def test_ranks_recall_and_median_rank_hand_example():
     queries = np.array([[0.1], [2.1], [0.4]])
     # distances^2: q0 (.01, .81, 8.41) -> target 0 rank 1; q1 (4.41, 1.21, .81) -> target 1 rank 2;
     # q2 (.16, .36, 6.76) -> target 2 rank 3
-    ranks = target_ranks(queries, gallery, np.array([0, 1, 2]))
+    closer, tied = target_places(queries, gallery, np.array([0, 1, 2]))
+    assert list(closer) == [0, 1, 2] and list(tied) == [1, 1, 1]
+    ranks = tied_ranks(closer, tied)
     assert list(ranks) == [1, 2, 3]
-    assert recall_at_k(ranks, 1) == pytest.approx(1 / 3)
-    assert recall_at_k(ranks, 2) == pytest.approx(2 / 3)
+    assert recall_at_k(closer, tied, 1) == pytest.approx(1 / 3)
+    assert recall_at_k(closer, tied, 2) == pytest.approx(2 / 3)
     assert median_rank(ranks) == 2.0
 
 
 def test_tied_ranks_take_the_mean_of_their_places():
     # Collapsed embeddings: all 5 items tie, each target takes the mean of places 1..5 = 3 (chance).
     collapsed = np.ones((5, 3))
-    ranks = target_ranks(collapsed, collapsed, np.arange(5))
-    assert list(ranks) == [3.0] * 5
-    assert median_rank(ranks) == 3.0 and recall_at_k(ranks, 2) == 0.0 and recall_at_k(ranks, 3) == 1.0
+    closer, tied = target_places(collapsed, collapsed, np.arange(5))
+    ranks = tied_ranks(closer, tied)
+    assert list(ranks) == [3.0] * 5 and median_rank(ranks) == 3.0
+    # Recall under ties: the chance of the target's place within k in a random order of the tie, k / 5 here
+    # (chance, not 0 for k < 3 and 1 from k = 3 as a test on the mean rank would give).
+    assert [recall_at_k(closer, tied, k) for k in (1, 2, 3, 5, 6)] == pytest.approx([0.2, 0.4, 0.6, 1.0, 1.0])
     # Gallery items 1 and 2 are equal: query (1.2) is at d^2 1.44 from item 0 (0.0), 0.04 from items 1, 2
     # (1.0, 1.0) and 3.24 from item 3 (3.0). Target 1 ties with item 2 for places 1-2 -> 1.5; target 3 -> 4.
     gallery = np.array([[0.0], [1.0], [1.0], [3.0]])
     query = np.array([[1.2], [1.2]])
-    assert list(target_ranks(query, gallery, np.array([1, 3]))) == [1.5, 4.0]
+    closer, tied = target_places(query, gallery, np.array([1, 3]))
+    assert list(tied_ranks(closer, tied)) == [1.5, 4.0]
+    # target 1 is first or second with one chance in two each; target 3 is fourth
+    assert recall_at_k(closer, tied, 1) == pytest.approx((0.5 + 0) / 2)
+    assert recall_at_k(closer, tied, 2) == pytest.approx((1 + 0) / 2)
+    assert recall_at_k(closer, tied, 4) == pytest.approx(1.0)
 
 
 def test_equal_embeddings_tie_exactly_in_a_large_product():
@@ -97,7 +107,7 @@ def test_equal_embeddings_tie_exactly_in_a_large_product():
 
     d = squared_distances(queries, gallery)
     assert (d[:, 200:500] == d[:, [200]]).all()
-    ranks = target_ranks(queries, gallery, np.full(64, 250))
+    ranks = tied_ranks(*target_places(queries, gallery, np.full(64, 250)))
     tied_block = (d < d[:, [250]]).sum(1) + (300 + 1) / 2
     np.testing.assert_array_equal(ranks, tied_block)
 
@@ -129,10 +139,12 @@ def test_retrieval_scores_on_perfect_and_shuffled_pairs():
     for name in ("t2v", "v2t"):
         assert shifted[f"{name}_R@1"] == 0.0 and shifted[f"{name}_median_rank"] == 2.5
         assert shifted[f"{name}_R@5"] == shifted[f"{name}_R@10"] == pytest.approx(100.0 * 19 / 20)
-    np.testing.assert_array_equal(target_ranks(np.roll(line, -1, axis=0), line, np.arange(20)),
+    np.testing.assert_array_equal(tied_ranks(*target_places(np.roll(line, -1, axis=0), line, np.arange(20))),
                                   [2.5] * 18 + [2.0, 20.0])
-    np.testing.assert_array_equal(target_ranks(line, np.roll(line, -1, axis=0), np.arange(20)),
+    np.testing.assert_array_equal(tied_ranks(*target_places(line, np.roll(line, -1, axis=0), np.arange(20))),
                                   [2.0] + [2.5] * 18 + [20.0])
+    collapsed = retrieval_scores(np.ones((20, 4)), np.ones((20, 4)))  # every distance tied: chance, not 0
+    assert collapsed == pytest.approx(retrieval_chance(20))
     chance = retrieval_chance(20)
     assert chance["t2v_R@5"] == pytest.approx(25.0)
     assert chance["v2t_median_rank"] == pytest.approx(10.5)

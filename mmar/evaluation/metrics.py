@@ -146,32 +146,52 @@ def ari(clusters: np.ndarray, labels: np.ndarray) -> float:
     return float(adjusted_rand_score(labels, clusters))
 
 
-def target_ranks(queries: np.ndarray, gallery: np.ndarray, targets: np.ndarray,
-                 batch_size: int = DEFAULT_BATCH) -> np.ndarray:
-    """Rank (n,) of each query's target item in the gallery sorted by L2 distance, 1 = closest.
+def target_places(queries: np.ndarray, gallery: np.ndarray, targets: np.ndarray,
+                  batch_size: int = DEFAULT_BATCH) -> tuple[np.ndarray, np.ndarray]:
+    """Where each query's target item lies in the gallery sorted by L2 distance: ``(closer, tied)``, both (n,)
+    int arrays, the gallery items strictly closer than the target and those at exactly its distance (the target
+    included, so ``tied >= 1``).
 
-    ``targets[i]`` is the gallery index of query i's correct item. Tie rule: items at exactly the
-    target's distance share their places, and the target takes the mean of them: rank = (items
-    closer) + (tied items, the target included, + 1) / 2. So a rank can end in .5; a collapsed
-    embedding (every distance equal) scores the chance rank (n + 1) / 2, neither the best nor the worst.
+    ``targets[i]`` is the gallery index of query i's correct item. Exact ties are real, not rounding: equal
+    items get bit-identical distances (:func:`squared_distances`), and a collapsed embedding ties everything.
     """
     q = _as_2d("queries", queries)
     g = _as_2d("gallery", gallery)
     targets = _as_labels("targets", targets, len(q)).astype(np.int64)
     if targets.min() < 0 or targets.max() >= len(g):
         raise ValueError(f"targets must index the gallery of {len(g)} items")
-    ranks = np.empty(len(q), dtype=np.float64)
+    closer = np.empty(len(q), dtype=np.int64)
+    tied = np.empty(len(q), dtype=np.int64)
     for start in range(0, len(q), batch_size):
         d = squared_distances(q[start:start + batch_size], g)
         own = d[np.arange(len(d)), targets[start:start + batch_size]][:, None]
-        ranks[start:start + batch_size] = (d < own).sum(1) + ((d == own).sum(1) + 1) / 2.0
-    return ranks
+        closer[start:start + batch_size] = (d < own).sum(1)
+        tied[start:start + batch_size] = (d == own).sum(1)
+    return closer, tied
 
 
-def recall_at_k(ranks: np.ndarray, k: int) -> float:
-    """Fraction of queries whose target is within the top ``k`` (a tied rank counts if it is <= k)."""
-    ranks = np.asarray(ranks)
-    return float(np.mean(ranks <= k))
+def tied_ranks(closer: np.ndarray, tied: np.ndarray) -> np.ndarray:
+    """Rank (n,) of each target, 1 = closest, from :func:`target_places`' ``(closer, tied)``.
+
+    Tie rule: items at exactly the target's distance share their places, and the target takes the mean of
+    them: rank = closer + (tied + 1) / 2. So a rank can end in .5; a collapsed embedding (every distance equal)
+    scores the chance rank (n + 1) / 2, neither the best nor the worst.
+    """
+    return np.asarray(closer) + (np.asarray(tied) + 1) / 2.0
+
+
+def recall_at_k(closer: np.ndarray, tied: np.ndarray, k: int) -> float:
+    """Fraction of queries whose target is within the top ``k``, from :func:`target_places`' ``(closer, tied)``.
+
+    Tie rule: a target tied with others is in the top k with the probability it would have if the ties were
+    broken in a random order, clip((k - closer) / tied, 0, 1); so a collapsed embedding scores the chance
+    recall k / n (a rank-based test ``rank <= k`` would give it 0 for every k < (n + 1) / 2).
+    """
+    closer = np.asarray(closer, dtype=np.float64)
+    tied = np.asarray(tied, dtype=np.float64)
+    if closer.shape != tied.shape or (tied < 1).any():
+        raise ValueError("closer and tied must be arrays of one shape, with tied >= 1 (the target itself)")
+    return float(np.mean(np.clip((k - closer) / tied, 0.0, 1.0)))
 
 
 def median_rank(ranks: np.ndarray) -> float:

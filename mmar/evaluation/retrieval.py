@@ -13,7 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from mmar.evaluation.metrics import median_rank, recall_at_k, target_ranks
+from mmar.evaluation.metrics import median_rank, recall_at_k, target_places, tied_ranks
 
 
 def retrieval_scores(video: np.ndarray, text: np.ndarray, ks: Sequence[int] = (1, 5, 10)) -> dict[str, float]:
@@ -28,10 +28,10 @@ def retrieval_scores(video: np.ndarray, text: np.ndarray, ks: Sequence[int] = (1
     own = np.arange(len(video))
     scores: dict[str, float] = {}
     for name, queries, gallery in (("t2v", text, video), ("v2t", video, text)):
-        ranks = target_ranks(queries, gallery, own)
+        closer, tied = target_places(queries, gallery, own)
         for k in ks:
-            scores[f"{name}_R@{k}"] = 100.0 * recall_at_k(ranks, k)
-        scores[f"{name}_median_rank"] = median_rank(ranks)
+            scores[f"{name}_R@{k}"] = 100.0 * recall_at_k(closer, tied, k)
+        scores[f"{name}_median_rank"] = median_rank(tied_ranks(closer, tied))
     return scores
 
 
