@@ -477,3 +477,22 @@ def test_a_caption_set_is_degenerate_by_its_top_word_or_its_few_distinct_caption
     assert degenerate_note([0.51], [0.05]) == ("; DEGENERATE caption set: in its worst trial, one word is 51% of all caption tokens and "
                                                "only 5% of the captions are distinct")
     assert degenerate_note([0.5], [0.1]) == ""  # the bounds themselves are not degenerate
+
+
+def test_captions_vocabulary_holds_only_the_seen_classes_words(tiny_prepared) -> None:
+    """word_source "prepared": the padding row, then exactly the words of seen_class_words, with their vectors
+    (so no word that only the trial's unseen classes use can be said); the round trip's rows cover every unseen
+    class."""
+    from mmar.evaluation.captioning import seen_class_words
+    from mmar.experiments import run as grid_run
+
+    data = tiny_prepared
+    unseen = data.splits[min(data.splits)][0]
+    vectors, words = grid_run._vocabulary(data, "prepared", unseen)
+    seen = np.flatnonzero(seen_class_words(data, unseen))
+    assert words == ["<pad>" if i == 0 else str(data.vocab_words[i]) for i in [0, *seen]]
+    np.testing.assert_array_equal(vectors, data.vocab_vectors[[0, *seen]])
+    assert len(words) - 1 < len(data.vocab_words) - 1  # some words are left out
+    rows = np.concatenate([np.full(n, c) for c, n in enumerate([216, 84, 400, 150, 150])])  # class-ordered rows
+    picked = grid_run._evenly_spaced(rows, grid_run.ROUND_TRIP_SENTENCES)
+    assert len(picked) == 300 and set(picked) == set(range(5))  # rows[:300] would hold classes 0 and 1 only

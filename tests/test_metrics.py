@@ -409,3 +409,21 @@ def test_class_word_share_counts_captions_that_name_their_class():
     # "hair" (and "blow" of "blow-drying") names the first; "shoes" the third; "a" and "on" never count
     assert class_word_share(captions, classes) == pytest.approx(2 / 4)
     assert class_word_share([], []) == 0.0
+
+
+def test_seen_class_words_leave_out_the_words_only_unseen_classes_use(tiny_prepared):
+    """Against the sentences' own text: the words of every sentence outside the unseen classes, read through
+    the vocabulary; the tiny dataset has words only its unseen classes use, and those are left out."""
+    from mmar.data.text import tokenize
+    from mmar.evaluation.captioning import seen_class_words
+
+    data = tiny_prepared
+    unseen = data.splits[min(data.splits)][0]
+    vocabulary = set(map(str, data.vocab_words[1:]))
+    in_class = data.sentences["class_name"].isin(unseen).to_numpy()
+    words_of = lambda mask: {w for text in data.sentences["text"][mask] for w in tokenize(text)} & vocabulary
+    seen_words, unseen_words = words_of(~in_class), words_of(in_class)
+    mask = seen_class_words(data, unseen)
+    assert not mask[0] and set(map(str, data.vocab_words[mask])) == seen_words
+    assert unseen_words - seen_words  # the check has something to leave out
+    assert not (set(map(str, data.vocab_words[mask])) & (unseen_words - seen_words))

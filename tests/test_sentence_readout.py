@@ -105,3 +105,26 @@ def test_seen_prior_opens_the_words_of_fewer_than_two_seen_classes(tiny_prepared
     expected = np.array([w > 0 and len(classes_of.get(w, ())) < 2 for w in range(len(data.vocab_words))])
     assert (prior.open_words == expected).all() and not expected[1] and expected[2:].all()
     assert np.allclose(np.exp(prior.log_table()).sum(1), 1.0)
+
+
+def test_words_outside_allowed_are_never_said():
+    """A decoder naming "a dog walks" word for word, with "dog" not allowed (a word only the unseen classes use):
+    the read-out says another word there, the prior's own sentence too, and the emission weight's fit refuses a
+    target outside the allowed words."""
+    prior = BigramPrior.fit(CORPUS, len(WORDS))
+    vectors = np.eye(len(WORDS), 8, dtype=np.float32)
+    centre, scale = np.zeros(8, np.float32), np.ones(8, np.float32)
+    columns = vectors[[1, 4, 5]][None]
+    allowed = np.array([False, True, True, True, False, True])
+    free = SentenceReadout(prior, 5.0, centre, scale, vectors, WORDS)
+    assert free.sentences(columns) == ["a dog walks"]
+    kept = SentenceReadout(prior, 5.0, centre, scale, vectors, WORDS, allowed=allowed)
+    said = kept.sentences(columns)[0].split()
+    assert said[0] == "a" and said[2] == "walks" and said[1] not in ("dog", "<pad>")
+    no_man = np.array([False, True, False, True, True, True])
+    assert "man" not in SentenceReadout(prior, 0.0, centre, scale, vectors, WORDS, allowed=no_man).prior_sentence(3)
+    scores = emission_scores(columns, vectors, centre, scale)[0]
+    with pytest.raises(ValueError, match="allowed"):
+        fit_emission_weight(scores, np.array([1, 4, 5]), prior, allowed=allowed)
+    assert fit_emission_weight(scores, np.array([1, 4, 5]), prior, allowed=np.ones(6, bool) & (np.arange(6) > 0)) \
+        == fit_emission_weight(scores, np.array([1, 4, 5]), prior)  # allowing every word changes nothing

@@ -3,7 +3,9 @@
 The caption of a video is t^ = G_T(E_V(v)): the text decoder's output (L, D) is read column by
 column, each column replaced by its nearest word vector in a vocabulary (by default the cosine after
 centring on the vocabulary's mean, see :func:`nearest_words`; immediate repetitions are dropped): the words of the
-prepared dataset (``word_source="prepared"``) or all 400k words of GloVe 6B (``"glove"``). The
+seen classes' sentences (``word_source="prepared"``, :func:`seen_class_words`: no word that only the unseen
+classes' sentences use is offered, so the test sentences' vocabulary cannot leak into the captions) or all 400k
+words of GloVe 6B (``"glove"``, the paper's read-out: it offers every word, among 400k). The
 paper does not state the output length L; it is the parameter ``length`` (default: the median
 length of the training sentences, recorded with each result). The padding word is never emitted.
 
@@ -151,15 +153,19 @@ def decode_captions(model, data: PreparedDataset, rows: Sequence[int], *, length
 
 
 def read_out_pairs(pairs: Sequence[tuple[np.ndarray, np.ndarray]], vectors: np.ndarray, words: Sequence[str],
-                   centre: np.ndarray | None) -> tuple[list[list[str]], list[list[str]]]:
+                   centre: np.ndarray | None, original_words: tuple[np.ndarray, Sequence[str]] | None = None,
+                   ) -> tuple[list[list[str]], list[list[str]]]:
     """``(originals, decoded)`` as words for (original (L, D), decoded (L, D)) pairs of one sentence
     each: the nearest word of every original column (around the vocabulary mean) and of every decoded
-    column (the captioning read-out, around ``centre``, :func:`decoder_centre`). All columns are read
-    in one :func:`nearest_words` call per side."""
+    column (the captioning read-out, around ``centre``, :func:`decoder_centre`). Originals are read in
+    ``original_words`` (vectors (V', D), words) when given (a vocabulary holding every word of the sentences,
+    so that each original column reads as its own word), else in ``vectors``. All columns are read in one
+    :func:`nearest_words` call per side."""
     lengths = [len(original) for original, _ in pairs]
     if not pairs:
         return [], []
-    originals = nearest_words(np.concatenate([o for o, _ in pairs])[None], vectors, words)[0]
+    original_vectors, original_names = original_words if original_words is not None else (vectors, words)
+    originals = nearest_words(np.concatenate([o for o, _ in pairs])[None], original_vectors, original_names)[0]
     decoded = nearest_words(np.concatenate([d for _, d in pairs])[None], vectors, words, centre=centre)[0]
     return split_words(originals, lengths), split_words(decoded, lengths)
 
@@ -185,12 +191,25 @@ def word_accuracy(originals: Sequence[Sequence[str]], decoded: Sequence[Sequence
 def round_trip_word_accuracy(model, data: PreparedDataset, rows: Sequence[int], *, vectors: np.ndarray,
                              words: Sequence[str]) -> dict[str, float]:
     """How well the text decoder says a sentence back: :func:`word_accuracy` of G_T(E_T(t)) read out
-    as captions are (:func:`read_out_pairs`) on the sentences ``rows``. A caption can only be as good
-    as this round trip."""
+    as captions are (in ``vectors``/``words``, :func:`read_out_pairs`) against the sentences ``rows``' own words
+    (read in the prepared dataset's whole vocabulary). A caption can only be as good as this round trip; a word
+    the captions' vocabulary lacks is never said back."""
     from mmar.training import reconstruct_rows
 
     _, kept = reconstruct_rows(model, data, np.asarray(rows), "text", keep=len(rows))
-    return word_accuracy(*read_out_pairs(kept, vectors, words, decoder_centre(model)))
+    return word_accuracy(*read_out_pairs(kept, vectors, words, decoder_centre(model),
+                                         original_words=(data.vocab_vectors, list(data.vocab_words))))
+
+
+def seen_class_words(data: PreparedDataset, unseen: Sequence[str]) -> np.ndarray:
+    """(V,) bool over the prepared vocabulary: the words of the sentences of every class but ``unseen`` (both
+    subsets), the padding word 0 excluded. What a zero-shot read-out may say: a word that only the unseen
+    classes' sentences use belongs to the test data."""
+    texts = data.sentences["token_ids"].to_numpy()[data.rows(exclude_classes=list(unseen))]
+    seen = np.zeros(len(data.vocab_words), dtype=bool)
+    seen[np.array(" ".join(map(str, texts)).split(), dtype=np.int64)] = True
+    seen[0] = False
+    return seen
 
 
 def decoder_centre(model) -> np.ndarray | None:

@@ -14,7 +14,9 @@ by beam search, where ``s(x, w) = ((x - c) / sigma) . ((v_w - c) / sigma)`` is t
 column x with word vector v_w, both standardised by the text decoder's own statistics (c, sigma), and
 p is a bigram prior (:class:`BigramPrior`, Witten-Bell smoothed) of the *seen-class* training
 sentences. ``beta`` is fitted by maximum likelihood on the decoder's round trips of seen-class
-training sentences (:func:`fit_emission_weight`), so nothing of the unseen classes is used.
+training sentences (:func:`fit_emission_weight`), and the words it may say are those of the seen classes'
+sentences (``allowed``, :func:`mmar.evaluation.captioning.seen_class_words`), so nothing of the unseen classes
+is used.
 
 The prior alone (beta = 0, :meth:`SentenceReadout.prior_sentence`) gives one fluent sentence for
 every video: captions of this read-out are only informative where they score above it.
@@ -40,9 +42,10 @@ class BigramPrior:
     The prior works on *tokens*: every word is its own token, except the ``open`` words, which share
     one token OPEN (V + 1) and split its probability evenly: ``p(w | u) = p(OPEN | u) / n_open``. The
     open words are those a seen-class prior cannot know: words of at most one seen class (class names,
-    class-specific objects) and words never seen. Their share after a context (e.g. "during the ___")
-    is learned from the seen classes, so an unseen class's own words are as likely there as a seen
-    class's were, instead of as unlikely as a word never counted.
+    class-specific objects) and words never seen in its sentences. Their share after a context (e.g. "during
+    the ___") is learned from the seen classes, so a word an unseen class shares with at most one seen class is
+    as likely there as a seen class's own word was, instead of as unlikely as a word never counted. (A
+    zero-shot read-out never says a word that only the unseen classes' sentences use: see ``allowed``.)
 
     ``counts`` (V + 2, V + 2) sparse: rows are the previous token (row V: the sentence start), columns
     the next token (column V: the sentence end). ``unigram`` (V + 2,): add-one next-token probabilities,
@@ -136,10 +139,15 @@ def emission_scores(columns: np.ndarray, vectors: np.ndarray, centre: np.ndarray
 
 
 def fit_emission_weight(scores: np.ndarray, targets: np.ndarray, prior: BigramPrior,
-                        grid: np.ndarray = BETA_GRID) -> float:
+                        grid: np.ndarray = BETA_GRID, allowed: np.ndarray | None = None) -> float:
     """The beta of ``grid`` maximising the mean log-likelihood of the true words ``targets`` (n,) under
-    ``softmax(beta * scores + log p_1)`` for ``scores`` (n, V) of the columns that should say them."""
-    log_unigram = prior.log_unigram()[:-1]
+    ``softmax(beta * scores + log p_1)`` for ``scores`` (n, V) of the columns that should say them, the softmax
+    over the ``allowed`` (V,) words when given (every target must be one)."""
+    log_unigram = prior.log_unigram()[:-1].copy()
+    if allowed is not None:
+        if not allowed[targets].all():
+            raise ValueError("every target word must be allowed")
+        log_unigram[~allowed] = -np.inf
     best, best_ll = float(grid[0]), -np.inf
     for beta in grid:
         logits = beta * scores + log_unigram[None, :]
@@ -151,10 +159,11 @@ def fit_emission_weight(scores: np.ndarray, targets: np.ndarray, prior: BigramPr
     return best
 
 
-def beam_decode(scores: np.ndarray, prior: BigramPrior, beta: float, beam: int = 8) -> list[list[int]]:
+def beam_decode(scores: np.ndarray, prior: BigramPrior, beta: float, beam: int = 8,
+                allowed: np.ndarray | None = None) -> list[list[int]]:
     """The word indices (L,) of the best sentence of each caption's ``scores`` (B, L, V) (see the
     module docstring), by a beam search of width ``beam`` run on all B captions at once; the padding
-    word 0 is never chosen."""
+    word 0 is never chosen, nor a word outside ``allowed`` (V,) bool when given."""
     scores = np.asarray(scores, dtype=np.float64)
     n, length, vocab = scores.shape
     if vocab != prior.vocab_size:
@@ -166,6 +175,8 @@ def beam_decode(scores: np.ndarray, prior: BigramPrior, beta: float, beam: int =
     for t in range(length):
         candidates = totals[:, :, None] + table[last][:, :, :vocab] + beta * scores[:, t, None, :]
         candidates[:, :, 0] = -np.inf
+        if allowed is not None:
+            candidates[:, :, ~allowed] = -np.inf
         flat = candidates.reshape(n, -1)
         keep = np.argpartition(-flat, min(beam, flat.shape[1]) - 1, axis=1)[:, :beam]
         keep = np.take_along_axis(keep, np.argsort(-np.take_along_axis(flat, keep, 1), axis=1, kind="stable"), 1)
@@ -204,13 +215,16 @@ class SentenceReadout:
     vectors: np.ndarray
     words: Sequence[str]
     beam: int = 8
+    allowed: np.ndarray | None = None
 
     @classmethod
     def fit(cls, model, data, seen_rows: np.ndarray, *, prior: BigramPrior | None = None, fit_rows: int = 100,
-            beam: int = 8) -> "SentenceReadout":
+            beam: int = 8, allowed: np.ndarray | None = None) -> "SentenceReadout":
         """Prior from the sentences of ``seen_rows`` (seen classes, training subset) of the prepared
         dataset ``data``, in its vocabulary (or the given ``prior``, fitted so); beta from the round
-        trips G_T(E_T(t)) of ``fit_rows`` of them, evenly spaced."""
+        trips G_T(E_T(t)) of ``fit_rows`` of them, evenly spaced. ``allowed`` (V,) bool: the words the read-out
+        may say (None: every word; a zero-shot read-out passes the seen classes' words,
+        :func:`mmar.evaluation.captioning.seen_class_words`)."""
         from mmar.training import reconstruct_rows
 
         seen_rows = np.asarray(seen_rows)
@@ -223,15 +237,16 @@ class SentenceReadout:
         targets = np.concatenate([data.token_ids(int(r))[:len(decoded)] for r, (_, decoded) in zip(fit, kept)])
         decoded = np.concatenate([d for _, d in kept])
         scores = emission_scores(decoded[None], data.vocab_vectors, centre, scale)[0]
-        beta = fit_emission_weight(scores, targets, prior)
-        return cls(prior, beta, centre, scale, np.asarray(data.vocab_vectors), list(data.vocab_words), beam)
+        beta = fit_emission_weight(scores, targets, prior, allowed=allowed)
+        return cls(prior, beta, centre, scale, np.asarray(data.vocab_vectors), list(data.vocab_words), beam, allowed)
 
     def sentences(self, columns: np.ndarray) -> list[str]:
         """One sentence per caption of decoder ``columns`` (B, L, D)."""
         scores = emission_scores(columns, self.vectors, self.centre, self.scale)
-        return [" ".join(self.words[i] for i in ids) for ids in beam_decode(scores, self.prior, self.beta, self.beam)]
+        return [" ".join(self.words[i] for i in ids)
+                for ids in beam_decode(scores, self.prior, self.beta, self.beam, self.allowed)]
 
     def prior_sentence(self, length: int) -> str:
         """The prior's own best sentence of ``length`` words (no decoder input): what every video would get."""
-        ids = beam_decode(np.zeros((1, length, len(self.words)), np.float32), self.prior, 0.0, self.beam)[0]
+        ids = beam_decode(np.zeros((1, length, len(self.words)), np.float32), self.prior, 0.0, self.beam, self.allowed)[0]
         return " ".join(self.words[i] for i in ids)

@@ -49,9 +49,23 @@ def _dataset(root: str) -> PreparedDataset:
     return _WORKER["data"]
 
 
-def _vocabulary(data: PreparedDataset, word_source: str) -> tuple[np.ndarray, list[str]]:
+def _seen_words(data: PreparedDataset, unseen: Sequence[str]) -> np.ndarray:
+    """:func:`mmar.evaluation.captioning.seen_class_words` of ``unseen``, cached per unseen set in the worker."""
+    from mmar.evaluation.captioning import seen_class_words
+
+    key = ("seen_words", tuple(sorted(unseen)))
+    if key not in _WORKER:
+        _WORKER[key] = seen_class_words(data, unseen)
+    return _WORKER[key]
+
+
+def _vocabulary(data: PreparedDataset, word_source: str, unseen: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+    """The captions' word vectors (V', D) and words, row 0 the padding word (never said): for ``"prepared"``
+    the words of the seen classes' sentences (:func:`_seen_words`), for ``"glove"`` all of GloVe."""
     if word_source == "prepared":
-        return data.vocab_vectors, list(data.vocab_words)
+        keep = np.flatnonzero(_seen_words(data, unseen))
+        keep = np.concatenate([[0], keep])
+        return data.vocab_vectors[keep], [str(data.vocab_words[i]) for i in keep]
     if word_source != "glove":
         raise ValueError(f"word_source must be 'prepared' or 'glove', got {word_source!r}")
     if "glove" not in _WORKER:
@@ -63,8 +77,14 @@ def _vocabulary(data: PreparedDataset, word_source: str) -> tuple[np.ndarray, li
     return _WORKER["glove"]
 
 
-#: Unseen-class sentences per cell whose text round trip G_T(E_T(t)) is read out (captions' upper bound).
+#: Unseen-class sentences per cell whose text round trip G_T(E_T(t)) is read out (captions' upper bound), evenly
+#: spaced over the class-ordered unseen rows, so every unseen class has its share.
 ROUND_TRIP_SENTENCES = 300
+
+
+def _evenly_spaced(rows: np.ndarray, at_most: int) -> np.ndarray:
+    """At most ``at_most`` of ``rows`` (n,), evenly spaced over them (so over every class of class-ordered rows)."""
+    return rows[np.unique(np.linspace(0, len(rows) - 1, min(at_most, len(rows))).astype(int))]
 
 
 def sentence_captions(model, data: PreparedDataset, unseen: Sequence[str], columns: np.ndarray) -> dict[str, Any]:
@@ -79,7 +99,7 @@ def sentence_captions(model, data: PreparedDataset, unseen: Sequence[str], colum
     key = ("prior", tuple(sorted(unseen)))
     if key not in _WORKER:
         _WORKER[key] = seen_prior(data, seen)
-    readout = SentenceReadout.fit(model, data, seen, prior=_WORKER[key])
+    readout = SentenceReadout.fit(model, data, seen, prior=_WORKER[key], allowed=_seen_words(data, unseen))
     return {"sentence_hypotheses": readout.sentences(columns), "prior_sentence": readout.prior_sentence(columns.shape[1]),
             "sentence_beta": readout.beta}
 
@@ -107,9 +127,8 @@ def evaluate_model(model, data: PreparedDataset, unseen: Sequence[str], trial: i
     videos = embed_rows(model, data, test.video_rows, pairing=video_pairing, max_frames=settings.eval_max_frames)
     sentences, sentence_labels = pairs["text"][sentence_index], pairs["class_index"][sentence_index]
     # at most caption_max_videos queries, evenly spaced over the (class-ordered) queries: every class has captions
-    caption_rows = test.video_rows[np.unique(np.linspace(0, len(test.video_rows) - 1,
-                                                         min(settings.caption_max_videos, len(test.video_rows))).astype(int))]
-    vectors, words = _vocabulary(data, settings.word_source)
+    caption_rows = _evenly_spaced(test.video_rows, settings.caption_max_videos)
+    vectors, words = _vocabulary(data, settings.word_source, unseen)
     columns = caption_columns(model, data, caption_rows, length=caption_length, pairing=video_pairing,
                               max_frames=settings.eval_max_frames)
     captions = decode_captions(model, data, caption_rows, length=caption_length, vectors=vectors, words=words,
@@ -125,7 +144,8 @@ def evaluate_model(model, data: PreparedDataset, unseen: Sequence[str], trial: i
         "discovery": DiscoveryScores(**discovery_scores(videos["video"], videos["class_index"], k=len(unseen),
                                                         seed=trial)),
         "retrieval": retrieval_scores(pairs["video"], pairs["text"]),
-        "text_round_trip": RoundTripScores(**round_trip_word_accuracy(model, data, unseen_rows[:ROUND_TRIP_SENTENCES],
+        "text_round_trip": RoundTripScores(**round_trip_word_accuracy(model, data, _evenly_spaced(unseen_rows,
+                                                                                                  ROUND_TRIP_SENTENCES),
                                                                       vectors=vectors, words=words)),
         "captions": CellCaptions(
             video_ids=[str(v) for v in data.sentences["video_id"].to_numpy()[caption_rows]],

@@ -174,6 +174,8 @@ def baseline_discovery(data: PreparedDataset, k: int, trials: int, settings: Gri
 
 
 #: Caption read-outs scored per Table 5 model: (:class:`CellCaptions` field, variant suffix, how it reads).
+#: How a captions' word source reads in result notes (``GridSettings.word_source``).
+WORD_SOURCE_NAMES = {"prepared": "seen-class", "glove": "GloVe"}
 CAPTION_READOUTS = (
     ("hypotheses", "", "nearest {source} word per decoder column (centred cosine), repeats collapsed (the paper's)"),
     ("sentence_hypotheses", " · sentence read-out",
@@ -234,7 +236,9 @@ def _caption_metric_rows(context: ResultContext, records, per_trial, variant: st
             notes = (f"{variant}: distinct captions as a share of the captioned videos (x100); a caption set is "
                      f"flagged degenerate below {100 * DEGENERATE_DISTINCT_SHARE:g}{degenerate}")
         if metric == "class_word_share":
-            notes = f"{variant}: share of captions containing a word of their unseen class's name (x100)"
+            notes = (f"{variant}: share of captions containing a word of their unseen class's name (x100); with "
+                     "seen-class words (word_source prepared), only a word of the name that a seen class's sentences "
+                     "also use can be said")
         out.append(_row(context, records, "captioning", metric, [100.0 * s[metric] for s in per_trial],
                         unit="x100", paper=paper, notes=notes, variant=variant))
     return out
@@ -257,7 +261,7 @@ def caption_rows(results: Sequence[CellRecord], k: int, context: ResultContext, 
         records = groups.get((label, k), [])
         if not records:
             continue
-        source = records[0].captions.word_source
+        source = WORD_SOURCE_NAMES.get(records[0].captions.word_source, records[0].captions.word_source)
         for key, suffix, how in CAPTION_READOUTS:
             if all(r.captions.readout(key) is not None for r in records):
                 per_trial = _caption_scores(records, lambda r: r.captions.readout(key), meteor)
@@ -269,7 +273,7 @@ def caption_rows(results: Sequence[CellRecord], k: int, context: ResultContext, 
                         [r.text_round_trip.word_accuracy for r in records], unit="%", variant=table5_row,
                         chance=float(np.mean([r.text_round_trip.chance for r in records])),
                         notes=f"{table5_row}: % of word positions of unseen-class sentences that G_T(E_T(t)) says "
-                        "back (the captions' read-out); chance: always the most frequent word"))
+                        f"back (the captions' read-out, in {source} words); chance: always the most frequent word"))
     if prior_records:
         records = [prior_records[t] for t in sorted(prior_records)]
         per_trial = _caption_scores(records, lambda r: [r.captions.prior_sentence] * len(r.captions.video_ids), meteor)
