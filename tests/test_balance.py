@@ -75,6 +75,28 @@ def test_the_search_trains_and_validates_on_the_classes_it_should(tiny_prepared,
         assert sorted(job.test.unseen) == sorted(held_out)
         assert set(classes[job.test.video_rows]) | set(classes[job.test.sentence_rows]) == set(held_out)
         assert len(job.val) == 4 and set(subset[job.val]) == {"val"} and not set(classes[job.val]) & excluded
+        assert (job.video_pairing, job.max_frames) == ("video", None)  # whole videos, uncropped, as the grids
+
+
+def test_the_search_validates_on_the_grids_evaluation_protocol(tiny_prepared, tmp_path, monkeypatch):
+    """Segment queries cropped to 1 step: the seeds' zero-shot tests hold segments (one row per sentence, not one
+    per video) and the probe embeds them at that crop, as the grids' evaluation would."""
+    from mmar.evaluation.zero_shot import zero_shot_test
+    from mmar.experiments import balance
+
+    data = tiny_prepared
+    unseen = data.splits[2][0]
+    jobs = []
+    real = balance._search_one_seed
+    monkeypatch.setattr(balance, "_search_one_seed", lambda job: jobs.append(job) or real(job))
+    lambda_search(data, unseen, {"lambda_joint": [1.0]}, TINY, seeds=[0], out_dir=tmp_path, n_val_classes=2,
+                  max_train_rows=None, val_pairs=4, sentences_per_class=2, reference_videos_per_class=2, processes=1,
+                  video_unit="segment", eval_max_frames=1)
+    job, = jobs
+    expected = zero_shot_test(data, validation_classes(data, unseen, 2, seed=0), sentences_per_class=2, seed=0,
+                              reference_videos_per_class=2, video_unit="segment")
+    np.testing.assert_array_equal(job.test.video_rows, expected.video_rows)
+    assert (job.video_pairing, job.max_frames) == ("segment", 1)
 
 
 def test_the_search_chooses_by_the_mean_over_seeds_and_keeps_the_smallest_of_a_tie(tiny_prepared, tmp_path,

@@ -411,22 +411,54 @@ def test_grid_killed_mid_training_resumes_to_the_same_results(tiny_prepared, tmp
     assert [len(r.history) for r in resumed] == [8, 8]  # the 3 epochs before the kill kept, then 5 more
 
 
-def test_curves_record_each_epoch_and_end_at_the_final_evaluation(tiny_prepared, tmp_path):
+@pytest.mark.parametrize("protocol", [{}, {"eval_max_frames": 1}, {"video_unit": "segment"}],
+                         ids=["whole videos", "test crop of 1 step", "segments"])
+def test_curves_record_each_epoch_and_end_at_the_final_evaluation(tiny_prepared, tmp_path, protocol):
+    """The probe's last zero-shot accuracy is the final evaluation's, whatever the evaluation protocol (the probe
+    chooses and embeds its queries as the evaluation does, not at the training crop)."""
     data = tiny_prepared
     settings = ex.GridSettings(**{**TINY_GRID.__dict__, "train": {**TINY_GRID.train, "epochs": 3}, "curves": True,
-                                  "curve_val_pairs": 4})
+                                  "curve_val_pairs": 4, **protocol})
     cells = ex.make_cells(data, [ex.TABLE1_BY_LABEL["Paired: joint + recons + cross + cycle"]], [2], 2, settings)
     results = ex.run_grid(data, cells, settings, tmp_path, progress=False)
     for record, cell in zip(results, cells):
         curve = [h["probe_zero_shot"] for h in record.history]
         assert len(curve) == 1 + 3  # before training, then 3 epochs
         queries = len(zero_shot_test(data, cell.unseen, sentences_per_class=settings.sentences_per_class, seed=cell.trial,
-                                     reference_videos_per_class=settings.reference_videos_per_class).video_rows)
+                                     reference_videos_per_class=settings.reference_videos_per_class,
+                                     video_unit=settings.video_unit, video_subset=settings.video_subset).video_rows)
         assert all(v * queries / 100 == pytest.approx(round(v * queries / 100)) for v in curve)  # a count of queries
         assert record.history[0]["epoch"] == 0 and record.history[0]["phase"] == "init"
         assert curve[-1] == pytest.approx(record.zero_shot.nn_accuracy)  # same queries, refs, model
         # the unweighted joint term, a mean squared distance of unit vectors: at most 4, and clearly above 0 untrained
         assert all(0.0 <= h["probe_val_joint"] <= 4.0 for h in record.history) and record.history[0]["probe_val_joint"] > 0.1
+
+
+def test_the_probe_chooses_and_embeds_its_queries_as_the_evaluation_does(tiny_prepared, tmp_path, monkeypatch):
+    """Segment queries cropped to 1 step in the evaluation: the probe's queries are the same rows, embedded as
+    segments at the same crop (before, whole videos at the training crop, so λ was chosen on another protocol)."""
+    import mmar.experiments.convergence as convergence
+
+    data = tiny_prepared
+    settings = ex.GridSettings(**{**TINY_GRID.__dict__, "curves": True, "curve_val_pairs": 4, "eval_max_frames": 1,
+                                  "video_unit": "segment"})
+    cells = ex.make_cells(data, [ex.TABLE1_BY_LABEL["Paired: joint"]], [2], 2, settings)
+    probe = _probe(data, plan_ensembles(cells)[0], settings)
+    for test, cell in zip(probe.tests, cells):
+        expected = zero_shot_test(data, cell.unseen, sentences_per_class=settings.sentences_per_class, seed=cell.trial,
+                                  reference_videos_per_class=settings.reference_videos_per_class, video_unit="segment")
+        np.testing.assert_array_equal(test.video_rows, expected.video_rows)
+    calls = []
+    real = convergence.embed_rows
+
+    def recorded(model, data, rows, **kwargs):
+        calls.append(kwargs)
+        return real(model, data, rows, **kwargs)
+
+    monkeypatch.setattr(convergence, "embed_rows", recorded)
+    ex.run_grid(data, cells, settings, tmp_path, progress=False)
+    video_calls = [c for c in calls if "max_frames" in c or c.get("pairing") == "video"]
+    assert video_calls and all(c == {"pairing": "segment", "max_frames": 1} for c in video_calls)
 
 
 def test_curves_can_be_limited_to_some_rows(tiny_prepared, tmp_path):

@@ -215,6 +215,16 @@ def test_mean_pooled_rows_equals_numpy_mean(tiny_prepared):
     for i, row in enumerate([0, 5]):
         expected = store.read(data.sentences.at[row, "video_id"]).mean(0)
         np.testing.assert_allclose(pooled[i], expected, rtol=1e-6)
+    # cropped as the models' test videos are: the middle 3 steps (by hand), and what PairDataset gives them
+    from mmar.data.prepared import PairDataset
+
+    features = store.read(data.sentences.at[0, "video_id"])
+    assert len(features) >= 5
+    middle = (len(features) - 3) // 2
+    cropped = mean_pooled_rows(data, [0], pairing="video", max_frames=3)[0]
+    np.testing.assert_allclose(cropped, features[middle:middle + 3].mean(0), rtol=1e-6)
+    np.testing.assert_allclose(cropped, PairDataset(data, [0], pairing="video", max_frames=3)[0]["video"].numpy().mean(0),
+                               rtol=1e-6)
 
 
 def test_nearest_words_skips_padding():

@@ -158,7 +158,8 @@ def validation_classes(data: PreparedDataset, unseen: Sequence[str], n_val_class
 def lambda_search(data: PreparedDataset, unseen: Sequence[str], candidates: dict[str, Sequence[float]],
                   train: dict[str, Any], seeds: Sequence[int], out_dir: str | Path, *, n_val_classes: int = 5,
                   max_train_rows: int | None = 5000, val_pairs: int = 128, sentences_per_class: int = 20,
-                  reference_videos_per_class: int = 4, device: str = "auto", processes: int | None = None,
+                  reference_videos_per_class: int = 4, video_unit: str = "video", video_subset: str = "all",
+                  eval_max_frames: int | None = None, device: str = "auto", processes: int | None = None,
                   progress: bool = False) -> tuple[pd.DataFrame, dict[str, float]]:
     """Train one ensemble per seed over every candidate and return ``(curves, chosen)``.
 
@@ -169,13 +170,16 @@ def lambda_search(data: PreparedDataset, unseen: Sequence[str], candidates: dict
     processes (None: one per core, at most 2). ``curves`` has one row per member and epoch: the λ
     value, seed, the validation zero-shot accuracy, the held-out loss terms and each term's gradient
     share; ``chosen`` maps the field to the value with the best mean final validation accuracy (ties:
-    the smallest value). Epoch 0 holds the untrained networks' values.
+    the smallest value). Epoch 0 holds the untrained networks' values. The validation classes' queries are chosen
+    and embedded as the grids' evaluation does (``video_unit``, ``video_subset``, ``eval_max_frames``: the grid
+    settings of the same names), so λ is chosen on the protocol it is reported with.
     """
     if len(candidates) != 1:
         raise ValueError(f"search one λ field at a time, got {sorted(candidates)}")
     (field, values), = candidates.items()
     if field not in TrainConfig.__dataclass_fields__ or not field.startswith("lambda_"):
         raise ValueError(f"{field!r} is not a λ field of TrainConfig")
+    video_pairing = "video" if video_unit == "video" else TrainConfig(**train).pairing
     jobs = []
     for seed in seeds:
         held_out = validation_classes(data, unseen, n_val_classes, seed)
@@ -184,10 +188,11 @@ def lambda_search(data: PreparedDataset, unseen: Sequence[str], candidates: dict
         rng = np.random.default_rng([seed, 15485863])
         chosen_rows = np.sort(rng.permutation(pool)[:max_train_rows] if max_train_rows else pool)
         test = zero_shot_test(data, held_out, sentences_per_class=sentences_per_class, seed=seed,
-                              reference_videos_per_class=reference_videos_per_class)
+                              reference_videos_per_class=reference_videos_per_class, video_unit=video_unit,
+                              video_subset=video_subset)
         val = np.sort(rng.permutation(seen_training_rows(data, excluded, "val"))[:val_pairs])
         jobs.append(_SeedSearch(str(data.root), field, list(values), train, seed, chosen_rows, test,
-                                val, Path(out_dir) / f"seed_{seed}", device, progress))
+                                val, video_pairing, eval_max_frames, Path(out_dir) / f"seed_{seed}", device, progress))
     curves = pd.DataFrame([row for rows in map_processes(_search_one_seed, jobs, processes, data=data) for row in rows])
     last = curves[curves["epoch"] == curves["epoch"].max()]
     means = last.groupby(field)["probe_zero_shot"].mean()
@@ -208,6 +213,8 @@ class _SeedSearch:
     rows: np.ndarray
     test: ZeroShotTest
     val: np.ndarray
+    video_pairing: str
+    max_frames: int | None
     out_dir: Path
     device: str
     progress: bool
@@ -219,7 +226,8 @@ def _search_one_seed(job: _SeedSearch) -> list[dict[str, Any]]:
     data = worker_dataset(job.root)
     configs = [TrainConfig(**{**job.train, job.field: value, "seed": job.seed}) for value in job.values]
     labels = [{job.field: value, "seed": job.seed, "n_train": len(job.rows)} for value in job.values]
-    probe = HeldOutProbe(data, [job.test] * len(configs), [job.val] * len(configs), labels, halves=True)
+    probe = HeldOutProbe(data, [job.test] * len(configs), [job.val] * len(configs), labels, halves=True,
+                         video_pairing=job.video_pairing, max_frames=job.max_frames)
     shares = GradientShareProbe(data, [job.val] * len(configs), configs[0])
 
     def callback(epoch: int, trainer: EnsembleTrainer) -> None:

@@ -27,13 +27,18 @@ class HeldOutProbe:
     """Per member i: ``tests[i]`` (the held-out classes' queries and references) and ``val_rows[i]``
     (held-out pairs of its training classes; members with more pairs than the fewest are probed on a random subset
     of that many, :func:`_subset`, and none when a member has none). ``labels[i]`` names the member in :attr:`records`.
-    ``halves``: also the video and text halves of the sequence terms (:func:`mmar.losses.term_halves`)."""
+    ``halves``: also the video and text halves of the sequence terms (:func:`mmar.losses.term_halves`). Query videos
+    are embedded as the final evaluation embeds them (:func:`mmar.experiments.run.evaluate_model`): as
+    ``video_pairing`` units ("video": whole videos), cropped to ``max_frames`` feature steps (None: uncropped), not
+    at the training crop."""
 
     data: PreparedDataset
     tests: Sequence[ZeroShotTest]
     val_rows: Sequence[np.ndarray]
     labels: Sequence[dict[str, Any]]
     halves: bool = False
+    video_pairing: str = "video"
+    max_frames: int | None = None
     records: list[dict[str, Any]] = field(default_factory=list)
     _val_batches: dict[int, tuple[torch.Tensor, ...]] = field(default_factory=dict, repr=False)
 
@@ -41,7 +46,7 @@ class HeldOutProbe:
         terms = self._validation_terms(trainer)
         for i, test in enumerate(self.tests):
             model = trainer.member_networks(i).model.cpu()
-            videos = embed_rows(model, self.data, test.video_rows, pairing="video")
+            videos = embed_rows(model, self.data, test.video_rows, pairing=self.video_pairing, max_frames=self.max_frames)
             sentences = embed_rows(model, self.data, test.sentence_rows)
             scores = zero_shot_scores(videos["video"], videos["class_index"], sentences["text"],
                                       sentences["class_index"])

@@ -285,16 +285,22 @@ def run_ensemble(data_root: str, plan: EnsemblePlan, settings: GridSettings, cac
 
 def _probe(data: PreparedDataset, plan: EnsemblePlan, settings: GridSettings):
     """The per-epoch probe of a plan's cells: each cell's own unseen classes (its trial's queries and
-    references) and ``settings.curve_val_pairs`` val pairs of its seen classes."""
+    references, chosen and embedded as :func:`evaluate_model` does) and ``settings.curve_val_pairs`` val pairs of
+    its seen classes."""
     from mmar.evaluation.zero_shot import zero_shot_test
     from mmar.experiments.convergence import HeldOutProbe
+    from mmar.training import TrainConfig
 
     tests, val_rows = [], []
     for cell in plan.cells:
         tests.append(zero_shot_test(data, cell.unseen, sentences_per_class=settings.sentences_per_class,
-                                    seed=cell.trial, reference_videos_per_class=settings.reference_videos_per_class))
+                                    seed=cell.trial, reference_videos_per_class=settings.reference_videos_per_class,
+                                    video_unit=settings.video_unit, video_subset=settings.video_subset))
         val_rows.append(probe_val_rows(data, cell.unseen, cell.k, cell.trial, settings))
-    return HeldOutProbe(data, tests, val_rows, [{"key": c.key} for c in plan.cells])
+    pairing = TrainConfig.from_dict(plan.cells[0].config).pairing  # a training structure: one pairing
+    video_pairing = "video" if settings.video_unit == "video" else pairing
+    return HeldOutProbe(data, tests, val_rows, [{"key": c.key} for c in plan.cells], video_pairing=video_pairing,
+                        max_frames=settings.eval_max_frames)
 
 
 def _submitit_map(plans: Sequence[EnsemblePlan], job, cache_dir: Path, dispatch: str,

@@ -26,7 +26,9 @@ class JointSettings(NotebookSettings):
     ``train`` and its ``variants``; the embedding map (``plot_variant``, ``embedding_plot`` "tsne" | "pca",
     ``points_per_group``); the sanity check's references (``sentences_per_class`` from
     ``reference_videos_per_class`` videos per class); the λ search (``lambda_candidates``: one
-    TrainConfig λ field -> values, ``search_seeds``, ``search_val_classes``)."""
+    TrainConfig λ field -> values, ``search_seeds``, ``search_val_classes``); the query videos of the sanity check
+    and of the λ search, chosen and embedded as the grids evaluate them (``video_unit``, ``video_subset``,
+    ``eval_max_frames``)."""
 
     notebook: ClassVar[str] = "05_joint_training"
     seed: int
@@ -43,6 +45,9 @@ class JointSettings(NotebookSettings):
     lambda_candidates: dict[str, list[float]]
     search_seeds: list[int]
     search_val_classes: int
+    video_unit: str
+    video_subset: str
+    eval_max_frames: int | None
 
 
 #: History columns that are not loss terms.
@@ -56,10 +61,13 @@ def zero_shot_sanity(results: dict[str, TrainResult], data: PreparedDataset, row
     class, seeded), chance, the mean squared distance of training pairs, and the spread of the video
     embeddings (mean distance to their centroid; near 0 means collapsed)."""
     test = zero_shot_test(data, rows.unseen_classes, sentences_per_class=settings.sentences_per_class,
-                          seed=settings.seed, reference_videos_per_class=settings.reference_videos_per_class)
+                          seed=settings.seed, reference_videos_per_class=settings.reference_videos_per_class,
+                          video_unit=settings.video_unit, video_subset=settings.video_subset)
     sanity = []
     for name, result in results.items():
-        videos = embed_rows(result.model, data, test.video_rows, pairing="video")
+        video_pairing = "video" if settings.video_unit == "video" else result.config.pairing
+        videos = embed_rows(result.model, data, test.video_rows, pairing=video_pairing,
+                            max_frames=settings.eval_max_frames)
         sentences = embed_rows(result.model, data, test.sentence_rows)
         scores = zero_shot_scores(videos["video"], videos["class_index"], sentences["text"], sentences["class_index"])
         paired = embed_rows(result.model, data, rows.train)
@@ -154,7 +162,9 @@ def lambda_search(data: PreparedDataset, rows: TrialRows, settings: JointSetting
     curves, chosen = search(data, rows.unseen_classes, settings.lambda_candidates, train, settings.search_seeds, out_dir,
                             n_val_classes=settings.search_val_classes, max_train_rows=settings.max_train_rows,
                             sentences_per_class=settings.sentences_per_class,
-                            reference_videos_per_class=settings.reference_videos_per_class)
+                            reference_videos_per_class=settings.reference_videos_per_class,
+                            video_unit=settings.video_unit, video_subset=settings.video_subset,
+                            eval_max_frames=settings.eval_max_frames)
     return LambdaSearch(curves, chosen, train)
 
 
