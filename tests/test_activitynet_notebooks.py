@@ -39,7 +39,7 @@ def _present_notebooks() -> list[str]:
     return present
 
 
-def test_notebooks_nbval_activitynet_smoke(anet_dir: Path, tmp_path: Path) -> None:
+def test_notebooks_run_under_activitynet_smoke(anet_dir: Path, tmp_path: Path) -> None:
     notebooks = _present_notebooks()
     if not notebooks:
         pytest.skip("no numbered notebooks in notebooks/ yet")

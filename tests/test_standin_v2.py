@@ -118,7 +118,7 @@ def test_v2_hides_the_classes_from_clustering_but_not_from_a_linear_probe(glove:
 
 
 def test_v2_text_has_the_real_annotations_share_of_class_names(glove: GloveVectors, tmp_path: Path) -> None:
-    """About 30 % of v2's sentences contain a word of their class's name (real ActivityNet Captions: 30.6 %;
+    """About 30 % of v2's sentences contain a word of their class's name (real ActivityNet Captions: 30.2 %;
     v1: about 60 %)."""
     from mmar.studies.dataset_stats import class_words
 
