@@ -982,7 +982,8 @@ def test_chance_summary_names_the_rows_whose_interval_contains_chance() -> None:
 
 def test_retrieval_text_sets_the_rows_without_the_joint_term_apart() -> None:
     """recons + cross 10, 11, 12, 9, 8: mean 10, s = sqrt(2.5), 95 % interval 10 -+ 2.776 * sqrt(2.5) / sqrt(5)
-    = [8.0, 12.0]; the joint rows' means 1.2 and 1.6 lie below 8.0; the fixed-text row is neither group."""
+    = [8.0, 12.0]; the joint rows' means 1.2 and 1.6 lie below 8.0; the fixed-text row is neither group and is
+    named last: 1.0, 1.4, 1.2, 1.2, 1.2, s = sqrt(0.02), 1.2 -+ 2.776 * sqrt(0.02) / sqrt(5) = [1.0, 1.4]."""
     from types import SimpleNamespace
 
     def row(name: str, losses: list[str], values: list[float]) -> dict:
@@ -993,15 +994,17 @@ def test_retrieval_text_sets_the_rows_without_the_joint_term_apart() -> None:
     rows = [row("Paired: recons + cross (Ngiam-style baseline)", ["recons", "cross"], [10.0, 11.0, 12.0, 9.0, 8.0]),
             row("Paired: joint", ["joint"], [1.0, 1.4, 1.2, 1.2, 1.2]),
             row("Paired: joint + recons", ["joint", "recons"], [1.6] * 5),
-            row("Paired: Fixed Text Representation (baseline)", ["fixed_text"], [30.0] * 5)]
+            row("Paired: Fixed Text Representation (baseline)", ["fixed_text"], [1.0, 1.4, 1.2, 1.2, 1.2])]
     run = SimpleNamespace(results=pd.DataFrame(rows), runs=[""])
     text = findings.retrieval_text(run, Column(STANDIN))
     assert text.startswith("In video-to-sentence retrieval among the test pairs (recall at 10, chance 1.0 %), recons + "
                            "cross (Ngiam-style baseline), trained without the joint term, 10.0 % [8.0, 12.0]; the 2 "
                            "rows trained with it, 1.2 to 1.6 %: every row with the joint term lies below")
+    assert text.endswith(". Fixed Text Representation (baseline), whose videos are pulled towards a frozen text "
+                         "embedding by the joint term, 1.2 % [1.0, 1.4]")
     rows[2] = row("Paired: joint + recons", ["joint", "recons"], [9.0] * 5)  # inside the interval: no such clause
-    assert findings.retrieval_text(SimpleNamespace(results=pd.DataFrame(rows), runs=[""]), Column(STANDIN)).endswith(
-        "1.2 to 9.0 %")
+    assert "1.2 to 9.0 %. Fixed Text" in findings.retrieval_text(SimpleNamespace(results=pd.DataFrame(rows), runs=[""]),
+                                                                 Column(STANDIN))
     assert findings.retrieval_text(SimpleNamespace(results=pd.DataFrame(rows[1:]), runs=[""]),
                                    Column(STANDIN)) == findings.NOT_AVAILABLE
 
@@ -1026,8 +1029,11 @@ def test_a_run_shorter_than_the_paper_protocol_is_no_reproduction() -> None:
     assert not findings.shorter_than_paper(run_with(200, 10), column)
     assert findings.shorter_than_paper(run_with(200, 10, pretrain=1), column)
     assert findings.shorter_than_paper(run_with(200, 10, max_rows=5000), column)
-    assert findings.training_text(run_with(3, 10), column).startswith("each Table 1 model here trained for 3 epochs of "
-                                                                      "SGD with momentum (learning rate 0.01)")
+    assert findings.training_text(run_with(3, 10), column).startswith(
+        "each Table 1 model here trained for 3 epochs of SGD with momentum (learning rate 0.01) (the Paired + Unpaired "
+        "rows after 50 paired-only epochs of Algorithm 1, the fixed-text baseline's video side after 3 text-autoencoder "
+        "epochs)")
+    assert "after 1 paired-only epoch of" in findings.training_text(run_with(3, 10, pretrain=1), column)
 
 
 def test_lambda_search_text_reads_the_search_rows(tmp_path: Path) -> None:

@@ -72,14 +72,19 @@ def mean_and_interval(values: Sequence[float], unit: str = "%") -> str:
 
 def difference_text(result: claims.CheckResult) -> str:
     """``+3.2 points [0.4, 6.0], 5 paired trials``; a near-chance check's d is how far the accuracy lies below its
-    bound (``+5.0 points below the near-chance bound 28.0 % [...]``)."""
+    bound (``d = bound - accuracy = +5.0 points [...] (near-chance bound 28.0 %)``); a check with too few trials
+    says that its interval decides nothing."""
     if result.verdict == claims.NOT_TESTED:
         return "not tested here"
-    what = (f" below the near-chance bound {result.threshold:.1f} %" if result.check.kind == "near_chance"
-            and not math.isnan(result.threshold) else "")
+    near_chance = result.check.kind == "near_chance" and not math.isnan(result.threshold)
+    d = "d = bound - accuracy = " if near_chance else ""
+    bound = f" (near-chance bound {result.threshold:.1f} %)" if near_chance else ""
+    few = (f"; with fewer than {claims.MIN_TRIALS} paired trials the interval decides nothing"
+           if result.verdict == claims.TOO_FEW else "")
     if math.isnan(result.low):
-        return f"{result.diff:+.1f} points{what}, {result.n_paired} paired trial(s)"
-    return f"{result.diff:+.1f} points{what} [{result.low:.1f}, {result.high:.1f}], {result.n_paired} paired trials"
+        return f"{d}{result.diff:+.1f} points{bound}, {result.n_paired} paired trial(s){few}"
+    return (f"{d}{result.diff:+.1f} points [{result.low:.1f}, {result.high:.1f}]{bound}, {result.n_paired} paired "
+            f"trials{few}")
 
 
 def verdict_counts_text(verdicts: list[str]) -> str:
@@ -160,7 +165,7 @@ def claims_frame(audit: list[claims.AuditedClaim], column: Column | None) -> pd.
             weakest = min(computed, key=lambda r: r.diff) if computed else None
             row["ours"] = verdict.verdict
             row["checks computed"] = f"{verdict.computed} of {len(verdict.results)}"
-            row["weakest check: mean paired d (95 % interval)"] = (
+            row["check nearest to failing: mean paired d (95 % interval)"] = (
                 f"{weakest.check.text}: {difference_text(weakest)}" if weakest else "")
         rows.append(row)
     return pd.DataFrame(rows)
@@ -371,7 +376,11 @@ def training_text(run: RunData, column: Column | None) -> str:
         return NOT_AVAILABLE
     ours, paper = TrainConfig.from_dict(config["train"]), paper_protocol_training()
     pairs = sorted(set(config.get("n_paired") or []))
-    text = (f"each Table 1 model here trained for {_schedule(ours)}"
+    before = (f" (the Paired + Unpaired rows after {ours.pretrain_epochs} paired-only epoch"
+              f"{'s' if ours.pretrain_epochs != 1 else ''} of Algorithm 1, the fixed-text baseline's video side after "
+              f"{ours.epochs} text-autoencoder epochs)" if ours.pretrain_epochs else
+              f" (the fixed-text baseline's video side after {ours.epochs} text-autoencoder epochs)")
+    text = (f"each Table 1 model here trained for {_schedule(ours)}{before}"
             + (f" on {', '.join(f'{n:,}' for n in pairs)} training pairs" if pairs else "")
             + f", where the paper's protocol (our `paper` profile) trains for {_schedule(paper)}")
     if ours.epochs < paper.epochs:
@@ -412,10 +421,11 @@ def in_short(run: RunData, audit: list[claims.AuditedClaim], column: Column | No
 
 def retrieval_text(run: RunData, column: Column | None, metric: str = "v2t_R@10") -> str:
     """Video-to-sentence retrieval of the Table 1 models: the rows trained without the joint term each with its
-    95 % interval, and the range of the rows trained with it (means), beside chance."""
+    95 % interval, and the range of the rows trained with it (means), beside chance; then the fixed-text baseline
+    (which trains videos towards a frozen text embedding with the joint term) with its interval."""
     rows = _own_rows(run, column)
     rows = rows[(rows["experiment"] == "retrieval") & (rows["metric"] == metric)]
-    with_joint, without = {}, {}
+    with_joint, without, fixed = {}, {}, {}
     for _, row in rows.iterrows():
         config = row_config(row)
         losses = config.get("train", {}).get("losses", [])
@@ -423,7 +433,9 @@ def retrieval_text(run: RunData, column: Column | None, metric: str = "v2t_R@10"
         name = config.get("row") or first_clause(str(row["notes"]))
         if "joint" in losses:
             with_joint[name] = float(row["mean"])
-        elif values and "fixed_text" not in losses:
+        elif values and "fixed_text" in losses:
+            fixed[name] = values
+        elif values:
             without[name] = values
     if not with_joint or not without:
         return NOT_AVAILABLE
@@ -439,6 +451,9 @@ def retrieval_text(run: RunData, column: Column | None, metric: str = "v2t_R@10"
     if lower_bounds and high < min(lower_bounds):
         text += (": every row with the joint term lies below the interval of every row without it, as embeddings "
                  "pulled together would")
+    for name, values in fixed.items():
+        text += (f". {name.removeprefix(claims.P)}, whose videos are pulled towards a frozen text embedding by the "
+                 f"joint term, {mean_and_interval(values)}")
     return text
 
 
@@ -544,7 +559,7 @@ def key_numbers(run: RunData, paper: pd.DataFrame, audit: list[claims.AuditedCla
         if measure is not None:
             n_trials.add(len(measure.values) or measure.n_trials)
         paper_measure = _measure(get_paper, row)
-        values[f"t1_{key}_paper"] = f"{paper_measure.mean:g} %" if paper_measure is not None else NOT_AVAILABLE
+        values[f"t1_{key}_paper"] = f"{paper_measure.mean:.1f} %" if paper_measure is not None else NOT_AVAILABLE
     values["t1_trials"] = ", ".join(str(n) for n in sorted(n_trials)) or "0"
     values["t1_at_chance"] = chance_summary(table1, claims.chance_of(FINDINGS_COLUMN))
     values["t1_beside_paper"] = (
@@ -564,8 +579,8 @@ def key_numbers(run: RunData, paper: pd.DataFrame, audit: list[claims.AuditedCla
     values["kinetics"] = (f"{section.counts['same_name']} of {section.counts['classes']} classes of this run have a "
                           "Kinetics-400 class of the same name, and "
                           f"{section.counts['counterpart'] - section.counts['same_name']} more a possible counterpart "
-                          "by a looser word match, a rule that errs towards counting a class as seen (the data "
-                          "chapter lists every match)" if section else NOT_AVAILABLE)
+                          "by a looser word match, a rule that errs towards counting a class as seen" if section
+                          else NOT_AVAILABLE)
     sweep = difficulty.table_from_result_rows(run.results[run.results["run"] == run.runs[0]])
     nuisance = ((run.dataset_meta or {}).get("standin") or {}).get("nuisance")
     main_data = f"This run's main data have nuisance {nuisance:g}. " if nuisance is not None else ""
