@@ -292,7 +292,8 @@ def test_a_run_with_no_records_still_builds_its_texts(tmp_path: Path) -> None:
 @pytest.mark.parametrize("name", ["default", "nbval-smoke"])
 def test_a_real_runs_page_matches_its_profile(name: str) -> None:
     """The page of runs/<name> (when it has results): what it says 07 varied is what the run's 07 varied, and the
-    stride and λ it names are the run's."""
+    stride and λ it names are the run's. `default` is checked only where a default run was made (a developer's
+    checkout; CI makes none); `nbval-smoke` wherever `make test` ran nbval first."""
     run_dir = PROJECT_ROOT / "runs" / name
     if not (run_dir / "results").is_dir():
         pytest.skip(f"no runs/{name}/results")
