@@ -511,6 +511,38 @@ def test_a_caption_set_is_degenerate_by_its_top_word_or_its_few_distinct_caption
     assert degenerate_note([0.5], [0.1]) == ""  # the bounds themselves are not degenerate
 
 
+def test_evaluation_wires_the_seen_words_and_the_round_trips_rows(tiny_prepared, monkeypatch) -> None:
+    """evaluate_model hands the sentence read-out the seen classes' words as its allowed words, and the round trip
+    sentences of every unseen class (with at most 4 of them, evenly spaced over the class-ordered rows)."""
+    import mmar.evaluation.captioning as captioning
+    from mmar.evaluation.captioning import seen_class_words
+    from mmar.evaluation.sentence_readout import SentenceReadout
+    from mmar.experiments import run as grid_run
+    from mmar.training import TrainConfig, build_model
+
+    data = tiny_prepared
+    unseen = data.splits[2][0]
+    model, _ = build_model(TrainConfig(embed_dim=8, hidden_dim=16), data.feature_store().feature_dim, data.word_dim)
+    handed = {}
+    real_fit, real_trip = SentenceReadout.fit.__func__, captioning.round_trip_word_accuracy
+
+    def fit(cls, *args, **kwargs):
+        handed["allowed"] = kwargs.get("allowed")
+        return real_fit(cls, *args, **kwargs)
+
+    def round_trip(model, data, rows, **kwargs):
+        handed["rows"] = rows
+        return real_trip(model, data, rows, **kwargs)
+
+    monkeypatch.setattr(SentenceReadout, "fit", classmethod(fit))
+    monkeypatch.setattr(captioning, "round_trip_word_accuracy", round_trip)
+    monkeypatch.setattr(grid_run, "ROUND_TRIP_SENTENCES", 4)
+    grid_run.evaluate_model(model, data, unseen, 0, TINY_GRID, "segment", 4, sentence_readout=True)
+    np.testing.assert_array_equal(handed["allowed"], seen_class_words(data, unseen))
+    classes = data.sentences["class_name"].to_numpy()
+    assert len(handed["rows"]) == 4 and set(classes[handed["rows"]]) == set(unseen)
+
+
 def test_captions_vocabulary_holds_only_the_seen_classes_words(tiny_prepared) -> None:
     """word_source "prepared": the padding row, then exactly the words of seen_class_words, with their vectors
     (so no word that only the trial's unseen classes use can be said); the round trip's rows cover every unseen

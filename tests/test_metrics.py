@@ -409,6 +409,12 @@ def test_round_trip_word_accuracy_of_a_perfect_and_a_constant_decoder(tiny_prepa
     share = 100.0 * sum(t == "5" for t in tokens) / len(tokens)
     assert share > 0
     assert constant["word_accuracy"] == pytest.approx(share)
+    # read in a vocabulary without word 5 (padding kept): the echo still says every other word back, and the
+    # originals are still read as their own words, so accuracy falls by exactly word 5's share
+    keep = [i for i in range(len(words)) if i != 5]
+    without = round_trip_word_accuracy(Echo(), data, rows, vectors=vectors[keep], words=[words[i] for i in keep])
+    assert without["word_accuracy"] == pytest.approx(100.0 - share)
+    assert without["chance"] == pytest.approx(perfect["chance"])
 
 
 def test_class_word_share_counts_captions_that_name_their_class():

@@ -442,3 +442,52 @@ def test_the_default_bikes_cut_holds_one_cut_where_the_cyclist_shot_ends() -> No
     assert [first[i3d_sanity.BIKES] + i for i in i3d_sanity.shot_starts(clips[i3d_sanity.BIKES])] == [137]
     assert i3d_sanity.clips_summary(clips, first).splitlines()[0] == (
         "bikes.mp4: frames 104-183 (80) of 224x224, new shot(s) from frame 137")
+
+
+def test_the_sanity_check_embeds_its_queries_as_the_grids_evaluate_them(tiny_prepared, tmp_path: Path,
+                                                                         monkeypatch) -> None:
+    """Notebook 05's zero-shot sanity check with segment queries cropped to 1 step: its queries are the segment
+    rows of zero_shot_test, embedded as segments at that crop (as evaluate_model does)."""
+    import mmar.studies.joint_training as jt
+    from mmar.evaluation.zero_shot import zero_shot_test
+    from mmar.training import TrainConfig, build_model
+
+    data = tiny_prepared
+    rows = trial_rows(data, 2, 0, seed=0, max_train_rows=None)
+    settings = jt.JointSettings.from_profile("smoke", {"unseen_k": 2, "trial": 0, "sentences_per_class": 2,
+                                                       "reference_videos_per_class": 2, "video_unit": "segment",
+                                                       "eval_max_frames": 1})
+    config = TrainConfig(embed_dim=8, hidden_dim=16)
+    model, _ = build_model(config, data.feature_store().feature_dim, data.word_dim)
+    calls = []
+    real = jt.embed_rows
+
+    def embed(model, data, rows, **kwargs):
+        calls.append((np.asarray(rows), kwargs))
+        return real(model, data, rows, **kwargs)
+
+    monkeypatch.setattr(jt, "embed_rows", embed)
+    jt.zero_shot_sanity({"full": jt.TrainResult(model, pd.DataFrame(), tmp_path, config)}, data, rows, settings)
+    queries = zero_shot_test(data, rows.unseen_classes, sentences_per_class=2, seed=settings.seed,
+                             reference_videos_per_class=2, video_unit="segment").video_rows
+    np.testing.assert_array_equal(calls[0][0], queries)
+    assert calls[0][1] == {"pairing": config.pairing, "max_frames": 1}
+
+
+def test_the_discovery_baseline_pools_the_test_crop(tiny_prepared, tmp_path: Path, monkeypatch) -> None:
+    """The raw-feature baseline of discovery pools each test video cropped as the models' inputs are."""
+    import mmar.evaluation.discovery as discovery
+    from mmar import experiments as ex
+    from mmar.experiments.tables import baseline_discovery
+
+    handed = []
+    real = discovery.mean_pooled_rows
+
+    def pooled(data, rows, pairing="video", max_frames=None):
+        handed.append(max_frames)
+        return real(data, rows, pairing, max_frames=max_frames)
+
+    monkeypatch.setattr(discovery, "mean_pooled_rows", pooled)
+    settings = ex.GridSettings(sentences_per_class=2, reference_videos_per_class=2, eval_max_frames=1)
+    baseline_discovery(tiny_prepared, 2, 1, settings, tmp_path)
+    assert handed == [1]

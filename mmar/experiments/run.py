@@ -50,10 +50,11 @@ def _dataset(root: str) -> PreparedDataset:
 
 
 def _seen_words(data: PreparedDataset, unseen: Sequence[str]) -> np.ndarray:
-    """:func:`mmar.evaluation.captioning.seen_class_words` of ``unseen``, cached per unseen set in the worker."""
+    """:func:`mmar.evaluation.captioning.seen_class_words` of ``unseen``, cached per dataset and unseen set in the
+    worker."""
     from mmar.evaluation.captioning import seen_class_words
 
-    key = ("seen_words", tuple(sorted(unseen)))
+    key = ("seen_words", str(data.root), tuple(sorted(unseen)))
     if key not in _WORKER:
         _WORKER[key] = seen_class_words(data, unseen)
     return _WORKER[key]
@@ -89,14 +90,14 @@ def _evenly_spaced(rows: np.ndarray, at_most: int) -> np.ndarray:
 
 def sentence_captions(model, data: PreparedDataset, unseen: Sequence[str], columns: np.ndarray) -> dict[str, Any]:
     """The sentence read-out (:mod:`mmar.evaluation.sentence_readout`, ours) of caption ``columns``
-    (B, L, D), fitted on the seen classes' training sentences (their prior cached per unseen set), as
+    (B, L, D), fitted on the seen classes' training sentences (their prior cached per dataset and unseen set), as
     :class:`CellCaptions` fields: its captions, the prior's own sentence (what every video would get
     without the decoder) and the fitted emission weight."""
     from mmar.evaluation.sentence_readout import SentenceReadout, seen_prior
     from mmar.evaluation.zero_shot import seen_training_rows
 
     seen = seen_training_rows(data, unseen, "train")
-    key = ("prior", tuple(sorted(unseen)))
+    key = ("prior", str(data.root), tuple(sorted(unseen)))
     if key not in _WORKER:
         _WORKER[key] = seen_prior(data, seen)
     readout = SentenceReadout.fit(model, data, seen, prior=_WORKER[key], allowed=_seen_words(data, unseen))

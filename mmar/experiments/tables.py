@@ -15,7 +15,7 @@ from mmar.data.prepared import PreparedDataset
 from mmar.experiments.cells import GridSettings, _digest, dataset_identity
 from mmar.experiments.records import BaselineDiscovery, CellRecord, CellResult, DiscoveryScores, finished
 from mmar.experiments.rows import DISCOVERY_MODELS, TABLE5_MODELS, GridRow
-from mmar.provenance import Run
+from mmar.provenance import Run, code_fingerprint
 from mmar.results import ACTIVITYNET, ResultRow
 
 @dataclass(frozen=True)
@@ -154,10 +154,11 @@ def baseline_discovery(data: PreparedDataset, k: int, trials: int, settings: Gri
     from mmar.evaluation.zero_shot import zero_shot_test
 
     out = []
-    identity = dataset_identity(data)
+    identity, code = dataset_identity(data), code_fingerprint()
     for trial in range(trials):
         unseen = list(data.splits[k][trial])
-        key = _digest({"baseline": unseen, "eval": settings.eval_dict(), "trial": trial, "data": identity})[:16]
+        key = _digest({"baseline": unseen, "eval": settings.eval_dict(), "trial": trial, "data": identity,
+                       "code": code})[:16]
         path = Path(cache_dir) / "baselines" / f"{key}.json"
         if not path.is_file():
             test = zero_shot_test(data, unseen, sentences_per_class=settings.sentences_per_class, seed=trial,
@@ -174,9 +175,9 @@ def baseline_discovery(data: PreparedDataset, k: int, trials: int, settings: Gri
     return out
 
 
-#: Caption read-outs scored per Table 5 model: (:class:`CellCaptions` field, variant suffix, how it reads).
 #: How a captions' word source reads in result notes (``GridSettings.word_source``).
 WORD_SOURCE_NAMES = {"prepared": "seen-class", "glove": "GloVe"}
+#: Caption read-outs scored per Table 5 model: (:class:`CellCaptions` field, variant suffix, how it reads).
 CAPTION_READOUTS = (
     ("hypotheses", "", "nearest {source} word per decoder column (centred cosine), repeats collapsed (the paper's)"),
     ("sentence_hypotheses", " · sentence read-out",
@@ -237,9 +238,11 @@ def _caption_metric_rows(context: ResultContext, records, per_trial, variant: st
             notes = (f"{variant}: distinct captions as a share of the captioned videos (x100); a caption set is "
                      f"flagged degenerate below {100 * DEGENERATE_DISTINCT_SHARE:g}{degenerate}")
         if metric == "class_word_share":
-            notes = (f"{variant}: share of captions containing a word of their unseen class's name (x100); with "
-                     "seen-class words (word_source prepared), only a word of the name that a seen class's sentences "
-                     "also use can be said")
+            seen_words_only = (records[0].captions.word_source == "prepared" or variant == PRIOR_VARIANT
+                               or variant.endswith(CAPTION_READOUTS[1][1]))  # the sentence read-out's words
+            notes = (f"{variant}: share of captions containing a word of their unseen class's name (x100)"
+                     + ("; these captions say only words of the seen classes' sentences, so only a word of the name "
+                        "that one of them also uses can be said" if seen_words_only else ""))
         out.append(_row(context, records, "captioning", metric, [100.0 * s[metric] for s in per_trial],
                         unit="x100", paper=paper, notes=notes, variant=variant))
     return out

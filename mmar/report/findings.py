@@ -165,7 +165,7 @@ def claims_frame(audit: list[claims.AuditedClaim], column: Column | None) -> pd.
             weakest = min(computed, key=lambda r: r.diff) if computed else None
             row["ours"] = verdict.verdict
             row["checks computed"] = f"{verdict.computed} of {len(verdict.results)}"
-            row["check nearest to failing: mean paired d (95 % interval)"] = (
+            row["weakest check (lowest mean paired d, 95 % interval)"] = (
                 f"{weakest.check.text}: {difference_text(weakest)}" if weakest else "")
         rows.append(row)
     return pd.DataFrame(rows)
@@ -376,11 +376,15 @@ def training_text(run: RunData, column: Column | None) -> str:
         return NOT_AVAILABLE
     ours, paper = TrainConfig.from_dict(config["train"]), paper_protocol_training()
     pairs = sorted(set(config.get("n_paired") or []))
-    before = (f" (the Paired + Unpaired rows after {ours.pretrain_epochs} paired-only epoch"
-              f"{'s' if ours.pretrain_epochs != 1 else ''} of Algorithm 1, the fixed-text baseline's video side after "
-              f"{ours.epochs} text-autoencoder epochs)" if ours.pretrain_epochs else
-              f" (the fixed-text baseline's video side after {ours.epochs} text-autoencoder epochs)")
-    text = (f"each Table 1 model here trained for {_schedule(ours)}{before}"
+    own = _own_rows(run, column)
+    labels = set(own.loc[own["paper_table"] == "Table 1", "paper_row"])
+    before = []  # what the rows this run has train before their epochs
+    if ours.pretrain_epochs and TABLE1_ROWS["all_adv"] in labels:
+        before.append(f"the Paired + Unpaired rows after {ours.pretrain_epochs} paired-only epoch"
+                      f"{'s' if ours.pretrain_epochs != 1 else ''} of Algorithm 1")
+    if TABLE1_ROWS["fixed_text"] in labels:
+        before.append(f"the fixed-text baseline's video side after {ours.epochs} text-autoencoder epochs")
+    text = (f"each Table 1 model here trained for {_schedule(ours)}" + (f" ({', '.join(before)})" if before else "")
             + (f" on {', '.join(f'{n:,}' for n in pairs)} training pairs" if pairs else "")
             + f", where the paper's protocol (our `paper` profile) trains for {_schedule(paper)}")
     if ours.epochs < paper.epochs:

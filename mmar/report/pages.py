@@ -259,7 +259,7 @@ def side_table(table: compare.SideTable) -> str:
         body.append(f'<tr class="{"" if row.ran else "notrun"}"><th class="rowlabel">{e(row.label)}</th>'
                     + "".join(cells) + "</tr>")
     out = (f'<h3 id="{e(table.name.replace(" ", "-").lower())}">{e(table.name)}. {e(table.info.title)}</h3>'
-           f'<p class="small">The caption and data are the paper\'s: {e(table.info.data)}. Ours: '
+           f'<p class="small">The title and data are the paper\'s: {e(table.info.data)}. Ours: '
            f'{" ".join(column_badge(s) for s in ours)}, our trials in each column\'s header</p>'
            f'<table class="side"><thead><tr><th rowspan="2">{corner}</th>{top}</tr><tr>{second}</tr></thead>'
            f'<tbody>{"".join(body)}</tbody></table>')
