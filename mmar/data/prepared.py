@@ -143,6 +143,12 @@ def read_splits(path: str | Path) -> dict[int, list[list[str]]]:
     return {int(k): trials for k, trials in split_json["trials"].items()}
 
 
+def centre_crop(start: int, stop: int, max_frames: int) -> tuple[int, int]:
+    """The middle ``max_frames`` steps of ``[start, stop)`` (all of it when shorter): how long segments are cropped."""
+    start += max(stop - start - max_frames, 0) // 2
+    return start, min(stop, start + max_frames)
+
+
 def write_prepared(root: str | Path, meta: dict[str, Any], sentences: pd.DataFrame, vocab_words: np.ndarray,
                    vocab_vectors: np.ndarray, splits: dict[int, list[list[str]]], split_seed: int | None = None) -> None:
     """Write the files of a prepared dataset folder (see the module docstring)."""
@@ -187,9 +193,8 @@ class PairDataset(Dataset):
         """Video features of one sentence row, (T, C)."""
         video_id = self.data.sentences.at[row, "video_id"]
         start, stop = self.data.feature_range(row, self.store.length(video_id), self.pairing)
-        if self.max_frames is not None and stop - start > self.max_frames:
-            start += (stop - start - self.max_frames) // 2
-            stop = start + self.max_frames
+        if self.max_frames is not None:
+            start, stop = centre_crop(start, stop, self.max_frames)
         return torch.from_numpy(self.store.read(video_id, start, stop))
 
     def text(self, row: int) -> torch.Tensor:

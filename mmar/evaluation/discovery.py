@@ -20,7 +20,7 @@ import numpy as np
 from sklearn.cluster import KMeans
 
 from mmar.data.feature_store import FeatureStoreReader
-from mmar.data.prepared import PreparedDataset
+from mmar.data.prepared import PreparedDataset, centre_crop
 from mmar.evaluation.metrics import ari, cluster_vote_accuracy, nmi
 
 
@@ -62,19 +62,13 @@ def mean_pooled_rows(data: PreparedDataset, rows: Sequence[int], pairing: str = 
                      max_frames: int | None = None) -> np.ndarray:
     """Time-averaged input features (n, C) of sentence rows of a prepared dataset: the whole video
     (``pairing="video"``) or each sentence's segment (``"segment"``), centre-cropped to ``max_frames`` steps
-    as the models' inputs are (:class:`mmar.data.prepared.PairDataset`; None: uncropped)."""
+    as the models' inputs are (:func:`mmar.data.prepared.centre_crop`; None: uncropped)."""
     store = data.feature_store()
     video_ids = [data.sentences.at[int(r), "video_id"] for r in rows]
     ranges = [data.feature_range(int(r), store.length(v), pairing) for r, v in zip(rows, video_ids)]
     if max_frames is not None:
-        ranges = [_centre_crop(start, stop, max_frames) for start, stop in ranges]
+        ranges = [centre_crop(start, stop, max_frames) for start, stop in ranges]
     return mean_pooled(store, video_ids, ranges)
-
-
-def _centre_crop(start: int, stop: int, max_frames: int) -> tuple[int, int]:
-    """The middle ``max_frames`` steps of ``[start, stop)`` (all of it when shorter)."""
-    start += max(stop - start - max_frames, 0) // 2
-    return start, min(stop, start + max_frames)
 
 
 def discovery_on_store(model, store: FeatureStoreReader, labels: Mapping[str, str], *, seed: int = 0,

@@ -67,6 +67,12 @@ def sample_per_class(rows: np.ndarray, class_names: np.ndarray, per_class: int, 
     return np.sort(shuffled.groupby("class_name", sort=False).head(per_class)["row"].to_numpy())
 
 
+def query_pairing(video_unit: str, pairing: str) -> str:
+    """How a zero-shot test's query rows are embedded: whole videos when ``video_unit`` is "video", else as the
+    model's training ``pairing`` (each sentence's segment, or its whole video)."""
+    return "video" if video_unit == "video" else pairing
+
+
 def zero_shot_test(data: PreparedDataset, unseen: Sequence[str], *, sentences_per_class: int, seed: int,
                    reference_videos_per_class: int = 4, video_unit: str = "video",
                    video_subset: str = "all") -> ZeroShotTest:

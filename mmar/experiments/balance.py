@@ -23,7 +23,7 @@ import torch
 
 from mmar.data.prepared import PreparedDataset
 from mmar.evaluation.paired import t_interval
-from mmar.evaluation.zero_shot import ZeroShotTest, seen_training_rows, zero_shot_test
+from mmar.evaluation.zero_shot import ZeroShotTest, query_pairing, seen_training_rows, zero_shot_test
 from mmar.experiments.convergence import HeldOutProbe
 from mmar.losses import paired_losses
 from mmar.models.autoencoders import MultimodalAutoencoder
@@ -179,7 +179,7 @@ def lambda_search(data: PreparedDataset, unseen: Sequence[str], candidates: dict
     (field, values), = candidates.items()
     if field not in TrainConfig.__dataclass_fields__ or not field.startswith("lambda_"):
         raise ValueError(f"{field!r} is not a λ field of TrainConfig")
-    video_pairing = "video" if video_unit == "video" else TrainConfig(**train).pairing
+    video_pairing = query_pairing(video_unit, TrainConfig(**train).pairing)
     jobs = []
     for seed in seeds:
         held_out = validation_classes(data, unseen, n_val_classes, seed)

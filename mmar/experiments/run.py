@@ -114,13 +114,13 @@ def evaluate_model(model, data: PreparedDataset, unseen: Sequence[str], trial: i
     from mmar.evaluation.captioning import caption_columns, decode_captions, references, round_trip_word_accuracy
     from mmar.evaluation.discovery import discovery_scores
     from mmar.evaluation.retrieval import retrieval_scores
-    from mmar.evaluation.zero_shot import zero_shot_scores, zero_shot_test
+    from mmar.evaluation.zero_shot import query_pairing, zero_shot_scores, zero_shot_test
     from mmar.training import embed_rows
 
     test = zero_shot_test(data, unseen, sentences_per_class=settings.sentences_per_class, seed=trial,
                           reference_videos_per_class=settings.reference_videos_per_class,
                           video_unit=settings.video_unit, video_subset=settings.video_subset)
-    video_pairing = "video" if settings.video_unit == "video" else pairing
+    video_pairing = query_pairing(settings.video_unit, pairing)
     unseen_rows = data.rows(classes=list(unseen))
     pairs = embed_rows(model, data, unseen_rows, pairing=pairing)
     position = {int(r): i for i, r in enumerate(unseen_rows)}
@@ -288,7 +288,7 @@ def _probe(data: PreparedDataset, plan: EnsemblePlan, settings: GridSettings):
     """The per-epoch probe of a plan's cells: each cell's own unseen classes (its trial's queries and
     references, chosen and embedded as :func:`evaluate_model` does) and ``settings.curve_val_pairs`` val pairs of
     its seen classes."""
-    from mmar.evaluation.zero_shot import zero_shot_test
+    from mmar.evaluation.zero_shot import query_pairing, zero_shot_test
     from mmar.experiments.convergence import HeldOutProbe
     from mmar.training import TrainConfig
 
@@ -299,9 +299,8 @@ def _probe(data: PreparedDataset, plan: EnsemblePlan, settings: GridSettings):
                                     video_unit=settings.video_unit, video_subset=settings.video_subset))
         val_rows.append(probe_val_rows(data, cell.unseen, cell.k, cell.trial, settings))
     pairing = TrainConfig.from_dict(plan.cells[0].config).pairing  # a training structure: one pairing
-    video_pairing = "video" if settings.video_unit == "video" else pairing
-    return HeldOutProbe(data, tests, val_rows, [{"key": c.key} for c in plan.cells], video_pairing=video_pairing,
-                        max_frames=settings.eval_max_frames)
+    return HeldOutProbe(data, tests, val_rows, [{"key": c.key} for c in plan.cells],
+                        video_pairing=query_pairing(settings.video_unit, pairing), max_frames=settings.eval_max_frames)
 
 
 def _submitit_map(plans: Sequence[EnsemblePlan], job, cache_dir: Path, dispatch: str,

@@ -151,7 +151,7 @@ def baseline_discovery(data: PreparedDataset, k: int, trials: int, settings: Gri
     """Discovery scores of k-means on time-averaged input features of each trial's test videos (cropped to
     ``settings.eval_max_frames`` steps, as the models' test videos are)."""
     from mmar.evaluation.discovery import discovery_scores, mean_pooled_rows
-    from mmar.evaluation.zero_shot import zero_shot_test
+    from mmar.evaluation.zero_shot import query_pairing, zero_shot_test
 
     out = []
     identity, code = dataset_identity(data), code_fingerprint()
@@ -164,7 +164,7 @@ def baseline_discovery(data: PreparedDataset, k: int, trials: int, settings: Gri
             test = zero_shot_test(data, unseen, sentences_per_class=settings.sentences_per_class, seed=trial,
                                   reference_videos_per_class=settings.reference_videos_per_class,
                                   video_unit=settings.video_unit, video_subset=settings.video_subset)
-            pairing = "video" if settings.video_unit == "video" else settings.train.get("pairing", "segment")
+            pairing = query_pairing(settings.video_unit, settings.train.get("pairing", "segment"))
             features = mean_pooled_rows(data, test.video_rows, pairing, max_frames=settings.eval_max_frames)
             labels = data.sentences["class_name"].to_numpy()[test.video_rows]
             record = BaselineDiscovery(trial=trial, k=k, discovery=DiscoveryScores(**discovery_scores(features, labels,

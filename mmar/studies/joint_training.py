@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 
 from mmar.data.prepared import PreparedDataset
-from mmar.evaluation.zero_shot import zero_shot_scores, zero_shot_test
+from mmar.evaluation.zero_shot import query_pairing, zero_shot_scores, zero_shot_test
 from mmar.experiments.balance import (TRAINS_MIN_FALL, candidates_apart, joint_collapse_note, last_over_initial,
                                       percent_of_start, tied_candidates)
 from mmar.provenance import Run
@@ -65,8 +65,8 @@ def zero_shot_sanity(results: dict[str, TrainResult], data: PreparedDataset, row
                           video_unit=settings.video_unit, video_subset=settings.video_subset)
     sanity = []
     for name, result in results.items():
-        video_pairing = "video" if settings.video_unit == "video" else result.config.pairing
-        videos = embed_rows(result.model, data, test.video_rows, pairing=video_pairing,
+        videos = embed_rows(result.model, data, test.video_rows,
+                            pairing=query_pairing(settings.video_unit, result.config.pairing),
                             max_frames=settings.eval_max_frames)
         sentences = embed_rows(result.model, data, test.sentence_rows)
         scores = zero_shot_scores(videos["video"], videos["class_index"], sentences["text"], sentences["class_index"])
