@@ -89,8 +89,10 @@ def run_provenance(run_id: str | None = None) -> dict[str, Any]:
 
 def cpu_description(cpuinfo: str | None = None) -> str:
     """The processor a run computed on: its model name and the :data:`KERNEL_FLAGS` it has, e.g.
-    ``"Intel(R) Xeon(R) Processor (avx2, fma, avx512f, avx512_bf16)"``, then PyTorch's kernel limit when
-    ``ATEN_CPU_CAPABILITY`` sets one. Float32 training rounds differently on other kernels, and training
+    ``"Intel(R) Xeon(R) Processor, family 6 model 143 (avx2, fma, avx512f, avx512_bf16)"``, then PyTorch's
+    kernel limit when ``ATEN_CPU_CAPABILITY`` sets one. The family and model are there because BLAS libraries
+    pick their kernels by them, not by the flags alone: OpenBLAS 0.3.31 gives an AMD EPYC of family 26 (Zen 5)
+    its AVX2 kernels and one of family 25 (Zen 4) its AVX-512 ones, which round differently. Float32 training rounds differently on other kernels, and training
     amplifies rounding, so a trained number belongs to its processor as much as to its seed.
     ``cpuinfo``: the text of ``/proc/cpuinfo`` (read when None; elsewhere than Linux the platform's
     processor name, without flags)."""
@@ -105,6 +107,8 @@ def cpu_description(cpuinfo: str | None = None) -> str:
         if sep:
             fields.setdefault(name.strip(), value.strip())
     model = fields.get("model name") or platform.processor() or "unknown processor"
+    if "cpu family" in fields and "model" in fields:  # BLAS libraries choose kernels by them (see the docstring)
+        model += f", family {fields['cpu family']} model {fields['model']}"
     flags = set(fields.get("flags", "").split())
     present = [f for f in KERNEL_FLAGS if f in flags]
     text = model + (f" ({', '.join(present) or 'no avx2'})" if flags else "")

@@ -55,6 +55,7 @@ class Perturbation:
     description: str
     env: Mapping[str, str]
     python: str | None = None  # another venv's interpreter (None: this one)
+    cpu_flag: str | None = None  # a flag of /proc/cpuinfo the kernels it selects need (None: any x86-64 CPU)
 
 
 _ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
@@ -66,12 +67,40 @@ PERTURBATIONS = (
     Perturbation("threads-1", "1 thread for OpenMP / MKL / OpenBLAS (the reference run uses 2)", _ONE_THREAD),
     Perturbation("avx2", "ATEN_CPU_CAPABILITY=avx2 (PyTorch's AVX2 kernels instead of AVX-512), 1 thread",
                  {"ATEN_CPU_CAPABILITY": "avx2", **_ONE_THREAD}),
+    # Which kernels the BLAS libraries pick depends on the processor: MKL (PyTorch's matrix products and
+    # convolutions on CPU) has one code path per instruction set, and OpenBLAS (numpy's, scipy's and
+    # scikit-learn's) picks AVX-512 kernels on an Intel Xeon or AMD Zen 4 but AVX2 ones on a Zen 5 it does
+    # not know. MKL_CBWR=COMPATIBLE is MKL's path for any x86-64 CPU (on this project's AMD EPYC, asking MKL
+    # for its AVX2 or AVX-512 path changed no bit of a test product; this one does).
+    Perturbation("mkl-compatible", "MKL_CBWR=COMPATIBLE (PyTorch's matrix products and convolutions on MKL's "
+                 "kernels for any x86-64 CPU)", {"MKL_CBWR": "COMPATIBLE"}),
+    Perturbation("openblas-haswell", "OPENBLAS_CORETYPE=Haswell (numpy's and scikit-learn's OpenBLAS on its AVX2 "
+                 "kernels)", {"OPENBLAS_CORETYPE": "Haswell"}),
+    Perturbation("openblas-skylakex", "OPENBLAS_CORETYPE=SkylakeX (numpy's and scikit-learn's OpenBLAS on its "
+                 "AVX-512 kernels)", {"OPENBLAS_CORETYPE": "SkylakeX"}, cpu_flag="avx512f"),
     Perturbation("ulp+1", "every GloVe input vector one float32 unit in the last place up", {PERTURB_ULPS_ENV: "1"}),
     Perturbation("ulp-1", "every GloVe input vector one float32 unit in the last place down", {PERTURB_ULPS_ENV: "-1"}),
     Perturbation("oldest-deps", "the oldest versions pyproject.toml allows (numpy 1.26.0, pandas 2.1.0, scipy 1.11.0, "
                  "scikit-learn 1.4.0, ...) instead of the lock", {}, python="oldest"),
 )
 REFERENCE_ENV = _TWO_THREADS
+
+
+def cpu_flags() -> set[str]:
+    """The instruction-set flags of this machine's first processor in /proc/cpuinfo (empty where it is absent)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return set()
+    flags = re.search(r"^flags\s*:(.*)$", text, flags=re.MULTILINE)
+    return set(flags.group(1).split()) if flags else set()
+
+
+def runnable(perturbations: Iterable[Perturbation], flags: set[str]) -> tuple[list[Perturbation], list[Perturbation]]:
+    """``(runnable, skipped)``: the perturbations whose kernels this CPU (``flags``) can run, and the others."""
+    perturbations = list(perturbations)
+    ok = [p for p in perturbations if p.cpu_flag is None or p.cpu_flag in flags]
+    return ok, [p for p in perturbations if p not in ok]
 
 
 def perturb_ulps(values: np.ndarray, ulps: int) -> np.ndarray:
@@ -159,9 +188,23 @@ def cell_key(notebook_name: str, cell_id: str) -> str:
 
 
 # -- the measurement ----------------------------------------------------------------------------------
+#: Metrics pooled into one family with the others of their experiment that count the same queries: recall at
+#: any K in either direction (a near-tie flip moves one partner's rank across whichever cut-off it is near),
+#: and the 1-NN and prototype accuracies (one unseen test query more or less right).
+POOLED_METRICS = ((re.compile(r"^(?:t2v|v2t)_R@\d+$"), "R@K"),
+                  (re.compile(r"^(.*?)(?:nn_|prototype_)?accuracy$"), r"\1accuracy"))
+
+
 def family(metric_key: str) -> str:
-    """A result-row key's family: its result file, experiment and metric."""
-    return " | ".join(metric_key.split(" | ")[:3])
+    """A result-row key's family: its result file, experiment and metric (a metric of
+    :data:`POOLED_METRICS` under its pooled name). A family's name is its own family."""
+    parts = metric_key.split(" | ")[:3]
+    if len(parts) == 3:
+        for pattern, pooled in POOLED_METRICS:
+            if pattern.match(parts[2]):
+                parts[2] = pattern.sub(pooled, parts[2])
+                break
+    return " | ".join(parts)
 
 
 def metric_spreads(reference: Mapping[str, Mapping], perturbed: Mapping[str, Mapping[str, Mapping]]
@@ -202,19 +245,42 @@ def cell_spreads(reference: Mapping[str, Mapping], perturbed: Mapping[str, Mappi
 
 
 def tolerances_from(metrics: Mapping[str, Mapping[str, Any]], cells: Mapping[str, Mapping[str, Any]],
-                    perturbations: Iterable[Perturbation], margin: float = MARGIN) -> dict[str, Any]:
-    """The tolerance file's content from measured spreads."""
+                    perturbations: Iterable[Perturbation], margin: float = MARGIN, machine: str = "",
+                    earlier: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """The tolerance file's content from spreads measured on ``machine``, pooled with an ``earlier`` file's
+    (measured on other machines): each family and cell keeps the larger spread, and with it the perturbation
+    and machine that gave it. Families and cells the new measurement lacks (gone from the code) are dropped."""
+    perturbations = list(perturbations)
+    metrics = {name: {**entry, "machine": machine} for name, entry in metrics.items()}
+    cells = {name: {**entry, "machine": machine} for name, entry in cells.items()}
+    measurements = [{"machine": machine, "perturbations": [p.name for p in perturbations]}]
+    described = {p.name: p.description for p in perturbations}
+    if earlier is not None:
+        for kind, current in (("metrics", metrics), ("cells", cells)):
+            for name, entry in earlier[kind].items():
+                name = family(name) if kind == "metrics" else name
+                if name in current and _larger(entry["spread"], current[name]["spread"]):
+                    current[name] = {**current[name], **{k: entry.get(k) for k in ("spread", "by", "machine")}}
+        measurements += [m for m in earlier.get("measurements", []) if m["machine"] != machine]
+        described = {**earlier["perturbations"], **described}
     return {
         "about": "Tolerances of tests/test_regression.py (metrics: per result-row family) and of nbval (cells: per "
-                 "compared cell), each MARGIN x the largest deviation measured under the perturbations. "
-                 "Remeasure with `make tolerances` (python -m mmar tolerances --measure); see mmar/tolerances.py.",
+                 "compared cell), each MARGIN x the largest deviation measured under the perturbations on any of "
+                 "the machines measured. Measure again on another machine with `make tolerances` (python -m mmar "
+                 "tolerances --measure; it keeps what this file holds unless --fresh); see mmar/tolerances.py.",
         "margin": margin,
         "floor_rtol": FLOOR_RTOL,
-        "perturbations": {p.name: p.description for p in perturbations},
+        "measurements": measurements,
+        "perturbations": described,
         "metrics": {name: {**entry, "atol": max(margin * entry["spread"], FLOOR_RTOL * entry["scale"])}
                     for name, entry in sorted(metrics.items())},
         "cells": {name: {**entry, "atol": margin * entry["spread"]} for name, entry in sorted(cells.items())},
     }
+
+
+def _larger(spread: float, than: float) -> bool:
+    """Whether an earlier ``spread`` replaces a new one (NaN, a row that came out NaN, counts as the largest)."""
+    return (math.isnan(spread) and not math.isnan(than)) or spread > than
 
 
 def load_tolerances(path: str | Path = TOLERANCE_FILE) -> dict[str, Any]:
@@ -256,17 +322,22 @@ def notebook_differences(executed: Mapping[str, Any], stored: Mapping[str, Any],
 
 
 def table(tolerances: Mapping[str, Any]) -> str:
-    """A Markdown table of the measured spreads and tolerances (families and cells that moved); a family's
-    name ``file | experiment | metric`` is written ``file · experiment · metric``, since ``|`` splits columns."""
-    lines = ["| compared | largest deviation measured | under | tolerance |", "|---|---|---|---|"]
+    """A Markdown table of the measured spreads and tolerances (families and cells that moved), then the
+    machines measured, numbered as the table's "under" column names them; a family's name ``file | experiment |
+    metric`` is written ``file · experiment · metric``, since ``|`` splits columns."""
+    machines = [m["machine"] for m in tolerances.get("measurements", [])]
+    lines = ["| compared | largest deviation measured | under (machine) | tolerance |", "|---|---|---|---|"]
     for kind in ("metrics", "cells"):
         for name, entry in tolerances[kind].items():
             if entry["spread"] > 0:
                 shown = name.replace(" | ", " · ")
-                lines.append(f"| {shown} | {entry['spread']:.3g} | {entry['by']} | {entry['atol']:.3g} |")
+                where = f" [{machines.index(entry['machine']) + 1}]" if entry.get("machine") in machines else ""
+                lines.append(f"| {shown} | {entry['spread']:.3g} | {entry['by']}{where} | {entry['atol']:.3g} |")
     still = [name for kind in ("metrics", "cells") for name, e in tolerances[kind].items() if e["spread"] == 0]
     lines.append(f"\n{len(still)} families and cells did not move under any perturbation (tolerance: "
                  f"{tolerances['floor_rtol']:g} of the value for result rows, the last printed digit for cells).")
+    for number, measurement in enumerate(tolerances.get("measurements", []), start=1):
+        lines.append(f"\n[{number}] {measurement['machine']}: {', '.join(measurement['perturbations'])}.")
     return "\n".join(lines)
 
 
@@ -297,7 +368,7 @@ def _outputs(project: Path) -> tuple[dict, dict]:
 
 
 def measure(workdir: str | Path, oldest_python: str | None, path: str | Path = TOLERANCE_FILE,
-            margin: float = MARGIN, rerun: bool = True) -> dict[str, Any]:
+            margin: float = MARGIN, rerun: bool = True, fresh: bool = False) -> dict[str, Any]:
     """Run the reference and every perturbation (:data:`PERTURBATIONS`; ``oldest-deps`` only with
     ``oldest_python``) in ``workdir`` (``rerun=False``: use the copies already there), write the
     tolerance file and return its content."""
@@ -307,6 +378,9 @@ def measure(workdir: str | Path, oldest_python: str | None, path: str | Path = T
 
     workdir = Path(workdir)
     chosen = [p for p in PERTURBATIONS if p.python != "oldest" or oldest_python or not rerun]
+    chosen, skipped = runnable(chosen, cpu_flags())
+    for perturbation in skipped:
+        print(f"{perturbation.name}: skipped (this CPU lacks {perturbation.cpu_flag})")
     if rerun:
         for perturbation in tqdm([None, *chosen], desc="smoke runs", unit="run"):
             start = time.perf_counter()
@@ -318,8 +392,12 @@ def measure(workdir: str | Path, oldest_python: str | None, path: str | Path = T
     chosen = [p for p in chosen if (workdir / p.name / "executed").is_dir()]
     reference_metrics, reference_notebooks = _outputs(workdir / "reference")
     outputs = {p.name: _outputs(workdir / p.name) for p in chosen}
+    from mmar.provenance import cpu_description
+
+    earlier = None if fresh or not Path(path).is_file() else json.loads(Path(path).read_text())
     data = tolerances_from(metric_spreads(reference_metrics, {n: o[0] for n, o in outputs.items()}),
-                           cell_spreads(reference_notebooks, {n: o[1] for n, o in outputs.items()}), chosen, margin)
+                           cell_spreads(reference_notebooks, {n: o[1] for n, o in outputs.items()}), chosen, margin,
+                           machine=cpu_description(), earlier=earlier)
     Path(path).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     return data
 
@@ -335,10 +413,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--summarise", action="store_true",
                         help="rewrite the tolerance file from the copies already measured in --workdir")
     parser.add_argument("--oldest-python", help="interpreter of a venv with the oldest allowed versions")
+    parser.add_argument("--fresh", action="store_true",
+                        help="forget the other machines' measurements the tolerance file holds (default: keep the "
+                             "larger spread of theirs and this machine's, per family and cell)")
     parser.add_argument("--file", default=str(TOLERANCE_FILE), help=f"tolerance file (default {TOLERANCE_FILE})")
     args = parser.parse_args(argv)
     if args.measure or args.summarise:
-        data = measure(args.workdir, args.oldest_python, args.file, rerun=args.measure)
+        data = measure(args.workdir, args.oldest_python, args.file, rerun=args.measure, fresh=args.fresh)
     else:
         data = load_tolerances(args.file)
     print(table(data))

@@ -31,11 +31,6 @@ pytestmark = pytest.mark.heavy  # starts and kills extraction processes: schedul
 GRAY = FIXTURES / "gray_levels_10fps.mp4"
 
 
-@pytest.fixture(scope="module")
-def pretrained() -> InceptionI3d:
-    return InceptionI3d.from_pretrained()
-
-
 def _source_index(frames: np.ndarray) -> list[int]:
     """Which source frame of the grey-level fixture each decoded frame shows."""
     return [int(round((f.mean() - LEVEL0) / LEVEL_STEP)) for f in frames]

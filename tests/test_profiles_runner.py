@@ -282,13 +282,13 @@ def test_code_fingerprint_follows_the_result_code(tmp_path: Path) -> None:
 
 
 def test_the_processor_is_named_with_the_features_that_choose_its_kernels(monkeypatch) -> None:
-    """A hand-written /proc/cpuinfo of two cores: the first core's model name and, of its flags, the
-    kernel-choosing ones in a fixed order; a PyTorch kernel limit in the environment is added."""
+    """A hand-written /proc/cpuinfo of two cores: the first core's model name, family and model and, of its
+    flags, the kernel-choosing ones in a fixed order; a PyTorch kernel limit in the environment is added."""
     monkeypatch.delenv("ATEN_CPU_CAPABILITY", raising=False)
-    core = ("processor\t: {i}\nvendor_id\t: GenuineIntel\nmodel name\t: Example Xeon {i}\n"
+    core = ("processor\t: {i}\nvendor_id\t: AuthenticAMD\ncpu family\t: 26\nmodel\t\t: {i}\nmodel name\t: Example EPYC {i}\n"
             "flags\t\t: fpu sse avx512_bf16 avx512f fma avx2 avx512vl\n\n")
     cpuinfo = core.format(i=0) + core.format(i=1)
-    assert cpu_description(cpuinfo) == "Example Xeon 0 (avx2, fma, avx512f, avx512_bf16)"
+    assert cpu_description(cpuinfo) == "Example EPYC 0, family 26 model 0 (avx2, fma, avx512f, avx512_bf16)"
     assert cpu_description("model name : Old Core\nflags : sse sse2\n") == "Old Core (no avx2)"
     monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
     assert cpu_description(cpuinfo).endswith("; PyTorch kernels limited to avx2")

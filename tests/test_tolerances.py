@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from mmar.paths import NOTEBOOKS_DIR
-from mmar.tolerances import (FLOOR_RTOL, PERTURBATIONS, cell_spreads, last_digit_unit, load_tolerances,
-                             metric_spreads, notebook_differences, perturb_ulps, split_numbers, tolerances_from,
-                             within)
+from mmar.tolerances import (FLOOR_RTOL, PERTURBATIONS, cell_spreads, cpu_flags, family, last_digit_unit,
+                             load_tolerances, metric_spreads, notebook_differences, perturb_ulps, runnable,
+                             split_numbers, table, tolerances_from, within)
 
 
 def test_last_digit_unit() -> None:
@@ -73,6 +73,45 @@ def test_metric_spreads_pool_a_family_by_hand() -> None:
     assert missing["f | e | a"]["spread"] == math.inf          # a row that disappears has no tolerance
 
 
+def test_metrics_counting_the_same_queries_share_a_family() -> None:
+    """Recall at any K in either direction is one family, and so are the 1-NN and prototype accuracies of one
+    experiment; other metrics stay their own (by hand)."""
+    assert family("06 | retrieval | v2t_R@1 | row | k5") == family("06 | retrieval | t2v_R@10") == "06 | retrieval | R@K"
+    assert family("06 | zero_shot | prototype_accuracy | x") == family("06 | zero_shot | accuracy") == "06 | zero_shot | accuracy"
+    assert family("05 | sanity | zero_shot_nn_accuracy") == family("05 | sanity | zero_shot_prototype_accuracy") == (
+        "05 | sanity | zero_shot_accuracy")
+    for own in ("06 | retrieval | v2t_median_rank", "06 | captioning | text_round_trip_word_accuracy",
+                "01 | stats | raw_kmeans_accuracy_k5", "06 | captioning | BLEU-1"):
+        assert family(own + " | row") == own
+    spreads = metric_spreads({"06 | retrieval | v2t_R@1 | a": {"mean": 0.0}, "06 | retrieval | t2v_R@5 | a": {"mean": 2.0}},
+                             {"p": {"06 | retrieval | v2t_R@1 | a": {"mean": 0.0}, "06 | retrieval | t2v_R@5 | a": {"mean": 2.7}}})
+    assert spreads == {"06 | retrieval | R@K": {"spread": pytest.approx(0.7), "by": "p", "scale": 2.0, "rows": 2}}
+
+
+def test_a_measurement_keeps_the_larger_spread_of_each_machine() -> None:
+    """A new machine's measurement pooled with an earlier file: per family and cell the larger spread wins with
+    its perturbation and machine; earlier families are pooled under today's names; a family or cell the new
+    measurement lacks is dropped; both machines are listed and the table numbers them."""
+    earlier = tolerances_from({"f | e | a": {"spread": 2.0, "by": "p1", "scale": 10.0, "rows": 1},
+                               "f | e | b": {"spread": 0.5, "by": "p1", "scale": 10.0, "rows": 1},
+                               "f | r | v2t_R@1": {"spread": 0.7, "by": "p2", "scale": 5.0, "rows": 1},
+                               "f | e | gone": {"spread": 9.0, "by": "p1", "scale": 10.0, "rows": 1}},
+                              {"n::c1": {"spread": 3.0, "by": "p1"}}, PERTURBATIONS[:2], 4.0, machine="old CPU")
+    new = tolerances_from({"f | e | a": {"spread": 1.0, "by": "q", "scale": 10.0, "rows": 1},
+                           "f | e | b": {"spread": 1.5, "by": "q", "scale": 10.0, "rows": 1},
+                           "f | r | R@K": {"spread": 0.0, "by": None, "scale": 5.0, "rows": 2}},
+                          {"n::c1": {"spread": 1.0, "by": "q"}}, PERTURBATIONS[2:4], 4.0, machine="new CPU",
+                          earlier=earlier)
+    assert new["metrics"]["f | e | a"] | {"scale": 0} == {"spread": 2.0, "by": "p1", "machine": "old CPU", "scale": 0,
+                                                          "rows": 1, "atol": 8.0}
+    assert (new["metrics"]["f | e | b"]["spread"], new["metrics"]["f | e | b"]["machine"]) == (1.5, "new CPU")
+    assert new["metrics"]["f | r | R@K"]["atol"] == pytest.approx(2.8)
+    assert "f | e | gone" not in new["metrics"] and new["cells"]["n::c1"]["atol"] == 12.0
+    assert [m["machine"] for m in new["measurements"]] == ["new CPU", "old CPU"]
+    assert set(new["perturbations"]) == {p.name for p in PERTURBATIONS[:4]}
+    assert "| f · e · a | 2 | p1 [2] | 8 |" in table(new) and "[1] new CPU: " in table(new)
+
+
 def test_a_family_without_a_finite_tolerance_is_refused_by_name(tmp_path: Path) -> None:
     """A row that came out NaN under a perturbation, or disappeared, leaves its family no finite tolerance: the
     measurement is recorded, but loading it fails and names the family and the perturbation."""
@@ -112,9 +151,48 @@ def test_cell_spreads_and_notebook_differences_by_hand() -> None:
     assert notebook_differences(worse, reference["n.ipynb"], "n.ipynb", tolerances) == ["c0", "c1"]
 
 
+def test_a_perturbation_needing_an_instruction_set_runs_only_where_the_cpu_has_it() -> None:
+    skylakex = next(p for p in PERTURBATIONS if p.name == "openblas-skylakex")
+    assert runnable([skylakex], {"avx2", "fma"}) == ([], [skylakex])
+    assert runnable([skylakex], {"avx2", "avx512f"}) == ([skylakex], [])
+    assert all(p.cpu_flag is None or p.cpu_flag == "avx512f" for p in PERTURBATIONS)
+
+
+_PRODUCTS = """
+import hashlib, numpy as np, torch
+x = np.random.default_rng(0).standard_normal((257, 300)).astype(np.float32)
+print(hashlib.sha256((x @ x.T).tobytes()).hexdigest(), hashlib.sha256((torch.from_numpy(x) @ torch.from_numpy(x).T).numpy().tobytes()).hexdigest())
+"""
+
+
+def _product_digests(env: dict[str, str]) -> tuple[str, str]:
+    """sha256 of a float32 product by numpy (OpenBLAS) and by PyTorch (MKL) in a process with ``env``."""
+    import os
+
+    result = subprocess.run([sys.executable, "-c", _PRODUCTS], env={**os.environ, "OMP_NUM_THREADS": "2", **env},
+                            capture_output=True, text=True, check=True)
+    numpy_digest, torch_digest = result.stdout.split()
+    return numpy_digest, torch_digest
+
+
+def test_the_kernel_perturbations_change_the_last_bits_they_stand_for() -> None:
+    """Each BLAS perturbation changes the bits of a float32 product of the library it names (else it would measure
+    nothing): OpenBLAS's two kernel families differ from each other (one of them may be this CPU's own), and MKL's
+    path for any x86-64 CPU differs from its own path here."""
+    by_name = {p.name: p for p in PERTURBATIONS}
+    native = _product_digests({})
+    assert _product_digests(dict(by_name["mkl-compatible"].env))[1] != native[1]
+    if "avx512f" not in cpu_flags():
+        pytest.skip("this CPU lacks AVX-512: OpenBLAS's SkylakeX kernels cannot run here")
+    haswell = _product_digests(dict(by_name["openblas-haswell"].env))
+    skylakex = _product_digests(dict(by_name["openblas-skylakex"].env))
+    assert haswell[0] != skylakex[0] and haswell[1] == skylakex[1] == native[1]
+
+
 def test_the_tolerance_file_covers_every_compared_cell() -> None:
     tolerances = load_tolerances()
-    assert set(tolerances["perturbations"]) == {p.name for p in PERTURBATIONS}
+    measured = set(tolerances["perturbations"])  # those needing an instruction set only where the CPU has it
+    assert {p.name for p in PERTURBATIONS if p.cpu_flag is None} <= measured <= {p.name for p in PERTURBATIONS}
     for path in sorted(NOTEBOOKS_DIR.glob("0*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
         for cell in notebook.cells:
