@@ -249,7 +249,8 @@ def tolerances_from(metrics: Mapping[str, Mapping[str, Any]], cells: Mapping[str
                     earlier: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The tolerance file's content from spreads measured on ``machine``, pooled with an ``earlier`` file's
     (measured on other machines): each family and cell keeps the larger spread, and with it the perturbation
-    and machine that gave it. Families and cells the new measurement lacks (gone from the code) are dropped."""
+    and machine that gave it. Families and cells the new measurement lacks (gone from the code) are dropped, and
+    so are the earlier file's entries from ``machine`` itself (this measurement replaces them)."""
     perturbations = list(perturbations)
     metrics = {name: {**entry, "machine": machine} for name, entry in metrics.items()}
     cells = {name: {**entry, "machine": machine} for name, entry in cells.items()}
@@ -259,6 +260,8 @@ def tolerances_from(metrics: Mapping[str, Mapping[str, Any]], cells: Mapping[str
         for kind, current in (("metrics", metrics), ("cells", cells)):
             for name, entry in earlier[kind].items():
                 name = family(name) if kind == "metrics" else name
+                if entry.get("machine") == machine:
+                    continue
                 if name in current and _larger(entry["spread"], current[name]["spread"]):
                     current[name] = {**current[name], **{k: entry.get(k) for k in ("spread", "by", "machine")}}
         measurements += [m for m in earlier.get("measurements", []) if m["machine"] != machine]

@@ -110,6 +110,9 @@ def test_a_measurement_keeps_the_larger_spread_of_each_machine() -> None:
     assert [m["machine"] for m in new["measurements"]] == ["new CPU", "old CPU"]
     assert set(new["perturbations"]) == {p.name for p in PERTURBATIONS[:4]}
     assert "| f · e · a | 2 | p1 [2] | 8 |" in table(new) and "[1] new CPU: " in table(new)
+    again = tolerances_from({"f | e | a": {"spread": 0.5, "by": "q", "scale": 10.0, "rows": 1}}, {}, PERTURBATIONS[2:4],
+                            4.0, machine="old CPU", earlier=earlier)  # the same machine measures again: replaced
+    assert again["metrics"]["f | e | a"]["spread"] == 0.5 and [m["machine"] for m in again["measurements"]] == ["old CPU"]
 
 
 def test_a_family_without_a_finite_tolerance_is_refused_by_name(tmp_path: Path) -> None:
