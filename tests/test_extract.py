@@ -126,6 +126,7 @@ def _make_videos(folder: Path, lengths: list[int]) -> list[str]:
     return [f"v_{i}" for i in range(len(lengths))]
 
 
+@pytest.mark.usefixtures("pretrained")  # its extraction loads the weights (skips offline)
 def test_extraction_writes_store_lists_failures_and_resumes(tmp_path: Path) -> None:
     ids = _make_videos(tmp_path / "videos", [16, 33])
     (tmp_path / "videos" / "v_corrupt.mp4").write_bytes(b"\x00" * 1000)
@@ -169,6 +170,7 @@ sys.exit(extract.main(sys.argv[2:]))
 """
 
 
+@pytest.mark.usefixtures("pretrained")  # its extraction loads the weights (skips offline)
 @pytest.mark.parametrize("stage", ["written", "writing"])
 def test_kill_9_leaves_no_half_entry_and_the_run_resumes(tmp_path: Path, stage: str) -> None:
     """An extraction killed with SIGKILL in its first video leaves that video's complete part ("written") or
@@ -195,6 +197,7 @@ def test_kill_9_leaves_no_half_entry_and_the_run_resumes(tmp_path: Path, stage: 
     assert not parts.exists()
 
 
+@pytest.mark.usefixtures("pretrained")  # its extraction loads the weights (skips offline)
 def test_local_submitit_shards_are_merged_into_one_store(tmp_path: Path) -> None:
     ids = _make_videos(tmp_path / "videos", [16, 16])
     out = tmp_path / "features.h5"
@@ -244,6 +247,7 @@ def fault_shards(monkeypatch: pytest.MonkeyPatch):
     return fault_shards
 
 
+@pytest.mark.usefixtures("pretrained")  # its extraction loads the weights (skips offline)
 def test_failed_and_killed_shards_are_contained(tmp_path: Path, fault_shards) -> None:
     """Shard 1 raises, shard 2 is killed (SIGKILL): shard 0's video is merged, the other two are listed
     with their shard's error and log file, and the summary counts 1 shard ok and 2 failed."""
@@ -281,6 +285,7 @@ def test_exit_status_and_summary_of_failed_shards(monkeypatch: pytest.MonkeyPatc
     assert extract.main(["videos", "--out", "x.h5"]) == 0
 
 
+@pytest.mark.usefixtures("pretrained")  # its extraction loads the weights (skips offline)
 def test_preempted_shard_requeues_itself_and_skips_finished_videos(tmp_path: Path, fault_shards) -> None:
     """submitit's local executor: the job gets the preemption signal after its first video, checkpoints,
     is requeued by submitit (no driver involved) and extracts only the remaining videos."""

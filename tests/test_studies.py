@@ -433,6 +433,7 @@ def test_the_lambda_search_verdict_says_what_the_choice_did() -> None:
     assert "(1: 25.0 %, 100: 25.0 %; chance 20 %, 1 seed(s)), tied with 100: the smallest of the tied candidates" in tie
 
 
+@pytest.mark.usefixtures("bikes_video")
 def test_the_default_bikes_cut_holds_one_cut_where_the_cyclist_shot_ends() -> None:
     """The real bikes.mp4 (from PyPI, cached by notebook 02) cut as the default profile cuts it, frames 104-183:
     one cut, at frame 137 (a cyclist before it, a street with a parked bicycle after it, as notebook 02's figure
