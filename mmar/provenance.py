@@ -87,15 +87,9 @@ def run_provenance(run_id: str | None = None) -> dict[str, Any]:
             "started_unix": round(time.time(), 3)}
 
 
-def cpu_description(cpuinfo: str | None = None) -> str:
-    """The processor a run computed on: its model name and the :data:`KERNEL_FLAGS` it has, e.g.
-    ``"Intel(R) Xeon(R) Processor, family 6 model 143 (avx2, fma, avx512f, avx512_bf16)"``, then PyTorch's
-    kernel limit when ``ATEN_CPU_CAPABILITY`` sets one. The family and model are there because BLAS libraries
-    pick their kernels by them, not by the flags alone: OpenBLAS 0.3.31 gives an AMD EPYC of family 26 (Zen 5)
-    its AVX2 kernels and one of family 25 (Zen 4) its AVX-512 ones, which round differently. Float32 training rounds differently on other kernels, and training
-    amplifies rounding, so a trained number belongs to its processor as much as to its seed.
-    ``cpuinfo``: the text of ``/proc/cpuinfo`` (read when None; elsewhere than Linux the platform's
-    processor name, without flags)."""
+def cpu_fields(cpuinfo: str | None = None) -> dict[str, str]:
+    """The first processor's fields of ``/proc/cpuinfo`` (``cpuinfo``: its text, read when None; empty elsewhere
+    than Linux), e.g. ``{"model name": "AMD EPYC", "cpu family": "26", "flags": "fpu ... avx512f ..."}``."""
     if cpuinfo is None:
         try:
             cpuinfo = Path("/proc/cpuinfo").read_text()
@@ -106,6 +100,19 @@ def cpu_description(cpuinfo: str | None = None) -> str:
         name, sep, value = line.partition(":")
         if sep:
             fields.setdefault(name.strip(), value.strip())
+    return fields
+
+
+def cpu_description(cpuinfo: str | None = None) -> str:
+    """The processor a run computed on: its model name and the :data:`KERNEL_FLAGS` it has, e.g.
+    ``"Intel(R) Xeon(R) Processor, family 6 model 143 (avx2, fma, avx512f, avx512_bf16)"``, then PyTorch's
+    kernel limit when ``ATEN_CPU_CAPABILITY`` sets one. The family and model are there because BLAS libraries
+    pick their kernels by them, not by the flags alone: OpenBLAS 0.3.31 gives an AMD EPYC of family 26 (Zen 5)
+    its AVX2 kernels and one of family 25 (Zen 4) its AVX-512 ones, which round differently. Float32 training
+    rounds differently on other kernels, and training amplifies rounding, so a trained number belongs to its processor as much as to its seed.
+    ``cpuinfo``: the text of ``/proc/cpuinfo`` (read when None; elsewhere than Linux the platform's
+    processor name, without flags)."""
+    fields = cpu_fields(cpuinfo)
     model = fields.get("model name") or platform.processor() or "unknown processor"
     if "cpu family" in fields and "model" in fields:  # BLAS libraries choose kernels by them (see the docstring)
         model += f", family {fields['cpu family']} model {fields['model']}"

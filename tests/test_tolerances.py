@@ -115,6 +115,18 @@ def test_a_measurement_keeps_the_larger_spread_of_each_machine() -> None:
     assert again["metrics"]["f | e | a"]["spread"] == 0.5 and [m["machine"] for m in again["measurements"]] == ["old CPU"]
 
 
+def test_a_broken_earlier_tolerance_file_is_named(tmp_path: Path) -> None:
+    from mmar.tolerances import _earlier_measurement
+
+    broken, other = tmp_path / "broken.json", tmp_path / "other.json"
+    broken.write_text("{")
+    other.write_text('{"metrics": {}}')
+    with pytest.raises(ValueError, match=r"broken\.json: not a tolerance file .*--fresh"):
+        _earlier_measurement(broken)
+    with pytest.raises(ValueError, match=r"other\.json: not a tolerance file \(no cells, perturbations\)"):
+        _earlier_measurement(other)
+
+
 def test_a_family_without_a_finite_tolerance_is_refused_by_name(tmp_path: Path) -> None:
     """A row that came out NaN under a perturbation, or disappeared, leaves its family no finite tolerance: the
     measurement is recorded, but loading it fails and names the family and the perturbation."""
