@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from pathlib import Path
 from typing import Any
 
@@ -27,9 +28,24 @@ class ProfileError(ValueError):
     """An unknown profile, a malformed profiles file or a bad override."""
 
 
+class _SettingsLoader(yaml.SafeLoader):
+    """YAML's safe loader that also reads ``1e-3`` as a number: YAML 1.1, which PyYAML follows, wants a
+    dot in a float (``1.0e-3``) and would read ``--set 05.train.lr=1e-3`` as the string '1e-3'."""
+
+
+_SettingsLoader.add_implicit_resolver("tag:yaml.org,2002:float",
+                                      re.compile(r"^[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]+$"),
+                                      list("-+0123456789."))
+
+
+def load_yaml(text: str) -> Any:
+    """``text`` read as YAML by :class:`_SettingsLoader` (safe: plain values only)."""
+    return yaml.load(text, Loader=_SettingsLoader)
+
+
 def load_profiles(path: str | Path = PROFILES_FILE) -> dict[str, dict[str, Any]]:
     """The raw profiles file as a dict."""
-    data = yaml.safe_load(Path(path).read_text())
+    data = load_yaml(Path(path).read_text())
     if not isinstance(data, dict):
         raise ProfileError(f"{path}: expected a mapping of profile names")
     return data
@@ -78,7 +94,7 @@ def parse_override(text: str) -> tuple[str | None, str, Any]:
     if "=" not in text:
         raise ProfileError(f"override {text!r} is not key=value")
     target, raw = text.split("=", 1)
-    value = yaml.safe_load(raw) if raw != "" else ""
+    value = load_yaml(raw) if raw != "" else ""
     parts = target.split(".")
     notebook = None
     matches = [n for n in NOTEBOOKS if n == parts[0] or n.split("_")[0] == parts[0]]

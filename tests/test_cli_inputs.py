@@ -358,6 +358,48 @@ def test_a_resumed_run_checks_its_own_set_values(tmp_path: Path, children) -> No
     assert len(children) == 1
 
 
+def test_values_of_the_wrong_kind_or_too_small_stop_the_run_with_the_setting_named(tmp_path: Path, children) -> None:
+    """A typo in a number (``epochs=abc``) or a count below its least value (``n_trials=-1``) stops before any
+    notebook, naming every bad value of the notebook (its settings) or of ``train`` (TrainConfig's)."""
+    def refusal(*overrides: str) -> str:
+        with pytest.raises(ProfileError) as refused:
+            run_profile("smoke", out=tmp_path / "run", overrides=list(overrides), build_report=False)
+        return str(refused.value)
+
+    assert refusal("06.n_trials=-1", "06.meteor=yes please", "06.unseen_ks=[5, 1]") == (
+        "06_evaluation.n_trials must be at least 1, got -1; 06_evaluation.unseen_ks must be at least 2 each, got "
+        "[5, 1]; 06_evaluation.meteor must be true or false, got 'yes please' (str)")
+    assert refusal("01.nuisance=strong") == "01_data.nuisance must be a number, got 'strong' (str)"
+    assert refusal("02.max_frames=[8]") == "02_i3d_features.max_frames must be an integer or null, got [8] (list)"
+    assert refusal("06.train.epochs=abc", "05.train.batch_size=1", "07.train.losses=joint") == (
+        "settings the notebooks would fail on (nothing was run):\n"
+        "  05_joint_training.train: TrainConfig.batch_size must be at least 2, got 1\n"
+        "  06_evaluation.train: TrainConfig.epochs must be an integer, got 'abc' (str)\n"
+        "  07_ablations.train: TrainConfig.losses must be a list of strings, got 'joint' (str)")
+    assert refusal("07.difficulty_sweep.n_trials=0").endswith("07_ablations.difficulty_sweep: difficulty_sweep.n_trials "
+                                                               "must be at least 1, got 0")
+    assert children == [] and not (tmp_path / "run" / "run.json").exists()
+    # "selected" (notebook 05's choice of λ) is a value train may hold; 1e-3 is a number, as in Python
+    run_profile("smoke", out=tmp_path / "run", overrides=["06.train.lr=1e-3"], build_report=False)
+    assert [parameters["overrides"] for notebook, parameters in children if notebook == "06_evaluation"] == [
+        {"train": {"lr": 0.001}}]
+
+
+def test_field_types_are_read_from_the_hints() -> None:
+    from typing import Any
+
+    from mmar.typed_fields import describe, matches
+
+    assert matches(3, int) and matches(np.int64(3), int) and not matches(True, int) and not matches(3.0, int)
+    assert matches(3, float) and matches(np.float32(0.5), float) and not matches(False, float) and not matches("1", float)
+    assert matches(None, int | None) and matches([1, 2], list[int]) and matches((1, 2), tuple[int, ...])
+    assert not matches([1, "2"], list[int]) and not matches("ab", list[str]) and not matches({"a": 1}, list[str])
+    assert matches({"a": [1.0]}, dict[str, list[float]]) and not matches({"a": 1.0}, dict[str, list[float]])
+    assert matches(object(), Any) and matches({"x": object()}, dict[str, Any])
+    assert describe(int | None) == "an integer or null" and describe(list[float]) == "a list of numbers"
+    assert describe(dict[str, Any]) == "a mapping" and describe(bool) == "true or false"
+
+
 # ------------------------------------------------------------- 5: overrides the profiles suggest
 def test_the_suggested_grid_dispatch_reaches_both_grids() -> None:
     description = resolve_profile("activitynet-paper")["description"]

@@ -4,7 +4,7 @@ nearest-word read-out of decoded sentences, the learned filters, and the result 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 import pandas as pd
@@ -33,6 +33,9 @@ class AutoencoderSettings(NotebookSettings):
     train: dict[str, Any]
     variants: dict[str, dict[str, Any]]
     n_examples: int
+
+    minimums: ClassVar[Mapping[str, float]] = {"seed": 0, "unseen_k": 2, "trial": 0, "max_train_rows": 1,
+                                               "max_eval_rows": 1, "n_examples": 0}
 
 
 @dataclass(frozen=True)

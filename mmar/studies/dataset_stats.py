@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 import pandas as pd
@@ -60,6 +60,10 @@ class DataSettings(NotebookSettings):
     n_trials: int
     unseen_pool: str
     compare_real: bool
+
+    minimums: ClassVar[Mapping[str, float]] = {"seed": 0, "n_classes": 2, "videos_per_class": 1, "nuisance": 0,
+                                               "noise": 0, "stride_frames": 1, "feature_dim": 1,
+                                               "max_videos_per_class": 1, "unseen_ks": 2, "n_trials": 1}
 
     def unread(self) -> dict[str, str]:
         """``{setting: why}`` of the settings the chosen preparation does not read: with real annotations, the

@@ -28,6 +28,7 @@ from mmar.evaluation.discovery import discovery_scores
 from mmar.evaluation.paired import MIN_TRIALS, NEAR_CHANCE_FRACTION, t_interval
 from mmar.provenance import Run
 from mmar.results import STANDIN, ResultRow
+from mmar.typed_fields import field_problems
 
 FIXED, JOINT, RECONS_CROSS = ("Paired: Fixed Text Representation (baseline)", "Paired: joint",
                               "Paired: recons + cross (Ngiam-style baseline)")
@@ -77,9 +78,11 @@ class SweepSettings:
         names = {"nuisance", "n_classes", "videos_per_class", "n_trials", "max_train_rows"}
         if set(parameters) != names:
             raise ValueError(f"difficulty_sweep needs exactly the keys {sorted(names)}, got {sorted(parameters)}")
-        rows = parameters["max_train_rows"]
-        return cls(tuple(float(v) for v in parameters["nuisance"]), int(parameters["n_classes"]),
-                   int(parameters["videos_per_class"]), int(parameters["n_trials"]), None if rows is None else int(rows))
+        minimums = {"nuisance": 0, "n_classes": 2, "videos_per_class": 1, "n_trials": 1, "max_train_rows": 1}
+        problems = field_problems(cls, parameters, "difficulty_sweep", minimums)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return cls(**{**parameters, "nuisance": tuple(float(v) for v in parameters["nuisance"])})
 
 
 def sweep_rows() -> list[ex.GridRow]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -50,7 +50,12 @@ class GridNotebookSettings(NotebookSettings):
     grid_runtime: dict[str, Any]
     allow_failed_cells: bool
 
+    minimums: ClassVar[Mapping[str, float]] = {"seed": 0, "unseen_k": 2, "n_trials": 1, "max_train_rows": 1,
+                                               "max_unpaired_rows": 0, "sentences_per_class": 1,
+                                               "reference_videos_per_class": 1, "eval_max_frames": 1}
+
     def __post_init__(self) -> None:
+        super().__post_init__()
         unknown = sorted(set(self.grid_runtime) - set(GRID_RUNTIME_KEYS))
         if unknown:
             raise ValueError(f"{self.notebook}: grid_runtime has unknown keys {unknown}; valid keys: "
@@ -72,6 +77,8 @@ class EvaluationSettings(GridNotebookSettings):
     meteor: bool
     curves: bool
 
+    minimums: ClassVar[Mapping[str, float]] = {"unseen_ks": 2, "caption_length": 1, "caption_max_videos": 1}
+
 
 @dataclass(frozen=True)
 class AblationSettings(GridNotebookSettings):
@@ -84,6 +91,8 @@ class AblationSettings(GridNotebookSettings):
     paper_tables: list[str]
     ablations: dict[str, list[Any]]
     difficulty_sweep: dict[str, Any] | None
+
+    minimums: ClassVar[Mapping[str, float]] = {"table8_paired_fraction": 0}
 
 
 class FailedCells(RuntimeError):

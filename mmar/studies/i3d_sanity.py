@@ -4,7 +4,7 @@ the sanity checks that must hold (they raise when not), and the result rows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Mapping
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,8 @@ class I3DSettings(NotebookSettings):
     features_out: str | None
     chunk_frames: int
     device: str
+
+    minimums: ClassVar[Mapping[str, float]] = {"max_frames": 1, "bikes_start": 0, "top_k": 1, "chunk_frames": 1}
 
 
 class I3DSanityError(AssertionError):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Mapping
 
 import numpy as np
 import pandas as pd
@@ -48,6 +48,11 @@ class JointSettings(NotebookSettings):
     video_unit: str
     video_subset: str
     eval_max_frames: int | None
+
+    minimums: ClassVar[Mapping[str, float]] = {"seed": 0, "unseen_k": 2, "trial": 0, "max_train_rows": 1,
+                                               "points_per_group": 1, "sentences_per_class": 1,
+                                               "reference_videos_per_class": 1, "search_seeds": 0,
+                                               "search_val_classes": 2, "eval_max_frames": 1}
 
 
 #: History columns that are not loss terms.

@@ -18,15 +18,29 @@ from typing import Any, ClassVar, Mapping, TypeVar
 
 from mmar.profiles import PROFILES_FILE, ProfileError, merge_parameter, notebook_settings, resolve_profile
 from mmar.training import TrainConfig
+from mmar.typed_fields import field_problems
 
 SettingsT = TypeVar("SettingsT", bound="NotebookSettings")
 
 
 @dataclasses.dataclass(frozen=True)
 class NotebookSettings:
-    """Base of the notebooks' settings: the fields are one notebook's settings (:attr:`notebook`)."""
+    """Base of the notebooks' settings: the fields are one notebook's settings (:attr:`notebook`).
+
+    Every value is checked against its field's type hint, and numbers against :attr:`minimums` (a class's
+    entries add to those of the classes it extends), when the settings are made: a profile, ``--set`` or
+    papermill value of the wrong kind stops there with the setting's name (:class:`ProfileError`).
+    """
 
     notebook: ClassVar[str] = ""
+    #: The smallest value of numeric settings (for a list of numbers: of each entry).
+    minimums: ClassVar[Mapping[str, float]] = {}
+
+    def __post_init__(self) -> None:
+        minimums = {k: v for c in reversed(type(self).__mro__) for k, v in vars(c).get("minimums", {}).items()}
+        problems = field_problems(type(self), self.to_dict(), self.notebook, minimums)
+        if problems:
+            raise ProfileError("; ".join(problems))
 
     @classmethod
     def names(cls) -> list[str]:
@@ -71,11 +85,12 @@ SINGLE = "model"
 def checked_train(train: Mapping[str, Any]) -> dict[str, Any]:
     """``train`` as a plain dict after checking that it makes a valid ``TrainConfig``.
 
-    Raises ValueError naming unknown keys and listing the valid ones, or naming a bad value.
+    Raises ValueError naming unknown keys and listing the valid ones, or naming a bad value. A value
+    :data:`SELECTED` (notebook 05's choice, filled in later by :func:`resolve_selected`) is not checked.
     """
     if not isinstance(train, Mapping):
         raise TypeError(f"train must be a dict of TrainConfig overrides, got {type(train).__name__}")
-    TrainConfig.from_dict(dict(train))
+    TrainConfig.from_dict({k: v for k, v in train.items() if v != SELECTED})
     return dict(train)
 
 

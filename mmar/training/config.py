@@ -12,6 +12,7 @@ from typing import Any
 from mmar.losses import ADVERSARIAL_FORMS, REDUCTIONS
 from mmar.models.attention import KERNELS, POOLINGS
 from mmar.models.autoencoders import ACTIVATIONS
+from mmar.typed_fields import field_problems
 
 LOSS_TERMS = ("joint", "recons", "cross", "cycle", "adv", "recons_video", "recons_text")
 UNPAIRED_TERMS = ("recons", "cycle", "adv")
@@ -19,6 +20,11 @@ FIXED_TEXT = "fixed_text"
 CHECKPOINT = "checkpoint.pt"
 CONFIG_FILE = "config.json"
 HISTORY_FILE = "losses.csv"
+#: The smallest value each numeric field of :class:`TrainConfig` takes (``unpaired_fraction`` is checked to lie in [0, 1]).
+TRAIN_MINIMUMS = {"n_filters": 1, "text_decoder_filters": 1, "embed_dim": 1, "hidden_dim": 1, "lambda_joint": 0,
+                  "lambda_cross": 0, "lambda_cycle": 0, "lambda_adv": 0, "batch_size": 2, "epochs": 0, "lr": 0,
+                  "momentum": 0, "lr_step_epochs": 1, "pretrain_epochs": 0, "max_frames": 1, "max_words": 1, "seed": 0,
+                  "num_threads": 1, "cache_mb": 0}
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,10 @@ class TrainConfig:
     standardize: bool = True
 
     def __post_init__(self) -> None:
+        problems = field_problems(TrainConfig, {f.name: getattr(self, f.name) for f in fields(self)}, "TrainConfig",
+                                  TRAIN_MINIMUMS)
+        if problems:
+            raise ValueError("; ".join(problems))
         object.__setattr__(self, "losses", tuple(self.losses))
         object.__setattr__(self, "unpaired_terms", tuple(self.unpaired_terms))
         if self.losses != (FIXED_TEXT,):
@@ -110,12 +120,8 @@ class TrainConfig:
         for name, allowed in checks:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"TrainConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")
-        if self.text_decoder_filters is not None and self.text_decoder_filters < 1:
-            raise ValueError(f"text_decoder_filters must be >= 1 or None, got {self.text_decoder_filters}")
         if not 0.0 <= self.unpaired_fraction <= 1.0:
             raise ValueError(f"unpaired_fraction must be in [0, 1], got {self.unpaired_fraction}")
-        if self.batch_size < 2 or self.epochs < 0 or self.pretrain_epochs < 0 or self.lr_step_epochs < 1:
-            raise ValueError("batch_size >= 2, epochs >= 0, pretrain_epochs >= 0 and lr_step_epochs >= 1 are required")
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
