@@ -26,7 +26,7 @@ OLDEST := .venv-oldest
 TEST_WORKERS ?= 2
 UNIT_TEST_WORKERS = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-.PHONY: report test install refresh-notebooks expected lock test-newest tolerances
+.PHONY: report publish test install refresh-notebooks expected lock test-newest tolerances
 
 install: $(VENV)/.installed
 
@@ -43,6 +43,11 @@ $(VENV)/.installed: pyproject.toml $(LOCK)
 
 report: install
 	$(BIN)/python -m mmar run --profile $(PROFILE)
+
+# After `make report` on a committed tree: copy the default run's executed notebooks and book.pdf to
+# report/default-run/ (what the repository shows a reader; tests/test_publish.py checks it is of today's notebooks).
+publish: install
+	$(BIN)/python -m mmar publish runs/default
 
 # nbval first, in a fresh runs/nbval-smoke (a left-over one would lend its result files and its cached grid
 # cells to this run); it leaves runs/nbval-smoke, on which tests/test_regression.py checks the result rows and

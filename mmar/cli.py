@@ -1,4 +1,4 @@
-"""Command line: ``python -m mmar {run,report,extract,bench,expected,lock,tolerances} ...``."""
+"""Command line: ``python -m mmar {run,report,publish,extract,bench,expected,lock,tolerances} ...``."""
 
 from __future__ import annotations
 
@@ -39,6 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     report.add_argument("run_dir", help="run folder, e.g. runs/default")
     report.add_argument("--with", dest="extra_runs", action="append", default=[], metavar="RUN_DIR",
                         help="another run whose results are shown beside, e.g. runs/activitynet (repeatable)")
+
+    publish = sub.add_parser("publish", help="copy a finished default run's executed notebooks and book.pdf to "
+                                             "report/default-run/, with a card naming the run (make publish)")
+    publish.add_argument("run_dir", nargs="?", default="runs/default", help="run folder (default runs/default)")
 
     sub.add_parser("extract", add_help=False, help="extract I3D features of a video folder (see --help)")
     sub.add_parser("bench", add_help=False, help=f"run a benchmark of benchmarks/: {', '.join(benchmark_names())}")
@@ -84,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     from mmar.profiles import ProfileError
+    from mmar.report.publish import PublishError
 
     try:
         if args.command == "run":
@@ -93,7 +98,11 @@ def main(argv: list[str] | None = None) -> int:
             from mmar.report import build_book
 
             print(build_book(Path(args.run_dir), extra_runs=[Path(p) for p in args.extra_runs]))
-    except (ProfileError, NotebookFailed, FileNotFoundError) as error:
+        elif args.command == "publish":
+            from mmar.report.publish import publish
+
+            publish(Path(args.run_dir))
+    except (ProfileError, NotebookFailed, FileNotFoundError, PublishError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # the runner has said how to continue
