@@ -203,7 +203,8 @@ def check_settings(settings: dict[str, "NotebookSettings"], notebooks_dir: Path 
     ``generator`` (unless ``features`` are given with ``data_source`` 'activitynet'), ``class_selection``,
     ``unseen_pool`` and ``on_error`` (01; with ``data_source`` 'activitynet', the stand-in-only settings,
     :data:`mmar.studies.dataset_stats.STANDIN_ONLY`, are not read and not checked), ``train`` and ``variants``
-    (TrainConfig fields and values, 03-07), ``grid_runtime``'s ``dispatch`` (06, 07) and ``difficulty_sweep`` (07)."""
+    (TrainConfig fields and values, 03-07), ``lambda_candidates`` (05) and ``ablations`` (07), each value tried
+    with ``train``, ``grid_runtime``'s ``dispatch`` (06, 07) and ``difficulty_sweep`` (07)."""
     problems: list[str] = []
 
     def check(notebook: str, name: str, test, choices: Sequence[str] = ()) -> None:
@@ -237,11 +238,14 @@ def check_settings(settings: dict[str, "NotebookSettings"], notebooks_dir: Path 
                 if name not in unread:
                     check(notebook, name, lambda name=name, allowed=allowed: _one_of(name, getattr(values, name), allowed))
         if "train" in names:
-            from mmar.studies.settings import checked_train, variant_configs
+            from mmar.studies.settings import check_candidates, checked_train, variant_configs
 
             check(notebook, "train", lambda: checked_train(values.train))
-            if "variants" in names and not any(p.startswith(f"{notebook}.train:") for p in problems):
-                check(notebook, "variants", lambda: variant_configs(values.train, values.variants))
+            if not any(p.startswith(f"{notebook}.train:") for p in problems):
+                if "variants" in names:
+                    check(notebook, "variants", lambda: variant_configs(values.train, values.variants))
+                for name in sorted(names & {"lambda_candidates", "ablations"}):
+                    check(notebook, name, lambda name=name: check_candidates(values.train, getattr(values, name)))
         if "grid_runtime" in names and "dispatch" in (values.grid_runtime or {}):
             from mmar.experiments import DISPATCHES
 

@@ -5,6 +5,7 @@ run gets that far."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from mmar.provenance import code_fingerprint
 from mmar.runner import (PATH_SETTINGS, NotebookFailed, absolute_path_overrides, check_settings, notebook_overrides,
                          notebook_path, resumed_run, run_profile)
 from mmar.studies import settings_classes
+from mmar.training import TrainConfig
 from mmar.video import VideoError
 
 
@@ -378,6 +380,11 @@ def test_values_of_the_wrong_kind_or_too_small_stop_the_run_with_the_setting_nam
         "  07_ablations.train: TrainConfig.losses must be a list of strings, got 'joint' (str)")
     assert refusal("07.difficulty_sweep.n_trials=0").endswith("07_ablations.difficulty_sweep: difficulty_sweep.n_trials "
                                                                "must be at least 1, got 0")
+    assert refusal("05.lambda_candidates={lambda_joint: [1, -10]}", "07.ablations.n_filtres=[1]") == (
+        "settings the notebooks would fail on (nothing was run):\n"
+        "  05_joint_training.lambda_candidates: TrainConfig.lambda_joint must be at least 0, got -10\n"
+        "  07_ablations.ablations: unknown TrainConfig fields ['n_filtres']; valid fields: "
+        + repr(sorted(f.name for f in dataclasses.fields(TrainConfig))))
     assert children == [] and not (tmp_path / "run" / "run.json").exists()
     # "selected" (notebook 05's choice of λ) is a value train may hold; 1e-3 is a number, as in Python
     run_profile("smoke", out=tmp_path / "run", overrides=["06.train.lr=1e-3"], build_report=False)
