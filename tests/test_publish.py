@@ -45,6 +45,7 @@ def test_publish_copies_the_run_without_widgets_and_says_where_it_comes_from(tmp
     card = publish(run, target)
     assert sorted(p.name for p in target.iterdir()) == sorted(
         [f"{n}.ipynb" for n in NOTEBOOKS] + ["README.md", "book.pdf", "run.json", "timings.json"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["published", "run"]  # no staging folder left
     for n in NOTEBOOKS:
         outputs = nbformat.read(target / f"{n}.ipynb", as_version=4).cells[0].outputs
         assert [o.get("text") for o in outputs] == [f"{n}\n"]  # the printed output stays, the widget goes

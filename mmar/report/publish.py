@@ -100,21 +100,26 @@ def card_text(run: dict, timings: dict, dataset: dict, has_pdf: bool) -> str:
 
 
 def publish(run_dir: str | Path, target: str | Path = PUBLISHED_DIR) -> Path:
-    """Write ``target`` (replacing what it held) from the finished default run in ``run_dir``; return the card."""
+    """Write ``target`` (replacing what it held) from the finished default run in ``run_dir``; return the card.
+    The files are written to a sibling folder first, which then replaces ``target``: an interrupted publication
+    leaves the earlier one whole."""
     run_dir, target = Path(run_dir).resolve(), Path(target)
     run, timings, dataset = check_publishable(run_dir)
-    if target.exists():
-        shutil.rmtree(target)
-    target.mkdir(parents=True)
+    staging = target.with_name(f".{target.name}.partial")
+    if staging.exists():
+        shutil.rmtree(staging)
+    staging.mkdir(parents=True)
     for name in NOTEBOOKS:
         notebook = nbformat.read(run_dir / "notebooks" / f"{name}.ipynb", as_version=4)
-        nbformat.write(strip_widgets(notebook), target / f"{name}.ipynb")
+        nbformat.write(strip_widgets(notebook), staging / f"{name}.ipynb")
     for name in RUN_RECORDS:
-        shutil.copy2(run_dir / name, target / name)
+        shutil.copy2(run_dir / name, staging / name)
     has_pdf = (run_dir / PDF_NAME).is_file()
     if has_pdf:
-        shutil.copy2(run_dir / PDF_NAME, target / PDF_NAME)
-    card = target / CARD
-    card.write_text(card_text(run, timings, dataset, has_pdf))
+        shutil.copy2(run_dir / PDF_NAME, staging / PDF_NAME)
+    (staging / CARD).write_text(card_text(run, timings, dataset, has_pdf))
+    if target.exists():
+        shutil.rmtree(target)
+    staging.rename(target)
     print(f"published run {run['run_id']} ({display_path(run_dir)}) to {display_path(target)}")
-    return card
+    return target / CARD
