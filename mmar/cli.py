@@ -88,7 +88,6 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     from mmar.profiles import ProfileError
-    from mmar.report.publish import PublishError
 
     try:
         if args.command == "run":
@@ -99,10 +98,14 @@ def main(argv: list[str] | None = None) -> int:
 
             print(build_book(Path(args.run_dir), extra_runs=[Path(p) for p in args.extra_runs]))
         elif args.command == "publish":
-            from mmar.report.publish import publish
+            from mmar.report.publish import PublishError, publish
 
-            publish(Path(args.run_dir))
-    except (ProfileError, NotebookFailed, FileNotFoundError, PublishError) as error:
+            try:
+                publish(Path(args.run_dir))
+            except PublishError as error:  # imported here: the report's modules take a second to import
+                print(f"error: {error}", file=sys.stderr)
+                return 1
+    except (ProfileError, NotebookFailed, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # the runner has said how to continue

@@ -8,6 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from mmar.cli import main as cli_main
 from mmar.paths import NOTEBOOKS_DIR
 from mmar.profiles import NOTEBOOKS
 from mmar.report.book import WIDGET_MIME
@@ -57,7 +58,9 @@ def test_publish_copies_the_run_without_widgets_and_says_where_it_comes_from(tmp
     assert "| 06_evaluation | 60 | 1,006 |" in text and "| book | 30 | |" in text
 
 
-def test_publish_refuses_what_is_not_a_finished_default_run_of_a_committed_tree(tmp_path: Path) -> None:
+def test_publish_refuses_what_is_not_a_finished_default_run_of_a_committed_tree(tmp_path: Path, capsys) -> None:
+    assert cli_main(["publish", str(tmp_path / "nothing")]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path}/nothing/run.json not found")
     with pytest.raises(PublishError, match="run.json not found"):
         publish(tmp_path / "nothing", tmp_path / "out")
     with pytest.raises(PublishError, match=r"did not finish \['06_evaluation'\]: go on with .*--resume"):
