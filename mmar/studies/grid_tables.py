@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar, Mapping, Sequence, TypedDict
 
 import numpy as np
 import pandas as pd
@@ -18,13 +18,29 @@ from mmar.evaluation.paired import MIN_TRIALS, t_interval
 from mmar.paths import REPORT_SOURCE_DIR
 from mmar.provenance import Run
 from mmar.results import write_results
+from mmar.profiles import ProfileError
 from mmar.studies.settings import NotebookSettings
+from mmar.typed_fields import field_problems
 
 PAPER_RESULTS = REPORT_SOURCE_DIR / "paper_results.csv"
-#: The keys of ``grid_runtime``: :func:`mmar.experiments.run_grid`'s ``processes``, ``threads``, ``device``,
-#: ``executor``, ``members``, ``dispatch`` ("auto", "inline", "processes", "slurm", "submitit-local") and
-#: ``slurm`` (submitit parameters).
-GRID_RUNTIME_KEYS = ("processes", "threads", "device", "executor", "members", "dispatch", "slurm")
+class GridRuntime(TypedDict, total=False):
+    """``grid_runtime``, how a grid runs (never what it computes): :func:`mmar.experiments.run_grid`'s keyword
+    arguments of those names, each optional. ``dispatch``: "auto", "inline", "processes", "slurm" or
+    "submitit-local"; ``slurm``: submitit parameters."""
+
+    processes: int
+    threads: int | None
+    device: str
+    executor: str
+    members: int | None
+    dispatch: str
+    slurm: dict[str, Any] | None
+
+
+#: The keys of ``grid_runtime`` (:class:`GridRuntime`).
+GRID_RUNTIME_KEYS = tuple(GridRuntime.__annotations__)
+#: The least values of ``grid_runtime``'s numbers.
+GRID_RUNTIME_MINIMUMS = {"processes": 1, "threads": 1, "members": 1}
 
 
 @dataclass(frozen=True)
@@ -60,6 +76,9 @@ class GridNotebookSettings(NotebookSettings):
         if unknown:
             raise ValueError(f"{self.notebook}: grid_runtime has unknown keys {unknown}; valid keys: "
                              f"{list(GRID_RUNTIME_KEYS)}")
+        problems = field_problems(GridRuntime, self.grid_runtime, f"{self.notebook}.grid_runtime", GRID_RUNTIME_MINIMUMS)
+        if problems:
+            raise ProfileError("; ".join(problems))
 
 
 @dataclass(frozen=True)
