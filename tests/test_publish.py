@@ -30,10 +30,17 @@ def _run_folder(root: Path, *, profile: str = "default", dirty: bool = False, fa
     (root / "run.json").write_text(json.dumps(run))
     (root / "timings.json").write_text(json.dumps(timings))
     (root / "data" / "dataset.json").write_text(json.dumps({"data_source": "stand-in", "description": "generated"}))
+    checkout = "/home/someone/mmar"  # where the run's repository was: papermill records absolute paths
     for n in NOTEBOOKS:
+        injected = nbformat.v4.new_code_cell(f'profile = "default"\nrun_dir = "{checkout}/runs/default"\n',
+                                             metadata={"tags": ["injected-parameters"]})
         cell = nbformat.v4.new_code_cell(f"print('{n}')", outputs=[nbformat.v4.new_output("stream", text=f"{n}\n"),
                                                                      WIDGET])
-        nbformat.write(nbformat.v4.new_notebook(cells=[cell]), root / "notebooks" / f"{n}.ipynb")
+        notebook = nbformat.v4.new_notebook(cells=[injected, cell])
+        notebook.metadata["papermill"] = {"input_path": f"{checkout}/notebooks/{n}.ipynb",
+                                          "output_path": f"{checkout}/runs/default/notebooks/{n}.ipynb",
+                                          "parameters": {"profile": "default", "run_dir": f"{checkout}/runs/default"}}
+        nbformat.write(notebook, root / "notebooks" / f"{n}.ipynb")
     (root / "book.pdf").write_bytes(b"%PDF-1.4 book")
     return root
 
@@ -48,8 +55,12 @@ def test_publish_copies_the_run_without_widgets_and_says_where_it_comes_from(tmp
         [f"{n}.ipynb" for n in NOTEBOOKS] + ["README.md", "book.pdf", "run.json", "timings.json"])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["published", "run"]  # no staging folder left
     for n in NOTEBOOKS:
-        outputs = nbformat.read(target / f"{n}.ipynb", as_version=4).cells[0].outputs
-        assert [o.get("text") for o in outputs] == [f"{n}\n"]  # the printed output stays, the widget goes
+        published = nbformat.read(target / f"{n}.ipynb", as_version=4)
+        assert [o.get("text") for o in published.cells[1].outputs] == [f"{n}\n"]  # the printed output stays, the widget goes
+        assert published.cells[0].source == 'profile = "default"\nrun_dir = "runs/default"\n'  # from the repository root
+        assert published.metadata.papermill == {"input_path": f"notebooks/{n}.ipynb",
+                                                "output_path": f"runs/default/notebooks/{n}.ipynb",
+                                                "parameters": {"profile": "default", "run_dir": "runs/default"}}
     assert (target / "book.pdf").read_bytes() == b"%PDF-1.4 book"
     text = card.read_text()
     assert "run `20990101-000000-abcdef`, started 2099-01-01 00:00:00, profile `default`" in text
@@ -87,7 +98,7 @@ def test_the_published_default_run_is_a_run_of_the_notebooks_in_the_repository()
     for n in NOTEBOOKS:
         published = nbformat.read(PUBLISHED_DIR / f"{n}.ipynb", as_version=4)
         injected = [c.source for c in published.cells if "injected-parameters" in c.metadata.get("tags", [])]
-        assert len(injected) == 1 and 'profile = "default"' in injected[0], n
+        assert len(injected) == 1 and 'profile = "default"' in injected[0] and 'run_dir = "runs/default"' in injected[0], n
         assert _code(published) == _code(nbformat.read(NOTEBOOKS_DIR / f"{n}.ipynb", as_version=4)), (
             f"{n}: its code changed since run {run['run_id']} was published: `make report`, then `make publish`")
         assert not any(WIDGET_MIME in o.get("data", {}) for c in published.cells for o in c.get("outputs", []))

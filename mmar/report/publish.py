@@ -6,7 +6,9 @@ notebook on a code host still sees the real narrative, ``python -m mmar publish 
 copies a finished default run into ``report/default-run/``:
 
 - ``NN_name.ipynb``: the run's seven executed notebooks as papermill wrote them (the injected parameters cell
-  included), without their progress-bar widgets (they need JavaScript and say nothing after the run);
+  included), without their progress-bar widgets (they need JavaScript and say nothing after the run), and with
+  the paths of the machine that ran them written from the repository root (``run_dir = "runs/default"``, which a
+  notebook takes from the repository root), so that a published notebook re-executes in place on any checkout;
 - ``book.pdf``: the run's book (findings first) when Chromium printed it;
 - ``run.json`` and ``timings.json``: the run's own records;
 - ``README.md``: a card that says which run, commit, processor and data the files come from.
@@ -61,6 +63,24 @@ def check_publishable(run_dir: Path) -> tuple[dict, dict, dict]:
     return run, timings, _read_json(run_dir / "data" / "dataset.json")
 
 
+def relative_paths(notebook: nbformat.NotebookNode) -> nbformat.NotebookNode:
+    """``notebook`` with its papermill paths (the injected parameters cell, ``metadata.papermill``) written from the
+    repository root of the run (``/home/x/mmar/runs/default`` -> ``runs/default``); as it was when papermill did not
+    run it."""
+    papermill = notebook.metadata.get("papermill", {})
+    if "input_path" not in papermill:
+        return notebook
+    prefix = f"{Path(papermill['input_path']).parent.parent}/"  # <repository>/notebooks/NN_name.ipynb
+    for cell in notebook.cells:
+        if "injected-parameters" in cell.get("metadata", {}).get("tags", []):
+            cell.source = cell.source.replace(prefix, "")
+    for record in (papermill, papermill.get("parameters", {})):
+        for key, value in record.items():
+            if isinstance(value, str):
+                record[key] = value.replace(prefix, "")
+    return notebook
+
+
 def card_text(run: dict, timings: dict, dataset: dict, has_pdf: bool) -> str:
     """The Markdown card of a published run (see the module docstring)."""
     source = dataset["data_source"]
@@ -111,7 +131,7 @@ def publish(run_dir: str | Path, target: str | Path = PUBLISHED_DIR) -> Path:
     staging.mkdir(parents=True)
     for name in NOTEBOOKS:
         notebook = nbformat.read(run_dir / "notebooks" / f"{name}.ipynb", as_version=4)
-        nbformat.write(strip_widgets(notebook), staging / f"{name}.ipynb")
+        nbformat.write(relative_paths(strip_widgets(notebook)), staging / f"{name}.ipynb")
     for name in RUN_RECORDS:
         shutil.copy2(run_dir / name, staging / name)
     has_pdf = (run_dir / PDF_NAME).is_file()
