@@ -9,6 +9,8 @@ PACKAGE_DIR = Path(__file__).resolve().parent
 PROJECT_ROOT = PACKAGE_DIR.parent
 NOTEBOOKS_DIR = PROJECT_ROOT / "notebooks"
 REPORT_SOURCE_DIR = PROJECT_ROOT / "report"
+#: The published default run (``python -m mmar publish``, :mod:`mmar.report.publish`).
+PUBLISHED_RUN_DIR = REPORT_SOURCE_DIR / "default-run"
 RESOURCES_DIR = PACKAGE_DIR / "resources"
 
 

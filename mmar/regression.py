@@ -28,7 +28,7 @@ from typing import Any, Mapping, Sequence
 
 import pandas as pd
 
-from mmar.paths import NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_ROOT, REPORT_SOURCE_DIR
+from mmar.paths import NOTEBOOKS_DIR, PACKAGE_DIR, PROJECT_ROOT, PUBLISHED_RUN_DIR, REPORT_SOURCE_DIR
 from mmar.tolerances import FLOOR_RTOL, TOLERANCE_FILE, load_tolerances, metric_tolerance
 
 EXPECTED_FILE = PROJECT_ROOT / "tests" / "expected" / "smoke_metrics.json"
@@ -157,12 +157,13 @@ def check_run(run_dir: str | Path = SMOKE_RUN, path: str | Path = EXPECTED_FILE,
 
 # -- behaviour changes on a copy of the project -------------------------------------------------------
 def mutated_copy(dest: str | Path, mutations: Sequence[tuple[str, str, str]]) -> Path:
-    """Copy the package, the notebooks and the report's sources (the paper's numbers) to ``dest`` and apply
+    """Copy the package, the notebooks and the report's sources (the paper's numbers; not the published default
+    run, which no notebook reads) to ``dest`` and apply
     ``(file under mmar/, regex, replacement)`` edits, each of which must match exactly once. Returns ``dest``."""
     dest = Path(dest)
     shutil.copytree(PACKAGE_DIR, dest / "mmar", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(NOTEBOOKS_DIR, dest / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    shutil.copytree(REPORT_SOURCE_DIR, dest / "report")
+    shutil.copytree(REPORT_SOURCE_DIR, dest / "report", ignore=shutil.ignore_patterns(PUBLISHED_RUN_DIR.name))
     for relative, pattern, replacement in mutations:
         path = dest / "mmar" / relative
         text, count = re.subn(pattern, replacement, path.read_text())

@@ -9,10 +9,10 @@ import nbformat
 import pytest
 
 from mmar.cli import main as cli_main
-from mmar.paths import NOTEBOOKS_DIR
+from mmar.paths import NOTEBOOKS_DIR, PUBLISHED_RUN_DIR
 from mmar.profiles import NOTEBOOKS
 from mmar.report.book import WIDGET_MIME
-from mmar.report.publish import CARD, PUBLISHED_DIR, PublishError, publish
+from mmar.report.publish import CARD, PublishError, publish
 
 WIDGET = nbformat.v4.new_output("display_data", data={WIDGET_MIME: {"model_id": "x"}, "text/plain": "progress"})
 
@@ -92,11 +92,11 @@ def _code(notebook: nbformat.NotebookNode) -> list[str]:
 def test_the_published_default_run_is_a_run_of_the_notebooks_in_the_repository() -> None:
     """``report/default-run/`` holds a whole default run whose notebooks' code is today's: after a notebook's code
     changes, publish a new run (`make report`, then `make publish`)."""
-    run = json.loads((PUBLISHED_DIR / "run.json").read_text())
+    run = json.loads((PUBLISHED_RUN_DIR / "run.json").read_text())
     assert run["profile"] == "default" and run["dirty"] is False
-    assert f"run `{run['run_id']}`" in (PUBLISHED_DIR / CARD).read_text()
+    assert f"run `{run['run_id']}`" in (PUBLISHED_RUN_DIR / CARD).read_text()
     for n in NOTEBOOKS:
-        published = nbformat.read(PUBLISHED_DIR / f"{n}.ipynb", as_version=4)
+        published = nbformat.read(PUBLISHED_RUN_DIR / f"{n}.ipynb", as_version=4)
         injected = [c.source for c in published.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert len(injected) == 1 and 'profile = "default"' in injected[0] and 'run_dir = "runs/default"' in injected[0], n
         assert _code(published) == _code(nbformat.read(NOTEBOOKS_DIR / f"{n}.ipynb", as_version=4)), (

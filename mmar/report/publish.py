@@ -24,12 +24,11 @@ from pathlib import Path
 
 import nbformat
 
-from mmar.paths import PROJECT_ROOT, display_path
+from mmar.paths import PUBLISHED_RUN_DIR, display_path
 from mmar.profiles import NOTEBOOKS
 from mmar.report.book import PDF_NAME, strip_widgets
 from mmar.results import STANDIN
 
-PUBLISHED_DIR = PROJECT_ROOT / "report" / "default-run"
 CARD = "README.md"
 RUN_RECORDS = ("run.json", "timings.json")
 PUBLISHED_PROFILE = "default"
@@ -119,7 +118,7 @@ def card_text(run: dict, timings: dict, dataset: dict, has_pdf: bool) -> str:
     ])
 
 
-def publish(run_dir: str | Path, target: str | Path = PUBLISHED_DIR) -> Path:
+def publish(run_dir: str | Path, target: str | Path = PUBLISHED_RUN_DIR) -> Path:
     """Write ``target`` (replacing what it held) from the finished default run in ``run_dir``; return the card.
     The files are written to a sibling folder first, which then replaces ``target``: an interrupted publication
     leaves the earlier one whole."""
