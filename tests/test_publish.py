@@ -17,11 +17,12 @@ from mmar.report.publish import CARD, PublishError, publish
 WIDGET = nbformat.v4.new_output("display_data", data={WIDGET_MIME: {"model_id": "x"}, "text/plain": "progress"})
 
 
-def _run_folder(root: Path, *, profile: str = "default", dirty: bool = False, failed: str | None = None) -> Path:
+def _run_folder(root: Path, *, profile: str = "default", dirty: bool = False, failed: str | None = None,
+                overrides: tuple[str, ...] = ()) -> Path:
     """A finished run folder as ``python -m mmar run`` leaves it (tiny notebooks, one widget output each)."""
     (root / "notebooks").mkdir(parents=True)
     (root / "data").mkdir()
-    run = {"run_id": "20990101-000000-abcdef", "profile": profile, "started": "2099-01-01 00:00:00", "commit": "c0ffee",
+    run = {"run_id": "20990101-000000-abcdef", "profile": profile, "overrides": list(overrides), "started": "2099-01-01 00:00:00", "commit": "c0ffee",
            "dirty": dirty, "code_fingerprint": "f1", "cpu": "Some CPU (avx2)", "cpu_count": 2, "python": "3.11.7",
            "lock": "the locked set"}
     timings = {n: {"seconds": 10.0 * i, "peak_all_mb": 1000.0 + i, "status": "failed" if n == failed else "ok"}
@@ -80,6 +81,8 @@ def test_publish_refuses_what_is_not_a_finished_default_run_of_a_committed_tree(
         publish(_run_folder(tmp_path / "b", dirty=True), tmp_path / "out")
     with pytest.raises(PublishError, match="profile 'smoke'"):
         publish(_run_folder(tmp_path / "c", profile="smoke"), tmp_path / "out")
+    with pytest.raises(PublishError, match="started with --set seed=3: the repository shows the 'default' profile as it is"):
+        publish(_run_folder(tmp_path / "d", overrides=("seed=3",)), tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 

@@ -13,7 +13,8 @@ copies a finished default run into ``report/default-run/``:
 - ``run.json`` and ``timings.json``: the run's own records;
 - ``README.md``: a card that says which run, commit, processor and data the files come from.
 
-Only a whole default run of a committed tree is published: every notebook finished, no uncommitted change.
+Only a whole default run of a committed tree is published: every notebook finished, no ``--set`` value, no
+uncommitted change.
 """
 
 from __future__ import annotations
@@ -45,12 +46,15 @@ def _read_json(path: Path) -> dict:
 
 
 def check_publishable(run_dir: Path) -> tuple[dict, dict, dict]:
-    """``(run.json, timings.json, data/dataset.json)`` of ``run_dir``; PublishError unless it is a default run of
-    a committed tree whose seven notebooks all finished."""
+    """``(run.json, timings.json, data/dataset.json)`` of ``run_dir``; PublishError unless it is a default run
+    without ``--set`` values, of a committed tree, whose seven notebooks all finished."""
     run, timings = (_read_json(run_dir / name) for name in RUN_RECORDS)
     if run.get("profile") != PUBLISHED_PROFILE:
         raise PublishError(f"{run_dir} holds a run of profile {run.get('profile')!r}; the repository shows the "
                            f"{PUBLISHED_PROFILE!r} profile's run (`make report`)")
+    if run.get("overrides"):
+        raise PublishError(f"run {run['run_id']} was started with --set {' '.join(run['overrides'])}: the repository "
+                           f"shows the {PUBLISHED_PROFILE!r} profile as it is")
     unfinished = [n for n in NOTEBOOKS
                   if timings.get(n, {}).get("status") != "ok" or not (run_dir / "notebooks" / f"{n}.ipynb").is_file()]
     if unfinished:
