@@ -375,6 +375,7 @@ def test_values_of_the_wrong_kind_or_too_small_stop_the_run_with_the_setting_nam
     assert refusal("02.max_frames=[8]") == "02_i3d_features.max_frames must be an integer or null, got [8] (list)"
     assert refusal("grid_runtime.processes=two") == ("06_evaluation.grid_runtime.processes must be an integer, got "
                                                      "'two' (str)")
+    assert refusal("grid_runtime.procs=2").startswith("06_evaluation: grid_runtime has unknown keys ['procs']")
     assert refusal("06.train.epochs=abc", "05.train.batch_size=1", "07.train.losses=joint") == (
         "settings the notebooks would fail on (nothing was run):\n"
         "  05_joint_training.train: TrainConfig.batch_size must be at least 2, got 1\n"

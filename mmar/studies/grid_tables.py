@@ -74,7 +74,7 @@ class GridNotebookSettings(NotebookSettings):
         super().__post_init__()
         unknown = sorted(set(self.grid_runtime) - set(GRID_RUNTIME_KEYS))
         if unknown:
-            raise ValueError(f"{self.notebook}: grid_runtime has unknown keys {unknown}; valid keys: "
+            raise ProfileError(f"{self.notebook}: grid_runtime has unknown keys {unknown}; valid keys: "
                              f"{list(GRID_RUNTIME_KEYS)}")
         problems = field_problems(GridRuntime, self.grid_runtime, f"{self.notebook}.grid_runtime", GRID_RUNTIME_MINIMUMS)
         if problems:

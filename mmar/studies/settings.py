@@ -97,12 +97,11 @@ def checked_train(train: Mapping[str, Any]) -> dict[str, Any]:
 def check_candidates(train: Mapping[str, Any], candidates: Mapping[str, Any]) -> None:
     """Raise ValueError unless every value of ``candidates`` (TrainConfig field -> the values tried one at a time,
     as notebook 05's λ search and notebook 07's ablations try them) makes a valid TrainConfig with ``train``."""
-    base = {k: v for k, v in checked_train(train).items() if v != SELECTED}
     for name, values in candidates.items():
         if not isinstance(values, (list, tuple)) or not values:
             raise ValueError(f"{name}: expected a non-empty list of values to try, got {values!r}")
-        for value in values:
-            TrainConfig.from_dict({**base, name: value})
+    variant_configs({k: v for k, v in train.items() if v != SELECTED},
+                    {f"{name} = {value}": {name: value} for name, values in candidates.items() for value in values})
 
 
 def variant_configs(train: Mapping[str, Any], variants: Mapping[str, Mapping[str, Any]] | None = None,
