@@ -26,7 +26,7 @@ OLDEST := .venv-oldest
 TEST_WORKERS ?= 2
 UNIT_TEST_WORKERS = -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
-.PHONY: report publish test install refresh-notebooks expected lock test-newest tolerances
+.PHONY: report publish test test-default install refresh-notebooks expected lock test-newest tolerances tolerances-default
 
 install: $(VENV)/.installed
 
@@ -59,6 +59,16 @@ test: install
 	$(BIN)/python -m pytest --nbval-lax notebooks --nbval-sanitize-with notebooks/nbval_sanitize.cfg
 	$(BIN)/python -m pytest tests $(UNIT_TEST_WORKERS)
 
+# nbval on the published default run (report/default-run/, what the repository shows a reader): its notebooks
+# re-executed at their stored parameters into a fresh runs/nbval-default (not runs/default: mmar/nbval_plugin.py),
+# their compared cells within the default run's measured tolerances (tests/expected/tolerances-default.json).
+# About 10 minutes on 2 cores (a whole default run), so outside `make test`; .ci/run runs it after `make test`.
+test-default: install
+	rm -rf runs/nbval-default
+	$(BIN)/python -m pytest -p mmar.nbval_plugin --nbval-lax report/default-run \
+	    --nbval-sanitize-with notebooks/nbval_sanitize.cfg \
+	    --mmar-tolerances tests/expected/tolerances-default.json --mmar-run-dir runs/nbval-default
+
 # The same tests in a second venv with the newest versions pyproject.toml's ranges allow (no lock), so that
 # dependency drift shows in CI before users see it. .ci/run runs it after `make test`.
 test-newest:
@@ -82,12 +92,20 @@ lock:
 
 # Measure the checks' tolerances again (about 10 minutes): the smoke notebooks under each perturbation of
 # mmar/tolerances.py, one of them a venv with the oldest versions the ranges allow.
-tolerances: install
+tolerances: install $(OLDEST)/.installed
+	$(BIN)/python -m mmar tolerances --measure --oldest-python $(OLDEST)/bin/python
+
+# The same for the published default run's check (make test-default): a whole default run per perturbation
+# (about 80 minutes on 2 cores), into tests/expected/tolerances-default.json.
+tolerances-default: install $(OLDEST)/.installed
+	$(BIN)/python -m mmar tolerances --measure --profile default --oldest-python $(OLDEST)/bin/python
+
+$(OLDEST)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(OLDEST)
 	$(BIN)/python -c "import re, tomllib; print('\n'.join(re.sub(r'\s*>=\s*', '==', d) for d in tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > $(OLDEST)/constraints.txt
 	$(OLDEST)/bin/pip install --quiet "$(TORCH)" $(TORCH_FROM)
 	$(OLDEST)/bin/pip install --quiet -c $(OLDEST)/constraints.txt -e .
-	$(BIN)/python -m mmar tolerances --measure --oldest-python $(OLDEST)/bin/python
+	touch $@
 
 # Re-execute the notebooks in place at their smoke defaults, so the stored outputs nbval compares are fresh.
 refresh-notebooks: install

@@ -17,6 +17,13 @@ unperturbed run of the same code:
   and each printed number may in any case differ by one unit of its last printed digit (a value on a
   rounding boundary flips it).
 
+A third check compares a whole default run: ``make test-default`` re-executes the published default run's
+notebooks (``report/default-run/``) and compares their marked cells the same way, within tolerances measured
+the same way at the default size (``--profile default``: one ``python -m mmar run --profile default`` per
+perturbation, about 9 minutes each on 2 cores; :data:`TOLERANCE_FILES`). A whole run decodes words that a
+perturbation can flip; a marked cell whose text changed beyond its numbers is listed there as not comparable
+(``uncompared``), where the smoke profile's measurement refuses it (the smoke outputs are made stable instead).
+
 Discrete metrics are why these are not float-noise tolerances: a retrieval or accuracy score moves
 by one query (0.7 points at the smoke size) when a near-tie between two distances (1e-7 apart)
 flips, which a change of kernels or library versions does (see :mod:`mmar.evaluation.metrics` for
@@ -25,6 +32,7 @@ the rules for exact ties).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import re
@@ -38,6 +46,10 @@ from mmar.paths import PROJECT_ROOT
 from mmar.provenance import cpu_description, cpu_fields
 
 TOLERANCE_FILE = PROJECT_ROOT / "tests" / "expected" / "tolerances.json"
+#: The tolerance file of each profile measured: the smoke profile's serves ``make test`` (nbval on
+#: ``notebooks/`` and tests/test_regression.py), the default profile's ``make test-default`` (nbval on the
+#: published default run, ``report/default-run/``).
+TOLERANCE_FILES = {"smoke": TOLERANCE_FILE, "default": PROJECT_ROOT / "tests" / "expected" / "tolerances-default.json"}
 #: Measured spread times this is the tolerance: five perturbations see only part of the tail.
 MARGIN = 4.0
 #: Smallest relative tolerance of a result-row family (about 100 float32 rounding steps).
@@ -171,12 +183,29 @@ def _text(value: str | Sequence[str]) -> str:
 
 
 def compared_cells(notebook: Mapping[str, Any]) -> dict[str, list[str]]:
-    """``{cell id: [text, ...]}`` of the cells whose outputs nbval compares (``# NBVAL_CHECK_OUTPUT``)."""
+    """``{cell id: [text, ...]}`` of the cells whose outputs nbval compares (``# NBVAL_CHECK_OUTPUT``), each
+    text as nbval compares it: sanitised by ``notebooks/nbval_sanitize.cfg`` (times, sizes, run folders)."""
     cells = {}
     for index, cell in enumerate(notebook["cells"]):
         if cell["cell_type"] == "code" and "NBVAL_CHECK_OUTPUT" in _text(cell["source"]):
-            cells[str(cell.get("id", index))] = texts_of(cell.get("outputs", []))
+            cells[str(cell.get("id", index))] = [sanitized(text) for text in texts_of(cell.get("outputs", []))]
     return cells
+
+
+def sanitized(text: str) -> str:
+    """``text`` with nbval's substitutions of ``notebooks/nbval_sanitize.cfg`` applied, in the file's order."""
+    for regex, replacement in _sanitize_patterns():
+        text = re.sub(regex, replacement, text)
+    return text
+
+
+@functools.cache
+def _sanitize_patterns() -> tuple[tuple[str, str], ...]:
+    from nbval.plugin import get_sanitize_patterns
+
+    from mmar.paths import NOTEBOOKS_DIR
+
+    return tuple(get_sanitize_patterns((NOTEBOOKS_DIR / "nbval_sanitize.cfg").read_text()))
 
 
 def cell_key(notebook_name: str, cell_id: str) -> str:
@@ -242,7 +271,7 @@ def cell_spreads(reference: Mapping[str, Mapping], perturbed: Mapping[str, Mappi
 
 def tolerances_from(metrics: Mapping[str, Mapping[str, Any]], cells: Mapping[str, Mapping[str, Any]],
                     perturbations: Iterable[Perturbation], margin: float = MARGIN, machine: str = "",
-                    earlier: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                    earlier: Mapping[str, Any] | None = None, profile: str = "smoke") -> dict[str, Any]:
     """The tolerance file's content from spreads measured on ``machine``, pooled with an ``earlier`` file's
     (measured on other machines): each family and cell keeps the larger spread, and with it the perturbation
     and machine that gave it. Families and cells the new measurement lacks (gone from the code) are dropped, and
@@ -260,13 +289,19 @@ def tolerances_from(metrics: Mapping[str, Mapping[str, Any]], cells: Mapping[str
                     continue
                 if name in current and _larger(entry["spread"], current[name]["spread"]):
                     current[name] = {**current[name], **{k: entry.get(k) for k in ("spread", "by", "machine")}}
+        for name, entry in earlier.get("uncompared", {}).items():
+            if entry.get("machine") != machine and name in cells:
+                cells[name] = {**cells[name], "spread": math.inf, "by": entry["by"], "machine": entry["machine"]}
         measurements += [m for m in earlier.get("measurements", []) if m["machine"] != machine]
         described = {**earlier["perturbations"], **described}
+    uncompared = {}
+    if profile != "smoke":  # a whole run's word read-outs may flip: such a cell runs but cannot be compared
+        for name in [n for n, entry in cells.items() if math.isinf(entry["spread"])]:
+            entry = cells.pop(name)
+            uncompared[name] = {"by": entry["by"], "machine": entry["machine"]}
     return {
-        "about": "Tolerances of tests/test_regression.py (metrics: per result-row family) and of nbval (cells: per "
-                 "compared cell), each MARGIN x the largest deviation measured under the perturbations on any of "
-                 "the machines measured. Measure again on another machine with `make tolerances` (python -m mmar "
-                 "tolerances --measure; it keeps what this file holds unless --fresh); see mmar/tolerances.py.",
+        "about": _ABOUT[profile],
+        "profile": profile,
         "margin": margin,
         "floor_rtol": FLOOR_RTOL,
         "measurements": measurements,
@@ -274,7 +309,23 @@ def tolerances_from(metrics: Mapping[str, Mapping[str, Any]], cells: Mapping[str
         "metrics": {name: {**entry, "atol": max(margin * entry["spread"], FLOOR_RTOL * entry["scale"])}
                     for name, entry in sorted(metrics.items())},
         "cells": {name: {**entry, "atol": margin * entry["spread"]} for name, entry in sorted(cells.items())},
+        "uncompared": dict(sorted(uncompared.items())),
     }
+
+
+_ABOUT = {
+    "smoke": "Tolerances of tests/test_regression.py (metrics: per result-row family) and of nbval (cells: per "
+             "compared cell), each MARGIN x the largest deviation measured under the perturbations on any of "
+             "the machines measured. Measure again on another machine with `make tolerances` (python -m mmar "
+             "tolerances --measure; it keeps what this file holds unless --fresh); see mmar/tolerances.py.",
+    "default": "Tolerances of `make test-default` (nbval on the published default run, report/default-run/; cells: "
+               "per compared cell) and, for information, of the default run's result rows (metrics: per family), "
+               "each MARGIN x the largest deviation of a whole default run under the perturbations on any of the "
+               "machines measured. A compared cell whose text changed beyond its numbers under a perturbation (a "
+               "decoded word flipped) is listed under uncompared: it runs, but its output is not compared. Measure "
+               "again with `make tolerances-default` (python -m mmar tolerances --measure --profile default; about 9 "
+               "minutes per perturbation on 2 cores); see mmar/tolerances.py.",
+}
 
 
 def _larger(spread: float, than: float) -> bool:
@@ -302,19 +353,26 @@ def metric_tolerance(tolerances: Mapping[str, Any], metric_key: str, value: floa
 
 
 def cell_tolerance(tolerances: Mapping[str, Any], notebook_name: str, cell_id: str) -> float:
-    """The absolute tolerance of a compared cell's printed numbers (0 if not measured: last digit only)."""
-    entry = tolerances["cells"].get(cell_key(notebook_name, cell_id))
+    """The absolute tolerance of a compared cell's printed numbers (0 if not measured: last digit only; infinite
+    for a cell the measurement found not comparable, :func:`tolerances_from`'s ``uncompared``)."""
+    key = cell_key(notebook_name, cell_id)
+    if key in tolerances.get("uncompared", {}):
+        return math.inf
+    entry = tolerances["cells"].get(key)
     return entry["atol"] if entry is not None else 0.0
 
 
 def notebook_differences(executed: Mapping[str, Any], stored: Mapping[str, Any], notebook_name: str,
                          tolerances: Mapping[str, Any]) -> list[str]:
-    """Compared cells of ``executed`` whose text differs from ``stored`` beyond their tolerance (their ids)."""
+    """Compared cells of ``executed`` whose text differs from ``stored`` beyond their tolerance (their ids; the
+    cells the measurement found not comparable are left out)."""
     got = compared_cells(executed)
     differing = []
     for cell_id, texts in compared_cells(stored).items():
         other = got.get(cell_id)
         atol = cell_tolerance(tolerances, notebook_name, cell_id)
+        if math.isinf(atol):
+            continue
         if other is None or len(other) != len(texts) or not all(within(t, r, atol) for t, r in zip(other, texts)):
             differing.append(cell_id)
     return differing
@@ -335,6 +393,9 @@ def table(tolerances: Mapping[str, Any]) -> str:
     still = [name for kind in ("metrics", "cells") for name, e in tolerances[kind].items() if e["spread"] == 0]
     lines.append(f"\n{len(still)} families and cells did not move under any perturbation (tolerance: "
                  f"{tolerances['floor_rtol']:g} of the value for result rows, the last printed digit for cells).")
+    for name, entry in tolerances.get("uncompared", {}).items():
+        where = f" [{machines.index(entry['machine']) + 1}]" if entry.get("machine") in machines else ""
+        lines.append(f"\nNot compared: {name} (its text changed beyond its numbers under {entry['by']}{where}).")
     for number, measurement in enumerate(tolerances.get("measurements", []), start=1):
         lines.append(f"\n[{number}] {measurement['machine']}: {', '.join(measurement['perturbations'])}.")
     return "\n".join(lines)
@@ -358,43 +419,85 @@ def _run_copy(workdir: Path, name: str, env: Mapping[str, str], python: str | No
     run_notebooks(mutated_copy(project, []), notebook_names(), env=env, python=python)
 
 
-def _outputs(project: Path) -> tuple[dict, dict]:
-    """A measured copy's key metrics and executed notebooks."""
+def _run_profile(workdir: Path, name: str, env: Mapping[str, str], python: str | None, profile: str) -> None:
+    """A whole run of ``profile`` (``python -m mmar run``, no book) in the run folder ``workdir/name``."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    out = workdir / name
+    if out.exists():
+        shutil.rmtree(out)
+    full_env = {**os.environ, **env,
+                "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    full_env.pop("MMAR_RUN_ID", None)
+    if python:  # its kernel must be its own: put its venv first on the PATH
+        full_env["PATH"] = os.pathsep.join([str(Path(python).parent), full_env.get("PATH", "")])
+    done = subprocess.run([python or sys.executable, "-m", "mmar", "run", "--profile", profile, "--no-report",
+                           "--out", str(out)], cwd=PROJECT_ROOT, env=full_env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"the {profile} run {name} failed:\n{(done.stdout + done.stderr)[-2000:]}")
+
+
+def _outputs(measured: Path, profile: str) -> tuple[dict, dict]:
+    """A measured copy's (smoke) or run folder's (other profiles) key metrics and executed notebooks."""
     from mmar.regression import key_metrics
 
-    executed = {f"{nb}.ipynb": json.loads((project / "executed" / f"{nb}.ipynb").read_text()) for nb in notebook_names()}
-    return key_metrics(project / "runs" / "nbval-smoke"), executed
+    notebooks, run_dir = ((measured / "executed", measured / "runs" / "nbval-smoke") if profile == "smoke"
+                          else (measured / "notebooks", measured))
+    executed = {f"{nb}.ipynb": json.loads(_as_profile_run((notebooks / f"{nb}.ipynb").read_text(), run_dir, profile))
+                for nb in notebook_names()}
+    return key_metrics(run_dir), executed
 
 
-def measure(workdir: str | Path, oldest_python: str | None, path: str | Path = TOLERANCE_FILE,
-            margin: float = MARGIN, rerun: bool = True, fresh: bool = False) -> dict[str, Any]:
+def _as_profile_run(text: str, run_dir: Path, profile: str) -> str:
+    """``text`` with every path to the run folder ``run_dir`` (absolute, or relative as ``display_path`` prints
+    it: from the repository root, its parent or the home folder) written as the profile's own folder,
+    ``runs/<profile>/``: each measured run has a folder of its own, which is not a difference between them."""
+    own_folder = re.compile(r"(?<![^\s'\"])(?:[^\s'\"]*/)?" + re.escape(run_dir.name) + "/")
+    return own_folder.sub(f"runs/{profile}/", text)
+
+
+def measure(workdir: str | Path, oldest_python: str | None, path: str | Path | None = None,
+            margin: float = MARGIN, rerun: bool = True, fresh: bool = False, profile: str = "smoke") -> dict[str, Any]:
     """Run the reference and every perturbation (:data:`PERTURBATIONS`; ``oldest-deps`` only with
-    ``oldest_python``) in ``workdir`` (``rerun=False``: use the copies already there), write the
-    tolerance file and return its content."""
+    ``oldest_python``) in ``workdir`` (``rerun=False``: use the runs already there), write the tolerance
+    file (``path``; default the profile's, :data:`TOLERANCE_FILES`) and return its content. The smoke profile
+    runs its notebooks at their defaults on copies of the project, as nbval does; another profile (``default``)
+    runs ``python -m mmar run --profile <profile>`` into one run folder per perturbation, as ``make report``
+    does (about 9 minutes each on 2 cores)."""
     import time
 
     from tqdm.auto import tqdm
 
+    if profile not in TOLERANCE_FILES:
+        raise ValueError(f"no tolerance file for profile {profile!r}; measured: {', '.join(TOLERANCE_FILES)}")
+    path = TOLERANCE_FILES[profile] if path is None else path
     workdir = Path(workdir)
     chosen = [p for p in PERTURBATIONS if p.python != "oldest" or oldest_python or not rerun]
     chosen, skipped = runnable(chosen, cpu_flags())
     for perturbation in skipped:
         print(f"{perturbation.name}: skipped (this CPU lacks {perturbation.cpu_flag})")
     if rerun:
-        for perturbation in tqdm([None, *chosen], desc="smoke runs", unit="run"):
+        for perturbation in tqdm([None, *chosen], desc=f"{profile} runs", unit="run"):
             start = time.perf_counter()
             name = "reference" if perturbation is None else perturbation.name
             env = {**REFERENCE_ENV, **(perturbation.env if perturbation else {})}
             python = oldest_python if perturbation is not None and perturbation.python == "oldest" else None
-            _run_copy(workdir, name, env, python)
+            if profile == "smoke":
+                _run_copy(workdir, name, env, python)
+            else:
+                _run_profile(workdir, name, env, python, profile)
             tqdm.write(f"{name}: {time.perf_counter() - start:.0f} s")
-    chosen = [p for p in chosen if (workdir / p.name / "executed").is_dir()]
-    reference_metrics, reference_notebooks = _outputs(workdir / "reference")
-    outputs = {p.name: _outputs(workdir / p.name) for p in chosen}
+    measured_dir = "executed" if profile == "smoke" else "notebooks"
+    chosen = [p for p in chosen if (workdir / p.name / measured_dir).is_dir()]
+    reference_metrics, reference_notebooks = _outputs(workdir / "reference", profile)
+    outputs = {p.name: _outputs(workdir / p.name, profile) for p in chosen}
     earlier = None if fresh or not Path(path).is_file() else _earlier_measurement(Path(path))
     data = tolerances_from(metric_spreads(reference_metrics, {n: o[0] for n, o in outputs.items()}),
                            cell_spreads(reference_notebooks, {n: o[1] for n, o in outputs.items()}), chosen, margin,
-                           machine=cpu_description(), earlier=earlier)
+                           machine=cpu_description(), earlier=earlier, profile=profile)
     Path(path).write_text(json.dumps(data, indent=1, sort_keys=True) + "\n")
     return data
 
@@ -417,19 +520,28 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m mmar tolerances", description=__doc__.split("\n\n")[0])
     parser.add_argument("--measure", action="store_true",
                         help="run the smoke notebooks under every perturbation and rewrite the tolerance file")
-    parser.add_argument("--workdir", default=str(PROJECT_ROOT / "runs" / "tolerances"),
-                        help="where the copies of the project run (default runs/tolerances)")
+    parser.add_argument("--profile", choices=sorted(TOLERANCE_FILES), default="smoke",
+                        help="whose checks: smoke (make test, the default) or default (make test-default: the "
+                             "published default run; about 9 minutes per perturbation on 2 cores)")
+    parser.add_argument("--workdir", default=None,
+                        help="where the copies of the project (smoke) or the runs (default) go "
+                             "(default runs/tolerances, runs/tolerances-default)")
     parser.add_argument("--summarise", action="store_true",
                         help="rewrite the tolerance file from the copies already measured in --workdir")
     parser.add_argument("--oldest-python", help="interpreter of a venv with the oldest allowed versions")
     parser.add_argument("--fresh", action="store_true",
                         help="forget the other machines' measurements the tolerance file holds (default: keep the "
                              "larger spread of theirs and this machine's, per family and cell)")
-    parser.add_argument("--file", default=str(TOLERANCE_FILE), help=f"tolerance file (default {TOLERANCE_FILE})")
+    parser.add_argument("--file", default=None,
+                        help="tolerance file (default the profile's: tests/expected/tolerances.json for smoke, "
+                             "tests/expected/tolerances-default.json for default)")
     args = parser.parse_args(argv)
+    path = args.file or TOLERANCE_FILES[args.profile]
+    workdir = args.workdir or PROJECT_ROOT / "runs" / ("tolerances" if args.profile == "smoke" else
+                                                       f"tolerances-{args.profile}")
     if args.measure or args.summarise:
-        data = measure(args.workdir, args.oldest_python, args.file, rerun=args.measure, fresh=args.fresh)
+        data = measure(workdir, args.oldest_python, path, rerun=args.measure, fresh=args.fresh, profile=args.profile)
     else:
-        data = load_tolerances(args.file)
+        data = load_tolerances(path)
     print(table(data))
     return 0

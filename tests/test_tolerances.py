@@ -1,8 +1,10 @@
 """The measured tolerances: number comparison of printed text, spreads and tolerances by hand, the nbval
-plugin (notebooks/conftest.py) on a tiny notebook, and the tolerance file itself."""
+plugin (mmar/nbval_plugin.py, loaded by notebooks/conftest.py) on tiny notebooks, the default profile's
+measurement layout, and the two tolerance files themselves."""
 
 from __future__ import annotations
 
+import json
 import math
 import shutil
 import subprocess
@@ -13,10 +15,11 @@ import nbformat
 import numpy as np
 import pytest
 
-from mmar.paths import NOTEBOOKS_DIR
-from mmar.tolerances import (FLOOR_RTOL, PERTURBATIONS, cell_spreads, cpu_flags, family, last_digit_unit,
-                             load_tolerances, metric_spreads, notebook_differences, perturb_ulps, runnable,
-                             split_numbers, table, tolerances_from, within)
+from mmar.nbval_plugin import with_run_dir
+from mmar.paths import NOTEBOOKS_DIR, PUBLISHED_RUN_DIR
+from mmar.tolerances import (FLOOR_RTOL, PERTURBATIONS, TOLERANCE_FILES, cell_spreads, cpu_flags, family,
+                             last_digit_unit, load_tolerances, measure, metric_spreads, notebook_differences,
+                             notebook_names, perturb_ulps, runnable, split_numbers, table, tolerances_from, within)
 
 
 def test_last_digit_unit() -> None:
@@ -204,15 +207,22 @@ def test_the_kernel_perturbations_change_the_last_bits_they_stand_for() -> None:
     assert haswell[0] != skylakex[0] and haswell[1] == skylakex[1] == native[1]
 
 
-def test_the_tolerance_file_covers_every_compared_cell() -> None:
-    tolerances = load_tolerances()
-    measured = set(tolerances["perturbations"])  # those needing an instruction set only where the CPU has it
+@pytest.mark.parametrize("profile, folder", [("smoke", NOTEBOOKS_DIR), ("default", PUBLISHED_RUN_DIR)])
+def test_the_tolerance_file_covers_every_compared_cell(profile: str, folder: Path) -> None:
+    """Each profile's file was measured under every perturbation (those needing an instruction set only where
+    the CPU had it) and holds every cell its check compares: the smoke notebooks' (make test) and the published
+    default run's (make test-default); a compared cell added or renamed since the measurement fails here."""
+    tolerances = load_tolerances(TOLERANCE_FILES[profile])
+    assert tolerances.get("profile", "smoke") == profile
+    measured = set(tolerances["perturbations"])
     assert {p.name for p in PERTURBATIONS if p.cpu_flag is None} <= measured <= {p.name for p in PERTURBATIONS}
-    for path in sorted(NOTEBOOKS_DIR.glob("0*.ipynb")):
+    for path in sorted(folder.glob("0*.ipynb")):
         notebook = nbformat.read(path, as_version=4)
         for cell in notebook.cells:
             if cell.cell_type == "code" and "NBVAL_CHECK_OUTPUT" in cell.source:
-                assert f"{path.name}::{cell.id}" in tolerances["cells"], f"{path.name} cell {cell.id} not measured"
+                key = f"{path.name}::{cell.id}"
+                assert key in tolerances["cells"] or key in tolerances.get("uncompared", {}), f"{key} not measured"
+    assert profile != "smoke" or not tolerances.get("uncompared")  # the smoke outputs are made stable instead
 
 
 def test_the_nbval_plugin_passes_noise_and_fails_changes(tmp_path: Path) -> None:
@@ -239,3 +249,107 @@ def test_the_tolerance_table_has_four_columns_in_every_row() -> None:
 
     rows = [line for line in table(load_tolerances()).splitlines() if line.startswith("|")]
     assert len(rows) > 2 and all(line.count("|") == 5 for line in rows)  # 4 columns: 5 separators
+
+
+def _tiny_notebook(path: Path, parameters: str, tag: str, stored: str) -> None:
+    """A notebook of a tagged parameters cell and a compared cell printing ``run_dir`` (stored: ``stored``)."""
+    cells = [nbformat.v4.new_code_cell(parameters, id="p0", metadata={"tags": [tag]}),
+             nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(run_dir)", id="c0", execution_count=1,
+                                       outputs=[nbformat.v4.new_output("stream", name="stdout", text=stored)])]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), path)
+
+
+def _nbval(folder: Path, *options: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "mmar.nbval_plugin",
+                           "--nbval-lax", "tiny.ipynb", *options], cwd=folder, capture_output=True, text=True)
+
+
+def test_mmar_run_dir_rewrites_the_injected_run_dir_before_the_notebook_runs(tmp_path: Path) -> None:
+    """make test-default re-executes the published notebooks into another folder: --mmar-run-dir sets the
+    injected parameters' ``run_dir`` (the later of papermill's two parameters cells), and only that line."""
+    _tiny_notebook(tmp_path / "tiny.ipynb", 'profile = "default"\nrun_dir = "runs/default"\noverrides = {}',
+                   "injected-parameters", "runs/nbval-default\n")
+    assert _nbval(tmp_path).returncode == 1  # prints runs/default: differs from the stored text
+    assert _nbval(tmp_path, "--mmar-run-dir", "runs/nbval-default").returncode == 0
+    assert _nbval(tmp_path, "--mmar-run-dir", "runs/other").returncode == 1
+
+    _tiny_notebook(tmp_path / "tiny.ipynb", 'print("no run folder here")', "no-tag", "runs/x\n")
+    refused = _nbval(tmp_path, "--mmar-run-dir", "runs/x")
+    assert refused.returncode == 4 and "has no parameters cell to set run_dir in" in refused.stderr
+
+
+def test_with_run_dir_sets_exactly_one_line() -> None:
+    source = 'profile = "default"\nrun_dir = "runs/default"\noverrides = {"n_trials": 3}'
+    assert with_run_dir(source, "runs/nbval-default") == ('profile = "default"\nrun_dir = \'runs/nbval-default\'\n'
+                                                          'overrides = {"n_trials": 3}')
+    with pytest.raises(pytest.UsageError, match="has 0 `run_dir = ...` lines, not one"):
+        with_run_dir('profile = "default"', "runs/x")
+    with pytest.raises(pytest.UsageError, match="has 2 `run_dir = ...` lines"):
+        with_run_dir('run_dir = "a"\nrun_dir = "b"', "runs/x")
+
+
+def test_the_default_profile_is_measured_from_whole_run_folders(tmp_path: Path) -> None:
+    """``--profile default`` reads each perturbation's run folder as ``python -m mmar run`` leaves it
+    (``<run>/notebooks/*.ipynb``, ``<run>/results/*.csv``) and writes the default profile's file; a path to a
+    run's own folder, which differs from run to run, is not a difference."""
+    def run_folder(name: str, accuracy: float) -> None:
+        (tmp_path / name / "results").mkdir(parents=True)
+        (tmp_path / name / "results" / "06_evaluation.csv").write_text(
+            f"experiment,metric,mean,n_trials\nzero_shot,accuracy,{accuracy},5\n")
+        (tmp_path / name / "notebooks").mkdir()
+        for notebook in notebook_names():
+            cell = nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT", id="c0", execution_count=1,
+                                             outputs=[nbformat.v4.new_output("stream", name="stdout",
+                                                                             text=f"accuracy {accuracy:.1f} in "
+                                                                                  f"{tmp_path / name}/results\n")])
+            nbformat.write(nbformat.v4.new_notebook(cells=[cell]), tmp_path / name / "notebooks" / f"{notebook}.ipynb")
+
+    run_folder("reference", 22.2)
+    run_folder("threads-1", 20.4)
+    data = measure(tmp_path, None, tmp_path / "tolerances.json", rerun=False, fresh=True, profile="default")
+    assert data["profile"] == "default" and "make test-default" in data["about"]
+    assert [m["perturbations"] for m in data["measurements"]] == [["threads-1"]]
+    assert data["cells"]["06_evaluation.ipynb::c0"]["spread"] == pytest.approx(1.8)
+    assert data["metrics"]["06_evaluation | zero_shot | accuracy"]["atol"] == pytest.approx(4 * 1.8)
+    with pytest.raises(ValueError, match="no tolerance file for profile 'paper'"):
+        measure(tmp_path, None, rerun=False, profile="paper")
+
+
+def test_a_cell_that_changes_beyond_its_numbers_is_uncompared_in_a_whole_run_only() -> None:
+    """At the smoke size such a cell makes the file unusable (its output must be made stable); in a default
+    run's measurement it is listed as not comparable: it runs, nothing is compared, and the table says so."""
+    reference = {"n.ipynb": _notebook("said: the man rides a bike 0.5", "loss 1.234")}
+    perturbed = {"avx2": {"n.ipynb": _notebook("said: the man rides a horse 0.5", "loss 1.236")}}
+    spreads = cell_spreads(reference, perturbed)
+    smoke = tolerances_from({}, spreads, PERTURBATIONS)
+    assert smoke["cells"]["n.ipynb::c0"]["atol"] == math.inf and smoke["uncompared"] == {}
+    default = tolerances_from({}, spreads, PERTURBATIONS, machine="m", profile="default")
+    assert default["uncompared"] == {"n.ipynb::c0": {"by": "avx2", "machine": "m"}}
+    assert list(default["cells"]) == ["n.ipynb::c1"]
+    changed = _notebook("said: a dog 0.1", "loss 1.244")
+    assert notebook_differences(changed, reference["n.ipynb"], "n.ipynb", default) == ["c1"]
+    assert "Not compared: n.ipynb::c0 (its text changed beyond its numbers under avx2 [1])" in table(default)
+    # a later measurement on another machine keeps it uncompared, even where it did not change there
+    again = tolerances_from({}, cell_spreads(reference, {"avx2": reference}), PERTURBATIONS, machine="m2",
+                            earlier=default, profile="default")
+    assert again["uncompared"] == {"n.ipynb::c0": {"by": "avx2", "machine": "m"}}
+
+
+def test_compared_texts_are_sanitised_as_nbval_sanitises_them() -> None:
+    """Run folders, times and sizes are masked before numbers are compared (notebooks/nbval_sanitize.cfg), so that
+    a default run measured in another folder, or re-executed into runs/nbval-default, is not a difference."""
+    published = _notebook("merged into runs/default/i3d/sample_features.h5 in 3.2 s")
+    rerun = _notebook("merged into /tmp/w/avx2/runs/nbval-default/i3d/sample_features.h5 in 4.0 s")
+    assert notebook_differences(rerun, published, "n.ipynb", {"cells": {}}) == []
+    assert notebook_differences(_notebook("merged into runs/default/i3d/other.h5 in 3.2 s"), published, "n.ipynb",
+                                {"cells": {}}) == ["c0"]
+
+
+def test_an_uncompared_cell_runs_without_comparison_and_is_named(tmp_path: Path) -> None:
+    key = "tiny.ipynb::c0"
+    (tmp_path / "tolerances.json").write_text(json.dumps({"metrics": {}, "cells": {}, "perturbations": {},
+                                                          "uncompared": {key: {"by": "avx2", "machine": "m"}}}))
+    _tiny_notebook(tmp_path / "tiny.ipynb", 'run_dir = "runs/default"', "parameters", "a flipped word\n")
+    assert _nbval(tmp_path).returncode == 1  # with the smoke file: compared, and it differs
+    done = _nbval(tmp_path, "--mmar-tolerances", "tolerances.json")
+    assert done.returncode == 0 and f"1 marked cell(s) ran but were not compared" in done.stdout and key in done.stdout

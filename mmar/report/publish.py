@@ -3,12 +3,14 @@
 The notebooks in ``notebooks/`` carry the smoke profile's outputs, since those are what ``make test``
 re-executes and compares (a default run takes about 10 to 15 minutes on 2 cores). So that a reader who opens a
 notebook on a code host still sees the real narrative, ``python -m mmar publish runs/default`` (``make publish``)
-copies a finished default run into ``report/default-run/``:
+copies a finished default run into ``report/default-run/``, whose notebooks ``make test-default`` re-executes and
+compares within the default run's measured tolerances (:mod:`mmar.nbval_plugin`):
 
 - ``NN_name.ipynb``: the run's seven executed notebooks as papermill wrote them (the injected parameters cell
   included), without their progress-bar widgets (they need JavaScript and say nothing after the run), and with
   the paths of the machine that ran them written from the repository root (``run_dir = "runs/default"``, which a
-  notebook takes from the repository root), so that a published notebook re-executes in place on any checkout;
+  notebook takes from the repository root), so that a published notebook re-executes on any checkout (``make
+  test-default`` sets another run folder, so as not to overwrite the user's ``runs/default``);
 - ``book.pdf``: the run's book (findings first) when Chromium printed it;
 - ``run.json`` and ``timings.json``: the run's own records;
 - ``README.md``: a card that says which run, commit, processor and data the files come from.
@@ -102,7 +104,9 @@ def card_text(run: dict, timings: dict, dataset: dict, has_pdf: bool) -> str:
         "The notebooks in `notebooks/` carry the smoke profile's outputs (what `make test` re-executes and "
         "compares); this folder holds a whole run of the `default` profile, executed by papermill, so that its "
         "narrative and numbers can be read without running anything. It is written by `python -m mmar publish "
-        "runs/default` (`make publish`, after `make report`) and never edited by hand.",
+        "runs/default` (`make publish`, after `make report`) and never edited by hand. `make test-default` "
+        "re-executes these notebooks (into `runs/nbval-default`) and compares their key numbers with the ones "
+        "here, within the default run's measured tolerances (`tests/expected/tolerances-default.json`).",
         "",
         f"- run `{run['run_id']}`, started {run['started']}, profile `{run['profile']}`",
         f"- commit `{run['commit']}` (clean tree), code fingerprint `{run['code_fingerprint']}`",
