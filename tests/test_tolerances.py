@@ -352,4 +352,4 @@ def test_an_uncompared_cell_runs_without_comparison_and_is_named(tmp_path: Path)
     _tiny_notebook(tmp_path / "tiny.ipynb", 'run_dir = "runs/default"', "parameters", "a flipped word\n")
     assert _nbval(tmp_path).returncode == 1  # with the smoke file: compared, and it differs
     done = _nbval(tmp_path, "--mmar-tolerances", "tolerances.json")
-    assert done.returncode == 0 and f"1 marked cell(s) ran but were not compared" in done.stdout and key in done.stdout
+    assert done.returncode == 0 and "1 marked cell(s) ran but were not compared" in done.stdout and key in done.stdout
