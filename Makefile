@@ -96,7 +96,8 @@ tolerances: install $(OLDEST)/.installed
 	$(BIN)/python -m mmar tolerances --measure --oldest-python $(OLDEST)/bin/python
 
 # The same for the published default run's check (make test-default): a whole default run per perturbation
-# (about 80 minutes on 2 cores), into tests/expected/tolerances-default.json.
+# (about 80 minutes on 2 cores), into tests/expected/tolerances-default.json. After an interruption, go on with
+# `.venv/bin/python -m mmar tolerances --measure --profile default --resume --oldest-python .venv-oldest/bin/python`.
 tolerances-default: install $(OLDEST)/.installed
 	$(BIN)/python -m mmar tolerances --measure --profile default --oldest-python $(OLDEST)/bin/python
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -26,7 +25,7 @@ import time
 from pathlib import Path
 
 from mmar.paths import PROJECT_ROOT, PUBLISHED_RUN_DIR
-from mmar.regression import mutated_copy
+from mmar.regression import mutated_copy, project_env
 from mmar.tolerances import TOLERANCE_FILES, load_tolerances, notebook_differences
 
 sys.path.insert(0, str(PROJECT_ROOT / "tests"))
@@ -36,11 +35,9 @@ from test_mutants import MUTANTS  # noqa: E402  (the suite's mutations, one list
 def run_copy(project: Path, notebooks: list[str]) -> Path:
     """Run ``01_data`` and ``notebooks`` of the copy ``project`` at the default profile; return the run folder."""
     out = project / "runs" / "default"
-    env = {**os.environ, "PYTHONPATH": str(project)}
-    env.pop("MMAR_RUN_ID", None)
     only = ",".join(dict.fromkeys(["01_data", *notebooks]))
     done = subprocess.run([sys.executable, "-m", "mmar", "run", "--profile", "default", "--only", only, "--no-report",
-                           "--out", str(out)], cwd=project, env=env, capture_output=True, text=True)
+                           "--out", str(out)], cwd=project, env=project_env(project), capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"{project.name}: the run failed:\n{(done.stdout + done.stderr)[-2000:]}")
     return out

@@ -33,7 +33,7 @@ import pytest
 from nbformat import NotebookNode
 from nbval.plugin import IPyNbCell
 
-from mmar.tolerances import TOLERANCE_FILE, cell_key, cell_tolerance, load_tolerances, within
+from mmar.tolerances import TOLERANCE_FILE, as_text, cell_key, cell_tolerance, load_tolerances, within
 
 _TOLERANCES = pytest.StashKey[dict[str, Any]]()
 _UNCOMPARED = pytest.StashKey[list[str]]()
@@ -51,7 +51,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.stash[_TOLERANCES] = load_tolerances(config.getoption("mmar_tolerances"))
+    try:
+        config.stash[_TOLERANCES] = load_tolerances(config.getoption("mmar_tolerances"))
+    except (OSError, ValueError) as error:  # missing, not JSON, or a cell without a finite tolerance
+        raise pytest.UsageError(f"--mmar-tolerances: {error}") from error
     config.stash[_UNCOMPARED] = []
 
 
@@ -117,18 +120,14 @@ def snapped(test: list[dict], ref: list[dict], atol: float, sanitize) -> list[di
         output = NotebookNode(output)
         if output.get("output_type") == "stream" and output.get("name") in streams:
             stored = streams[output["name"]]["text"]
-            if within(sanitize(_text(output["text"])), sanitize(_text(stored)), atol):
+            if within(sanitize(as_text(output["text"])), sanitize(as_text(stored)), atol):
                 output["text"] = stored
         elif "text/plain" in output.get("data", {}) and results:
             stored = results.pop(0)["data"]["text/plain"]
-            if within(sanitize(_text(output["data"]["text/plain"])), sanitize(_text(stored)), atol):
+            if within(sanitize(as_text(output["data"]["text/plain"])), sanitize(as_text(stored)), atol):
                 output["data"] = NotebookNode({**output["data"], "text/plain": stored})
         snapped_outputs.append(output)
     return snapped_outputs
-
-
-def _text(value: str | list[str]) -> str:
-    return value if isinstance(value, str) else "".join(value)
 
 
 IPyNbCell.compare_outputs = compare_outputs

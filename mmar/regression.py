@@ -174,6 +174,22 @@ def mutated_copy(dest: str | Path, mutations: Sequence[tuple[str, str, str]]) ->
     return dest
 
 
+def project_env(project: str | Path, env: Mapping[str, str] | None = None, python: str | None = None) -> dict[str, str]:
+    """The environment of a process that runs the code of ``project`` (a copy of the package, or the project
+    itself): this one's, with ``env`` added, ``project`` first on the path, the real data of this checkout
+    (``../shared/data``) still found, no inherited run id, and ``python``'s venv (another venv's interpreter)
+    first on the PATH so that the notebooks' kernel is its own."""
+    env = {**os.environ, **(env or {}),
+           "PYTHONPATH": os.pathsep.join([str(project), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
+    shared = PROJECT_ROOT.parent / "shared" / "data"
+    if "MMAR_SHARED_DATA" not in env and shared.is_dir():
+        env["MMAR_SHARED_DATA"] = str(shared)  # a copy lives elsewhere: point it at the same real data
+    env.pop("MMAR_RUN_ID", None)
+    if python:
+        env["PATH"] = os.pathsep.join([str(Path(python).parent), env.get("PATH", "")])
+    return env
+
+
 def run_notebooks(project: str | Path, notebooks: Sequence[str], timeout: float = 600,
                   env: Mapping[str, str] | None = None, python: str | None = None) -> Path:
     """Execute ``notebooks`` (names without .ipynb) of the copy ``project`` at their defaults, as nbval does,
@@ -181,14 +197,7 @@ def run_notebooks(project: str | Path, notebooks: Sequence[str], timeout: float 
     venv's interpreter; default this one) running papermill and the kernel. The executed notebooks go to
     ``<project>/executed/``. Returns the run folder they wrote (``runs/nbval-smoke``)."""
     project = Path(project)
-    env = {**os.environ, **(env or {}),
-           "PYTHONPATH": os.pathsep.join([str(project), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-    shared = PROJECT_ROOT.parent / "shared" / "data"
-    if "MMAR_SHARED_DATA" not in env and shared.is_dir():
-        env["MMAR_SHARED_DATA"] = str(shared)  # the copy lives elsewhere: point it at the same real data
-    env.pop("MMAR_RUN_ID", None)
-    if python:  # its kernel must be its own: put its venv first on the PATH
-        env["PATH"] = os.pathsep.join([str(Path(python).parent), env.get("PATH", "")])
+    env = project_env(project, env, python)
     for name in notebooks:
         source = project / "notebooks" / f"{name}.ipynb"
         output = project / "executed" / f"{name}.ipynb"

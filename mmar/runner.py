@@ -318,7 +318,7 @@ def _record_timing(run_dir: Path, notebook: str, entry: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=1))
 
 
-def _finished_notebooks(run_dir: Path) -> set[str]:
+def finished_notebooks(run_dir: Path) -> set[str]:
     """The notebooks ``timings.json`` records as finished ("ok") in this run folder."""
     from mmar.report.rundata import read_json_object
 
@@ -447,7 +447,7 @@ def run_profile(profile_name: str, *, only: str | None = None, out: str | Path |
         overrides = list(continued.get("overrides", []))
     notebooks = select_notebooks(only)
     if continued is not None and only is None:
-        finished = _finished_notebooks(run_dir)
+        finished = finished_notebooks(run_dir)
         notebooks = [n for n in continued.get("notebooks", NOTEBOOKS) if n not in finished]
     run_dir.mkdir(parents=True, exist_ok=True)
 

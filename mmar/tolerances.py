@@ -172,13 +172,14 @@ def texts_of(outputs: Sequence[Mapping[str, Any]]) -> list[str]:
     plain = []
     for output in outputs:
         if output.get("output_type") == "stream":
-            streams[output.get("name", "stdout")] = streams.get(output.get("name", "stdout"), "") + _text(output["text"])
+            streams[output.get("name", "stdout")] = streams.get(output.get("name", "stdout"), "") + as_text(output["text"])
         elif "text/plain" in output.get("data", {}):
-            plain.append(_text(output["data"]["text/plain"]))
+            plain.append(as_text(output["data"]["text/plain"]))
     return [streams[name] for name in sorted(streams)] + plain
 
 
-def _text(value: str | Sequence[str]) -> str:
+def as_text(value: str | Sequence[str]) -> str:
+    """A notebook output's text, stored as one string or as a list of lines."""
     return value if isinstance(value, str) else "".join(value)
 
 
@@ -187,7 +188,7 @@ def compared_cells(notebook: Mapping[str, Any]) -> dict[str, list[str]]:
     text as nbval compares it: sanitised by ``notebooks/nbval_sanitize.cfg`` (times, sizes, run folders)."""
     cells = {}
     for index, cell in enumerate(notebook["cells"]):
-        if cell["cell_type"] == "code" and "NBVAL_CHECK_OUTPUT" in _text(cell["source"]):
+        if cell["cell_type"] == "code" and "NBVAL_CHECK_OUTPUT" in as_text(cell["source"]):
             cells[str(cell.get("id", index))] = [sanitized(text) for text in texts_of(cell.get("outputs", []))]
     return cells
 
@@ -419,23 +420,27 @@ def _run_copy(workdir: Path, name: str, env: Mapping[str, str], python: str | No
     run_notebooks(mutated_copy(project, []), notebook_names(), env=env, python=python)
 
 
-def _run_profile(workdir: Path, name: str, env: Mapping[str, str], python: str | None, profile: str) -> None:
-    """A whole run of ``profile`` (``python -m mmar run``, no book) in the run folder ``workdir/name``."""
-    import os
+def _run_profile(workdir: Path, name: str, env: Mapping[str, str], python: str | None, profile: str,
+                 resume: bool = False) -> None:
+    """A whole run of ``profile`` (``python -m mmar run``, no book) in the run folder ``workdir/name``. With
+    ``resume``, a run already finished there is kept and an interrupted one goes on (``--resume``)."""
     import shutil
     import subprocess
     import sys
 
+    from mmar.profiles import NOTEBOOKS
+    from mmar.regression import project_env
+    from mmar.runner import finished_notebooks
+
     out = workdir / name
-    if out.exists():
+    going_on = resume and (out / "run.json").is_file()
+    if going_on and set(NOTEBOOKS) <= finished_notebooks(out):
+        return
+    if out.exists() and not going_on:
         shutil.rmtree(out)
-    full_env = {**os.environ, **env,
-                "PYTHONPATH": os.pathsep.join([str(PROJECT_ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
-    full_env.pop("MMAR_RUN_ID", None)
-    if python:  # its kernel must be its own: put its venv first on the PATH
-        full_env["PATH"] = os.pathsep.join([str(Path(python).parent), full_env.get("PATH", "")])
-    done = subprocess.run([python or sys.executable, "-m", "mmar", "run", "--profile", profile, "--no-report",
-                           "--out", str(out)], cwd=PROJECT_ROOT, env=full_env, capture_output=True, text=True)
+    command = [python or sys.executable, "-m", "mmar", "run", "--profile", profile, "--no-report", "--out", str(out)]
+    done = subprocess.run(command + (["--resume"] if going_on else []), cwd=PROJECT_ROOT,
+                          env=project_env(PROJECT_ROOT, env, python), capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"the {profile} run {name} failed:\n{(done.stdout + done.stderr)[-2000:]}")
 
@@ -460,13 +465,15 @@ def _as_profile_run(text: str, run_dir: Path, profile: str) -> str:
 
 
 def measure(workdir: str | Path, oldest_python: str | None, path: str | Path | None = None,
-            margin: float = MARGIN, rerun: bool = True, fresh: bool = False, profile: str = "smoke") -> dict[str, Any]:
+            margin: float = MARGIN, rerun: bool = True, fresh: bool = False, profile: str = "smoke",
+            resume: bool = False) -> dict[str, Any]:
     """Run the reference and every perturbation (:data:`PERTURBATIONS`; ``oldest-deps`` only with
     ``oldest_python``) in ``workdir`` (``rerun=False``: use the runs already there), write the tolerance
     file (``path``; default the profile's, :data:`TOLERANCE_FILES`) and return its content. The smoke profile
     runs its notebooks at their defaults on copies of the project, as nbval does; another profile (``default``)
     runs ``python -m mmar run --profile <profile>`` into one run folder per perturbation, as ``make report``
-    does (about 9 minutes each on 2 cores)."""
+    does (about 9 minutes each on 2 cores); with ``resume`` the runs finished in ``workdir`` are kept and an
+    interrupted one goes on, so an interrupted measurement loses at most the notebook it was in."""
     import time
 
     from tqdm.auto import tqdm
@@ -488,7 +495,7 @@ def measure(workdir: str | Path, oldest_python: str | None, path: str | Path | N
             if profile == "smoke":
                 _run_copy(workdir, name, env, python)
             else:
-                _run_profile(workdir, name, env, python, profile)
+                _run_profile(workdir, name, env, python, profile, resume)
             tqdm.write(f"{name}: {time.perf_counter() - start:.0f} s")
     measured_dir = "executed" if profile == "smoke" else "notebooks"
     chosen = [p for p in chosen if (workdir / p.name / measured_dir).is_dir()]
@@ -528,6 +535,9 @@ def main(argv: list[str] | None = None) -> int:
                              "(default runs/tolerances, runs/tolerances-default)")
     parser.add_argument("--summarise", action="store_true",
                         help="rewrite the tolerance file from the copies already measured in --workdir")
+    parser.add_argument("--resume", action="store_true",
+                        help="with --profile default: keep the runs finished in --workdir and go on with an "
+                             "interrupted one, instead of starting every run again")
     parser.add_argument("--oldest-python", help="interpreter of a venv with the oldest allowed versions")
     parser.add_argument("--fresh", action="store_true",
                         help="forget the other machines' measurements the tolerance file holds (default: keep the "
@@ -540,7 +550,8 @@ def main(argv: list[str] | None = None) -> int:
     workdir = args.workdir or PROJECT_ROOT / "runs" / ("tolerances" if args.profile == "smoke" else
                                                        f"tolerances-{args.profile}")
     if args.measure or args.summarise:
-        data = measure(workdir, args.oldest_python, path, rerun=args.measure, fresh=args.fresh, profile=args.profile)
+        data = measure(workdir, args.oldest_python, path, rerun=args.measure, fresh=args.fresh, profile=args.profile,
+                       resume=args.resume)
     else:
         data = load_tolerances(path)
     print(table(data))

@@ -353,3 +353,35 @@ def test_an_uncompared_cell_runs_without_comparison_and_is_named(tmp_path: Path)
     assert _nbval(tmp_path).returncode == 1  # with the smoke file: compared, and it differs
     done = _nbval(tmp_path, "--mmar-tolerances", "tolerances.json")
     assert done.returncode == 0 and "1 marked cell(s) ran but were not compared" in done.stdout and key in done.stdout
+
+
+def test_an_interrupted_default_measurement_goes_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``resume``, a run folder whose notebooks all finished is kept, an interrupted one goes on with
+    ``python -m mmar run --resume``, and a missing one starts; without it every run starts again."""
+    from mmar import tolerances
+    from mmar.profiles import NOTEBOOKS
+
+    commands = []
+    monkeypatch.setattr(subprocess, "run", lambda command, **kw: commands.append(command) or
+                        subprocess.CompletedProcess(command, 0, "", ""))
+
+    def run_folder(name: str, finished: list[str]) -> None:
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "run.json").write_text("{}")
+        (tmp_path / name / "timings.json").write_text(json.dumps({n: {"status": "ok"} for n in finished}))
+
+    run_folder("avx2", list(NOTEBOOKS))
+    run_folder("ulp+1", list(NOTEBOOKS[:3]))
+    for name in ("avx2", "ulp+1", "ulp-1"):
+        tolerances._run_profile(tmp_path, name, {}, None, "default", resume=True)
+    assert [(c[c.index("--out") + 1], c[-1]) for c in commands] == [(str(tmp_path / "ulp+1"), "--resume"),
+                                                                    (str(tmp_path / "ulp-1"), str(tmp_path / "ulp-1"))]
+    commands.clear()
+    tolerances._run_profile(tmp_path, "avx2", {}, None, "default")
+    assert len(commands) == 1 and "--resume" not in commands[0] and not (tmp_path / "avx2").exists()
+
+
+def test_a_missing_tolerance_file_is_a_usage_error(tmp_path: Path) -> None:
+    _tiny_notebook(tmp_path / "tiny.ipynb", 'run_dir = "runs/default"', "parameters", "runs/default\n")
+    done = _nbval(tmp_path, "--mmar-tolerances", "absent.json")
+    assert done.returncode == 4 and "--mmar-tolerances: " in done.stderr and "absent.json" in done.stderr
