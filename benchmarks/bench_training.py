@@ -15,7 +15,7 @@ On a generated prepared dataset of I3D shape (1024-d features, segments of 8-40 
 5. with ``--paper-pair-epochs`` (the pair-epochs of the ``paper`` profile's grids, printed by
    ``--count-paper RUN_DIR`` from a prepared dataset), the projected time of its training on this device;
 6. with ``--alternatives``, one model on 1 thread in float32 (the grid's setting), with bfloat16 autocast
-   and with ``torch.compile`` (issue #23's candidates; the first epoch's seconds show the compilation).
+   of the whole step, with bfloat16 fully connected layers (``TrainConfig.precision``) and with ``torch.compile`` (issue #23's candidates; the first epoch's seconds show the compilation).
 
 Results are printed and written to ``<out>/bench_training.csv``.
 """
@@ -179,14 +179,17 @@ def _epoch_seconds_new(data_root: str, rows: np.ndarray, batch: int, threads: in
 
 def _epoch_seconds_alternative(data_root: str, rows: np.ndarray, mode: str) -> tuple[float, float]:
     """Seconds of the first and of the last of 3 epochs of one full model (1 thread, batch 128, Adam) with
-    ``mode``: "float32" (what the grid runs), "bf16 autocast" (matrix products in bfloat16 through
-    ``torch.autocast``) or "torch.compile" (each member's loss terms compiled by Inductor with dynamic
-    shapes; the first epoch includes the compilation). Tried for issue #23; neither is used by the grid."""
+    ``mode``: "float32" (what the grid runs), "bf16 autocast" (the whole step under ``torch.autocast``:
+    every matrix product, and what follows it, in bfloat16), "bf16 fc" (``TrainConfig.precision="bf16"``:
+    only the fully connected layers in bfloat16) or "torch.compile" (each member's loss terms compiled by
+    Inductor with dynamic shapes; the first epoch includes the compilation). Tried for issue #23; the
+    grid runs float32 unless a profile sets ``precision``."""
     from mmar.training import TrainConfig, train_ensemble
     from mmar.training import ensemble
 
     data = PreparedDataset.load(data_root)
-    config = TrainConfig(optimizer="adam", lr=1e-3, batch_size=128, epochs=3, num_threads=1, seed=0)
+    config = TrainConfig(optimizer="adam", lr=1e-3, batch_size=128, epochs=3, num_threads=1, seed=0,
+                         precision="bf16" if mode == "bf16 fc" else "float32")
     member_call = ensemble.EnsembleTrainer._member_call
     context = torch.autocast("cpu", dtype=torch.bfloat16) if mode == "bf16 autocast" else contextlib.nullcontext()
     if mode == "torch.compile":
@@ -243,7 +246,7 @@ def main(argv: list[str] | None = None) -> None:
                         "prepared dataset and exit")
     parser.add_argument("--paper-pair-epochs", type=float, help="project the paper profile's training time from this")
     parser.add_argument("--skip-cpu-comparison", action="store_true", help="only the ensemble measurements")
-    parser.add_argument("--alternatives", action="store_true", help="also bf16 autocast and torch.compile of "
+    parser.add_argument("--alternatives", action="store_true", help="also bf16 (autocast, fc layers) and torch.compile of "
                         "one model (1 thread; the first epoch's seconds include the compilation)")
     args = parser.parse_args(argv)
     if args.count_paper:
@@ -277,7 +280,7 @@ def main(argv: list[str] | None = None) -> None:
                  peak1 if threads == 1 else peak2)
         rate("ensemble trainer M=1, 2 processes x 1 thread, batch 128", _two_processes(root, rows, 128), peak2)
     if args.alternatives:
-        for mode in ("float32", "bf16 autocast", "torch.compile"):
+        for mode in ("float32", "bf16 autocast", "bf16 fc", "torch.compile"):
             first, last = _epoch_seconds_alternative(root, rows, mode)
             rate(f"ensemble trainer M=1, 1 thread, batch 128, {mode}", len(rows) / last, peak1,
                  first_epoch_s=first)

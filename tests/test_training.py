@@ -12,6 +12,7 @@ from mmar.data.prepared import PreparedDataset
 from mmar.losses import ForwardPass
 from mmar.training import (SegmentSource, TrainConfig, build_model, clear_cache, embed_rows, load_model,
                            split_unpaired, train, train_ensemble)
+from mmar.models.autoencoders import run_fc
 from mmar.training.ensemble import EnsembleTrainer, Member
 
 TINY = dict(embed_dim=8, hidden_dim=16, batch_size=8, epochs=3, pretrain_epochs=1, optimizer="adam", lr=0.01,
@@ -70,6 +71,41 @@ def test_bad_config_is_refused() -> None:
         TrainConfig(losses=("joint", "triplet"))
     with pytest.raises(ValueError, match="pooling"):
         TrainConfig(pooling="mean")
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="fp16")
+
+
+def test_bf16_precision_rounds_only_the_fully_connected_layers(tiny_prepared: PreparedDataset, tmp_path: Path) -> None:
+    """precision="bf16": the FC layers' products round to bfloat16 (8-bit mantissa: relative errors of about
+    2^-8, not float32's 2^-24), while every output stays float32, embeddings stay unit length, gradients reach
+    every parameter, and a short training lowers its loss as float32 training does."""
+    torch.manual_seed(0)
+    fc = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 16))
+    x = torch.randn(10, 64)
+    exact = fc.double()(x.double()).float()
+    fc.float()
+    assert torch.equal(run_fc(fc, x, "float32"), fc(x))
+    low = run_fc(fc, x, "bf16")
+    assert low.dtype == torch.float32
+    relative = ((low - exact).norm() / exact.norm()).item()
+    assert 1e-4 < relative < 3e-2  # bfloat16 rounding, not float32's (about 1e-7)
+    assert ((fc(x) - exact).norm() / exact.norm()).item() < 1e-5
+
+    rows = tiny_prepared.rows(subset="train")
+    config = TrainConfig(**{**TINY, "precision": "bf16"})
+    model, _ = build_model(config, 16, 8)
+    v = torch.randn(4, 7, 16, requires_grad=True)
+    z = model.encode_video(v, torch.ones(4, 7, dtype=torch.bool))
+    assert z.dtype == torch.float32
+    torch.testing.assert_close(z.norm(dim=1), torch.ones(4))
+    model.decode_video(z, 7).pow(2).sum().backward()
+    assert all(p.grad is not None and torch.isfinite(p.grad).all() for n, p in model.named_parameters()
+               if n.startswith(("video_encoder.fc", "video_decoder.fc")))
+    trained = train(config, tiny_prepared, rows, tmp_path / "bf16", progress=False).history
+    reference = train(TrainConfig(**TINY), tiny_prepared, rows, tmp_path / "f32", progress=False).history
+    for history in (trained, reference):
+        assert history["total_paired"].iloc[-1] < history["total_paired"].iloc[0]
+    assert not np.allclose(trained["total_paired"], reference["total_paired"], rtol=1e-6)
 
 
 def test_joint_term_alone_brings_pairs_together_by_collapsing_every_embedding(tiny_prepared: PreparedDataset,

@@ -19,6 +19,10 @@ from torch import nn
 from mmar.models.attention import TemporalAttention, make_pool, make_unpool
 
 ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
+#: Arithmetic of the fully connected layers: ``"float32"``, or ``"bf16"`` (their matrix products and
+#: activations in bfloat16 through ``torch.autocast``, inputs and outputs float32). Pooling, losses,
+#: normalisation and parameters stay float32 in both.
+PRECISIONS = {"float32": None, "bf16": torch.bfloat16}
 
 
 def mlp(dims: list[int], activation: str) -> nn.Sequential:
@@ -31,6 +35,22 @@ def mlp(dims: list[int], activation: str) -> nn.Sequential:
         if i < len(dims) - 2:
             layers.append(ACTIVATIONS[activation]())
     return nn.Sequential(*layers)
+
+
+def checked_precision(precision: str) -> str:
+    """``precision`` if it is a key of :data:`PRECISIONS`, else a ValueError naming the valid ones."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
+    return precision
+
+
+def run_fc(fc: nn.Module, x: torch.Tensor, precision: str) -> torch.Tensor:
+    """``fc(x)`` in ``precision`` (a key of :data:`PRECISIONS`); the output is float32, shape as ``fc``'s."""
+    dtype = PRECISIONS[precision]
+    if dtype is None:
+        return fc(x)
+    with torch.autocast(x.device.type, dtype=dtype):
+        return fc(x).float()
 
 
 @dataclass
@@ -58,8 +78,9 @@ class SequenceEncoder(nn.Module):
     """``x (B, T, C), mask (B, T) -> z (B, E)`` with ``|z| = 1``."""
 
     def __init__(self, in_dim: int, embed_dim: int, hidden_dim: int, *, pooling: str = "attention", n_filters: int = 4,
-                 kernel: str = "gaussian", activation: str = "relu", n_layers: int = 4) -> None:
+                 kernel: str = "gaussian", activation: str = "relu", n_layers: int = 4, precision: str = "float32") -> None:
         super().__init__()
+        self.precision = checked_precision(precision)
         self.pool, n_cols, col_dim = make_pool(pooling, in_dim, n_filters=n_filters, kernel=kernel, hidden_dim=hidden_dim)
         self.fc = mlp([n_cols * col_dim] + [hidden_dim] * (n_layers - 1) + [embed_dim], activation)
         # input standardisation (x - shift) / scale per channel; identity unless set from training data
@@ -75,7 +96,7 @@ class SequenceEncoder(nn.Module):
 
     def embed(self, pooled: torch.Tensor) -> torch.Tensor:
         """Pooled columns (B, n, d) -> unit embedding (B, E)."""
-        return F.normalize(self.fc(pooled.flatten(1)), dim=1)
+        return F.normalize(run_fc(self.fc, pooled.flatten(1), self.precision), dim=1)
 
     def encode_decoded(self, decoded: Decoded, mask: torch.Tensor) -> torch.Tensor:
         """Same as ``forward(decoded.dense(), mask)``; with attention pooling of a factorised
@@ -91,8 +112,9 @@ class SequenceDecoder(nn.Module):
     """``z (B, E), mask (B, T) -> x (B, T, C)``; the mask gives each sample's output length (zeros beyond)."""
 
     def __init__(self, out_dim: int, embed_dim: int, hidden_dim: int, *, pooling: str = "attention", n_filters: int = 4,
-                 kernel: str = "gaussian", activation: str = "relu", n_layers: int = 4) -> None:
+                 kernel: str = "gaussian", activation: str = "relu", n_layers: int = 4, precision: str = "float32") -> None:
         super().__init__()
+        self.precision = checked_precision(precision)
         self.unpool, self.n_cols, self.col_dim = make_unpool(pooling, out_dim, n_filters=n_filters, kernel=kernel,
                                                              hidden_dim=hidden_dim)
         self.fc = mlp([embed_dim] + [hidden_dim] * (n_layers - 1) + [self.n_cols * self.col_dim], activation)
@@ -106,7 +128,7 @@ class SequenceDecoder(nn.Module):
     def decode(self, z: torch.Tensor, mask: torch.Tensor, weights: torch.Tensor | None = None) -> Decoded:
         """``z (B, E), mask (B, T)`` -> the factorised output (see :class:`Decoded`); ``weights`` reuses
         an already computed ``unpool.weights(mask)``."""
-        columns = self.fc(z).view(len(z), self.n_cols, self.col_dim)
+        columns = run_fc(self.fc, z, self.precision).view(len(z), self.n_cols, self.col_dim)
         if hasattr(self.unpool, "weights"):  # W's rows sum to 1 on valid steps: de-standardise the columns
             return Decoded(columns * self.scale + self.shift,
                            weights=self.unpool.weights(mask) if weights is None else weights)
@@ -137,15 +159,16 @@ class MultimodalAutoencoder(nn.Module):
     ``encode_video(v (B, T, C), mask (B, T)) -> (B, E)``, ``encode_text(t (B, L, D), mask (B, L)) -> (B, E)``,
     ``decode_video(z (B, E), length) -> (B, T, C)``, ``decode_text(z, length) -> (B, L, D)``, where
     ``length`` is an int, per-sample lengths (B,), or a (B, T) bool mask. ``n_filters`` is N of both
-    encoders and the video decoder; ``text_decoder_filters`` N of the text decoder (None: ``n_filters``).
+    encoders and the video decoder; ``text_decoder_filters`` N of the text decoder (None: ``n_filters``);
+    ``precision`` the arithmetic of the fully connected layers (:data:`PRECISIONS`).
     """
 
     def __init__(self, video_dim: int, text_dim: int, *, embed_dim: int, hidden_dim: int, pooling: str = "attention",
                  n_filters: int = 4, kernel: str = "gaussian", activation: str = "relu",
-                 text_decoder_filters: int | None = None) -> None:
+                 text_decoder_filters: int | None = None, precision: str = "float32") -> None:
         super().__init__()
         kw = dict(embed_dim=embed_dim, hidden_dim=hidden_dim, pooling=pooling, n_filters=n_filters, kernel=kernel,
-                  activation=activation)
+                  activation=activation, precision=precision)
         self.video_dim = video_dim
         self.text_dim = text_dim
         self.video_encoder = SequenceEncoder(video_dim, **kw)

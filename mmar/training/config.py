@@ -11,7 +11,7 @@ from typing import Any
 
 from mmar.losses import ADVERSARIAL_FORMS, REDUCTIONS
 from mmar.models.attention import KERNELS, POOLINGS
-from mmar.models.autoencoders import ACTIVATIONS
+from mmar.models.autoencoders import ACTIVATIONS, PRECISIONS
 from mmar.typed_fields import field_problems
 
 LOSS_TERMS = ("joint", "recons", "cross", "cycle", "adv", "recons_video", "recons_text")
@@ -58,6 +58,11 @@ class TrainConfig:
     unpaired_fraction: fraction of ``train_rows`` whose pairing is broken (see the module docstring).
     max_frames / max_words: crop long segments (centre) / sentences (first words); None keeps all.
     pairing: "segment" (a sentence with its temporal segment) or "video" (with the whole video).
+    precision: arithmetic of the networks' fully connected layers, "float32" (ours, every profile) or
+        "bf16" (their matrix products and activations in bfloat16 through ``torch.autocast``; pooling,
+        losses, parameters and the optimiser stay float32). bf16 is faster only on processors with
+        bfloat16 arithmetic (AVX-512-BF16, AMX, recent GPUs) and rounds far more coarsely; its effect on
+        the default run is measured in benchmarks/README.md ("bfloat16 at the default size").
     seed / device: "auto" takes CUDA when present.
     num_threads: torch CPU threads while training/embedding (restored afterwards; None: leave torch's
         setting). 1 by default: the models are small, and on a busy 2-core machine two intra-op
@@ -100,6 +105,7 @@ class TrainConfig:
     num_threads: int | None = 1
     cache_mb: int = 512
     standardize: bool = True
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         problems = field_problems(TrainConfig, {f.name: getattr(self, f.name) for f in fields(self)}, "TrainConfig",
@@ -116,7 +122,8 @@ class TrainConfig:
             raise ValueError(f"unpaired_terms must be a subset of {UNPAIRED_TERMS}, got {self.unpaired_terms}")
         checks = [("pooling", POOLINGS), ("kernel", KERNELS), ("activation", tuple(ACTIVATIONS)),
                   ("recon_reduction", REDUCTIONS), ("adversarial_form", ADVERSARIAL_FORMS),
-                  ("optimizer", ("sgd", "adam")), ("pairing", ("segment", "video"))]
+                  ("optimizer", ("sgd", "adam")), ("pairing", ("segment", "video")),
+                  ("precision", tuple(PRECISIONS))]
         for name, allowed in checks:
             if getattr(self, name) not in allowed:
                 raise ValueError(f"TrainConfig.{name} must be one of {allowed}, got {getattr(self, name)!r}")

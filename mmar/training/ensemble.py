@@ -80,7 +80,8 @@ def build_model(config: TrainConfig, video_dim: int, text_dim: int) -> tuple[Mul
     torch.manual_seed(config.seed)
     model = MultimodalAutoencoder(video_dim, text_dim, embed_dim=config.embed_dim, hidden_dim=config.hidden_dim,
                                   pooling=config.pooling, n_filters=config.n_filters, kernel=config.kernel,
-                                  activation=config.activation, text_decoder_filters=config.text_decoder_filters)
+                                  activation=config.activation, text_decoder_filters=config.text_decoder_filters,
+                                  precision=config.precision)
     discs = None
     if config.adversarial:
         discs = Discriminators(video_dim, text_dim, config.embed_dim, config.hidden_dim, pooling=config.pooling,

@@ -1,0 +1,111 @@
+"""Compare two finished runs of one profile: ``python benchmarks/compare_runs.py REFERENCE OTHER [--tolerances FILE]``.
+
+For a change that is meant to leave the results where they are (another precision, another kernel, another
+machine), it prints, OTHER against REFERENCE:
+
+1. the notebooks' compared cells (``# NBVAL_CHECK_OUTPUT``) that differ beyond the profile's measured
+   tolerances (``tests/expected/tolerances-<profile>.json``), each with its largest deviation (the check
+   ``make test-default`` would make if OTHER's notebooks were the published ones);
+2. per metric with per-trial values, the paired differences OTHER - REFERENCE (same split, same seed, trial by
+   trial): their mean with its 95 % t-interval, and the largest single difference; Table 1's accuracies first;
+3. the claims audit's verdicts of both runs side by side.
+
+Compare a float32 perturbation with its reference the same way (``runs/tolerances/avx2`` against
+``runs/tolerances/reference``) for the yardstick: how far rounding alone moves a trial.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from mmar.evaluation.paired import t_interval
+from mmar.report import claims
+from mmar.report.paper import load_paper_results
+from mmar.report.rundata import load_run
+from mmar.tolerances import (TOLERANCE_FILES, cell_tolerance, compared_cells, load_tolerances, notebook_names,
+                             number_deviations)
+
+
+def cell_deviations(reference: Path, other: Path, tolerances: dict) -> pd.DataFrame:
+    """One row per compared cell of REFERENCE's notebooks: its tolerance, the largest deviation of OTHER's
+    numbers (inf when the texts differ beyond their numbers) and whether it is within."""
+    rows = []
+    for name in notebook_names():
+        ref_cells = compared_cells(json.loads((reference / "notebooks" / f"{name}.ipynb").read_text()))
+        got_cells = compared_cells(json.loads((other / "notebooks" / f"{name}.ipynb").read_text()))
+        for cell_id, texts in ref_cells.items():
+            atol = cell_tolerance(tolerances, f"{name}.ipynb", cell_id)
+            largest = 0.0
+            got = got_cells.get(cell_id)
+            if got is None or len(got) != len(texts):
+                largest = math.inf
+            for test, ref in zip(got or [], texts):
+                deviations = number_deviations(test, ref)
+                largest = math.inf if deviations is None else max([largest] + [d for d, _, _ in deviations])
+            rows.append({"cell": f"{name}/{cell_id}", "tolerance": atol, "largest_deviation": largest,
+                         "within": math.isinf(atol) or largest <= atol})
+    return pd.DataFrame(rows)
+
+
+def paired_differences(reference: Path, other: Path) -> pd.DataFrame:
+    """Per result row with per-trial values in both runs: OTHER - REFERENCE, trial by trial."""
+    keys = ["experiment", "paper_table", "paper_row", "paper_column", "metric", "notes"]
+    frames = []
+    for run in (reference, other):
+        parts = [pd.read_csv(f, keep_default_na=False) for f in sorted((run / "results").glob("0[5-7]_*.csv"))]
+        frame = pd.concat([p for p in parts if "values" in p.columns], ignore_index=True)
+        frames.append(frame[frame["values"].str.startswith("[")].set_index(keys))
+    rows = []
+    for key, ref in frames[0].iterrows():
+        if key not in frames[1].index:
+            continue
+        got = frames[1].loc[[key]].iloc[0]
+        a, b = json.loads(ref["values"]), json.loads(got["values"])
+        if len(a) != len(b) or len(a) < 2:
+            continue
+        diffs = [y - x for x, y in zip(a, b)]
+        mean, low, high = t_interval(diffs)
+        rows.append({**dict(zip(keys, key)), "reference": sum(a) / len(a), "other": sum(b) / len(b), "mean_diff": mean,
+                     "low": low, "high": high, "largest_diff": max(diffs, key=abs), "trials": len(a)})
+    return pd.DataFrame(rows)
+
+
+def verdicts(reference: Path, other: Path) -> pd.DataFrame:
+    """The claims audit of both runs: one row per claim, one column per run."""
+    run = load_run(reference, extra_runs=[other])
+    audit = claims.audit(load_paper_results(), run.results, run.paper_columns)
+    return pd.DataFrame([{"claim": a.claim.ident, **{str(c): a.by_column[c].verdict for c in run.paper_columns}}
+                         for a in audit])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("reference", type=Path)
+    parser.add_argument("other", type=Path)
+    parser.add_argument("--tolerances", type=Path, help="tolerance file (default: the one of the reference run's profile)")
+    args = parser.parse_args(argv)
+    profile = json.loads((args.reference / "run.json").read_text())["profile"]
+    tolerances = load_tolerances(args.tolerances or TOLERANCE_FILES[profile])
+    pd.set_option("display.width", 200, "display.max_colwidth", 60, "display.max_rows", 500)
+    cells = cell_deviations(args.reference, args.other, tolerances)
+    beyond = cells[~cells["within"]]
+    print(f"1. compared cells: {len(cells)}, beyond their tolerance: {len(beyond)}")
+    if len(beyond):
+        print(beyond.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    diffs = paired_differences(args.reference, args.other)
+    diffs["table1"] = diffs["paper_table"].eq("Table 1") & diffs["metric"].eq("accuracy")
+    diffs = diffs.sort_values(["table1", "experiment", "metric"], ascending=[False, True, True])
+    shown = ["experiment", "paper_row", "metric", "reference", "other", "mean_diff", "low", "high", "largest_diff"]
+    print(f"\n2. paired differences (other - reference), {len(diffs)} result rows with per-trial values")
+    print(diffs[shown].to_string(index=False, float_format=lambda x: f"{x:.2f}", max_colwidth=48))
+    print("\n3. claims audit")
+    print(verdicts(args.reference, args.other).to_string(index=False))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""benchmarks/compare_runs.py: paired per-trial differences and cell deviations, on hand-made run folders."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from mmar.paths import PROJECT_ROOT
+from mmar.tolerances import notebook_names
+
+
+@pytest.fixture(scope="module")
+def compare():
+    spec = importlib.util.spec_from_file_location("compare_runs", PROJECT_ROOT / "benchmarks" / "compare_runs.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _results(run: Path, values: list[float]) -> None:
+    (run / "results").mkdir(parents=True)
+    row = {"experiment": "zero_shot", "paper_table": "Table 1", "paper_row": "Paired: joint", "paper_column": "5 unseen",
+           "metric": "accuracy", "notes": "", "values": json.dumps(values)}
+    single = {**row, "metric": "n_rows", "values": ""}  # no per-trial values: left out
+    pd.DataFrame([row, single]).to_csv(run / "results" / "06_evaluation.csv", index=False)
+
+
+def test_paired_differences_are_trial_by_trial_with_a_t_interval(compare, tmp_path: Path) -> None:
+    _results(tmp_path / "a", [20.0, 22.0, 24.0])
+    _results(tmp_path / "b", [21.0, 24.0, 27.0])  # differences 1, 2, 3: mean 2, sd 1
+    diffs = compare.paired_differences(tmp_path / "a", tmp_path / "b")
+    assert len(diffs) == 1
+    row = diffs.iloc[0]
+    half = 4.302653 / 3**0.5  # t(0.975, 2 degrees of freedom) * sd / sqrt(n)
+    assert row["mean_diff"] == pytest.approx(2.0)
+    assert (row["low"], row["high"]) == pytest.approx((2.0 - half, 2.0 + half), abs=1e-5)
+    assert row["largest_diff"] == 3.0 and row["reference"] == pytest.approx(22.0)
+
+
+def _notebooks(run: Path, printed: dict[str, str]) -> None:
+    (run / "notebooks").mkdir(parents=True)
+    for name in notebook_names():
+        cell = nbformat.v4.new_code_cell("# NBVAL_CHECK_OUTPUT\nprint(x)", id=f"{name[:2]}-01")
+        cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=printed.get(name, "nothing 1.0\n"))]
+        nbformat.write(nbformat.v4.new_notebook(cells=[cell]), run / "notebooks" / f"{name}.ipynb")
+
+
+def test_cell_deviations_measure_numbers_and_refuse_changed_words(compare, tmp_path: Path) -> None:
+    _notebooks(tmp_path / "a", {"06_evaluation": "accuracy 22.0 supported\n", "07_ablations": "gap 1.0\n"})
+    _notebooks(tmp_path / "b", {"06_evaluation": "accuracy 23.5 supported\n", "07_ablations": "gap 1.0 wider\n"})
+    tolerances = {"cells": {"06_evaluation.ipynb::06-01": {"atol": 2.0}, "01_data.ipynb::01-01": {"atol": 0.5}}}
+    cells = compare.cell_deviations(tmp_path / "a", tmp_path / "b", tolerances).set_index("cell")
+    assert cells.loc["06_evaluation/06-01", "largest_deviation"] == pytest.approx(1.5)
+    assert cells.loc["06_evaluation/06-01", "within"]
+    assert cells.loc["07_ablations/07-01", "largest_deviation"] == float("inf")
+    assert not cells.loc["07_ablations/07-01", "within"]
+    assert cells["within"].sum() == len(notebook_names()) - 1
