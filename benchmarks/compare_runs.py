@@ -53,13 +53,16 @@ def cell_deviations(reference: Path, other: Path, tolerances: dict) -> pd.DataFr
 
 
 def paired_differences(reference: Path, other: Path) -> pd.DataFrame:
-    """Per result row with per-trial values in both runs: OTHER - REFERENCE, trial by trial."""
-    keys = ["experiment", "paper_table", "paper_row", "paper_column", "metric", "notes"]
+    """Per result row with per-trial values in both runs: OTHER - REFERENCE, trial by trial. Rows are paired by
+    file, experiment, paper cell and metric, in file order (their notes may differ: a caption length, a count)."""
+    keys = ["file", "experiment", "paper_table", "paper_row", "paper_column", "metric"]
     frames = []
     for run in (reference, other):
-        parts = [pd.read_csv(f, keep_default_na=False) for f in sorted((run / "results").glob("0[5-7]_*.csv"))]
+        parts = [pd.read_csv(f, keep_default_na=False).assign(file=f.name)
+                 for f in sorted((run / "results").glob("0[5-7]_*.csv"))]
         frame = pd.concat([p for p in parts if "values" in p.columns], ignore_index=True)
-        frames.append(frame[frame["values"].str.startswith("[")].set_index(keys))
+        frame = frame[frame["values"].str.startswith("[")]
+        frames.append(frame.assign(occurrence=frame.groupby(keys).cumcount()).set_index(keys + ["occurrence"]))
     rows = []
     for key, ref in frames[0].iterrows():
         if key not in frames[1].index:
@@ -70,7 +73,7 @@ def paired_differences(reference: Path, other: Path) -> pd.DataFrame:
             continue
         diffs = [y - x for x, y in zip(a, b)]
         mean, low, high = t_interval(diffs)
-        rows.append({**dict(zip(keys, key)), "reference": sum(a) / len(a), "other": sum(b) / len(b), "mean_diff": mean,
+        rows.append({**dict(zip(keys + ["occurrence"], key)), "notes": ref["notes"], "reference": sum(a) / len(a), "other": sum(b) / len(b), "mean_diff": mean,
                      "low": low, "high": high, "largest_diff": max(diffs, key=abs), "trials": len(a)})
     return pd.DataFrame(rows)
 
