@@ -242,3 +242,18 @@ def test_one_member_trains_as_a_plain_loop_of_algorithm_1s_paired_step(tiny_prep
             total.backward()
             optimiser.step()
     _close(trained, model)
+
+
+def test_bf16_layers_train_alike_in_both_executors(tiny_prepared: PreparedDataset, tmp_path: Path) -> None:
+    """precision="bf16" under vmap (the GPU executor) computes what the loop computes, up to bfloat16 rounding
+    (a loss within 1 %), and not what float32 computes (the products really are bfloat16 in both)."""
+    rows = _member_rows(tiny_prepared)[:2]
+    histories = {}
+    for executor, precision in (("loop", "bf16"), ("vmap", "bf16"), ("loop", "float32")):
+        configs = [TrainConfig(**TINY, seed=s, precision=precision) for s in range(2)]
+        result = train_ensemble(configs, tiny_prepared, rows, tmp_path / f"{executor}-{precision}", executor=executor,
+                                progress=False)
+        histories[executor, precision] = np.array([h["total_paired"] for h in result.histories])
+    np.testing.assert_allclose(histories["vmap", "bf16"], histories["loop", "bf16"], rtol=1e-2)
+    for executor in ("loop", "vmap"):
+        assert not np.allclose(histories[executor, "bf16"], histories["loop", "float32"], rtol=1e-5)
