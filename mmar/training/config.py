@@ -58,9 +58,9 @@ class TrainConfig:
     unpaired_fraction: fraction of ``train_rows`` whose pairing is broken (see the module docstring).
     max_frames / max_words: crop long segments (centre) / sentences (first words); None keeps all.
     pairing: "segment" (a sentence with its temporal segment) or "video" (with the whole video).
-    precision: arithmetic of the networks' fully connected layers, "float32" (ours, every profile) or
+    precision: arithmetic of the autoencoders' fully connected layers, "float32" (ours, every profile) or
         "bf16" (their matrix products and activations in bfloat16 through ``torch.autocast``; pooling,
-        losses, parameters and the optimiser stay float32). bf16 is faster only on processors with
+        losses, the discriminators, parameters and the optimiser stay float32). bf16 is faster only on processors with
         bfloat16 arithmetic (AVX-512-BF16, AMX, recent GPUs) and rounds far more coarsely; its effect on
         the default run is measured in benchmarks/README.md ("bfloat16 at the default size").
     seed / device: "auto" takes CUDA when present.
