@@ -52,9 +52,18 @@ def cell_deviations(reference: Path, other: Path, tolerances: dict) -> pd.DataFr
     return pd.DataFrame(rows)
 
 
+def trial_values(row: pd.Series) -> dict[int, float]:
+    """``{trial (seed): value}`` of a result row (``values`` in the order of ``seeds``; trial i without ``seeds``);
+    empty for a row whose values are not one per seed (e.g. one number computed over all the trials' data)."""
+    values = json.loads(row["values"])
+    seeds = json.loads(row["seeds"]) if str(row.get("seeds", "")).startswith("[") else list(range(len(values)))
+    return dict(zip(seeds, values)) if len(seeds) == len(values) else {}
+
+
 def paired_differences(reference: Path, other: Path) -> pd.DataFrame:
-    """Per result row with per-trial values in both runs: OTHER - REFERENCE, trial by trial. Rows are paired by
-    file, experiment, paper cell and metric, in file order (their notes may differ: a caption length, a count)."""
+    """Per result row with per-trial values in both runs: OTHER - REFERENCE over the trials (seeds) both have. Rows
+    are paired by file, experiment, paper cell and metric, in file order (their notes may differ: a caption length,
+    a count)."""
     keys = ["file", "experiment", "paper_table", "paper_row", "paper_column", "metric"]
     frames = []
     for run in (reference, other):
@@ -68,13 +77,16 @@ def paired_differences(reference: Path, other: Path) -> pd.DataFrame:
         if key not in frames[1].index:
             continue
         got = frames[1].loc[[key]].iloc[0]
-        a, b = json.loads(ref["values"]), json.loads(got["values"])
-        if len(a) != len(b) or len(a) < 2:
+        a, b = trial_values(ref), trial_values(got)
+        trials = sorted(set(a) & set(b))  # the same trial (seed) in both runs
+        if len(trials) < 2:
             continue
-        diffs = [y - x for x, y in zip(a, b)]
+        diffs = [b[t] - a[t] for t in trials]
         mean, low, high = t_interval(diffs)
-        rows.append({**dict(zip(keys + ["occurrence"], key)), "notes": ref["notes"], "reference": sum(a) / len(a), "other": sum(b) / len(b), "mean_diff": mean,
-                     "low": low, "high": high, "largest_diff": max(diffs, key=abs), "trials": len(a)})
+        rows.append({**dict(zip(keys + ["occurrence"], key)), "notes": ref["notes"],
+                     "reference": sum(a[t] for t in trials) / len(trials), "other": sum(b[t] for t in trials) / len(trials),
+                     "mean_diff": mean, "low": low, "high": high, "largest_diff": max(diffs, key=abs),
+                     "trials": len(trials)})
     return pd.DataFrame(rows)
 
 

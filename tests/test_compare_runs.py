@@ -22,10 +22,11 @@ def compare():
     return module
 
 
-def _results(run: Path, values: list[float]) -> None:
+def _results(run: Path, values: list[float], seeds: list[int] | None = None) -> None:
     (run / "results").mkdir(parents=True)
     row = {"experiment": "zero_shot", "paper_table": "Table 1", "paper_row": "Paired: joint", "paper_column": "5 unseen",
-           "metric": "accuracy", "notes": "", "values": json.dumps(values)}
+           "metric": "accuracy", "notes": "", "values": json.dumps(values),
+           "seeds": json.dumps(seeds if seeds is not None else list(range(len(values))))}
     single = {**row, "metric": "n_rows", "values": ""}  # no per-trial values: left out
     pd.DataFrame([row, single]).to_csv(run / "results" / "06_evaluation.csv", index=False)
 
@@ -40,6 +41,13 @@ def test_paired_differences_are_trial_by_trial_with_a_t_interval(compare, tmp_pa
     assert row["mean_diff"] == pytest.approx(2.0)
     assert (row["low"], row["high"]) == pytest.approx((2.0 - half, 2.0 + half), abs=1e-5)
     assert row["largest_diff"] == 3.0 and row["reference"] == pytest.approx(22.0)
+
+
+def test_trials_are_paired_by_seed_not_by_position(compare, tmp_path: Path) -> None:
+    _results(tmp_path / "a", [20.0, 22.0, 24.0], seeds=[0, 1, 2])
+    _results(tmp_path / "b", [27.0, 21.0, 24.0, 99.0], seeds=[2, 0, 1, 3])  # trial 3 only in b: left out
+    row = compare.paired_differences(tmp_path / "a", tmp_path / "b").iloc[0]
+    assert row["trials"] == 3 and row["mean_diff"] == pytest.approx(2.0) and row["largest_diff"] == 3.0
 
 
 def _notebooks(run: Path, printed: dict[str, str]) -> None:
