@@ -5,7 +5,9 @@ for tests of models, training and evaluation that need the format but not realis
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import types
 from pathlib import Path
 from typing import Callable, TypeVar
 
@@ -19,7 +21,7 @@ from mmar.data.prepared import PreparedDataset, write_prepared
 from mmar.experiments.records import (CellCaptions, CellResult, DiscoveryScores, EnsembleInfo, RoundTripScores,
                                       ZeroShotScores)
 from mmar.i3d import InceptionI3d
-from mmar.paths import activitynet_annotations_dir, shared_data_dir
+from mmar.paths import PROJECT_ROOT, activitynet_annotations_dir, shared_data_dir
 from mmar.results import STANDIN
 
 T = TypeVar("T")
@@ -93,6 +95,14 @@ def make_cell_result(row: str, k: int, trial: int = 0, nn_accuracy: float = 50.0
 def cell_result():
     """:func:`make_cell_result`, for tests that need grid results without training a grid."""
     return make_cell_result
+
+
+def benchmark_module(name: str) -> types.ModuleType:
+    """``benchmarks/<name>.py`` loaded as a module (the benchmarks are scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location(name, PROJECT_ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def skip_unless_ci(why: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -10,16 +9,13 @@ import nbformat
 import pandas as pd
 import pytest
 
-from mmar.paths import PROJECT_ROOT
+from conftest import benchmark_module
 from mmar.tolerances import notebook_names
 
 
 @pytest.fixture(scope="module")
 def compare():
-    spec = importlib.util.spec_from_file_location("compare_runs", PROJECT_ROOT / "benchmarks" / "compare_runs.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("compare_runs")
 
 
 def _results(run: Path, values: list[float], seeds: list[int] | None = None) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import time
@@ -10,15 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from mmar.paths import PROJECT_ROOT
+from conftest import benchmark_module
 
 
 @pytest.fixture(scope="module")
 def profile():
-    spec = importlib.util.spec_from_file_location("bench_time_profile", PROJECT_ROOT / "benchmarks" / "bench_time_profile.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return benchmark_module("bench_time_profile")
 
 
 def _run(tmp_path: Path) -> Path:
