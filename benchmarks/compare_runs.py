@@ -28,7 +28,7 @@ from mmar.report import claims
 from mmar.report.paper import load_paper_results
 from mmar.report.rundata import load_run
 from mmar.tolerances import (TOLERANCE_FILES, cell_tolerance, compared_cells, load_tolerances, notebook_names,
-                             number_deviations)
+                             number_deviations, within)
 
 
 def cell_deviations(reference: Path, other: Path, tolerances: dict) -> pd.DataFrame:
@@ -40,15 +40,15 @@ def cell_deviations(reference: Path, other: Path, tolerances: dict) -> pd.DataFr
         got_cells = compared_cells(json.loads((other / "notebooks" / f"{name}.ipynb").read_text()))
         for cell_id, texts in ref_cells.items():
             atol = cell_tolerance(tolerances, f"{name}.ipynb", cell_id)
-            largest = 0.0
-            got = got_cells.get(cell_id)
-            if got is None or len(got) != len(texts):
-                largest = math.inf
-            for test, ref in zip(got or [], texts):
+            got = got_cells.get(cell_id) or []
+            largest = 0.0 if len(got) == len(texts) else math.inf
+            for test, ref in zip(got, texts):
                 deviations = number_deviations(test, ref)
                 largest = math.inf if deviations is None else max([largest] + [d for d, _, _ in deviations])
+            # the verdict is the check's own (mmar.tolerances.within: a last-digit unit is always allowed)
+            passes = len(got) == len(texts) and all(within(t, r, atol) for t, r in zip(got, texts))
             rows.append({"cell": f"{name}/{cell_id}", "tolerance": atol, "largest_deviation": largest,
-                         "within": math.isinf(atol) or largest <= atol})
+                         "within": math.isinf(atol) or passes})
     return pd.DataFrame(rows)
 
 
@@ -98,14 +98,31 @@ def verdicts(reference: Path, other: Path) -> pd.DataFrame:
                          for a in audit])
 
 
+def run_profile(run: Path, parser: argparse.ArgumentParser) -> str:
+    """The profile of the finished run folder ``run`` (its ``run.json``); a usage error naming what is missing."""
+    missing = [item for item in ("run.json", "notebooks", "results") if not (run / item).exists()]
+    if missing:
+        parser.error(f"{run} is not a finished run folder: it has no {' and no '.join(missing)}")
+    try:
+        return str(json.loads((run / "run.json").read_text())["profile"])
+    except (ValueError, KeyError) as error:
+        parser.error(f"{run / 'run.json'}: no readable 'profile' ({error!r})")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("reference", type=Path)
     parser.add_argument("other", type=Path)
     parser.add_argument("--tolerances", type=Path, help="tolerance file (default: the one of the reference run's profile)")
     args = parser.parse_args(argv)
-    profile = json.loads((args.reference / "run.json").read_text())["profile"]
-    tolerances = load_tolerances(args.tolerances or TOLERANCE_FILES[profile])
+    profiles = [run_profile(run, parser) for run in (args.reference, args.other)]
+    if profiles[0] != profiles[1]:
+        parser.error(f"{args.reference} is a {profiles[0]!r} run and {args.other} a {profiles[1]!r} run: compare runs of "
+                     "one profile")
+    if args.tolerances is None and profiles[0] not in TOLERANCE_FILES:
+        parser.error(f"no tolerance file is measured for the profile {profiles[0]!r} (measured: "
+                     f"{', '.join(TOLERANCE_FILES)}); give one with --tolerances")
+    tolerances = load_tolerances(args.tolerances or TOLERANCE_FILES[profiles[0]])
     pd.set_option("display.width", 200, "display.max_colwidth", 60, "display.max_rows", 500)
     cells = cell_deviations(args.reference, args.other, tolerances)
     beyond = cells[~cells["within"]]

@@ -56,11 +56,34 @@ def _notebooks(run: Path, printed: dict[str, str]) -> None:
 
 def test_cell_deviations_measure_numbers_and_refuse_changed_words(compare, tmp_path: Path) -> None:
     _notebooks(tmp_path / "a", {"06_evaluation": "accuracy 22.0 supported\n", "07_ablations": "gap 1.0\n"})
-    _notebooks(tmp_path / "b", {"06_evaluation": "accuracy 23.5 supported\n", "07_ablations": "gap 1.0 wider\n"})
+    _notebooks(tmp_path / "b", {"06_evaluation": "accuracy 23.5 supported\n", "07_ablations": "gap 1.0 wider\n",
+                                "02_i3d_features": "nothing 1.1\n"})  # one unit of the last digit: allowed
     tolerances = {"cells": {"06_evaluation.ipynb::06-01": {"atol": 2.0}, "01_data.ipynb::01-01": {"atol": 0.5}}}
     cells = compare.cell_deviations(tmp_path / "a", tmp_path / "b", tolerances).set_index("cell")
     assert cells.loc["06_evaluation/06-01", "largest_deviation"] == pytest.approx(1.5)
     assert cells.loc["06_evaluation/06-01", "within"]
     assert cells.loc["07_ablations/07-01", "largest_deviation"] == float("inf")
     assert not cells.loc["07_ablations/07-01", "within"]
+    assert cells.loc["02_i3d_features/02-01", "largest_deviation"] == pytest.approx(0.1)
+    assert cells.loc["02_i3d_features/02-01", "within"]
     assert cells["within"].sum() == len(notebook_names()) - 1
+
+
+def test_bad_run_folders_are_usage_errors_that_name_them(compare, tmp_path: Path, capsys) -> None:
+    _notebooks(tmp_path / "a", {})
+    _results(tmp_path / "a", [1.0, 2.0])
+    with pytest.raises(SystemExit):
+        compare.main([str(tmp_path / "a"), str(tmp_path / "b")])
+    assert f"{tmp_path / 'a'} is not a finished run folder: it has no run.json" in capsys.readouterr().err
+    (tmp_path / "a" / "run.json").write_text(json.dumps({"profile": "default"}))
+    for name in ("b", "c"):
+        _notebooks(tmp_path / name, {})
+        _results(tmp_path / name, [1.0, 2.0])
+    (tmp_path / "b" / "run.json").write_text(json.dumps({"profile": "smoke"}))
+    with pytest.raises(SystemExit):
+        compare.main([str(tmp_path / "a"), str(tmp_path / "b")])
+    assert "compare runs of one profile" in capsys.readouterr().err
+    (tmp_path / "c" / "run.json").write_text("{not json")
+    with pytest.raises(SystemExit):
+        compare.main([str(tmp_path / "a"), str(tmp_path / "c")])
+    assert f"{tmp_path / 'c' / 'run.json'}: no readable 'profile'" in capsys.readouterr().err
