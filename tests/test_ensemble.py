@@ -131,6 +131,28 @@ def test_a_bank_gathers_into_a_kept_tensor_of_any_batch_size(tiny_prepared: Prep
         assert video.data_ptr() == kept.data_ptr()
 
 
+@pytest.mark.parametrize("max_frames", [None, 3])
+def test_a_banks_valid_steps_are_its_padded_batchs_unmasked_steps(tiny_prepared: PreparedDataset,
+                                                                 max_frames: int | None) -> None:
+    """``valid_steps(rows)`` is ``video[mask]`` of the padded batch (same values, same order: row after row, each
+    in time order), for rows out of order and one row twice; with it, a bank's channel statistics equal the
+    streamed source's (padded gather, then mask) bit for bit, since the float64 sums see the same tensors."""
+    from mmar.training.data import channel_statistics
+
+    source = SegmentSource(tiny_prepared, max_frames=max_frames)
+    rows = tiny_prepared.rows(subset="train")
+    bank = MemoryBank(source, rows, tiny_prepared.vocab_vectors, max_words=None)
+    chosen = np.concatenate([rows[7:1:-1], rows[3:4], rows[9:]])
+    video, mask = bank.videos(chosen[None])
+    steps = bank.valid_steps(chosen)
+    assert steps.shape == (int(mask.sum()), video.shape[-1])
+    assert torch.equal(steps, video[mask])
+    for chunk in (3, 512):
+        for streamed, kept in zip(channel_statistics(source, chosen, "video", chunk=chunk),
+                                  channel_statistics(bank, chosen, "video", chunk=chunk)):
+            assert torch.equal(streamed, kept)
+
+
 @pytest.mark.parametrize("pairing", ["video", "segment"])
 def test_long_videos_and_sentences_are_cropped_alike_in_a_bank_and_a_stream(tiny_prepared: PreparedDataset,
                                                                           pairing: str) -> None:

@@ -58,6 +58,30 @@ def test_feature_store_refuses_mismatched_append(tmp_path) -> None:
     assert reader.missing(["v/1", "v/2"]) == ["v/2"]
 
 
+def test_float16_features_are_read_as_numpys_float32_bit_for_bit(tmp_path) -> None:
+    """Every one of the 65,536 float16 bit patterns but NaNs (zeros, subnormals, infinities) converts to the float32
+    bits NumPy's ``astype`` gives, and a NaN to a NaN (PyTorch quiets signalling NaNs; the reader refuses NaN
+    features anyway); a float32 store reads back unchanged; the reader's length of an entry is its T."""
+    from mmar.data.feature_store import FeatureStoreReader, FeatureStoreWriter, as_float32
+
+    every = np.arange(2**16, dtype=np.uint32).astype(np.uint16).view(np.float16).reshape(-1, 64)
+    converted = as_float32(every)
+    assert converted.dtype == np.float32 and converted.shape == every.shape
+    numbers = ~np.isnan(every)
+    assert numbers.sum() == 2**16 - 2046  # 2 x (2^10 - 1) NaN patterns
+    np.testing.assert_array_equal(converted[numbers].view(np.uint32), every[numbers].astype(np.float32).view(np.uint32))
+    assert np.isnan(converted[~numbers]).all()
+    np.testing.assert_array_equal(as_float32(every[:, ::2]), every[:, ::2].astype(np.float32))  # not contiguous
+    values = np.random.default_rng(0).normal(size=(5, 4))
+    for dtype in ("float16", "float32"):
+        path = tmp_path / f"{dtype}.h5"
+        with FeatureStoreWriter(path, extractor="x", fps=25, stride_frames=8, feature_dim=4, dtype=dtype) as store:
+            store.write("v", values)
+        reader = FeatureStoreReader(path)
+        np.testing.assert_array_equal(reader.read("v"), values.astype(dtype).astype(np.float32))
+        assert reader.length("v") == reader.length("v") == 5
+
+
 #: Segments (s) of a 30-step video (9.6 s) at 25 fps and a stride of 8 frames, i.e. 3.125 steps per second, and
 #: their steps [start, stop) by hand: start = floor(3.125 s), stop = ceil(3.125 s), clipped to the video, at
 #: least one step.

@@ -139,6 +139,16 @@ class MemoryBank:
         video = torch.index_select(self.video_steps, 0, index.reshape(-1), out=out)  # faster than x[index] on CPU
         return video.view(*index.shape, self.video_steps.shape[1]), mask
 
+    def valid_steps(self, rows: np.ndarray) -> torch.Tensor:
+        """``(n, C)``: the video steps of ``rows`` (1-d) without padding, row after row, each in time order
+        (what ``video[mask]`` of :meth:`videos` holds, gathered without the padded batch)."""
+        slots = self._slots(np.asarray(rows).reshape(-1))
+        lengths = self.video_lengths[slots]
+        starts = torch.repeat_interleave(self.video_offsets[slots], lengths)
+        firsts = torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
+        index = starts + torch.arange(len(starts), device=self.device) - firsts
+        return torch.index_select(self.video_steps, 0, index)
+
     def texts(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         slots = self._slots(rows)
         lengths = self.text_lengths[slots]
@@ -200,13 +210,17 @@ def split_unpaired(train_rows: np.ndarray, fraction: float, seed: int) -> tuple[
 def channel_statistics(source: BatchSource, rows: np.ndarray, kind: str, chunk: int = 512
                        ) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean and standard deviation (C,) over the valid steps of ``rows`` ("video" | "text"),
-    in chunks (float64 sums)."""
+    in chunks of ``chunk`` rows (float64 sums). A :class:`MemoryBank`'s video steps are gathered without
+    padding (:meth:`MemoryBank.valid_steps`: the same values in the same order, so the same sums)."""
     total = total_sq = None
     count = 0
     rows = np.asarray(rows, dtype=np.int64)
     for start in range(0, len(rows), chunk):
-        x, mask = (source.videos if kind == "video" else source.texts)(rows[None, start:start + chunk])
-        valid = x[mask].double()
+        if kind == "video" and isinstance(source, MemoryBank):
+            valid = source.valid_steps(rows[start:start + chunk]).double()
+        else:
+            x, mask = (source.videos if kind == "video" else source.texts)(rows[None, start:start + chunk])
+            valid = x[mask].double()
         total = valid.sum(0) if total is None else total + valid.sum(0)
         total_sq = (valid**2).sum(0) if total_sq is None else total_sq + (valid**2).sum(0)
         count += len(valid)
