@@ -1,5 +1,6 @@
 """The prepared-dataset format and the pair loader."""
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -72,6 +73,11 @@ def test_float16_features_are_read_as_numpys_float32_bit_for_bit(tmp_path) -> No
     np.testing.assert_array_equal(converted[numbers].view(np.uint32), every[numbers].astype(np.float32).view(np.uint32))
     assert np.isnan(converted[~numbers]).all()
     np.testing.assert_array_equal(as_float32(every[:, ::2]), every[:, ::2].astype(np.float32))  # not contiguous
+    read_only = every.copy()
+    read_only.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # PyTorch warns on a non-writable array; as_float32 must not hand it one
+        np.testing.assert_array_equal(as_float32(read_only[:4]), every[:4].astype(np.float32))
     values = np.random.default_rng(0).normal(size=(5, 4))
     for dtype in ("float16", "float32"):
         path = tmp_path / f"{dtype}.h5"

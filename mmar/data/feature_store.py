@@ -181,7 +181,7 @@ def as_float32(values: np.ndarray) -> np.ndarray:
     if values.dtype == np.float16:
         import torch
 
-        return torch.from_numpy(np.ascontiguousarray(values)).to(torch.float32).numpy()
+        return torch.from_numpy(np.require(values, requirements=("C", "W"))).to(torch.float32).numpy()  # copies only if needed
     return np.asarray(values, dtype=np.float32)
 
 
