@@ -144,10 +144,9 @@ class MemoryBank:
         (what ``video[mask]`` of :meth:`videos` holds, gathered without the padded batch)."""
         slots = self._slots(np.asarray(rows).reshape(-1))
         lengths = self.video_lengths[slots]
-        starts = torch.repeat_interleave(self.video_offsets[slots], lengths)
-        firsts = torch.repeat_interleave(torch.cumsum(lengths, 0) - lengths, lengths)
-        index = starts + torch.arange(len(starts), device=self.device) - firsts
-        return torch.index_select(self.video_steps, 0, index)
+        # output step j of a row whose steps start at output position p is bank step offset + (j - p)
+        shift = torch.repeat_interleave(self.video_offsets[slots] - (torch.cumsum(lengths, 0) - lengths), lengths)
+        return torch.index_select(self.video_steps, 0, torch.arange(len(shift), device=self.device) + shift)
 
     def texts(self, rows: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
         slots = self._slots(rows)
@@ -191,7 +190,7 @@ def _bank_steps(source: SegmentSource, rows: np.ndarray, progress: bool) -> tupl
     order = np.argsort(video_ids, kind="stable")
     bounds = np.flatnonzero(np.r_[True, video_ids[order][1:] != video_ids[order][:-1], True])
     for a, b in tqdm(list(zip(bounds[:-1], bounds[1:])), desc="rows to memory", disable=not progress, leave=False):
-        features = torch.from_numpy(np.asarray(items.store.read(video_ids[order[a]]), dtype=np.float32))
+        features = torch.from_numpy(items.store.read(video_ids[order[a]]))  # float32 (T, C)
         for i in order[a:b]:
             steps[offsets[i]:offsets[i + 1]] = features[starts[i]:stops[i]]
     return steps, lengths
