@@ -55,6 +55,7 @@ from tqdm.auto import tqdm
 
 from mmar.data.feature_store import (FeatureStoreError, FeatureStoreReader, append_segment, index_entries,
                                      recover_segments)
+from mmar.device import REDUCED_PRECISIONS, resolve_device, warn_if_slow_precision
 from mmar.i3d import FEATURE_DIM, FEATURE_STRIDE, MIN_FRAMES, InceptionI3d
 from mmar.video import Preprocess, VideoError, iter_frames, prefetch
 
@@ -127,12 +128,6 @@ def list_videos(source: str | Path) -> list[tuple[str, Path]]:
 
 
 # ---------------------------------------------------------------------------------------- compute
-def resolve_device(device: str) -> torch.device:
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
-
-
 def prefers_channels_last(device: torch.device) -> bool:
     """Whether channels_last_3d is the default layout on ``device``: on CPU, where oneDNN's 3D
     convolutions are faster in it (``python -m mmar bench i3d`` measures both layouts); not on CUDA,
@@ -143,6 +138,7 @@ def prefers_channels_last(device: torch.device) -> bool:
 def load_model(config: ExtractConfig) -> InceptionI3d:
     """The I3D network, ready for inference (BatchNorm folded, eval mode) on the configured device."""
     device = resolve_device(config.device)
+    warn_if_slow_precision(device, config.amp, "amp")
     channels_last = prefers_channels_last(device) if config.channels_last is None else config.channels_last
     model = InceptionI3d.from_pretrained(config.weights).fold_batchnorm()
     return model.to(device, memory_format=torch.channels_last_3d if channels_last else torch.contiguous_format)
@@ -163,7 +159,7 @@ def _features_of_window(model: InceptionI3d, frames: list[np.ndarray], config: E
     x = x.float().div_(127.5).sub_(1.0)
     if _uses_channels_last(model):
         x = x.contiguous(memory_format=torch.channels_last_3d)
-    dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(config.amp)
+    dtype = REDUCED_PRECISIONS.get(config.amp)
     with torch.inference_mode(), torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
         features = model.extract_features(x)
     return features[0].float().T.cpu()

@@ -85,9 +85,11 @@ def test_members_do_not_influence_each_other(tiny_prepared: PreparedDataset, tmp
     perturbed = list(rows)
     perturbed[1] = tiny_prepared.rows(subset="val")  # member 1 sees other data
     other = train_ensemble(configs, tiny_prepared, perturbed, tmp_path / "b", executor="vmap", progress=False)
-    # unchanged up to float rounding (the shared padded length of a batch may change with member 1's rows)
-    _close(base.models[0], other.models[0], rtol=1e-5)
-    _close(base.models[2], other.models[2], rtol=1e-5)
+    # Unchanged up to float rounding (the shared padded length of a batch may change with member 1's rows):
+    # measured 8e-7 with PyTorch's default kernels and 1.3e-5 with its AVX2 ones (an AVX2-only Zen 3), while
+    # member 1 itself moves by 1.7 (relative, its text decoder's attention widths).
+    _close(base.models[0], other.models[0])
+    _close(base.models[2], other.models[2])
     with pytest.raises(AssertionError):
         _close(base.models[1], other.models[1])
 

@@ -21,7 +21,8 @@ from mmar.data.prepared import PreparedDataset
 from mmar.experiments.cells import Cell
 from mmar.experiments.run import _cell_path, pair_epochs, plan_ensembles
 from mmar.training import FIXED_TEXT, TrainConfig
-from mmar.training.ensemble import EnsembleTrainer, Member, _make_source, choose_executor, resolve_device
+from mmar.device import resolve_device
+from mmar.training.ensemble import EnsembleTrainer, Member, _make_source, choose_executor
 from mmar.training.inference import torch_threads
 
 

@@ -53,6 +53,7 @@ from torch.func import functional_call, stack_module_state, vmap
 from tqdm.auto import tqdm
 
 from mmar.data.prepared import PreparedDataset
+from mmar.device import resolve_device, warn_if_slow_precision
 from mmar.losses import (ForwardPass, decoded_sq_error, discriminator_losses, generator_losses, joint_loss,
                          paired_losses)
 from mmar.models.autoencoders import MultimodalAutoencoder
@@ -66,13 +67,6 @@ from mmar.training.optim import MemberOptimizer
 EXECUTORS = ("auto", "vmap", "loop")
 #: Order of the per-member weights tensor (M, 4).
 WEIGHT_NAMES = ("lambda_joint", "lambda_cross", "lambda_cycle", "lambda_adv")
-
-
-def resolve_device(name: str) -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def build_model(config: TrainConfig, video_dim: int, text_dim: int) -> tuple[MultimodalAutoencoder, Discriminators | None]:
@@ -448,6 +442,7 @@ def train_ensemble(configs: Sequence[TrainConfig], data: PreparedDataset, train_
         members.append(Member(config, paired, np.concatenate([unpaired, extra])))
     config = configs[0]
     torch_device = resolve_device(device if device != "auto" else config.device)
+    warn_if_slow_precision(torch_device, config.precision, "precision")
     chosen = choose_executor(executor, config, torch_device)
     video_dim = data.feature_store().feature_dim
     saved = {"members": [{"config": c.to_dict(), "train_rows": _rows_digest(r),
