@@ -1,8 +1,9 @@
 """Where tensors run: the device a setting names, and a warning where reduced precision is slow there.
 
 On a CPU, PyTorch runs bfloat16 and float16 convolutions and matrix products fast only through oneDNN's
-reduced-precision kernels, which need AVX-512 (x86) or their ARM equivalents. Elsewhere (an AVX2-only CPU)
-they fall back to reference kernels. Measured on an AVX2-only AMD EPYC (Zen 3, PyTorch 2.13): a 3x3x3
+reduced-precision kernels, which PyTorch reports through ``torch.ops.mkldnn._is_mkldnn_bf16_supported`` (on x86:
+AVX-512) and ``_is_mkldnn_fp16_supported`` (on x86: newer extensions such as AVX-512-FP16). Elsewhere (an
+AVX2-only CPU, for both) they fall back to reference kernels. Measured on an AVX2-only AMD EPYC (Zen 3, PyTorch 2.13): a 3x3x3
 convolution of (1, 64, 8, 56, 56) took 330 times as long in bf16 or fp16 as in float32, I3D's features of 16
 frames 140 s against 0.7 s, and a (512, 1024) x (1024, 512) linear layer 7 times as long.
 """
@@ -39,6 +40,6 @@ def warn_if_slow_precision(device: torch.device, precision: str, setting: str) -
     on reference kernels on ``device``: a CPU that :func:`cpu_has_fast` says lacks them. ``setting``
     names the option that chose it, for the message."""
     if precision in REDUCED_PRECISIONS and device.type == "cpu" and cpu_has_fast(precision) is False:
-        warnings.warn(f"{setting}={precision!r} on this CPU: it has no fast {precision} kernels (oneDNN needs "
-                      f"AVX-512 on x86), so PyTorch runs reference kernels, measured 7 to 330 times as slow "
-                      f"as float32 (mmar/device.py); float32 is faster here", UserWarning, stacklevel=3)
+        warnings.warn(f"{setting}={precision!r} on this CPU: PyTorch has no fast {precision} kernels for it and "
+                      f"runs reference kernels, measured 7 to 330 times as slow as float32 on a CPU without "
+                      f"AVX-512 (mmar/device.py); float32 is faster here", UserWarning, stacklevel=3)
